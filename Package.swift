@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Dependencies flow one way: WeightFormats <- Compression <- Workbench <- weightlab; Terminal is the only
+/// importer of CNcursesw, and the executable wires everything together.
+let package = Package(
+    name: "weightlab",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "weightlab", targets: ["weightlab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw", pkgConfig: "ncursesw",
+                       providers: [.apt(["libncursesw5-dev"])]),
+        .target(name: "WeightFormats",
+                dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "Compression", dependencies: ["WeightFormats"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
+        .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
+        .executableTarget(name: "weightlab", dependencies: [
+            "WeightFormats", "Compression", "Workbench", "Terminal",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TestSupport", dependencies: ["WeightFormats"], path: "Tests/TestSupport"),
+        .testTarget(name: "WeightFormatsTests", dependencies: ["WeightFormats", "TestSupport"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
+        .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
+        .testTarget(name: "weightlabTests", dependencies: ["TestSupport"]),
+    ]
+)

@@ -1,0 +1,32 @@
+/// The file formats weightlab reads.
+public enum ModelFormat: String, Sendable, Codable {
+    case safetensors, gguf, npy, npz, directory
+}
+
+/// A metadata value as stored: safetensors' `__metadata__` strings, GGUF's typed KV pairs, npz member names.
+public indirect enum MetadataValue: Sendable, Equatable {
+    case string(String)
+    case int(Int64)
+    case uint(UInt64)
+    case float(Double)
+    case bool(Bool)
+    case array([MetadataValue])
+}
+
+/// An opened model: its tensors in file order and its metadata in file order. Holds open file handles, not data.
+public struct Model: Sendable {
+    public let path: String
+    public let format: ModelFormat
+    public let metadata: [(key: String, value: MetadataValue)]
+    public let tensors: [Tensor]
+
+    public init(path: String, format: ModelFormat, metadata: [(key: String, value: MetadataValue)], tensors: [Tensor]) {
+        self.path = path
+        self.format = format
+        self.metadata = metadata
+        self.tensors = tensors
+    }
+
+    public var parameters: Int { tensors.reduce(0) { $0 + $1.parameters } }
+    public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+}

@@ -1,0 +1,2 @@
+import WeightFormats
+print("weightlab")
