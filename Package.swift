@@ -31,6 +31,6 @@ let package = Package(
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
-        .testTarget(name: "weightlabTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport"]),
     ]
 )

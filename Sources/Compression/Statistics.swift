@@ -1,0 +1,137 @@
+/// Summary statistics of a tensor's values, accumulated in Double and mergeable across chunks, so chunks can
+/// be scanned on several cores in any order. Moments use the pairwise-update formulas of Chan et al. and
+/// Pébay (central moments M2…M4 per chunk, merged exactly), which stay accurate when the mean is far from 0.
+///
+/// NaN and ±Inf are counted but kept out of min/max/mean/std/kurtosis, which describe the finite values.
+public struct Statistics: Sendable, Equatable {
+    /// Finite values seen.
+    public private(set) var count: Int = 0
+    public private(set) var min: Double = .infinity
+    public private(set) var max: Double = -.infinity
+    public private(set) var mean: Double = 0
+    /// Central moment sums Σ(x−mean)^k for k = 2, 3, 4.
+    private(set) var m2: Double = 0
+    private(set) var m3: Double = 0
+    private(set) var m4: Double = 0
+    public private(set) var zeros: Int = 0
+    public private(set) var nans: Int = 0
+    public private(set) var infinities: Int = 0
+
+    public init() {}
+
+    public var absmax: Double { count == 0 ? 0 : Swift.max(-min, max) }
+    /// Population variance (numpy's default, ddof = 0).
+    public var variance: Double { count == 0 ? 0 : m2 / Double(count) }
+    public var std: Double { variance.squareRoot() }
+    /// Excess kurtosis (0 for a normal distribution; scipy's default `fisher=True, bias=True`).
+    public var kurtosis: Double {
+        guard count > 0, m2 > 0 else { return 0 }
+        let n = Double(count)
+        return n * m4 / (m2 * m2) - 3
+    }
+    /// Fraction of all values (finite or not) that are exactly zero.
+    public var zeroFraction: Double {
+        let all = count + nans + infinities
+        return all == 0 ? 0 : Double(zeros) / Double(all)
+    }
+
+    /// Adds one chunk of values.
+    public mutating func add(_ values: UnsafeBufferPointer<Float>) {
+        var chunk = Statistics()
+        chunk.scan(values)
+        merge(chunk)
+    }
+
+    /// Combines the statistics of two disjoint sets of values.
+    public mutating func merge(_ o: Statistics) {
+        zeros += o.zeros
+        nans += o.nans
+        infinities += o.infinities
+        guard o.count > 0 else { return }
+        guard count > 0 else {
+            let (z, n, i) = (zeros, nans, infinities)
+            self = o
+            (zeros, nans, infinities) = (z, n, i)
+            return
+        }
+        let na = Double(count), nb = Double(o.count), n = na + nb
+        let delta = o.mean - mean
+        let d2 = delta * delta, d3 = d2 * delta, d4 = d2 * d2
+        let m4n = m4 + o.m4 + d4 * na * nb * (na * na - na * nb + nb * nb) / (n * n * n)
+            + 6 * d2 * (na * na * o.m2 + nb * nb * m2) / (n * n) + 4 * delta * (na * o.m3 - nb * m3) / n
+        let m3n = m3 + o.m3 + d3 * na * nb * (na - nb) / (n * n) + 3 * delta * (na * o.m2 - nb * m2) / n
+        let m2n = m2 + o.m2 + d2 * na * nb / n
+        mean += delta * nb / n
+        (m2, m3, m4) = (m2n, m3n, m4n)
+        count += o.count
+        min = Swift.min(min, o.min)
+        max = Swift.max(max, o.max)
+    }
+
+    /// Two passes over a chunk that fits in cache: sums and extremes, then central moments around the
+    /// chunk's own mean. The common all-finite case runs branch-free loops the optimiser vectorises.
+    private mutating func scan(_ v: UnsafeBufferPointer<Float>) {
+        let block = 16_384
+        var start = 0
+        while start < v.count {
+            let part = UnsafeBufferPointer(rebasing: v[start..<Swift.min(v.count, start + block)])
+            var s = Statistics()
+            if !s.scanFinite(part) {
+                s = Statistics()
+                s.scanWithNonFinite(part)
+            }
+            merge(s)
+            start += block
+        }
+    }
+
+    /// Returns false (leaving garbage) when the block holds a NaN or an infinity.
+    private mutating func scanFinite(_ v: UnsafeBufferPointer<Float>) -> Bool {
+        guard !v.isEmpty else { return true }
+        var lo = v[0], hi = v[0]
+        var sum: Double = 0
+        var z = 0
+        for x in v {
+            lo = Swift.min(lo, x)
+            hi = Swift.max(hi, x)
+            sum += Double(x)
+            z &+= x == 0 ? 1 : 0
+        }
+        guard sum.isFinite, lo.isFinite, hi.isFinite else { return false }
+        let mu = sum / Double(v.count)
+        var s2: Double = 0, s3: Double = 0, s4: Double = 0, s1: Double = 0
+        for x in v {
+            let d = Double(x) - mu
+            let dd = d * d
+            s1 += d
+            s2 += dd
+            s3 += dd * d
+            s4 += dd * dd
+        }
+        // s1 is the rounding residue of the first pass; folding it in makes the mean exact to ~1 ulp.
+        let n = Double(v.count)
+        mean = mu + s1 / n
+        m2 = s2 - s1 * s1 / n
+        m3 = s3
+        m4 = s4
+        count = v.count
+        min = Double(lo)
+        max = Double(hi)
+        zeros = z
+        return true
+    }
+
+    private mutating func scanWithNonFinite(_ v: UnsafeBufferPointer<Float>) {
+        for x in v {
+            if x.isNaN { nans += 1; continue }
+            if x.isInfinite { infinities += 1; continue }
+            var one = Statistics()
+            one.count = 1
+            one.mean = Double(x)
+            one.min = Double(x)
+            one.max = Double(x)
+            one.zeros = x == 0 ? 1 : 0
+            merge(one)
+        }
+    }
+}

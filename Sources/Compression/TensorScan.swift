@@ -1,0 +1,75 @@
+import Dispatch
+import Foundation
+import WeightFormats
+
+/// Streams a tensor through an accumulator, splitting it into chunk ranges that several cores decode and
+/// reduce independently (each with its own buffers), then merging the partial results in order.
+public enum TensorScan {
+    /// Elements per work item: large enough to amortise a `pread`, small enough to stay in cache.
+    public static let chunkElements = 1 << 18
+
+    /// Maps every chunk of `tensor` to a partial result with `partial`, then folds the partials with `merge`.
+    /// `cancelled` is polled before each chunk; when it returns true the scan stops and throws `CancellationError`.
+    public static func reduce<R: Sendable>(
+        _ tensor: Tensor,
+        initial: R,
+        chunkElements: Int = TensorScan.chunkElements,
+        cancelled: @Sendable () -> Bool = { false },
+        partial: @Sendable (_ start: Int, _ values: UnsafeBufferPointer<Float>) -> R,
+        merge: (inout R, R) -> Void
+    ) throws -> R {
+        let b = tensor.dtype.blockSize
+        let step = Swift.max(b, (chunkElements / b) * b)
+        let chunks = (tensor.parameters + step - 1) / step
+        if chunks == 0 { return initial }
+        let results = ResultSlots<R>(count: chunks)
+        let workers = Swift.min(chunks, ProcessInfo.activeCores)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: step)
+            defer { buffer.deallocate() }
+            var scratch: [UInt8] = []
+            var c = w
+            while c < chunks {
+                if cancelled() { results.fail(CancellationError()); return }
+                let lo = c * step, hi = Swift.min(tensor.parameters, lo + step)
+                let out = UnsafeMutableBufferPointer(rebasing: buffer[0..<(hi - lo)])
+                do {
+                    try tensor.decode(lo..<hi, into: out, scratch: &scratch)
+                } catch {
+                    results.fail(error)
+                    return
+                }
+                results.set(c, partial(lo, UnsafeBufferPointer(out)))
+                c += workers
+            }
+        }
+        if let error = results.error { throw error }
+        var total = initial
+        for r in results.values { if let r { merge(&total, r) } }
+        return total
+    }
+
+    /// Statistics of a tensor's decoded values.
+    public static func statistics(_ tensor: Tensor, cancelled: @Sendable () -> Bool = { false }) throws -> Statistics {
+        try reduce(tensor, initial: Statistics(), cancelled: cancelled,
+                   partial: { _, v in var s = Statistics(); s.add(v); return s },
+                   merge: { $0.merge($1) })
+    }
+}
+
+/// Per-chunk results written from several threads, each slot by exactly one of them.
+final class ResultSlots<R>: @unchecked Sendable {
+    private(set) var values: [R?]
+    private(set) var error: (any Error)?
+    private let lock = NSLock()
+
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ r: R) { lock.withLock { values[i] = r } }
+    func fail(_ e: any Error) { lock.withLock { if error == nil { error = e } } }
+}
+
+extension ProcessInfo {
+    /// Cores available to this process (at least 1).
+    static var activeCores: Int { Swift.max(1, ProcessInfo.processInfo.activeProcessorCount) }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import WeightFormats
+
+@main
+struct Weightlab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weightlab",
+        abstract: "A terminal workbench for model compression: inspect weights, try pruning and quantization plans, see the error and size they give.",
+        subcommands: [Open.self, Inspect.self],
+        defaultSubcommand: Open.self
+    )
+}
+
+/// The bundled example model, found next to the executable's source tree or the working directory.
+enum BundledExample {
+    static let relativePath = "Examples/silero-vad/silero_vad_16k.safetensors"
+
+    static var path: String {
+        let candidates = [
+            FileManager.default.currentDirectoryPath,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().path,
+        ]
+        for base in candidates {
+            let p = (base as NSString).appendingPathComponent(relativePath)
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        return relativePath
+    }
+}
+
+/// Every user-facing failure ends here: one line on stderr, exit code 2.
+enum Failure {
+    static func exit(_ error: any Error) -> Never {
+        let text: String
+        switch error {
+        case let e as ModelError: text = e.description
+        case let e as CustomStringConvertible: text = e.description
+        default: text = String(describing: error)
+        }
+        FileHandle.standardError.write(Data(("weightlab: " + text + "\n").utf8))
+        Foundation.exit(2)
+    }
+}
