@@ -1,10 +1,57 @@
-/// Dequantizes ggml block types to Float, bit-exact with gguf-py's `gguf.quants.dequantize`.
+/// Dequantizes ggml block types to Float, bit-exact with gguf-py's `gguf.quants.dequantize` (0.19.0).
+///
+/// Bit-exactness rules taken from gguf-py's arithmetic: f16 scales are widened to Float first; every product
+/// and sum is a separate Float operation in the order gguf-py writes it (`d * q + m`, `(d * sc) * q - dmin * m`),
+/// never fused and never reassociated. Swift does not contract `a * b + c` into an FMA, so writing the same
+/// expression gives the same rounding.
 public enum GGMLDequantizer {
     /// Types this decoder can turn into floats.
-    public static func canDecode(_ type: GGMLType) -> Bool { false }
+    public static func canDecode(_ type: GGMLType) -> Bool {
+        switch type.id {
+        case GGMLType.q8_0.id, GGMLType.q4_0.id, GGMLType.q4_1.id, GGMLType.q5_0.id, GGMLType.q5_1.id,
+             GGMLType.q2_K.id, GGMLType.q3_K.id, GGMLType.q4_K.id, GGMLType.q5_K.id, GGMLType.q6_K.id:
+            return true
+        default:
+            return false
+        }
+    }
 
+    /// Decodes `count` elements (a whole number of blocks) from `raw` into `out[0..<count]`.
     public static func dequantize(_ raw: UnsafeRawBufferPointer, type: GGMLType, count: Int,
                                   into out: UnsafeMutableBufferPointer<Float>, path: String) throws {
-        throw ModelError(path, "cannot decode \(type.name) yet")
+        guard canDecode(type) else { throw ModelError(path, "cannot decode \(type.name) yet") }
+        guard count >= 0, count % type.blockSize == 0 else {
+            throw ModelError(path, "\(count) elements is not a whole number of \(type.name) blocks of \(type.blockSize)")
+        }
+        let blocks = count / type.blockSize
+        guard raw.count >= blocks * type.typeSize, out.count >= count else {
+            throw ModelError(path, "\(type.name): \(blocks) blocks need \(blocks * type.typeSize) bytes, got \(raw.count)")
+        }
+        if blocks == 0 { return }
+        let src = raw.baseAddress!
+        let dst = out.baseAddress!
+        let decodeBlock: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void
+        switch type.id {
+        case GGMLType.q8_0.id: decodeBlock = LegacyBlocks.q8_0
+        case GGMLType.q4_0.id: decodeBlock = LegacyBlocks.q4_0
+        case GGMLType.q4_1.id: decodeBlock = LegacyBlocks.q4_1
+        case GGMLType.q5_0.id: decodeBlock = LegacyBlocks.q5_0
+        case GGMLType.q5_1.id: decodeBlock = LegacyBlocks.q5_1
+        case GGMLType.q2_K.id: decodeBlock = KQuantBlocks.q2_K
+        case GGMLType.q3_K.id: decodeBlock = KQuantBlocks.q3_K
+        case GGMLType.q4_K.id: decodeBlock = KQuantBlocks.q4_K
+        case GGMLType.q5_K.id: decodeBlock = KQuantBlocks.q5_K
+        case GGMLType.q6_K.id: decodeBlock = KQuantBlocks.q6_K
+        default: throw ModelError(path, "cannot decode \(type.name) yet")
+        }
+        for b in 0..<blocks {
+            decodeBlock(src + b * type.typeSize, dst + b * type.blockSize)
+        }
     }
+}
+
+/// A little-endian IEEE half at `offset`, widened exactly to Float (as numpy's `astype(np.float32)`).
+@inline(__always)
+func loadHalf(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+    Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
 }
