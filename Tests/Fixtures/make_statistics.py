@@ -35,3 +35,14 @@ for name, a in cases.items():
     }
 with open(os.path.join(out, "expected.json"), "w") as fh:
     json.dump(expected, fh, indent=1, sort_keys=True)
+
+# Reference statistics of the bundled example model, for `weightlab inspect --json`.
+from safetensors.numpy import load_file
+example = os.path.join(os.path.dirname(out), "..", "..", "Examples", "silero-vad", "silero_vad_16k.safetensors")
+ref = {}
+for name, t in load_file(example).items():
+    f = t.astype(np.float64)
+    ref[name] = {"dtype": str(t.dtype), "shape": list(t.shape), "min": float(f.min()), "max": float(f.max()),
+                 "mean": float(f.mean()), "std": float(f.std())}
+with open(os.path.join(out, "example_inspect.json"), "w") as fh:
+    json.dump(ref, fh, indent=1, sort_keys=True)
