@@ -1,11 +1,292 @@
+import Foundation
+
 /// Reads safetensors files and sharded safetensors models (`*.safetensors.index.json`).
+///
+/// A file is `u64 LE N`, N bytes of JSON header, then the data section; `data_offsets` are relative to the
+/// data section. Validation follows the Rust reference (`safetensors` crate): header at most 100 MB and inside
+/// the file, valid UTF-8 starting with `{`, known dtypes, offsets that are plain non-negative integers, each
+/// tensor's byte range equal to `product(shape) · dtype size`, and the ranges, sorted by offset, tiling the
+/// data section from 0 to the end of the file with no overlap and no gap. Stricter than Foundation's JSON:
+/// duplicate keys, `1e3`, floats and negative numbers are refused (see `StrictJSONParser`).
+///
+/// Tensor order: the data-section (offset) order, which is the order the reference library writes header
+/// entries in and what `safe_open(...).offset_keys()` returns (`keys()` sorts by name instead). Tensors that
+/// share an offset (empty tensors) keep their header order.
 public enum SafetensorsReader {
+    /// The reference implementation's header bound (`MAX_HEADER_SIZE`).
+    public static let maxHeaderBytes: UInt64 = 100_000_000
+    /// Bound on a shard index file: the index of a very large model is a few hundred KB.
+    static let maxIndexBytes: UInt64 = 100_000_000
+
     public static func open(_ source: FileSource) throws -> Model {
-        throw ModelError(source.path, "safetensors reader not written yet")
+        let parsed = try parse(source)
+        return Model(path: source.path, format: .safetensors, metadata: parsed.metadata, tensors: parsed.tensors)
     }
+
+    /// One parsed safetensors file: tensors in offset order and `__metadata__` in header order.
+    struct Parsed {
+        var metadata: [(key: String, value: MetadataValue)]
+        var tensors: [Tensor]
+    }
+
+    static func parse(_ source: any ByteSource) throws -> Parsed {
+        let path = source.path
+        guard source.size >= 8 else {
+            throw ModelError(path, "file is too small for a safetensors header (\(source.size) bytes)")
+        }
+        let lengthBytes = try source.bytes(at: 0, count: 8)
+        var n: UInt64 = 0
+        for (k, b) in lengthBytes.enumerated() { n |= UInt64(b) << (8 * UInt64(k)) }
+        guard n <= maxHeaderBytes else {
+            throw ModelError(path, "header length \(n) exceeds the 100 MB limit of the safetensors format")
+        }
+        guard n <= source.size - 8 else {
+            throw ModelError(path, "header length \(n) runs past the end of the file (\(source.size) bytes)")
+        }
+        let headerBytes = try source.bytes(at: 8, count: Int(n))
+        guard String(validating: headerBytes, as: UTF8.self) != nil else {
+            throw ModelError(path, "header is not valid UTF-8")
+        }
+        guard headerBytes.first == UInt8(ascii: "{") else {
+            throw ModelError(path, "header is not a JSON object (it must start with '{')")
+        }
+        let json: JSONValue
+        do {
+            json = try StrictJSONParser.parse(headerBytes)
+        } catch {
+            throw ModelError(path, "header is not valid JSON: \(error.message) at byte \(error.offset + 8)")
+        }
+        guard case .object(let entries) = json else {
+            throw ModelError(path, "header is not a JSON object")
+        }
+
+        let dataStart = 8 + n
+        let dataSize = source.size - dataStart
+        var metadata: [(key: String, value: MetadataValue)] = []
+        struct Entry { let name: String; let dtype: DType; let shape: [Int]; let begin: Int; let end: Int; let order: Int }
+        var list: [Entry] = []
+        list.reserveCapacity(entries.count)
+
+        for (order, member) in entries.enumerated() {
+            let name = member.key, info = member.value
+            if name == "__metadata__" {
+                metadata = try metadataMap(info, path: path)
+                continue
+            }
+            let shown = DisplayText.escaped(name)
+            guard case .object(let fields) = info else {
+                throw ModelError(path, "tensor '\(shown)': entry is \(info.kindName), not an object")
+            }
+            func field(_ key: String) throws -> JSONValue {
+                guard let v = fields.first(where: { $0.key == key })?.value else {
+                    throw ModelError(path, "tensor '\(shown)': missing \"\(key)\"")
+                }
+                return v
+            }
+            guard case .string(let dtypeName) = try field("dtype") else {
+                throw ModelError(path, "tensor '\(shown)': dtype is \(try field("dtype").kindName), not a string")
+            }
+            guard let dtype = DType(safetensorsName: dtypeName) else {
+                throw ModelError(path, "tensor '\(shown)': unknown dtype '\(DisplayText.escaped(dtypeName))'")
+            }
+            guard case .array(let dims) = try field("shape") else {
+                throw ModelError(path, "tensor '\(shown)': shape is \(try field("shape").kindName), not an array")
+            }
+            var shape: [Int] = []
+            shape.reserveCapacity(dims.count)
+            for d in dims {
+                guard let v = d.nonNegativeInt else {
+                    throw ModelError(path, "tensor '\(shown)': shape entry \(d.shortText) is not a non-negative integer")
+                }
+                shape.append(v)
+            }
+            let offsetsValue = try field("data_offsets")
+            guard case .array(let offs) = offsetsValue, offs.count == 2 else {
+                throw ModelError(path, "tensor '\(shown)': data_offsets must be two non-negative integers, found \(offsetsValue.kindName)")
+            }
+            guard let begin = offs[0].nonNegativeInt, let end = offs[1].nonNegativeInt else {
+                throw ModelError(path, "tensor '\(shown)': data_offsets [\(offs[0].shortText), \(offs[1].shortText)] must be two non-negative integers")
+            }
+            guard end >= begin else {
+                throw ModelError(path, "tensor '\(shown)': data_offsets [\(begin), \(end)] end before they begin")
+            }
+            guard let count = Shape.elementCount(shape), let bytes = dtype.byteCount(elements: count) else {
+                throw ModelError(path, "tensor '\(shown)': shape \(shape) overflows the element count")
+            }
+            guard end - begin == bytes else {
+                throw ModelError(path, "tensor '\(shown)': data_offsets [\(begin), \(end)] do not match \(dtype) \(shape) (\(bytes) bytes)")
+            }
+            guard UInt64(end) <= dataSize else {
+                throw ModelError(path, "tensor '\(shown)': data_offsets [\(begin), \(end)] lie beyond the end of the data section (\(dataSize) bytes)")
+            }
+            list.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end, order: order))
+        }
+
+        // Sorted by offset, the ranges must tile [0, dataSize) exactly.
+        list.sort { ($0.begin, $0.end, $0.order) < ($1.begin, $1.end, $1.order) }
+        var position = 0
+        var previous: Entry?
+        for e in list {
+            if e.begin < position, let p = previous {
+                throw ModelError(path, "tensors '\(DisplayText.escaped(p.name))' and '\(DisplayText.escaped(e.name))' overlap (data_offsets [\(p.begin), \(p.end)] and [\(e.begin), \(e.end)])")
+            }
+            if e.begin > position {
+                if let p = previous {
+                    throw ModelError(path, "gap in the data section: '\(DisplayText.escaped(p.name))' ends at \(position) but '\(DisplayText.escaped(e.name))' begins at \(e.begin)")
+                }
+                throw ModelError(path, "gap in the data section: the first tensor '\(DisplayText.escaped(e.name))' begins at \(e.begin), not 0")
+            }
+            position = e.end
+            previous = e
+        }
+        if UInt64(position) != dataSize {
+            throw ModelError(path, "\(dataSize - UInt64(position)) bytes after the last tensor are not described by the header")
+        }
+
+        var tensors: [Tensor] = []
+        tensors.reserveCapacity(list.count)
+        for e in list {
+            let slice = try SliceSource(source, offset: dataStart + UInt64(e.begin), count: UInt64(e.end - e.begin))
+            tensors.append(try Tensor(name: e.name, dtype: e.dtype, shape: e.shape, data: slice))
+        }
+        return Parsed(metadata: metadata, tensors: tensors)
+    }
+
+    private static func metadataMap(_ value: JSONValue, path: String) throws -> [(key: String, value: MetadataValue)] {
+        switch value {
+        case .null:
+            return []
+        case .object(let pairs):
+            return try pairs.map { pair in
+                guard case .string(let s) = pair.value else {
+                    throw ModelError(path, "__metadata__ entry '\(DisplayText.escaped(pair.key))' is \(pair.value.kindName), not a string")
+                }
+                return (pair.key, .string(s))
+            }
+        default:
+            throw ModelError(path, "__metadata__ is \(value.kindName), not an object of strings")
+        }
+    }
+
+    // MARK: - Sharded models
+
+    /// A parsed `model.safetensors.index.json`.
+    struct Index {
+        var metadata: [(key: String, value: MetadataValue)]
+        /// (tensor name, shard file name) in index order.
+        var weightMap: [(tensor: String, shard: String)]
+    }
+
+    static func readIndex(_ path: String) throws -> Index {
+        let source = try FileSource(path: path)
+        guard source.size <= maxIndexBytes else {
+            throw ModelError(path, "index file is larger than 100 MB")
+        }
+        let bytes = try source.bytes(at: 0, count: Int(source.size))
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw ModelError(path, "index is not valid UTF-8")
+        }
+        let json: JSONValue
+        do {
+            json = try StrictJSONParser.parse(bytes)
+        } catch {
+            throw ModelError(path, "index is not valid JSON: \(error.message) at byte \(error.offset)")
+        }
+        guard case .object(let top) = json else { throw ModelError(path, "index is not a JSON object") }
+        guard let mapValue = top.first(where: { $0.key == "weight_map" })?.value else {
+            throw ModelError(path, "index has no \"weight_map\"")
+        }
+        guard case .object(let map) = mapValue else {
+            throw ModelError(path, "index \"weight_map\" is \(mapValue.kindName), not an object")
+        }
+        var weightMap: [(tensor: String, shard: String)] = []
+        for member in map {
+            let tensor = member.key, shardValue = member.value
+            guard case .string(let shard) = shardValue else {
+                throw ModelError(path, "index entry '\(DisplayText.escaped(tensor))' names \(shardValue.kindName), not a shard file")
+            }
+            let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
+            guard !shard.isEmpty, !shard.hasPrefix("/"), !parts.contains(".."), !shard.contains("\0") else {
+                throw ModelError(path, "index entry '\(DisplayText.escaped(tensor))' names shard '\(DisplayText.escaped(shard))' outside the model's directory")
+            }
+            weightMap.append((tensor, shard))
+        }
+        var metadata: [(key: String, value: MetadataValue)] = []
+        if let meta = top.first(where: { $0.key == "metadata" })?.value {
+            switch meta {
+            case .object(let pairs): for p in pairs { flatten(p.value, key: p.key, into: &metadata) }
+            case .null: break
+            default: throw ModelError(path, "index \"metadata\" is \(meta.kindName), not an object")
+            }
+        }
+        return Index(metadata: metadata, weightMap: weightMap)
+    }
+
+    /// Index metadata as metadata values; nested objects become dotted keys.
+    private static func flatten(_ v: JSONValue, key: String, into out: inout [(key: String, value: MetadataValue)]) {
+        if case .object(let pairs) = v {
+            for p in pairs { flatten(p.value, key: key + "." + p.key, into: &out) }
+        } else if let m = metadataValue(v) {
+            out.append((key, m))
+        }
+    }
+
+    private static func metadataValue(_ v: JSONValue) -> MetadataValue? {
+        switch v {
+        case .string(let s): return .string(s)
+        case .bool(let b): return .bool(b)
+        case .number(let t):
+            if let i = Int64(t) { return .int(i) }
+            if let u = UInt64(t) { return .uint(u) }
+            return Double(t).map { .float($0) }
+        case .array(let items): return .array(items.compactMap(metadataValue))
+        case .object, .null: return nil
+        }
+    }
+
+    /// Opens every shard an index names, once each, relative to the index's directory.
+    ///
+    /// Tensors come shard by shard (shards in order of first mention in the weight map), each shard's in its
+    /// offset order, keeping only the tensors the weight map assigns to that shard. Metadata: the index's
+    /// `metadata` (nested keys dotted), then each shard's `__metadata__` keys not already present.
     public static func openIndex(_ path: String) throws -> Model {
-        throw ModelError(path, "safetensors index reader not written yet")
+        let index = try readIndex(path)
+        let directory = (path as NSString).deletingLastPathComponent
+        var shardOrder: [String] = []
+        var wanted: [String: Set<String>] = [:]
+        var seenTensors = Set<String>()
+        for (tensor, shard) in index.weightMap {
+            if wanted[shard] == nil { shardOrder.append(shard); wanted[shard] = [] }
+            wanted[shard]!.insert(tensor)
+            seenTensors.insert(tensor)
+        }
+        var tensors: [Tensor] = []
+        var metadata = index.metadata
+        var metadataKeys = Set(metadata.map(\.key))
+        for shard in shardOrder {
+            let shardPath = (directory as NSString).appendingPathComponent(shard)
+            guard FileManager.default.fileExists(atPath: shardPath) else {
+                throw ModelError(path, "shard '\(DisplayText.escaped(shard))' named in the index is missing")
+            }
+            let parsed = try parse(try FileSource(path: shardPath))
+            let names = wanted[shard] ?? []
+            var found = Set<String>()
+            for t in parsed.tensors where names.contains(t.name) {
+                tensors.append(t)
+                found.insert(t.name)
+            }
+            if let absent = index.weightMap.first(where: { $0.shard == shard && !found.contains($0.tensor) }) {
+                throw ModelError(path, "tensor '\(DisplayText.escaped(absent.tensor))' is mapped to shard '\(DisplayText.escaped(shard))' but the shard does not hold it")
+            }
+            for kv in parsed.metadata where metadataKeys.insert(kv.key).inserted {
+                metadata.append(kv)
+            }
+        }
+        return Model(path: path, format: .safetensors, metadata: metadata, tensors: tensors)
     }
+
     /// The shard file names an index refers to (so a directory listing does not open them twice).
-    public static func shardNames(inIndex path: String) throws -> Set<String> { [] }
+    public static func shardNames(inIndex path: String) throws -> Set<String> {
+        Set(try readIndex(path).weightMap.map(\.shard))
+    }
 }
