@@ -1,0 +1,116 @@
+/// One uniform integer grid: `ŵ = (q − zero)·scale` with integer `q ∈ [qmin, qmax]`. A scale of 0 (an
+/// all-zero range, or a clipping range of 0) reconstructs every value as 0, so an all-zero group stays exact.
+public struct IntegerGrid: Hashable, Sendable {
+    public var scale: Float
+    public var zero: Float
+    public var qmin: Float
+    public var qmax: Float
+
+    /// Symmetric b-bit grid for a clipping magnitude `c`: `qmax = 2^(b-1) − 1`, `scale = c / qmax` (Float32,
+    /// as torch's fake-quantize computes it), `q ∈ [−qmax−1, qmax]`, zero point 0.
+    public static func symmetric(bits: Int, clip c: Float) -> IntegerGrid {
+        let qmax = Float((1 << (bits - 1)) - 1)
+        return IntegerGrid(scale: c / qmax, zero: 0, qmin: -qmax - 1, qmax: qmax)
+    }
+
+    /// Asymmetric b-bit grid for a range `[lo, hi]`, first widened to contain 0 (`lo = min(lo, 0)`,
+    /// `hi = max(hi, 0)`): `scale = (hi − lo)/(2^b − 1)`, `zero = round_half_even(−lo/scale)`, all in Float32.
+    public static func asymmetric(bits: Int, lo: Float, hi: Float) -> IntegerGrid {
+        let lo = min(lo, 0), hi = max(hi, 0)
+        let levels = Float((1 << bits) - 1)
+        let scale = (hi - lo) / levels
+        let zero = scale == 0 ? 0 : roundHalfEven(-lo / scale)
+        return IntegerGrid(scale: scale, zero: zero, qmin: 0, qmax: levels)
+    }
+
+    /// The integer code of `w`: `clamp(round_half_even(w/scale) + zero, qmin, qmax)`.
+    @inline(__always)
+    public func code(_ w: Float) -> Float {
+        // clamp(round(t) + z, a, b) == round(clamp(t, a − z, b − z)) + z for integers a, b, z; clamping first
+        // keeps the fast rounding in range.
+        let t = min(max(w / scale, qmin - zero), qmax - zero)
+        return roundHalfEven(t) + zero
+    }
+
+    /// `(code(w) − zero)·scale`, or 0 when the scale is 0.
+    @inline(__always)
+    public func fakeQuantize(_ w: Float) -> Float {
+        scale == 0 ? 0 : (code(w) - zero) * scale
+    }
+
+    /// Fake-quantizes a run of values (a loop the optimiser vectorises).
+    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {
+        precondition(output.count >= input.count)
+        let n = input.count
+        guard n > 0 else { return }
+        let i = input.baseAddress!, o = output.baseAddress!
+        if scale == 0 {
+            for k in 0..<n { o[k] = 0 }
+            return
+        }
+        // (round(clamp(t, a, b)) + zero − zero)·s == round(clamp(t, a, b))·s exactly (small integers).
+        let s = scale, a = qmin - zero, b = qmax - zero
+        for k in 0..<n { o[k] = roundHalfEven(min(max(i[k] / s, a), b)) * s }
+    }
+}
+
+/// Uniform integer fake quantization, 2–8 bits (DESIGN.md §5), with one grid per tensor, per row of
+/// dimension 0, or per run of `g` along the last dimension, and the grid's range from min/max, a
+/// percentile, or an MSE search (`ClippingSearch`).
+///
+/// Arithmetic is Float32 throughout (scale, zero point, division, rounding, multiplication), as in torch's
+/// `fake_quantize_per_*_affine`, except that `w / scale` is a true division (not `w · (1/scale)`), as DESIGN
+/// writes it. The numpy reference (`Tests/Fixtures/make_compression.py`) uses the same float32 steps.
+/// Note `(q − zero)·scale` equals `round(clamp(w/scale)))·scale` exactly, so an input 0 reconstructs as 0.
+public struct IntegerQuantizer: Hashable, Sendable {
+    public var bits: Int
+    public var symmetric: Bool
+    public var granularity: Granularity
+    public var clip: Clipping
+
+    public init(bits: Int, symmetric: Bool, granularity: Granularity, clip: Clipping = .minmax) {
+        precondition((2...8).contains(bits), "integer quantization takes 2–8 bits")
+        self.bits = bits
+        self.symmetric = symmetric
+        self.granularity = granularity
+        self.clip = clip
+    }
+
+    /// The grid of one segment (a tensor, row or group) under this quantizer's clipping rule.
+    public func grid(for values: UnsafeBufferPointer<Float>) -> IntegerGrid {
+        switch clip {
+        case .minmax:
+            let (lo, hi) = ClippingSearch.minMax(values)
+            return symmetric ? .symmetric(bits: bits, clip: max(-lo, hi)) : .asymmetric(bits: bits, lo: lo, hi: hi)
+        case .percentile(let p):
+            return ClippingSearch.percentileGrid(values, bits: bits, symmetric: symmetric, percentile: p)
+        case .mse:
+            return ClippingSearch.mseGrid(values, bits: bits, symmetric: symmetric).grid
+        }
+    }
+
+    /// The grids of every segment of a tensor, in `TensorLayout.segments(granularity)` order.
+    public func grids(_ values: UnsafeBufferPointer<Float>, shape: [Int]) -> [IntegerGrid] {
+        let segments = TensorLayout(shape: shape).segments(granularity)
+        var grids = [IntegerGrid](repeating: IntegerGrid(scale: 0, zero: 0, qmin: 0, qmax: 0), count: segments.count)
+        grids.withUnsafeMutableBufferPointer { g in
+            KernelWork.forEach(segments.count, totalWork: segments.count > 1 ? values.count : 0) { s in
+                g[s] = grid(for: UnsafeBufferPointer(rebasing: values[segments[s]]))
+            }
+        }
+        return grids
+    }
+
+    /// Quantizes then dequantizes `input` (row-major, `shape`) into `output`.
+    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>) {
+        let layout = TensorLayout(shape: shape)
+        precondition(input.count == layout.count && output.count >= layout.count)
+        let grids = grids(input, shape: shape)
+        let pieces = KernelWork.pieces(layout.segments(granularity))
+        KernelWork.forEach(pieces.count, totalWork: input.count) { p in
+            let piece = pieces[p]
+            grids[piece.segment].fakeQuantize(UnsafeBufferPointer(rebasing: input[piece.range]),
+                                              into: UnsafeMutableBufferPointer(rebasing: output[piece.range]))
+        }
+    }
+}

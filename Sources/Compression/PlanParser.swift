@@ -1,0 +1,312 @@
+import WeightFormats
+
+extension Plan {
+    /// Parses a plan file's bytes, checking everything that does not depend on the model: syntax, keys,
+    /// types, values and regular expressions. `path` is only used in errors.
+    public static func parse(_ bytes: [UInt8], path: String) throws(PlanError) -> Plan {
+        let root: StrictJSON.Value
+        do {
+            root = try StrictJSON.parse(bytes)
+        } catch {
+            throw PlanError(path: path, field: "", reason: error.description)
+        }
+        var plan = try PlanReader(file: path).plan(root)
+        plan.source = path
+        return plan
+    }
+}
+
+/// Turns checked JSON into a `Plan`. Every check throws at the first problem in file order, naming its field.
+/// Unknown keys are checked before missing ones, so a misspelt key is reported as itself, not as the key
+/// it was meant to be; keys that exist only for another method or format are then named as such.
+struct PlanReader {
+    typealias Value = StrictJSON.Value
+    let file: String
+
+    func fail(_ field: String, _ reason: String) -> PlanError {
+        PlanError(path: file, field: field, reason: reason)
+    }
+
+    func plan(_ root: Value) throws(PlanError) -> Plan {
+        guard case .object = root else {
+            throw fail("", "the plan must be a JSON object, got \(describe(root))")
+        }
+        let o = try object(root, at: "")
+        try allow(o, at: "", ["version", "note", "default", "rules"])
+        guard let v = o["version"] else { throw fail("version", "missing (expected \(Plan.version))") }
+        let version = try integer(v, at: "version")
+        guard version == Plan.version else {
+            throw fail("version", "\(version) is not supported (expected \(Plan.version))")
+        }
+        var plan = Plan()
+        plan.note = try o["note"].map { (v) throws(PlanError) in try string(v, at: "note") }
+        if let d = o["default"] {
+            let s = try object(d, at: "default")
+            try allow(s, at: "default", ["prune", "quantize"])
+            plan.defaultSettings.prune = try s["prune"].map { (v) throws(PlanError) in try prune(v, at: "default.prune") }
+            plan.defaultSettings.quantize = try s["quantize"].map { (v) throws(PlanError) in try quantize(v, at: "default.quantize") }
+        }
+        if let r = o["rules"] {
+            guard case .array(let items) = r else { throw fail("rules", "expected an array of rules, got \(describe(r))") }
+            for (i, item) in items.enumerated() {
+                plan.rules.append(try rule(item, at: FieldPath.index("rules", i)))
+            }
+        }
+        return plan
+    }
+
+    func rule(_ v: Value, at field: String) throws(PlanError) -> PlanRule {
+        let o = try object(v, at: field)
+        try allow(o, at: field, ["match", "note", "prune", "quantize"])
+        guard let m = o["match"] else { throw fail(FieldPath.join(field, "match"), "missing (a regular expression for tensor names)") }
+        let pattern = try string(m, at: FieldPath.join(field, "match"))
+        if let problem = RegexCheck.problem(pattern) {
+            throw fail(FieldPath.join(field, "match"), "invalid regular expression: \(problem)")
+        }
+        var rule = PlanRule(match: pattern)
+        rule.note = try o["note"].map { (v) throws(PlanError) in try string(v, at: FieldPath.join(field, "note")) }
+        rule.prune = try o["prune"].map { (v) throws(PlanError) in try prune(v, at: FieldPath.join(field, "prune")) }
+        rule.quantize = try o["quantize"].map { (v) throws(PlanError) in try quantize(v, at: FieldPath.join(field, "quantize")) }
+        if rule.prune == nil && rule.quantize == nil {
+            throw fail(field, "the rule sets neither prune nor quantize")
+        }
+        return rule
+    }
+
+    // MARK: Sections
+
+    func prune(_ v: Value, at field: String) throws(PlanError) -> PruneMethod {
+        let o = try object(v, at: field)
+        try allow(o, at: field, ["method", "threshold", "sparsity", "n", "m", "norm"])
+        let method = try choice(o, "method", at: field, PlanVocabulary.pruneMethods)
+        let f = { (key: String) in FieldPath.join(field, key) }
+        switch method {
+        case "none":
+            try allow(o, at: field, ["method"], context: "method \"none\"")
+            return .none
+        case "magnitude":
+            try allow(o, at: field, ["method", "threshold", "sparsity"], context: "method \"magnitude\"")
+            switch (o["threshold"], o["sparsity"]) {
+            case (let t?, nil):
+                let t = try number(t, at: f("threshold"))
+                guard t >= 0 else { throw fail(f("threshold"), "\(t) is negative (magnitudes below it are zeroed)") }
+                return .threshold(t)
+            case (nil, let s?):
+                return .sparsity(try sparsity(s, at: f("sparsity")))
+            default:
+                throw fail(field, "method \"magnitude\" needs exactly one of threshold or sparsity")
+            }
+        case "global_magnitude":
+            try allow(o, at: field, ["method", "sparsity"], context: "method \"global_magnitude\"")
+            return .globalMagnitude(sparsity: try sparsity(try required(o, "sparsity", at: field), at: f("sparsity")))
+        case "nm":
+            try allow(o, at: field, ["method", "n", "m"], context: "method \"nm\"")
+            let m = try integer(try required(o, "m", at: field), at: f("m"), in: PlanVocabulary.nmM)
+            let n = try integer(try required(o, "n", at: field), at: f("n"), in: 1...(m - 1))
+            return .nm(n: n, m: m)
+        default: // rows
+            try allow(o, at: field, ["method", "norm", "sparsity"], context: "method \"rows\"")
+            let norm = try choice(o, "norm", at: field, ["l1", "l2"])
+            let s = try sparsity(try required(o, "sparsity", at: field), at: f("sparsity"))
+            return .rows(norm: RowNorm(rawValue: norm)!, sparsity: s)
+        }
+    }
+
+    func quantize(_ v: Value, at field: String) throws(PlanError) -> QuantFormat {
+        let o = try object(v, at: field)
+        try allow(o, at: field, ["format", "bits", "symmetric", "granularity", "clip", "group", "type", "clusters"])
+        let format = try choice(o, "format", at: field, PlanVocabulary.formats)
+        let f = { (key: String) in FieldPath.join(field, key) }
+        let context = "format \"\(format)\""
+        switch format {
+        case "none":
+            try allow(o, at: field, ["format"], context: context)
+            return .none
+        case "int":
+            try allow(o, at: field, ["format", "bits", "symmetric", "granularity", "clip"], context: context)
+            let bits = try integer(try required(o, "bits", at: field), at: f("bits"), in: PlanVocabulary.bits)
+            let symmetric = try o["symmetric"].map { (v) throws(PlanError) in try bool(v, at: f("symmetric")) } ?? true
+            let granularity = try o["granularity"].map { (v) throws(PlanError) in
+                try self.granularity(v, at: f("granularity"), groups: true)
+            } ?? PlanVocabulary.defaultIntGranularity
+            let clip = try o["clip"].map { (v) throws(PlanError) in try clipping(v, at: f("clip")) } ?? .minmax
+            return .int(bits: bits, symmetric: symmetric, granularity: granularity, clip: clip)
+        case "nf4":
+            try allow(o, at: field, ["format", "group"], context: context)
+            let group = try o["group"].map { (v) throws(PlanError) in
+                try integer(v, at: f("group"), in: PlanVocabulary.groupSize)
+            } ?? PlanVocabulary.defaultNF4Group
+            return .nf4(group: group)
+        case "fp8_e4m3", "fp8_e5m2":
+            try allow(o, at: field, ["format", "granularity"], context: context)
+            let granularity = try o["granularity"].map { (v) throws(PlanError) in
+                try self.granularity(v, at: f("granularity"), groups: false)
+            } ?? PlanVocabulary.defaultFP8Granularity
+            return .fp8(FP8Format(rawValue: format)!, granularity: granularity)
+        case "gguf":
+            try allow(o, at: field, ["format", "type"], context: context)
+            let name = try choice(o, "type", at: field, PlanVocabulary.ggufTypes.map(\.name))
+            return .gguf(PlanVocabulary.ggufTypes.first { $0.name == name }!.type)
+        default: // kmeans
+            try allow(o, at: field, ["format", "clusters"], context: context)
+            return .kmeans(clusters: try integer(try required(o, "clusters", at: field), at: f("clusters"), in: PlanVocabulary.clusters))
+        }
+    }
+
+    func granularity(_ v: Value, at field: String, groups: Bool) throws(PlanError) -> Granularity {
+        let expected = groups ? "\"tensor\", \"channel\" or {\"group\": g}" : "\"tensor\" or \"channel\""
+        switch v {
+        case .string("tensor"): return .tensor
+        case .string("channel"): return .channel
+        case .object where groups:
+            let o = try object(v, at: field)
+            try allow(o, at: field, ["group"])
+            return .group(try integer(try required(o, "group", at: field), at: FieldPath.join(field, "group"), in: PlanVocabulary.groupSize))
+        case .string(let s):
+            throw fail(field, "unknown granularity \(quoted(s)) (expected \(expected))")
+        default:
+            throw fail(field, "expected \(expected), got \(describe(v))")
+        }
+    }
+
+    func clipping(_ v: Value, at field: String) throws(PlanError) -> Clipping {
+        switch v {
+        case .string("minmax"): return .minmax
+        case .string("mse"): return .mse
+        case .object:
+            let o = try object(v, at: field)
+            try allow(o, at: field, ["percentile"])
+            let pf = FieldPath.join(field, "percentile")
+            let p = try number(try required(o, "percentile", at: field), at: pf)
+            guard p > 0 && p <= 100 else { throw fail(pf, "\(format(p)) is out of range 0 < p ≤ 100") }
+            return .percentile(p)
+        case .string(let s):
+            throw fail(field, "unknown clipping \(quoted(s)) (expected \"minmax\", \"mse\" or {\"percentile\": p})")
+        default:
+            throw fail(field, "expected \"minmax\", \"mse\" or {\"percentile\": p}, got \(describe(v))")
+        }
+    }
+
+    // MARK: Typed values
+
+    /// An object's members by key, remembering file order for messages.
+    struct Fields {
+        var order: [String] = []
+        var values: [String: Value] = [:]
+        subscript(key: String) -> Value? { values[key] }
+    }
+
+    /// The members of an object, rejecting duplicate keys (which Foundation would silently collapse).
+    func object(_ v: Value, at field: String) throws(PlanError) -> Fields {
+        guard case .object(let members) = v else { throw fail(field, "expected an object, got \(describe(v))") }
+        var out = Fields()
+        for m in members {
+            guard out.values[m.key] == nil else { throw fail(FieldPath.join(field, m.key), "duplicate key") }
+            out.values[m.key] = m.value
+            out.order.append(m.key)
+        }
+        return out
+    }
+
+    /// Rejects keys outside `keys`, reporting the first in file order.
+    func allow(_ o: Fields, at field: String, _ keys: [String], context: String? = nil) throws(PlanError) {
+        for key in o.order where !keys.contains(key) {
+            let scope = context.map { " for \($0)" } ?? ""
+            throw fail(FieldPath.join(field, key), "unknown key\(scope) (expected \(keys.joined(separator: ", ")))")
+        }
+    }
+
+    func required(_ o: Fields, _ key: String, at field: String) throws(PlanError) -> Value {
+        guard let v = o[key] else { throw fail(FieldPath.join(field, key), "missing") }
+        return v
+    }
+
+    /// A string field whose value must be one of `options`.
+    func choice(_ o: Fields, _ key: String, at field: String, _ options: [String]) throws(PlanError) -> String {
+        let f = FieldPath.join(field, key)
+        let list = options.joined(separator: ", ")
+        guard let v = o[key] else { throw fail(f, "missing (expected one of \(list))") }
+        let s = try string(v, at: f)
+        guard options.contains(s) else { throw fail(f, "unknown value \(quoted(s)) (expected one of \(list))") }
+        return s
+    }
+
+    func string(_ v: Value, at field: String) throws(PlanError) -> String {
+        guard case .string(let s) = v else { throw fail(field, "expected a string, got \(describe(v))") }
+        return s
+    }
+
+    func bool(_ v: Value, at field: String) throws(PlanError) -> Bool {
+        guard case .bool(let b) = v else { throw fail(field, "expected true or false, got \(describe(v))") }
+        return b
+    }
+
+    /// A finite number (any JSON number syntax).
+    func number(_ v: Value, at field: String) throws(PlanError) -> Double {
+        guard case .number(let text) = v else { throw fail(field, "expected a number, got \(describe(v))") }
+        guard let d = Double(text), d.isFinite else { throw fail(field, "\(text) is not a finite number") }
+        return d
+    }
+
+    /// An integer written as one: digits with an optional minus sign, nothing else.
+    func integer(_ v: Value, at field: String, in range: ClosedRange<Int>? = nil) throws(PlanError) -> Int {
+        guard case .number(let text) = v else { throw fail(field, "expected an integer, got \(describe(v))") }
+        guard !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) else {
+            throw fail(field, "expected an integer, got \(text)")
+        }
+        guard let i = Int(text) else { throw fail(field, "\(text) is too large") }
+        if let range, !range.contains(i) {
+            throw fail(field, "\(i) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
+        return i
+    }
+
+    func sparsity(_ v: Value, at field: String) throws(PlanError) -> Double {
+        let s = try number(v, at: field)
+        guard s >= 0 && s < 1 else {
+            throw fail(field, "\(format(s)) is out of range 0 ≤ sparsity < 1 (a fraction of the weights)")
+        }
+        return s
+    }
+
+    // MARK: Messages
+
+    func describe(_ v: Value) -> String {
+        switch v {
+        case .null: "null"
+        case .bool(let b): b ? "true" : "false"
+        case .number(let text): text
+        case .string(let s): "the string " + quoted(s)
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+
+    /// A user-supplied string in a message: quoted, escaped, and cut short.
+    func quoted(_ s: String) -> String {
+        let cut = s.count > 40 ? String(s.prefix(40)) + "…" : s
+        return "\"" + DisplayText.escaped(cut) + "\""
+    }
+
+    /// Numbers as the user would write them: `1` rather than `1.0`.
+    func format(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : "\(d)"
+    }
+}
+
+/// Compiles patterns with Swift's `Regex` (which works on Linux without Foundation and gives one-line error
+/// messages), so a bad pattern is reported at parse time rather than when the model is opened.
+enum RegexCheck {
+    static func problem(_ pattern: String) -> String? {
+        do {
+            _ = try Regex(pattern)
+            return nil
+        } catch {
+            return DisplayText.escaped(String(describing: error))
+        }
+    }
+
+    static func compile(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        try? Regex(pattern)
+    }
+}
