@@ -46,3 +46,29 @@ for name, t in load_file(example).items():
                  "mean": float(f.mean()), "std": float(f.std())}
 with open(os.path.join(out, "example_inspect.json"), "w") as fh:
     json.dump(ref, fh, indent=1, sort_keys=True)
+
+# Histogram references: numpy.histogram counts, and pruning cuts |w| < t at thresholds that are bin edges
+# of weightlab's log-linear magnitude histogram (IEEE pattern with the low 17 bits cleared: exact there),
+# plus the exact count and sum of squares of the floor(s*n) smallest magnitudes.
+hist = {}
+for name, a in cases.items():
+    f = a[np.isfinite(a)]
+    if f.size < 100:
+        continue
+    m = np.abs(f).astype(np.float64)
+    edges = []
+    for t in [1e-3, 0.01, 0.05, 0.3, 1.0, 3.0, 1000.0]:
+        e = (np.array([t], dtype=np.float32).view(np.uint32) >> 17 << 17).view(np.float32)[0]
+        edges.append(float(e))
+    cuts = [{"threshold": e, "pruned": int((m < e).sum()), "pruned_squares": float((m[m < e] ** 2).sum())} for e in edges]
+    order = np.argsort(m, kind="stable")
+    sparsity = []
+    for s in [0.1, 0.5, 0.9]:
+        k = int(np.floor(s * m.size))
+        sparsity.append({"sparsity": s, "pruned": k, "pruned_squares": float((m[order[:k]] ** 2).sum())})
+    counts, _ = np.histogram(f.astype(np.float64), bins=50, range=(float(f.min()), float(f.max())))
+    hist[name] = {"cuts": cuts, "sparsity": sparsity, "bins50": counts.tolist(),
+                  "total_squares": float((m ** 2).sum()),
+                  "p99": float(np.percentile(m, 99))}
+with open(os.path.join(out, "histograms.json"), "w") as fh:
+    json.dump(hist, fh, indent=1, sort_keys=True)
