@@ -87,7 +87,9 @@ public struct Plan: Equatable, Sendable {
 }
 
 /// The settings a section can set. `nil` means "not set here": in `default` the tensor stays uncompressed in
-/// that respect; in a rule the value from earlier (the default or an earlier rule) is kept.
+/// that respect; in a rule the value from earlier (the default or an earlier rule) is kept. Mind the
+/// difference from an explicit `PruneMethod.none` / `QuantFormat.none` ("set to nothing"): a bare `.none`
+/// passed to these optionals means `nil` (the compiler warns).
 public struct PlanSection: Equatable, Sendable {
     public var prune: PruneMethod?
     public var quantize: QuantFormat?

@@ -30,22 +30,28 @@ public enum GGMLDequantizer {
         if blocks == 0 { return }
         let src = raw.baseAddress!
         let dst = out.baseAddress!
-        let decodeBlock: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void
         switch type.id {
-        case GGMLType.q8_0.id: decodeBlock = LegacyBlocks.q8_0
-        case GGMLType.q4_0.id: decodeBlock = LegacyBlocks.q4_0
-        case GGMLType.q4_1.id: decodeBlock = LegacyBlocks.q4_1
-        case GGMLType.q5_0.id: decodeBlock = LegacyBlocks.q5_0
-        case GGMLType.q5_1.id: decodeBlock = LegacyBlocks.q5_1
-        case GGMLType.q2_K.id: decodeBlock = KQuantBlocks.q2_K
-        case GGMLType.q3_K.id: decodeBlock = KQuantBlocks.q3_K
-        case GGMLType.q4_K.id: decodeBlock = KQuantBlocks.q4_K
-        case GGMLType.q5_K.id: decodeBlock = KQuantBlocks.q5_K
-        case GGMLType.q6_K.id: decodeBlock = KQuantBlocks.q6_K
+        case GGMLType.q8_0.id: forEachBlock(blocks, 34, 32, src, dst, LegacyBlocks.q8_0)
+        case GGMLType.q4_0.id: forEachBlock(blocks, 18, 32, src, dst, LegacyBlocks.q4_0)
+        case GGMLType.q4_1.id: forEachBlock(blocks, 20, 32, src, dst, LegacyBlocks.q4_1)
+        case GGMLType.q5_0.id: forEachBlock(blocks, 22, 32, src, dst, LegacyBlocks.q5_0)
+        case GGMLType.q5_1.id: forEachBlock(blocks, 24, 32, src, dst, LegacyBlocks.q5_1)
+        case GGMLType.q2_K.id: forEachBlock(blocks, 84, 256, src, dst, KQuantBlocks.q2_K)
+        case GGMLType.q3_K.id: forEachBlock(blocks, 110, 256, src, dst, KQuantBlocks.q3_K)
+        case GGMLType.q4_K.id: forEachBlock(blocks, 144, 256, src, dst, KQuantBlocks.q4_K)
+        case GGMLType.q5_K.id: forEachBlock(blocks, 176, 256, src, dst, KQuantBlocks.q5_K)
+        case GGMLType.q6_K.id: forEachBlock(blocks, 210, 256, src, dst, KQuantBlocks.q6_K)
         default: throw ModelError(path, "cannot decode \(type.name) yet")
         }
+    }
+
+    /// Runs `decode` over consecutive blocks; inlined per type so each block call is direct.
+    @inline(__always)
+    private static func forEachBlock(_ blocks: Int, _ typeSize: Int, _ blockSize: Int,
+                                     _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>,
+                                     _ decode: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void) {
         for b in 0..<blocks {
-            decodeBlock(src + b * type.typeSize, dst + b * type.blockSize)
+            decode(src + b * typeSize, dst + b * blockSize)
         }
     }
 }

@@ -246,8 +246,8 @@ public enum SafetensorsReader {
 
     /// Opens every shard an index names, once each, relative to the index's directory.
     ///
-    /// Tensors come shard by shard (shards in order of first mention in the weight map), each shard's in its
-    /// offset order, keeping only the tensors the weight map assigns to that shard. Metadata: the index's
+    /// Tensors come shard by shard, shards sorted by file name (`model-00001-of-00003…` gives shard order),
+    /// each shard's in its offset order, keeping only the tensors the weight map assigns to that shard. Metadata: the index's
     /// `metadata` (nested keys dotted), then each shard's `__metadata__` keys not already present.
     public static func openIndex(_ path: String) throws -> Model {
         let index = try readIndex(path)
@@ -263,6 +263,7 @@ public enum SafetensorsReader {
         var tensors: [Tensor] = []
         var metadata = index.metadata
         var metadataKeys = Set(metadata.map(\.key))
+        shardOrder.sort()
         for shard in shardOrder {
             let shardPath = (directory as NSString).appendingPathComponent(shard)
             guard FileManager.default.fileExists(atPath: shardPath) else {

@@ -176,6 +176,23 @@ struct GGUFErrorTests {
         #expect(try reason(g.bytes).contains("nested deeper than"))
     }
 
+    @Test("the total number of metadata array elements is bounded") func arrayBudget() throws {
+        var w = ByteWriter()
+        w.u32(0); w.u64(11); w.raw([UInt8](repeating: 7, count: 11))   // an array of 11 u8
+        let dir = try TemporaryDirectory()
+        let source = try FileSource(path: try dir.write("array.bin", w.bytes))
+        var budget: UInt64 = 10
+        var cursor = GGUFCursor(source)
+        let error = try #require(throws: ModelError.self) {
+            _ = try cursor.value(.array, what: "metadata 'big'", budget: &budget)
+        }
+        #expect(error.reason.contains("metadata arrays hold more than"))
+        budget = 11
+        var again = GGUFCursor(source)
+        #expect(try again.value(.array, what: "metadata 'big'", budget: &budget) == .array(Array(repeating: .uint(7), count: 11)))
+        #expect(budget == 0)
+    }
+
     @Test("unknown KV value type", arguments: [13 as UInt32, 100, 0xFFFF_FFFF])
     func unknownValueType(type: UInt32) throws {
         var g = GGUFBytes()

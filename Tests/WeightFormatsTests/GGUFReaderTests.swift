@@ -238,6 +238,38 @@ struct GGUFReaderTests {
         }
     }
 
+    @Test("a header larger than the 64 KiB read window: long strings and big arrays across window edges")
+    func largeHeader() throws {
+        let long = String(repeating: "ab✓", count: 40_000)              // 200 000 bytes, more than one window
+        let tokens = (0..<20_000).map { "tok\($0)" }
+        var w = ByteWriter()
+        w.text("GGUF"); w.u32(3); w.u64(2); w.u64(4)
+        func str(_ s: String) { w.u64(UInt64(s.utf8.count)); w.text(s) }
+        str("a.long"); w.u32(8); str(long)
+        str("a.tokens"); w.u32(9); w.u32(8); w.u64(UInt64(tokens.count)); tokens.forEach(str)
+        str("a.scores"); w.u32(9); w.u32(6); w.u64(30_000); for i in 0..<30_000 { w.f32(Float(i) / 4) }
+        str("a.after"); w.u32(11); w.u64(UInt64(bitPattern: -5))
+        str("t.one"); w.u32(1); w.u64(4); w.u32(0); w.u64(0)
+        str("t.two"); w.u32(2); w.u64(32); w.u64(1); w.u32(8); w.u64(32)
+        while w.bytes.count % 32 != 0 { w.u8(0) }
+        for v: Float in [1, -2, 3.5, 0.25] { w.f32(v) }
+        w.raw([UInt8](repeating: 0, count: 16))
+        w.raw([0x00, 0x3C] + (0..<32).map { UInt8(bitPattern: Int8($0 - 16)) })   // Q8_0, d = 1.0
+        #expect(w.bytes.count > 3 * GGUFCursor.windowSize)
+
+        let dir = try TemporaryDirectory()
+        let model = try ModelFile.open(try dir.write("large.gguf", w.bytes))
+        #expect(model.metadata.map(\.key) == ["a.long", "a.tokens", "a.scores", "a.after"])
+        #expect(model.metadata[0].value == .string(long))
+        #expect(model.metadata[1].value == .array(tokens.map { .string($0) }))
+        #expect(model.metadata[2].value == .array((0..<30_000).map { .float(Double(Float($0) / 4)) }))
+        #expect(model.metadata[3].value == .int(-5))
+        #expect(model.tensors.map(\.name) == ["t.one", "t.two"])
+        #expect(try Self.decodeAll(model.tensors[0]) == [1, -2, 3.5, 0.25])
+        #expect(model.tensors[1].shape == [1, 32])
+        #expect(try Self.decodeAll(model.tensors[1]) == (0..<32).map { Float($0 - 16) })
+    }
+
     @Test("ModelFile.open dispatches a .gguf path (and a GGUF without the extension) to the GGUF reader")
     func dispatch() throws {
         let model = try ModelFile.open(Fixtures.path("gguf/all_types.gguf"))

@@ -1,0 +1,142 @@
+import WeightFormats
+
+/// Settings a kernel cannot apply to a tensor of some shape (e.g. 2:4 on a last dimension of 6).
+public struct CompressionError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The outcome of compressing one layer.
+public struct LayerEvaluation: Hashable, Sendable {
+    /// Reconstruction error against the original values (includes pruning).
+    public var metrics: ErrorMetrics
+    public var size: CompressedSize
+    public var pruning: PruneOutcome
+    /// Zeros after pruning, before quantization.
+    public var zerosAfterPruning: Int
+    /// The k-means clustering, when the format is k-means.
+    public var clustering: KMeansClustering?
+}
+
+/// Prune then quantize one layer held in memory, measure the reconstruction and size it.
+public enum LayerEvaluator {
+    /// Checks that `settings` can be applied to a tensor of `shape`.
+    public static func validate(_ settings: LayerSettings, shape: [Int]) throws {
+        let layout = TensorLayout(shape: shape)
+        switch settings.prune {
+        case .none: break
+        case .threshold(let t):
+            guard t >= 0, !t.isNaN else { throw CompressionError("pruning threshold must be ≥ 0, got \(t)") }
+        case .sparsity(let s), .globalMagnitude(let s), .rows(_, let s):
+            guard (0...1).contains(s) else { throw CompressionError("sparsity must be in [0, 1], got \(s)") }
+        case .nm(let n, let m):
+            guard m >= 1, n >= 0, n <= m else { throw CompressionError("invalid N:M pattern \(n):\(m)") }
+            guard layout.lastDimension % m == 0 else {
+                throw CompressionError("\(n):\(m) needs a last dimension divisible by \(m), shape is \(shape)")
+            }
+        }
+        switch settings.quantize {
+        case .none: break
+        case .int(let bits, _, let g, let clip):
+            guard (2...8).contains(bits) else { throw CompressionError("integer quantization takes 2–8 bits, got \(bits)") }
+            if case .group(let size) = g, size < 1 { throw CompressionError("group size must be ≥ 1, got \(size)") }
+            if case .percentile(let p) = clip, !(p > 0 && p <= 100) {
+                throw CompressionError("clipping percentile must be in (0, 100], got \(p)")
+            }
+        case .nf4(let group):
+            guard group >= 1 else { throw CompressionError("NF4 block size must be ≥ 1, got \(group)") }
+        case .fp8(_, let g):
+            if case .group(let size) = g, size < 1 { throw CompressionError("group size must be ≥ 1, got \(size)") }
+        case .gguf(let t):
+            guard GGUFBlockQuantizer.canQuantize(t) else { throw CompressionError("cannot quantize to \(t.name)") }
+            guard layout.lastDimension % t.blockSize == 0 else {
+                throw CompressionError("\(t.name) needs a last dimension divisible by \(t.blockSize), shape is \(shape)")
+            }
+        case .kmeans(let k):
+            guard (1...65536).contains(k) else { throw CompressionError("k-means takes 1–65536 clusters, got \(k)") }
+        }
+    }
+
+    /// Applies `settings` to `values` (row-major, `shape`): prune (into a copy), then fake-quantize, then
+    /// measure against the original values and size the result.
+    ///
+    /// - `globalCut`: the resolved cut of a `.globalMagnitude` rule over all selected tensors (see
+    ///   `Pruning.globalMagnitudeCuts`); without it the rule falls back to this tensor's own sparsity.
+    /// - `reconstruction`: optional storage (≥ `values.count`) that receives the reconstructed weights.
+    /// - `cancelled` is polled between phases; when it returns true, `CancellationError` is thrown.
+    ///
+    /// Pruned zeros stay exactly zero after every quantizer except GGUF Q4_1 and Q5_1, whose blocks cannot
+    /// represent 0 exactly in general (`d·q + m`); their reconstruction is what llama.cpp would compute.
+    public static func evaluate(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
+                                originalDType: DType = .float32, globalCut: MagnitudeCut? = nil,
+                                reconstruction: UnsafeMutableBufferPointer<Float>? = nil,
+                                cancelled: () -> Bool = { false }) throws -> LayerEvaluation {
+        try validate(settings, shape: shape)
+        let layout = TensorLayout(shape: shape)
+        precondition(values.count == layout.count, "\(values.count) values for shape \(shape)")
+        let n = values.count
+
+        let output = reconstruction ?? UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, n))
+        defer { if reconstruction == nil { output.deallocate() } }
+        precondition(output.count >= n)
+        let out = UnsafeMutableBufferPointer(rebasing: output[0..<n])
+
+        // 1. Prune into a working copy (or straight into the output when nothing is quantized).
+        var outcome = PruneOutcome()
+        var zeros = 0
+        var prunedStorage: UnsafeMutableBufferPointer<Float>? = nil
+        defer { prunedStorage?.deallocate() }
+        let source: UnsafeBufferPointer<Float>
+        if settings.prune == .none {
+            source = values
+        } else {
+            let work = settings.quantize == .none ? out : UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, n))
+            if settings.quantize != .none { prunedStorage = work }
+            let w = UnsafeMutableBufferPointer(rebasing: work[0..<n])
+            _ = w.initialize(from: values)
+            if case .globalMagnitude = settings.prune, let cut = globalCut {
+                outcome = PruneOutcome(pruned: Pruning.apply(cut, to: w))
+            } else {
+                outcome = Pruning.apply(settings.prune, to: w, shape: shape)
+            }
+            for v in w where v == 0 { zeros += 1 }
+            source = UnsafeBufferPointer(w)
+        }
+        if cancelled() { throw CancellationError() }
+
+        // 2. Quantize.
+        var clustering: KMeansClustering? = nil
+        switch settings.quantize {
+        case .none:
+            if settings.prune == .none { _ = out.initialize(from: values) }   // pruned values are already in `out`
+        case .int(let bits, let symmetric, let g, let clip):
+            IntegerQuantizer(bits: bits, symmetric: symmetric, granularity: g, clip: clip)
+                .fakeQuantize(source, shape: shape, into: out)
+        case .nf4(let group):
+            NF4Quantizer(group: group).fakeQuantize(source, into: out)
+        case .fp8(let f, let g):
+            FP8Quantizer(format: f, granularity: g).fakeQuantize(source, shape: shape, into: out)
+        case .gguf(let t):
+            try GGUFBlockQuantizer.fakeQuantize(source, type: t, into: out)
+        case .kmeans(let k):
+            clustering = KMeansQuantizer(clusters: k).fakeQuantize(source, into: out, skipZeros: settings.prune != .none)
+        }
+        if cancelled() { throw CancellationError() }
+
+        // 3. Measure and size.
+        let metrics = ErrorMetrics.measure(original: values, reconstructed: UnsafeBufferPointer(out))
+        let size = SizeModel.size(settings, shape: shape, originalDType: originalDType,
+                                  zerosAfterPruning: zeros, prunedRows: outcome.prunedRows)
+        return LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,
+                               clustering: clustering)
+    }
+
+    /// Convenience for arrays.
+    public static func evaluate(_ settings: LayerSettings, shape: [Int], values: [Float],
+                                originalDType: DType = .float32, globalCut: MagnitudeCut? = nil) throws -> LayerEvaluation {
+        try values.withUnsafeBufferPointer {
+            try evaluate(settings, shape: shape, values: $0, originalDType: originalDType, globalCut: globalCut)
+        }
+    }
+}
