@@ -97,7 +97,7 @@ extension GGUFCursor {
         }
         budget -= count
         var items: [MetadataValue] = []
-        items.reserveCapacity(Int(count))
+        items.reserveCapacity(Int(min(count, 1 << 16)))
         for i in 0..<count {
             items.append(try value(elementType, what: "\(what())[\(i)]", depth: depth + 1, budget: &budget))
         }

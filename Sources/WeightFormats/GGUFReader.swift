@@ -35,7 +35,7 @@ public enum GGUFReader {
         }
 
         var entries: [GGUFEntry] = []
-        entries.reserveCapacity(Int(kvCount))
+        entries.reserveCapacity(Int(min(kvCount, 1 << 12)))   // grows as entries actually parse
         var keys = Set<String>()
         var budget = GGUFLimits.maxArrayElements
         for i in 0..<kvCount {
@@ -60,7 +60,7 @@ public enum GGUFReader {
         }
 
         var infos: [GGUFTensorInfo] = []
-        infos.reserveCapacity(Int(tensorCount))
+        infos.reserveCapacity(Int(min(tensorCount, 1 << 12)))
         var names = Set<String>()
         for i in 0..<tensorCount {
             let info = try tensorInfo(&c, index: i)
