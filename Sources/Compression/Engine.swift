@@ -1,0 +1,261 @@
+import Dispatch
+import Foundation
+import WeightFormats
+
+/// A layer's evaluation as the engine reports it: which request it answers (layer, settings, revision),
+/// and the outcome.
+public struct EvaluationResult: Sendable {
+    public let layer: Int
+    public let settings: LayerSettings
+    public let revision: Int
+    public let outcome: Result<LayerEvaluation, EvaluationFailure>
+}
+
+/// Why an evaluation produced no numbers (the settings do not fit the tensor, or the file could not be read).
+public struct EvaluationFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Evaluates compression settings over a model's layers in the background.
+///
+/// - One job per layer at a time: a new request for a layer cancels the running one (its token is polled
+///   between chunks) and replaces any request still waiting, so a held key queues at most one job per layer.
+/// - Results carry the request's revision; the owner of the UI state drops those that are not current.
+/// - Large layers whose settings act row by row are split across cores; others run whole.
+/// - Results are cached per (layer, settings): returning to earlier settings is instant.
+public final class Engine: @unchecked Sendable {
+    public let model: Model
+    let scheduler: any Scheduler
+    private let lock = NSLock()
+    private var cache: [CacheKey: LayerEvaluation] = [:]
+    private var running: [Int: CancellationToken] = [:]
+    private var pending: [Int: Request] = [:]
+    private var globalCuts: [Double: [Int: MagnitudeCut]] = [:]
+
+    struct CacheKey: Hashable {
+        let layer: Int
+        let settings: LayerSettings
+        let cut: MagnitudeCut?
+    }
+
+    struct Request {
+        let settings: LayerSettings
+        let revision: Int
+        let deliver: @Sendable (EvaluationResult) -> Void
+    }
+
+    public init(model: Model, scheduler: any Scheduler = DispatchScheduler()) {
+        self.model = model
+        self.scheduler = scheduler
+    }
+
+    /// Elements per piece when a large layer is split across cores.
+    public static let pieceElements = 1 << 20
+
+    // MARK: - One layer, in the background
+
+    /// Evaluates `settings` for layer `layer`; `deliver` receives the result on the scheduler's delivery
+    /// queue (unless a newer request for the same layer superseded this one first).
+    public func evaluate(layer: Int, settings: LayerSettings, revision: Int,
+                         deliver: @escaping @Sendable (EvaluationResult) -> Void) {
+        let startJob: Bool = lock.withLock {
+            running[layer]?.cancel()
+            let idle = pending[layer] == nil
+            pending[layer] = Request(settings: settings, revision: revision, deliver: deliver)
+            return idle
+        }
+        guard startJob else { return }   // the queued job will pick up this newer request
+        scheduler.background { [self] in
+            let (request, token): (Request?, CancellationToken) = lock.withLock {
+                let r = pending.removeValue(forKey: layer)
+                let t = CancellationToken()
+                running[layer] = t
+                return (r, t)
+            }
+            guard let request else { return }
+            let outcome = self.outcome(layer: layer, settings: request.settings, token: token)
+            lock.withLock { if running[layer] === token { running[layer] = nil } }
+            if case .failure(let f) = outcome, f == Self.cancelled { return }
+            let result = EvaluationResult(layer: layer, settings: request.settings, revision: request.revision,
+                                          outcome: outcome)
+            scheduler.deliver { request.deliver(result) }
+        }
+    }
+
+    /// Stops the running job for `layer`, if any, and forgets a waiting one.
+    public func cancel(layer: Int) {
+        lock.withLock {
+            running[layer]?.cancel()
+            pending[layer] = nil
+        }
+    }
+
+    static let cancelled = EvaluationFailure(message: "cancelled")
+
+    // MARK: - A whole plan
+
+    /// Evaluates every layer (in parallel, several at once) and returns one result per tensor; integer and
+    /// bool tensors and empty tensors get nil. `progress` is called with (layers done, layers total).
+    public func evaluateAll(_ settings: [LayerSettings], cancel: CancellationToken = CancellationToken(),
+                            progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [LayerEvaluation?] {
+        precondition(settings.count == model.tensors.count)
+        try prepareGlobalCuts(settings, token: cancel)
+        let todo = model.tensors.indices.filter { model.tensors[$0].isFloating }
+        let slots = ResultSlots<Result<LayerEvaluation, EvaluationFailure>>(count: model.tensors.count)
+        let done = Counter()
+        DispatchQueue.concurrentPerform(iterations: todo.count) { k in
+            let i = todo[k]
+            slots.set(i, outcome(layer: i, settings: settings[i], token: cancel))
+            progress(done.increment(), todo.count)
+        }
+        if cancel.isCancelled { throw CancellationError() }
+        return try model.tensors.indices.map { i in
+            switch slots.values[i] {
+            case nil: return nil
+            case .success(let e)?: return e
+            case .failure(let f)?: throw ModelError(model.path, "tensor '\(DisplayText.escaped(model.tensors[i].name))': \(f.message)")
+            }
+        }
+    }
+
+    /// Resolves every `.globalMagnitude(s)` group into per-layer cuts: one threshold over the concatenation
+    /// of the layers that share `s`, ties broken by layer order then index (torch `global_unstructured`).
+    /// Holds those layers' values in memory while it selects.
+    public func prepareGlobalCuts(_ settings: [LayerSettings], token: CancellationToken = CancellationToken()) throws {
+        var groups: [Double: [Int]] = [:]
+        for (i, s) in settings.enumerated() where model.tensors[i].isFloating {
+            if case .globalMagnitude(let sp) = s.prune { groups[sp, default: []].append(i) }
+        }
+        for (sparsity, layers) in groups {
+            if lock.withLock({ globalCuts[sparsity].map { Set($0.keys) == Set(layers) } ?? false }) { continue }
+            var buffers: [[Float]] = []
+            for i in layers {
+                if token.isCancelled { throw CancellationError() }
+                buffers.append(try values(of: model.tensors[i]))
+            }
+            let cuts = withBuffers(buffers) { Pruning.globalMagnitudeCuts($0, sparsity: sparsity) }
+            lock.withLock { globalCuts[sparsity] = Dictionary(uniqueKeysWithValues: zip(layers, cuts)) }
+        }
+    }
+
+    // MARK: - The work itself
+
+    func outcome(layer: Int, settings: LayerSettings, token: CancellationToken) -> Result<LayerEvaluation, EvaluationFailure> {
+        let tensor = model.tensors[layer]
+        guard tensor.isFloating else {
+            return .failure(EvaluationFailure(message: "\(tensor.dtype) tensors are not compressed"))
+        }
+        // Global cuts come from `prepareGlobalCuts`; without one the layer is pruned to the target alone.
+        var cut: MagnitudeCut? = nil
+        if case .globalMagnitude(let s) = settings.prune { cut = lock.withLock { globalCuts[s]?[layer] } }
+        let key = CacheKey(layer: layer, settings: settings, cut: cut)
+        if let hit = lock.withLock({ cache[key] }) { return .success(hit) }
+        do {
+            let e = try evaluate(tensor, settings: settings, cut: cut, token: token)
+            lock.withLock { cache[key] = e }
+            return .success(e)
+        } catch is CancellationError {
+            return .failure(Self.cancelled)
+        } catch let e as ModelError {
+            return .failure(EvaluationFailure(message: e.reason))
+        } catch {
+            return .failure(EvaluationFailure(message: String(describing: error)))
+        }
+    }
+
+    /// Decodes the tensor and evaluates it, split into row pieces across cores when the settings allow.
+    func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken) throws -> LayerEvaluation {
+        try LayerEvaluator.validate(settings, shape: tensor.shape)
+        let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: Self.pieceElements)
+        let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
+        guard let rowsPerPiece, tensor.shape.count > 1, tensor.shape[0] > rowsPerPiece else {
+            let v = try values(of: tensor)
+            return try v.withUnsafeBufferPointer {
+                try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: $0, originalDType: tensor.dtype,
+                                            globalCut: cut, cancelled: { token.isCancelled })
+            }
+        }
+        let rows = tensor.shape[0]
+        let pieces = (rows + rowsPerPiece - 1) / rowsPerPiece
+        let slots = ResultSlots<LayerEvaluation>(count: pieces)
+        DispatchQueue.concurrentPerform(iterations: pieces) { p in
+            if token.isCancelled { slots.fail(CancellationError()); return }
+            let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
+            let shape = [r1 - r0] + tensor.shape.dropFirst()
+            var buffer = [Float](repeating: 0, count: (r1 - r0) * rowElements)
+            do {
+                try buffer.withUnsafeMutableBufferPointer {
+                    try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: $0)
+                }
+                let e = try buffer.withUnsafeBufferPointer {
+                    try LayerEvaluator.evaluate(settings, shape: shape, values: $0, originalDType: tensor.dtype,
+                                                cancelled: { token.isCancelled })
+                }
+                slots.set(p, e)
+            } catch {
+                slots.fail(error)
+            }
+        }
+        if let error = slots.error { throw error }
+        var metrics = ErrorMetrics()
+        var pruned = 0, prunedRows = 0, zeros = 0
+        for case let e? in slots.values {
+            metrics.merge(e.metrics)
+            pruned += e.pruning.pruned
+            prunedRows += e.pruning.prunedRows
+            zeros += e.zerosAfterPruning
+        }
+        let size = SizeModel.size(settings, shape: tensor.shape, originalDType: tensor.dtype,
+                                  zerosAfterPruning: zeros, prunedRows: prunedRows)
+        return LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(pruned: pruned, prunedRows: prunedRows),
+                               zerosAfterPruning: zeros, clustering: nil)
+    }
+
+    /// Rows of dimension 0 per piece when every step of `settings` acts within rows (so pieces can be
+    /// evaluated independently and merged exactly), or nil when some step needs the whole tensor.
+    static func rowsPerPiece(_ settings: LayerSettings, shape: [Int], pieceElements: Int) -> Int? {
+        guard shape.count > 1, let n = Shape.elementCount(shape), n > 0, shape[0] > 0 else { return nil }
+        switch settings.prune {
+        case .none, .threshold, .nm: break
+        case .sparsity, .globalMagnitude, .rows: return nil
+        }
+        let rowElements = n / shape[0]
+        var align = 1   // piece length must be a multiple of this many elements
+        switch settings.quantize {
+        case .none, .gguf: break
+        case .int(_, _, let g, _):
+            if g == .tensor { return nil }
+        case .fp8(_, let g):
+            if g == .tensor { return nil }
+        case .nf4(let group): align = group
+        case .kmeans: return nil
+        }
+        var rows = max(1, pieceElements / rowElements)
+        while (rows * rowElements) % align != 0 && rows < shape[0] { rows += 1 }
+        return (rows * rowElements) % align == 0 ? rows : nil
+    }
+
+    /// The whole tensor as Float (one layer; the engine never holds a whole model).
+    func values(of tensor: Tensor) throws -> [Float] {
+        var v = [Float](repeating: 0, count: tensor.parameters)
+        try v.withUnsafeMutableBufferPointer { try tensor.decode(0..<tensor.parameters, into: $0) }
+        return v
+    }
+}
+
+/// Calls `body` with stable pointers to every array at once.
+func withBuffers<R>(_ arrays: [[Float]], _ body: ([UnsafeBufferPointer<Float>]) -> R) -> R {
+    func go(_ i: Int, _ acc: [UnsafeBufferPointer<Float>]) -> R {
+        if i == arrays.count { return body(acc) }
+        return arrays[i].withUnsafeBufferPointer { go(i + 1, acc + [$0]) }
+    }
+    return go(0, [])
+}
+
+/// A thread-safe counter for progress.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() -> Int { lock.withLock { n += 1; return n } }
+}

@@ -1,0 +1,35 @@
+import WeightFormats
+
+/// Whole-model numbers: error over every floating weight together (SQNR from the summed signal and error
+/// energies, not an average of dB), bytes over every tensor.
+public struct ModelTotals: Sendable, Equatable {
+    /// All parameters, of every tensor.
+    public var parameters = 0
+    /// Error metrics over every floating tensor (uncompressed ones add signal and no error).
+    public var metrics = ErrorMetrics()
+    public var bytesOriginal = 0
+    public var bytesCompressed = 0
+    /// Floating tensors whose numbers are not known yet (the workbench totals while the engine works).
+    public var pendingLayers = 0
+
+    public init() {}
+
+    public var bitsPerWeight: Double { parameters == 0 ? 0 : Double(bytesCompressed) * 8 / Double(parameters) }
+    public var compressionRatio: Double { bytesCompressed == 0 ? 0 : Double(bytesOriginal) / Double(bytesCompressed) }
+
+    /// Totals for `evaluations` (one per tensor; nil for non-floating tensors and layers not evaluated yet,
+    /// which count at their original size).
+    public init(model: Model, evaluations: [LayerEvaluation?]) {
+        for (t, e) in zip(model.tensors, evaluations) {
+            parameters += t.parameters
+            bytesOriginal += t.byteCount
+            if let e {
+                metrics.merge(e.metrics)
+                bytesCompressed += e.size.bytes
+            } else {
+                bytesCompressed += t.byteCount
+                if t.isFloating && t.parameters > 0 { pendingLayers += 1 }
+            }
+        }
+    }
+}

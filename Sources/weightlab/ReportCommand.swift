@@ -1,0 +1,152 @@
+import ArgumentParser
+import Compression
+import Foundation
+import WeightFormats
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a compression plan headlessly: per-layer and total sparsity, error and size.")
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+    @Argument(help: "A safetensors/GGUF/.npy/.npz file, a sharded index or a directory.")
+    var model: String
+
+    @Option(help: "The plan file (JSON; see Examples/plans).")
+    var plan: String
+
+    @Option(help: "table, json or csv.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        let evaluation: PlanEvaluation
+        do {
+            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, showProgress: isatty(2) == 1)
+        } catch {
+            Failure.exit(error)
+        }
+        switch format {
+        case .table: print(ReportOutput.table(evaluation), terminator: "")
+        case .json: print(ReportOutput.json(evaluation).text())
+        case .csv: print(ReportOutput.csv(evaluation), terminator: "")
+        }
+    }
+}
+
+/// A plan resolved against a model and evaluated on every layer.
+struct PlanEvaluation {
+    let model: Model
+    let settings: [LayerSettings]
+    let layers: [LayerEvaluation?]
+    let totals: ModelTotals
+
+    init(modelPath: String, planPath: String, showProgress: Bool) throws {
+        let plan = try Plan.load(path: planPath)
+        model = try ModelFile.open(modelPath)
+        settings = try plan.resolve(for: model.tensors)
+        let engine = Engine(model: model, scheduler: ImmediateScheduler())
+        layers = try engine.evaluateAll(settings, progress: { done, total in
+            guard showProgress else { return }
+            FileHandle.standardError.write(Data("\rweightlab: evaluating layer \(done)/\(total)\u{1b}[K".utf8))
+        })
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        totals = ModelTotals(model: model, evaluations: layers)
+    }
+}
+
+enum ReportOutput {
+    static func table(_ r: PlanEvaluation) -> String {
+        let header = ["name", "shape", "params", "settings", "sparsity", "SQNR dB", "max err", "cosine",
+                      "bytes", "compressed", "bits/w", "encoding"]
+        var rows: [[String]] = []
+        for (i, t) in r.model.tensors.enumerated() {
+            let e = r.layers[i]
+            rows.append([
+                DisplayText.escaped(t.name), InspectOutput.shapeText(t.shape), Format.count(t.parameters),
+                SettingsText.summary(r.settings[i]),
+                e.map { Format.percent($0.metrics.sparsity) } ?? "-",
+                e.map { sqnrText($0.metrics.sqnrDB) } ?? "-",
+                e.map { Format.g($0.metrics.maxAbsError) } ?? "-",
+                e.map { String(format: "%.6f", $0.metrics.cosineSimilarity) } ?? "-",
+                Format.bytes(t.byteCount),
+                Format.bytes(e?.size.bytes ?? t.byteCount),
+                String(format: "%.3f", e?.size.bitsPerWeight ?? Double(t.dtype.blockBytes * 8) / Double(t.dtype.blockSize)),
+                e?.size.encoding ?? "not compressed (\(t.dtype))",
+            ])
+        }
+        let m = r.totals.metrics
+        let footer = ["total (\(r.model.tensors.count) tensors)", "", Format.count(r.totals.parameters), "",
+                      Format.percent(m.sparsity), sqnrText(m.sqnrDB), Format.g(m.maxAbsError),
+                      String(format: "%.6f", m.cosineSimilarity), Format.bytes(r.totals.bytesOriginal),
+                      Format.bytes(r.totals.bytesCompressed), String(format: "%.3f", r.totals.bitsPerWeight),
+                      String(format: "%.2fx smaller", r.totals.compressionRatio)]
+        return "\(DisplayText.escaped(r.model.path))\n\n"
+            + TextTable.render(header: header, rows: rows, footer: footer, rightAligned: [2, 4, 5, 6, 7, 8, 9, 10])
+    }
+
+    static func sqnrText(_ d: Double) -> String { d.isInfinite && d > 0 ? "exact" : String(format: "%.2f", d) }
+
+    static func json(_ r: PlanEvaluation) -> JSONValue {
+        var layers: [JSONValue] = []
+        for (i, t) in r.model.tensors.enumerated() {
+            let e = r.layers[i]
+            let compressed = e != nil && !r.settings[i].isIdentity
+            var o: [(String, JSONValue)] = [
+                ("name", .string(t.name)),
+                ("shape", .array(t.shape.map { .int($0) })),
+                ("parameters", .int(t.parameters)),
+                ("compressed", .bool(compressed)),
+            ]
+            if let e {
+                o += [("sparsity", .number(e.metrics.sparsity)), ("mse", .number(e.metrics.mse)),
+                      ("sqnr_db", .number(e.metrics.sqnrDB)), ("max_abs_error", .number(e.metrics.maxAbsError)),
+                      ("cosine", .number(e.metrics.cosineSimilarity)),
+                      ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(e.size.bytes)),
+                      ("bits_per_weight", .number(e.size.bitsPerWeight)), ("encoding", .string(e.size.encoding))]
+            } else {
+                o += [("sparsity", .null), ("mse", .null), ("sqnr_db", .null), ("max_abs_error", .null),
+                      ("cosine", .null), ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(t.byteCount)),
+                      ("bits_per_weight", .number(Double(t.byteCount * 8) / Double(max(1, t.parameters)))),
+                      ("encoding", .string("not compressed (\(t.dtype))"))]
+            }
+            o.append(("settings", .string(SettingsText.summary(r.settings[i]))))
+            layers.append(.object(o))
+        }
+        let m = r.totals.metrics
+        return .object([
+            ("model", .string(r.model.path)),
+            ("layers", .array(layers)),
+            ("total", .object([
+                ("parameters", .int(r.totals.parameters)), ("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)),
+                ("sqnr_db", .number(m.sqnrDB)), ("max_abs_error", .number(m.maxAbsError)),
+                ("cosine", .number(m.cosineSimilarity)),
+                ("bytes_original", .int(r.totals.bytesOriginal)), ("bytes_compressed", .int(r.totals.bytesCompressed)),
+                ("bits_per_weight", .number(r.totals.bitsPerWeight)),
+                ("compression_ratio", .number(r.totals.compressionRatio)),
+            ])),
+        ])
+    }
+
+    static func csv(_ r: PlanEvaluation) -> String {
+        func field(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        func num(_ d: Double?) -> String { d.map { $0.isFinite ? "\($0)" : "" } ?? "" }
+        var out = "name,shape,parameters,compressed,sparsity,mse,sqnr_db,max_abs_error,cosine,bytes_original,bytes_compressed,bits_per_weight,encoding\n"
+        for (i, t) in r.model.tensors.enumerated() {
+            let e = r.layers[i]
+            let cols = [field(DisplayText.escaped(t.name)), field(t.shape.map(String.init).joined(separator: "x")),
+                        String(t.parameters), String(e != nil && !r.settings[i].isIdentity),
+                        num(e?.metrics.sparsity), num(e?.metrics.mse), num(e?.metrics.sqnrDB),
+                        num(e?.metrics.maxAbsError), num(e?.metrics.cosineSimilarity), String(t.byteCount),
+                        String(e?.size.bytes ?? t.byteCount), num(e?.size.bitsPerWeight ?? Double(t.byteCount * 8) / Double(max(1, t.parameters))),
+                        field(e?.size.encoding ?? "not compressed (\(t.dtype))")]
+            out += cols.joined(separator: ",") + "\n"
+        }
+        let m = r.totals.metrics
+        out += ["total", "", String(r.totals.parameters), "", num(m.sparsity), num(m.mse), num(m.sqnrDB),
+                num(m.maxAbsError), num(m.cosineSimilarity), String(r.totals.bytesOriginal),
+                String(r.totals.bytesCompressed), num(r.totals.bitsPerWeight), ""].joined(separator: ",") + "\n"
+        return out
+    }
+}
