@@ -9,6 +9,17 @@ public struct EvaluationResult: Sendable {
     public let settings: LayerSettings
     public let revision: Int
     public let outcome: Result<LayerEvaluation, EvaluationFailure>
+    /// The grid of the unit with the widest range, for drawing (nil when nothing is quantized).
+    public let levels: QuantizationLevels?
+
+    public init(layer: Int, settings: LayerSettings, revision: Int,
+                outcome: Result<LayerEvaluation, EvaluationFailure>, levels: QuantizationLevels? = nil) {
+        self.layer = layer
+        self.settings = settings
+        self.revision = revision
+        self.outcome = outcome
+        self.levels = levels
+    }
 }
 
 /// Why an evaluation produced no numbers (the settings do not fit the tensor, or the file could not be read).
