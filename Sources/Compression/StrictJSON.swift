@@ -27,7 +27,8 @@ enum StrictJSON {
         let line: Int
         let column: Int
         let reason: String
-        var description: String { "invalid JSON at line \(line), column \(column): \(reason)" }
+        /// Line 0 marks a problem with the file as a whole (it is empty), which has no position.
+        var description: String { line == 0 ? reason : "invalid JSON at line \(line), column \(column): \(reason)" }
     }
 
     /// Deep enough for any plan (which nests five levels); shallow enough that hostile input cannot exhaust
@@ -45,7 +46,7 @@ enum StrictJSON {
         }
         var p = Parser(bytes: bytes)
         p.skipWhitespace()
-        if p.index == bytes.count { throw p.error("the file is empty") }
+        if p.index == bytes.count { throw SyntaxError(line: 0, column: 0, reason: "the file is empty (expected a JSON object)") }
         let v = try p.value(depth: 0)
         p.skipWhitespace()
         if p.index != bytes.count { throw p.error("unexpected text after the JSON value") }

@@ -18,9 +18,7 @@ private func tensor(_ name: String, _ shape: [Int], _ dtype: DType = .float32) t
     return try Tensor(name: name, dtype: dtype, shape: shape, data: ZeroSource(size: dtype.byteCount(elements: n)!))
 }
 
-private func parse(_ text: String) throws -> Plan {
-    try Plan.parse(text, path: "plan.json")
-}
+private func parse(_ text: String) throws -> Plan { try Plan.parse(text, path: "plan.json") }
 
 /// The error a plan gives, from parsing or (when it parses) from resolving against `tensors`.
 private func planError(_ text: String, tensors: [Tensor] = []) -> PlanError? {
@@ -55,9 +53,7 @@ private let sileroTensors: [(name: String, dtype: DType, shape: [Int])] = [
     ("lstm_cell.bias_hh", .float32, [512]), ("final_conv.weight", .float32, [1, 128, 1]), ("final_conv.bias", .float32, [1]),
 ]
 
-private func examplePlanPath(_ name: String) -> String {
-    Fixtures.repositoryRoot + "/Examples/plans/" + name
-}
+private func examplePlanPath(_ name: String) -> String { Fixtures.repositoryRoot + "/Examples/plans/" + name }
 
 @Suite struct PlanTests {
     // MARK: Resolution
@@ -78,16 +74,8 @@ private func examplePlanPath(_ name: String) -> String {
         ]
         let settings = try plan.resolve(for: tensors)
         let pruned4 = LayerSettings(prune: .threshold(0.02), quantize: int4g128)
-        #expect(settings == [
-            LayerSettings(prune: .threshold(0.02), quantize: int8channel),
-            pruned4,
-            .identity,
-            .identity,
-            pruned4,
-            .identity,
-            .identity,
-            .identity,
-        ])
+        #expect(settings == [LayerSettings(prune: .threshold(0.02), quantize: int8channel), pruned4,
+                             .identity, .identity, pruned4, .identity, .identity, .identity])
     }
 
     @Test func laterRulesOverrideOnlyTheSectionsTheySet() throws {
