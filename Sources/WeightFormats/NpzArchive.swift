@@ -262,6 +262,24 @@ final class InflatedMemberSource: ByteSource, @unchecked Sendable {
     private func inflate(_ consume: (Data) throws -> Void) throws -> UInt32 {
         var delivered: UInt64 = 0
         var calls = 0
+        do {
+            return try decompress(delivered: &delivered, calls: &calls, consume)
+        } catch let e as ModelError {
+            throw e
+        } catch let e as EnoughBytes {
+            throw e
+        } catch let e as TooLong {
+            throw e
+        } catch {
+            // zlib failed once every real byte had been handed over (it was reading the zero padding).
+            if delivered == compressedSize {
+                throw ModelError(path, "member '\(shown)': deflate stream is truncated or corrupt at its end")
+            }
+            throw ModelError(path, "member '\(shown)': corrupt deflate data")
+        }
+    }
+
+    private func decompress(delivered: inout UInt64, calls: inout Int, _ consume: (Data) throws -> Void) throws -> UInt32 {
         return try Data.decompress(size: Int64(compressedSize), bufferSize: Self.chunk, skipCRC32: false,
             provider: { _, _ in
                 // Every real byte has been handed over and zlib still wants more: the stream is cut short.

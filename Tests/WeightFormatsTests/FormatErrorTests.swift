@@ -309,4 +309,53 @@ struct FormatErrorTests {
         for k in stride(from: dataStart + 40, to: dataStart + compressed - 4, by: 3) { bytes[k] ^= 0x5A }
         try npzError("member 'big.npy'", bytes)
     }
+
+    /// The central directory record of `member` in a real archive, and a way to patch its 32-bit fields.
+    private func centralRecord(_ bytes: [UInt8], _ member: String) throws -> Int {
+        let name = Array(member.utf8)
+        var found: Int?
+        for i in 0..<(bytes.count - 46 - name.count) where found == nil {
+            let signature = bytes[i] == 0x50 && bytes[i + 1] == 0x4B && bytes[i + 2] == 0x01 && bytes[i + 3] == 0x02
+            if signature && Array(bytes[(i + 46)..<(i + 46 + name.count)]) == name { found = i }
+        }
+        return try #require(found)
+    }
+
+    private func patch32(_ bytes: inout [UInt8], at: Int, _ value: UInt32) {
+        for k in 0..<4 { bytes[at + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(k))) }
+    }
+
+    private func read32(_ bytes: [UInt8], at: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << (8 * UInt32($1)) }
+    }
+
+    @Test func npzDeflateStreamCutShort() throws {
+        var bytes = try FormatReference.readFile(Fixtures.path("numpy/deflated.npz"))
+        let cd = try centralRecord(bytes, "big.npy")
+        patch32(&bytes, at: cd + 20, read32(bytes, at: cd + 20) / 4)      // compressed size: a quarter
+        try npzError("truncated", bytes)
+    }
+
+    @Test func npzDeflatedSizeMismatch() throws {
+        var bytes = try FormatReference.readFile(Fixtures.path("numpy/deflated.npz"))
+        let cd = try centralRecord(bytes, "big.npy")
+        let real = read32(bytes, at: cd + 24)
+        patch32(&bytes, at: cd + 24, real + 64)                            // declares more than it inflates to
+        try npzError("inflates to \(real) bytes, not its declared \(real + 64)", bytes)
+    }
+
+    @Test func npzDeflatedChecksumMismatch() throws {
+        var bytes = try FormatReference.readFile(Fixtures.path("numpy/deflated.npz"))
+        let cd = try centralRecord(bytes, "small.npy")
+        patch32(&bytes, at: cd + 16, read32(bytes, at: cd + 16) ^ 1)
+        try npzError("member 'small.npy': CRC-32 mismatch", bytes)
+    }
+
+    @Test func npzUnsupportedCompression() throws {
+        var bytes = FormatReference.storedZip([("w.npy", goodNpy)])
+        let cd = try centralRecord(bytes, "w.npy")
+        bytes[cd + 10] = 14                                                 // LZMA
+        bytes[10] = 14
+        try npzError("compression method 14", bytes)
+    }
 }
