@@ -96,8 +96,8 @@ public struct Statistics: Sendable, Equatable {
         var zero8 = SIMD8<Int32>.zero
         for k in 0..<vectors {
             let x = raw.loadUnaligned(fromByteOffset: 32 * k, as: SIMD8<Float>.self)
-            lo8 = pointwiseMin(lo8, x)
-            hi8 = pointwiseMax(hi8, x)
+            lo8 = lo8.replacing(with: x, where: x .< lo8)   // pointwiseMin/Max are not specialised
+            hi8 = hi8.replacing(with: x, where: x .> hi8)
             sum8 += SIMD8<Double>(x)
             zero8 &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: x .== 0)
         }

@@ -100,3 +100,27 @@ public final class SliceSource: ByteSource, @unchecked Sendable {
         try base.read(at: self.offset + offset, into: buffer)
     }
 }
+
+/// Bytes held in memory: generated data (benchmarks) and small models built by tests.
+public final class MemorySource: ByteSource, @unchecked Sendable {
+    public let path: String
+    public let bytes: [UInt8]
+    public var size: UInt64 { UInt64(bytes.count) }
+
+    public init(_ bytes: [UInt8], path: String = "<memory>") {
+        self.bytes = bytes
+        self.path = path
+    }
+
+    /// The little-endian bytes of `values`, as an F32 tensor's data.
+    public convenience init(floats values: [Float], path: String = "<memory>") {
+        self.init(values.withUnsafeBytes { Array($0) }, path: path)
+    }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        guard offset <= size, UInt64(buffer.count) <= size - offset else {
+            throw ModelError(path, "read of \(buffer.count) bytes at \(offset) is outside \(size) bytes")
+        }
+        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<(Int(offset) + buffer.count)])) }
+    }
+}

@@ -391,24 +391,3 @@ final class InflatedMemberSource: ByteSource, @unchecked Sendable {
         return out
     }
 }
-
-/// Bytes held in memory: the inflated prefix of a deflated member, for reading its `.npy` header.
-final class MemorySource: ByteSource, @unchecked Sendable {
-    let path: String
-    let bytes: [UInt8]
-    var size: UInt64 { UInt64(bytes.count) }
-
-    init(path: String, bytes: [UInt8]) {
-        self.path = path
-        self.bytes = bytes
-    }
-
-    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        guard offset <= size, UInt64(buffer.count) <= size - offset else {
-            throw ModelError(path, "file is truncated: needs \(buffer.count) bytes at offset \(offset), has \(size)")
-        }
-        bytes.withUnsafeBytes { raw in
-            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(offset)..<(Int(offset) + buffer.count)]))
-        }
-    }
-}

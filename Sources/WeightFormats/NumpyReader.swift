@@ -23,7 +23,7 @@ public enum NumpyReader {
             guard member.name.hasSuffix(".npy") else {
                 throw ModelError(path, "member '\(shown)' is not an .npy file")
             }
-            let headSource = MemorySource(path: path, bytes: try member.prefix())
+            let headSource = MemorySource(try member.prefix(), path: path)
             let header: NpyHeader
             do {
                 header = try NpyHeader.read(headSource, path: path)

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Compression
+import Dispatch
+import Foundation
+import WeightFormats
+
+/// `weightlab bench`: the compression kernels on generated N(0,1) data, as the workbench runs them (through
+/// the engine, split across cores). Compare with `python3 Benchmarks/numpy_peer.py` on the same sizes.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the compression kernels on generated data (compare with Benchmarks/numpy_peer.py).")
+
+    @Option(help: "Number of weights (rounded down to whole rows of 4096).")
+    var size: Int = 50_000_000
+
+    @Option(name: .customLong("repeat"), help: "Runs per kernel; the best is reported.")
+    var repeats: Int = 3
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    static let columns = 4096
+
+    func run() throws {
+        guard size >= Self.columns, repeats >= 1 else { throw ValidationError("--size must be ≥ 4096 and --repeat ≥ 1") }
+        let rows = size / Self.columns
+        let n = rows * Self.columns
+        let tensor = try Tensor(name: "bench", dtype: .float32, shape: [rows, Self.columns],
+                                data: MemorySource(floats: Self.normal(count: n, seed: 0)))
+        let model = Model(path: "<generated>", format: .safetensors, metadata: [], tensors: [tensor])
+
+        var results: [(String, Double)] = []
+        func time(_ name: String, _ body: () throws -> Void) rethrows {
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                try body()
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            results.append((name, best))
+        }
+        func evaluate(_ s: LayerSettings) throws {
+            _ = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateAll([s])
+        }
+        var analysis: LayerAnalysis? = nil
+        try time("stats+hist") { analysis = try LayerAnalysis.analyse(tensor) }
+        try time("prune-metrics") { try evaluate(LayerSettings(prune: .threshold(0.5))) }
+        try time("int8-channel") { try evaluate(LayerSettings(quantize: .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax))) }
+        try time("int4-g128") { try evaluate(LayerSettings(quantize: .int(bits: 4, symmetric: true, granularity: .group(128), clip: .minmax))) }
+        try time("q4_0") { try evaluate(LayerSettings(quantize: .gguf(.q4_0))) }
+
+        // A pruning query answered from the cumulative magnitude histogram (no pass over the weights).
+        let histogram = analysis!.magnitudes
+        let queries = 10_000
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var sink = 0
+        for i in 0..<queries { sink &+= histogram.cut(threshold: Double(i % 1000) * 0.003).pruned }
+        let perQuery = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(queries)
+        if sink == -1 { print(sink) }
+
+        if json {
+            let o: JSONValue = .object([
+                ("size", .int(n)), ("cores", .int(ProcessInfo.processInfo.activeProcessorCount)),
+                ("results", .object(results.map { ($0.0, .object([("seconds", .double($0.1)),
+                                                                  ("weights_per_second", .double(Double(n) / $0.1))])) })),
+                ("pruning_query_seconds", .double(perQuery)),
+            ])
+            print(o.text())
+        } else {
+            print("weightlab bench: \(Format.count(n)) weights (rows of \(Self.columns)), \(ProcessInfo.processInfo.activeProcessorCount) cores, best of \(repeats)")
+            for (name, s) in results {
+                print(name.padding(toLength: 15, withPad: " ", startingAt: 0)
+                      + String(format: "%9.1f ms  %9.1f M weights/s", s * 1000, Double(n) / s / 1e6))
+            }
+            print(String(format: "pruning query from the cumulative histogram: %.2f µs", perQuery * 1e6))
+        }
+    }
+
+    /// N(0,1) floats from a fixed seed (SplitMix64 → Box–Muller), generated in parallel slices.
+    static func normal(count: Int, seed: UInt64) -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        let slices = 64
+        out.withUnsafeMutableBufferPointer { buf in
+            nonisolated(unsafe) let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: slices) { s in
+                var state = seed &+ UInt64(s) &* 0x9E37_79B9_7F4A_7C15
+                func next() -> Double {
+                    state &+= 0x9E37_79B9_7F4A_7C15
+                    var z = state
+                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                    return Double((z ^ (z >> 31)) >> 11) * 0x1p-53
+                }
+                let lo = count * s / slices, hi = count * (s + 1) / slices
+                var i = lo
+                while i < hi {
+                    let u1 = max(next(), 0x1p-60), u2 = next()
+                    let r = (-2 * Foundation.log(u1)).squareRoot()
+                    base[i] = Float(r * Foundation.cos(2 * .pi * u2))
+                    if i + 1 < hi { base[i + 1] = Float(r * Foundation.sin(2 * .pi * u2)) }
+                    i += 2
+                }
+            }
+        }
+        return out
+    }
+}
