@@ -39,7 +39,7 @@ public final class Engine: @unchecked Sendable {
     public let model: Model
     let scheduler: any Scheduler
     private let lock = NSLock()
-    private var cache: [CacheKey: LayerEvaluation] = [:]
+    private var cache: [CacheKey: Evaluated] = [:]
     private var running: [Int: CancellationToken] = [:]
     private var pending: [Int: Request] = [:]
     private var globalCuts: [Double: [Int: MagnitudeCut]] = [:]
@@ -48,6 +48,12 @@ public final class Engine: @unchecked Sendable {
         let layer: Int
         let settings: LayerSettings
         let cut: MagnitudeCut?
+    }
+
+    /// An evaluation and the grid to draw for it.
+    struct Evaluated {
+        let evaluation: LayerEvaluation
+        let levels: QuantizationLevels?
     }
 
     struct Request {
@@ -89,7 +95,8 @@ public final class Engine: @unchecked Sendable {
             lock.withLock { if running[layer] === token { running[layer] = nil } }
             if case .failure(let f) = outcome, f == Self.cancelled { return }
             let result = EvaluationResult(layer: layer, settings: request.settings, revision: request.revision,
-                                          outcome: outcome)
+                                          outcome: outcome.map(\.evaluation),
+                                          levels: (try? outcome.get())?.levels)
             scheduler.deliver { request.deliver(result) }
         }
     }
@@ -117,7 +124,7 @@ public final class Engine: @unchecked Sendable {
         let done = Counter()
         DispatchQueue.concurrentPerform(iterations: todo.count) { k in
             let i = todo[k]
-            slots.set(i, outcome(layer: i, settings: settings[i], token: cancel))
+            slots.set(i, outcome(layer: i, settings: settings[i], token: cancel).map(\.evaluation))
             progress(done.increment(), todo.count)
         }
         if cancel.isCancelled { throw CancellationError() }
@@ -152,7 +159,7 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - The work itself
 
-    func outcome(layer: Int, settings: LayerSettings, token: CancellationToken) -> Result<LayerEvaluation, EvaluationFailure> {
+    func outcome(layer: Int, settings: LayerSettings, token: CancellationToken) -> Result<Evaluated, EvaluationFailure> {
         let tensor = model.tensors[layer]
         guard tensor.isFloating else {
             return .failure(EvaluationFailure(message: "\(tensor.dtype) tensors are not compressed"))
@@ -176,20 +183,22 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Decodes the tensor and evaluates it, split into row pieces across cores when the settings allow.
-    func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken) throws -> LayerEvaluation {
+    func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken) throws -> Evaluated {
         try LayerEvaluator.validate(settings, shape: tensor.shape)
         let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: Self.pieceElements)
         let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
         guard let rowsPerPiece, tensor.shape.count > 1, tensor.shape[0] > rowsPerPiece else {
             let v = try values(of: tensor)
             return try v.withUnsafeBufferPointer {
-                try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: $0, originalDType: tensor.dtype,
-                                            globalCut: cut, cancelled: { token.isCancelled })
+                let e = try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: $0, originalDType: tensor.dtype,
+                                                    globalCut: cut, cancelled: { token.isCancelled })
+                let found = LevelFinder.find(settings.quantize, values: $0, shape: tensor.shape, clustering: e.clustering)
+                return Evaluated(evaluation: e, levels: found?.levels)
             }
         }
         let rows = tensor.shape[0]
         let pieces = (rows + rowsPerPiece - 1) / rowsPerPiece
-        let slots = ResultSlots<LayerEvaluation>(count: pieces)
+        let slots = ResultSlots<(LayerEvaluation, LevelFinder.Found?)>(count: pieces)
         DispatchQueue.concurrentPerform(iterations: pieces) { p in
             if token.isCancelled { slots.fail(CancellationError()); return }
             let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
@@ -200,8 +209,9 @@ public final class Engine: @unchecked Sendable {
                     try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: $0)
                 }
                 let e = try buffer.withUnsafeBufferPointer {
-                    try LayerEvaluator.evaluate(settings, shape: shape, values: $0, originalDType: tensor.dtype,
-                                                cancelled: { token.isCancelled })
+                    let e = try LayerEvaluator.evaluate(settings, shape: shape, values: $0, originalDType: tensor.dtype,
+                                                        cancelled: { token.isCancelled })
+                    return (e, LevelFinder.find(settings.quantize, values: $0, shape: shape, firstRow: r0))
                 }
                 slots.set(p, e)
             } catch {
@@ -211,7 +221,9 @@ public final class Engine: @unchecked Sendable {
         if let error = slots.error { throw error }
         var metrics = ErrorMetrics()
         var pruned = 0, prunedRows = 0, zeros = 0
-        for case let e? in slots.values {
+        var widest: LevelFinder.Found? = nil
+        for case let (e, found)? in slots.values {
+            if let found, found.width > (widest?.width ?? -1) { widest = found }
             metrics.merge(e.metrics)
             pruned += e.pruning.pruned
             prunedRows += e.pruning.prunedRows
@@ -219,8 +231,9 @@ public final class Engine: @unchecked Sendable {
         }
         let size = SizeModel.size(settings, shape: tensor.shape, originalDType: tensor.dtype,
                                   zerosAfterPruning: zeros, prunedRows: prunedRows)
-        return LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(pruned: pruned, prunedRows: prunedRows),
-                               zerosAfterPruning: zeros, clustering: nil)
+        let e = LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(pruned: pruned, prunedRows: prunedRows),
+                                zerosAfterPruning: zeros, clustering: nil)
+        return Evaluated(evaluation: e, levels: widest?.levels)
     }
 
     /// Rows of dimension 0 per piece when every step of `settings` acts within rows (so pieces can be
