@@ -26,7 +26,7 @@ let package = Package(
             "WeightFormats", "Compression", "Workbench", "Terminal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "TestSupport", dependencies: ["WeightFormats"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["WeightFormats", "Compression"], path: "Tests/TestSupport"),
         .testTarget(name: "WeightFormatsTests", dependencies: ["WeightFormats", "TestSupport"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),

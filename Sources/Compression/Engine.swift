@@ -183,9 +183,10 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Decodes the tensor and evaluates it, split into row pieces across cores when the settings allow.
-    func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken) throws -> Evaluated {
+    func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken,
+                  pieceElements: Int = Engine.pieceElements) throws -> Evaluated {
         try LayerEvaluator.validate(settings, shape: tensor.shape)
-        let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: Self.pieceElements)
+        let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: pieceElements)
         let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
         guard let rowsPerPiece, tensor.shape.count > 1, tensor.shape[0] > rowsPerPiece else {
             let v = try values(of: tensor)
