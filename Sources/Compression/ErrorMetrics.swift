@@ -88,9 +88,7 @@ public struct ErrorMetrics: Hashable, Sendable {
                 let wd = SIMD4<Double>(Double(wf[0]), Double(wf[1]), Double(wf[2]), Double(wf[3]))
                 let hd = SIMD4<Double>(Double(hf[0]), Double(hf[1]), Double(hf[2]), Double(hf[3]))
                 let ed = wd - hd
-                // `pointwiseMax` is not specialised here (a generic call per vector); `replacing` is.
-                let ae = ed.replacing(with: -ed, where: ed .< 0)
-                vmax = vmax.replacing(with: ae, where: ae .> vmax)
+                vmax = pointwiseMax(vmax, pointwiseMax(ed, -ed))
                 sww += wd * wd
                 see += ed * ed
                 swh += wd * hd
