@@ -13,7 +13,7 @@ public struct LayerEvaluation: Hashable, Sendable {
     public var metrics: ErrorMetrics
     public var size: CompressedSize
     public var pruning: PruneOutcome
-    /// Zeros after pruning, before quantization.
+    /// Zeros after pruning (including zeros already in the weights), before quantization.
     public var zerosAfterPruning: Int
     /// The k-means clustering, when the format is k-means.
     public var clustering: KMeansClustering?
@@ -54,7 +54,7 @@ public enum LayerEvaluator {
                 throw CompressionError("\(t.name) needs a last dimension divisible by \(t.blockSize), shape is \(shape)")
             }
         case .kmeans(let k):
-            guard (1...65536).contains(k) else { throw CompressionError("k-means takes 1–65536 clusters, got \(k)") }
+            guard (1...4096).contains(k) else { throw CompressionError("k-means takes 1–4096 clusters, got \(k)") }
         }
     }
 
@@ -100,9 +100,9 @@ public enum LayerEvaluator {
             } else {
                 outcome = Pruning.apply(settings.prune, to: w, shape: shape)
             }
-            for v in w where v == 0 { zeros += 1 }
             source = UnsafeBufferPointer(w)
         }
+        for v in source where v == 0 { zeros += 1 }
         if cancelled() { throw CancellationError() }
 
         // 2. Quantize.
