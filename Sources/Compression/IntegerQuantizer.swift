@@ -49,8 +49,8 @@ public struct IntegerGrid: Hashable, Sendable {
             return
         }
         // (round(clamp(t, a, b)) + zero − zero)·s == round(clamp(t, a, b))·s exactly (small integers).
-        let s = scale, a = qmin - zero, b = qmax - zero
-        for k in 0..<n { o[k] = roundHalfEven(min(max(i[k] / s, a), b)) * s }
+        _ = i
+        KernelSIMD.fakeQuantize(input, o, scale: scale, lo: qmin - zero, hi: qmax - zero)
     }
 }
 
@@ -101,14 +101,16 @@ public struct IntegerQuantizer: Hashable, Sendable {
         return grids
     }
 
-    /// Quantizes then dequantizes `input` (row-major, `shape`) into `output`.
-    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>) {
+    /// Quantizes then dequantizes `input` (row-major, `shape`) into `output`. With `original`, also measures
+    /// the output against it piece by piece (fused, while the piece is in cache) and returns the metrics.
+    @discardableResult
+    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>,
+                             measuringAgainst original: UnsafeBufferPointer<Float>? = nil) -> ErrorMetrics? {
         let layout = TensorLayout(shape: shape)
         precondition(input.count == layout.count && output.count >= layout.count)
         let grids = grids(input, shape: shape)
         let pieces = KernelWork.pieces(layout.segments(granularity))
-        KernelWork.forEach(pieces.count, totalWork: input.count) { p in
-            let piece = pieces[p]
+        return KernelWork.run(pieces, totalWork: input.count, output: output, measuringAgainst: original) { piece in
             grids[piece.segment].fakeQuantize(UnsafeBufferPointer(rebasing: input[piece.range]),
                                               into: UnsafeMutableBufferPointer(rebasing: output[piece.range]))
         }
