@@ -38,18 +38,17 @@ public struct IntegerGrid: Hashable, Sendable {
         scale == 0 ? 0 : (code(w) - zero) * scale
     }
 
-    /// Fake-quantizes a run of values (a loop the optimiser vectorises).
+    /// Fake-quantizes a run of values (8 lanes at a time, `KernelSIMD.fakeQuantize`).
     public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {
         precondition(output.count >= input.count)
         let n = input.count
         guard n > 0 else { return }
-        let i = input.baseAddress!, o = output.baseAddress!
+        let o = output.baseAddress!
         if scale == 0 {
             for k in 0..<n { o[k] = 0 }
             return
         }
         // (round(clamp(t, a, b)) + zero − zero)·s == round(clamp(t, a, b))·s exactly (small integers).
-        _ = i
         KernelSIMD.fakeQuantize(input, o, scale: scale, lo: qmin - zero, hi: qmax - zero)
     }
 }
