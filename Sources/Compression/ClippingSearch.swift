@@ -2,9 +2,7 @@
 public enum ClippingSearch {
     /// Minimum and maximum of the values (0, 0 when empty). NaNs are ignored.
     public static func minMax(_ values: UnsafeBufferPointer<Float>) -> (lo: Float, hi: Float) {
-        guard !values.isEmpty else { return (0, 0) }
-        var lo = Float.infinity, hi = -Float.infinity
-        for v in values { lo = min(lo, v); hi = max(hi, v) }
+        let (lo, hi) = KernelSIMD.minMax(values)
         return lo > hi ? (0, 0) : (lo, hi)
     }
 

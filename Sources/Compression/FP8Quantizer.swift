@@ -36,8 +36,11 @@ public struct FP8Quantizer: Hashable, Sendable {
         return Float(bitPattern: r.bitPattern | (x.bitPattern & 0x8000_0000))
     }
 
-    /// Fake-quantizes `input` (row-major, `shape`) into `output`.
-    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>) {
+    /// Fake-quantizes `input` (row-major, `shape`) into `output`; with `original`, also measures the output
+    /// against it (fused) and returns the metrics.
+    @discardableResult
+    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>,
+                             measuringAgainst original: UnsafeBufferPointer<Float>? = nil) -> ErrorMetrics? {
         let layout = TensorLayout(shape: shape)
         precondition(input.count == layout.count && output.count >= layout.count)
         let segments = layout.segments(granularity)
@@ -45,23 +48,19 @@ public struct FP8Quantizer: Hashable, Sendable {
         let fmax = Self.maxValue(format)
         scales.withUnsafeMutableBufferPointer { s in
             KernelWork.forEach(segments.count, totalWork: segments.count > 1 ? input.count : 0) { k in
-                var absmax: Float = 0
-                for v in UnsafeBufferPointer(rebasing: input[segments[k]]) { absmax = max(absmax, abs(v)) }
-                s[k] = absmax / fmax
+                s[k] = KernelSIMD.absMax(UnsafeBufferPointer(rebasing: input[segments[k]])) / fmax
             }
         }
         let (mb, mn): (Int32, Int32) = format == .e4m3 ? (3, -6) : (2, -14)
         let pieces = KernelWork.pieces(segments)
-        KernelWork.forEach(pieces.count, totalWork: input.count) { p in
-            let piece = pieces[p]
+        return KernelWork.run(pieces, totalWork: input.count, output: output, measuringAgainst: original) { piece in
             let scale = scales[piece.segment]
             if scale == 0 {
                 for i in piece.range { output[i] = 0 }
                 return
             }
-            for i in piece.range {
-                output[i] = Self.round(input[i] / scale, mantissaBits: mb, minNormalExponent: mn, max: fmax) * scale
-            }
+            KernelSIMD.fakeQuantizeFP8(UnsafeBufferPointer(rebasing: input[piece.range]), output.baseAddress! + piece.range.lowerBound,
+                                       scale: scale, mantissaBits: mb, minNormalExponent: mn, max: fmax)
         }
     }
 }

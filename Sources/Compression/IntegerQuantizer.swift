@@ -38,19 +38,18 @@ public struct IntegerGrid: Hashable, Sendable {
         scale == 0 ? 0 : (code(w) - zero) * scale
     }
 
-    /// Fake-quantizes a run of values (a loop the optimiser vectorises).
+    /// Fake-quantizes a run of values (8 lanes at a time, `KernelSIMD.fakeQuantize`).
     public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {
         precondition(output.count >= input.count)
         let n = input.count
         guard n > 0 else { return }
-        let i = input.baseAddress!, o = output.baseAddress!
+        let o = output.baseAddress!
         if scale == 0 {
             for k in 0..<n { o[k] = 0 }
             return
         }
         // (round(clamp(t, a, b)) + zero − zero)·s == round(clamp(t, a, b))·s exactly (small integers).
-        let s = scale, a = qmin - zero, b = qmax - zero
-        for k in 0..<n { o[k] = roundHalfEven(min(max(i[k] / s, a), b)) * s }
+        KernelSIMD.fakeQuantize(input, o, scale: scale, lo: qmin - zero, hi: qmax - zero)
     }
 }
 
@@ -101,14 +100,16 @@ public struct IntegerQuantizer: Hashable, Sendable {
         return grids
     }
 
-    /// Quantizes then dequantizes `input` (row-major, `shape`) into `output`.
-    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>) {
+    /// Quantizes then dequantizes `input` (row-major, `shape`) into `output`. With `original`, also measures
+    /// the output against it piece by piece (fused, while the piece is in cache) and returns the metrics.
+    @discardableResult
+    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>,
+                             measuringAgainst original: UnsafeBufferPointer<Float>? = nil) -> ErrorMetrics? {
         let layout = TensorLayout(shape: shape)
         precondition(input.count == layout.count && output.count >= layout.count)
         let grids = grids(input, shape: shape)
         let pieces = KernelWork.pieces(layout.segments(granularity))
-        KernelWork.forEach(pieces.count, totalWork: input.count) { p in
-            let piece = pieces[p]
+        return KernelWork.run(pieces, totalWork: input.count, output: output, measuringAgainst: original) { piece in
             grids[piece.segment].fakeQuantize(UnsafeBufferPointer(rebasing: input[piece.range]),
                                               into: UnsafeMutableBufferPointer(rebasing: output[piece.range]))
         }

@@ -181,19 +181,22 @@ public struct KMeansQuantizer: Hashable, Sendable {
 
     /// Clusters and writes every value's stored (float16) centroid into `output`; with `skipZeros`, zeros
     /// stay exactly zero.
+    /// With `original`, `metrics` receives the output measured against it (fused).
     @discardableResult
     public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>,
-                             skipZeros: Bool = false) -> KMeansClustering {
+                             skipZeros: Bool = false, measuringAgainst original: UnsafeBufferPointer<Float>? = nil,
+                             metrics: UnsafeMutablePointer<ErrorMetrics?>? = nil) -> KMeansClustering {
         precondition(output.count >= input.count)
         let result = cluster(input, skipZeros: skipZeros)
         let stored = result.storedCentroids
         let pieces = KernelWork.pieces([0..<input.count])
-        KernelWork.forEach(pieces.count, totalWork: input.count) { p in
-            for i in pieces[p].range {
+        let m = KernelWork.run(pieces, totalWork: input.count, output: output, measuringAgainst: original) { piece in
+            for i in piece.range {
                 let w = input[i]
                 output[i] = skipZeros && w == 0 ? 0 : stored[result.cluster(of: w)]
             }
         }
+        metrics?.pointee = m
         return result
     }
 }

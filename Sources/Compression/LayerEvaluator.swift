@@ -102,30 +102,32 @@ public enum LayerEvaluator {
             }
             source = UnsafeBufferPointer(w)
         }
-        for v in source where v == 0 { zeros += 1 }
+        zeros = KernelSIMD.zeroCount(source)
         if cancelled() { throw CancellationError() }
 
-        // 2. Quantize.
+        // 2. Quantize, measuring each piece against the original values as it is written.
         var clustering: KMeansClustering? = nil
+        var measured: ErrorMetrics? = nil
         switch settings.quantize {
         case .none:
             if settings.prune == .none { _ = out.initialize(from: values) }   // pruned values are already in `out`
         case .int(let bits, let symmetric, let g, let clip):
-            IntegerQuantizer(bits: bits, symmetric: symmetric, granularity: g, clip: clip)
-                .fakeQuantize(source, shape: shape, into: out)
+            measured = IntegerQuantizer(bits: bits, symmetric: symmetric, granularity: g, clip: clip)
+                .fakeQuantize(source, shape: shape, into: out, measuringAgainst: values)
         case .nf4(let group):
-            NF4Quantizer(group: group).fakeQuantize(source, into: out)
+            measured = NF4Quantizer(group: group).fakeQuantize(source, into: out, measuringAgainst: values)
         case .fp8(let f, let g):
-            FP8Quantizer(format: f, granularity: g).fakeQuantize(source, shape: shape, into: out)
+            measured = FP8Quantizer(format: f, granularity: g).fakeQuantize(source, shape: shape, into: out, measuringAgainst: values)
         case .gguf(let t):
             try GGUFBlockQuantizer.fakeQuantize(source, type: t, into: out)
         case .kmeans(let k):
-            clustering = KMeansQuantizer(clusters: k).fakeQuantize(source, into: out, skipZeros: settings.prune != .none)
+            clustering = KMeansQuantizer(clusters: k).fakeQuantize(source, into: out, skipZeros: settings.prune != .none,
+                                                                   measuringAgainst: values, metrics: &measured)
         }
         if cancelled() { throw CancellationError() }
 
-        // 3. Measure and size.
-        let metrics = ErrorMetrics.measure(original: values, reconstructed: UnsafeBufferPointer(out))
+        // 3. Measure (unless fused above) and size.
+        let metrics = measured ?? ErrorMetrics.measure(original: values, reconstructed: UnsafeBufferPointer(out))
         let size = SizeModel.size(settings, shape: shape, originalDType: originalDType,
                                   zerosAfterPruning: zeros, prunedRows: outcome.prunedRows)
         return LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,

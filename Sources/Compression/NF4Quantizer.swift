@@ -33,29 +33,45 @@ public struct NF4Quantizer: Hashable, Sendable {
         return c
     }
 
-    /// Fake-quantizes `input` (flat order; the shape does not matter to NF4) into `output`.
-    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {
+    /// Fake-quantizes `input` (flat order; the shape does not matter to NF4) into `output`; with `original`,
+    /// also measures the output against it (fused) and returns the metrics.
+    @discardableResult
+    public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>,
+                             measuringAgainst original: UnsafeBufferPointer<Float>? = nil) -> ErrorMetrics? {
         precondition(output.count >= input.count)
         let blocks = (input.count + group - 1) / group
         let perTask = max(1, (1 << 14) / group)
         let tasks = (blocks + perTask - 1) / perTask
-        Self.midpoints.withUnsafeBufferPointer { mids in
+        let pieces = (0..<tasks).map {
+            KernelWork.Piece(segment: $0, range: ($0 * perTask * group) ..< min(input.count, ($0 + 1) * perTask * group))
+        }
+        return Self.midpoints.withUnsafeBufferPointer { mids in
             Self.levels.withUnsafeBufferPointer { levels in
-                KernelWork.forEach(tasks, totalWork: input.count) { t in
+                KernelWork.run(pieces, totalWork: input.count, output: output, measuringAgainst: original) { piece in
+                    let t = piece.segment
                     for b in (t * perTask) ..< min(blocks, (t + 1) * perTask) {
                         let lo = b * group, hi = min(lo + group, input.count)
-                        var absmax: Float = 0
-                        for i in lo..<hi { absmax = max(absmax, abs(input[i])) }
+                        let absmax = KernelSIMD.absMax(UnsafeBufferPointer(rebasing: input[lo..<hi]))
                         if absmax == 0 {
                             for i in lo..<hi { output[i] = 0 }
                             continue
                         }
                         let inv = 1 / absmax
-                        for i in lo..<hi {
+                        var i = lo
+                        let invV = SIMD8<Float>(repeating: inv)
+                        while i + 8 <= hi {
+                            let x = KernelSIMD.load(input.baseAddress! + i) * invV
+                            var c = SIMD8<Int32>()
+                            for k in 0..<15 { c &+= SIMD8<Int32>().replacing(with: 1, where: x .> SIMD8<Float>(repeating: mids[k])) }
+                            for l in 0..<8 { output[i + l] = levels[Int(c[l])] * absmax }
+                            i += 8
+                        }
+                        while i < hi {
                             let x = input[i] * inv
                             var c = 0
                             for k in 0..<15 { c &+= x > mids[k] ? 1 : 0 }
                             output[i] = levels[c] * absmax
+                            i += 1
                         }
                     }
                 }

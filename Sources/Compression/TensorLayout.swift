@@ -106,6 +106,27 @@ enum KernelWork {
         }
     }
 
+    /// Runs `body` on every piece (spread over the cores), and when `original` is given, measures each
+    /// piece of `output` against it right after it is written, while it is still in cache. Returns the
+    /// merged metrics, or nil when nothing was measured.
+    static func run(_ pieces: [Piece], totalWork: Int, output: UnsafeMutableBufferPointer<Float>,
+                    measuringAgainst original: UnsafeBufferPointer<Float>?, _ body: (Piece) -> Void) -> ErrorMetrics? {
+        guard let original else {
+            forEach(pieces.count, totalWork: totalWork) { body(pieces[$0]) }
+            return nil
+        }
+        var parts = [ErrorMetrics](repeating: ErrorMetrics(), count: pieces.count)
+        parts.withUnsafeMutableBufferPointer { slots in
+            forEach(pieces.count, totalWork: totalWork) { k in
+                let piece = pieces[k]
+                body(piece)
+                slots[k] = ErrorMetrics(original: UnsafeBufferPointer(rebasing: original[piece.range]),
+                                        reconstructed: UnsafeBufferPointer(rebasing: output[piece.range]))
+            }
+        }
+        return parts.reduce(ErrorMetrics(), +)
+    }
+
     private struct UncheckedBody: @unchecked Sendable {
         let run: (Int) -> Void
     }

@@ -17,10 +17,11 @@ import TestSupport
             } }
         }
         #expect(merged.count == whole.count && merged.zeros == whole.zeros && merged.maxAbsError == whole.maxAbsError)
-        #expect(CompressionReference.close(merged.sumSquaredError, whole.sumSquaredError, rel: 1e-12))
-        #expect(CompressionReference.close(merged.sqnrDB, whole.sqnrDB, rel: 1e-12))
+        // Chunk boundaries change which products share a Float32 lane partial sum: agreement to ~1e-7.
+        #expect(CompressionReference.close(merged.sumSquaredError, whole.sumSquaredError, rel: 1e-6))
+        #expect(CompressionReference.close(merged.sqnrDB, whole.sqnrDB, rel: 1e-6))
         let parallel = w.withUnsafeBufferPointer { wp in h.withUnsafeBufferPointer { ErrorMetrics.measure(original: wp, reconstructed: $0) } }
-        #expect(CompressionReference.close(parallel.sumProducts, whole.sumProducts, rel: 1e-12))
+        #expect(CompressionReference.close(parallel.sumProducts, whole.sumProducts, rel: 1e-6))
     }
 
     @Test func exactAndDegenerateCases() {

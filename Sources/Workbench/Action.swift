@@ -1,0 +1,21 @@
+import Compression
+
+/// Everything that can change the app state: user input and the answers to effects. The run loop turns
+/// terminal events and background results into actions and passes them to `reduce`, on the main queue.
+public enum Action: Sendable {
+    case input(InputEvent)
+    /// Answer to `Effect.analyse`.
+    case analysed(layer: Int, LayerAnalysis)
+    /// `Effect.analyse` could not read the layer.
+    case analysisFailed(layer: Int, message: String)
+    /// Answer to `Effect.evaluate` (dropped unless its revision is the layer's current one).
+    case evaluated(EvaluationResult)
+    /// Answer to `Effect.histogram` (dropped unless the pane still wants that request).
+    case histogramReady(HistogramRequest, ValueHistogram)
+    /// Background work the run loop does on its own (opening, whole-model passes); `done == total` ends it.
+    case progress(done: Int, total: Int, label: String)
+    /// Answer to `Effect.savePlan`.
+    case planSaved(path: String)
+    /// Any effect that failed; shown as a transient error message.
+    case failed(message: String)
+}

@@ -1,0 +1,39 @@
+/// The layer table's rows: which layers pass the filter, in which order. The reducer navigates and the view
+/// draws the same list.
+extension AppState {
+    /// Indices of the layers shown, filtered (case-insensitive substring of the name) and sorted (ties keep
+    /// file order; layers without a number sort last in either direction).
+    public var visibleLayers: [Int] {
+        let needle = filter.lowercased()
+        let shown = layers.indices.filter { needle.isEmpty || layers[$0].name.lowercased().contains(needle) }
+        guard sort != .file else { return sortDescending ? shown.reversed() : shown }
+        if sort == .name {
+            return shown.sorted { a, b in
+                let x = layers[a].name.lowercased(), y = layers[b].name.lowercased()
+                return x == y ? a < b : (sortDescending ? x > y : x < y)
+            }
+        }
+        let keys: [Int: Double] = Dictionary(uniqueKeysWithValues: shown.compactMap { i in
+            sortKey(i).map { (i, $0) }
+        })
+        return shown.sorted { a, b in
+            switch (keys[a], keys[b]) {
+            case (nil, nil): return a < b
+            case (nil, _): return false
+            case (_, nil): return true
+            case (let x?, let y?): return x == y ? a < b : (sortDescending ? x > y : x < y)
+            }
+        }
+    }
+
+    func sortKey(_ i: Int) -> Double? {
+        switch sort {
+        case .file, .name: return Double(i)
+        case .params: return Double(layers[i].parameters)
+        case .bits: return LayerNumbers.of(i, in: self).bitsPerWeight
+        case .sparsity: return LayerNumbers.of(i, in: self).sparsity
+        case .sqnr: return LayerNumbers.of(i, in: self).sqnr
+        case .size: return LayerNumbers.of(i, in: self).bytes.map(Double.init)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+/// What a key can do. The reducer dispatches on these; the help screen lists them. Both come from the one
+/// table in `Keymap.bindings`, so the keys the help shows are the keys that work.
+public enum Command: String, CaseIterable, Sendable {
+    // Navigation
+    case moveUp, moveDown, first, last, pageUp, pageDown, nextPane, previousPane
+    case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel
+    // Tuning
+    case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
+    case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll
+    // Histogram
+    case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
+    // General
+    case savePlan, help, quit
+    // Help screen and filter prompt
+    case closeHelp, scrollHelpUp, scrollHelpDown, keepFilter, clearFilter, deleteFilterCharacter
+}
+
+/// Where a binding applies. The first matching binding in table order wins, and the mode contexts
+/// (`help`, `filter`) are the only ones consulted while their mode is on.
+public enum KeyContext: String, CaseIterable, Sendable {
+    case navigation = "Layers"
+    case tuning = "Tuning (marked layers, or the focused one)"
+    case histogram = "Histogram"
+    /// Only while the histogram pane has focus.
+    case histogramPane = "Histogram pane focused"
+    case general = "General"
+    case filter = "Filter prompt"
+    case help = "This help"
+}
+
+public struct KeyBinding: Sendable {
+    public var keys: [Key]
+    public var command: Command
+    public var help: String
+    public var context: KeyContext
+
+    public init(_ keys: [Key], _ command: Command, _ help: String, _ context: KeyContext) {
+        self.keys = keys
+        self.command = command
+        self.help = help
+        self.context = context
+    }
+}
+
+public enum Keymap {
+    private static func c(_ s: String) -> [Key] { s.map { Key.character($0) } }
+
+    /// The keymap, in help-screen order.
+    public static let bindings: [KeyBinding] = [
+        KeyBinding([.up] + c("k"), .moveUp, "previous layer", .navigation),
+        KeyBinding([.down] + c("j"), .moveDown, "next layer", .navigation),
+        KeyBinding(c("g") + [.home], .first, "first layer", .navigation),
+        KeyBinding(c("G") + [.end], .last, "last layer", .navigation),
+        KeyBinding([.pageUp], .pageUp, "page up", .navigation),
+        KeyBinding([.pageDown], .pageDown, "page down", .navigation),
+        KeyBinding([.tab], .nextPane, "next pane (layers, histogram, settings)", .navigation),
+        KeyBinding([.backTab], .previousPane, "previous pane", .navigation),
+        KeyBinding(c("/"), .startFilter, "filter layer names", .navigation),
+        KeyBinding(c("s"), .sortNext, "sort by the next column", .navigation),
+        KeyBinding(c("S"), .sortReverse, "reverse the sort", .navigation),
+        KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
+        KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
+        KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
+        KeyBinding([.escape], .cancel, "clear filter and message", .navigation),
+
+        KeyBinding(c("p"), .cyclePrune, "pruning: none, threshold, sparsity, 2:4, rows l2, rows l1", .tuning),
+        KeyBinding(c("]"), .fineUp, "threshold ×1.1 / sparsity +1 %", .tuning),
+        KeyBinding(c("["), .fineDown, "threshold ÷1.1 / sparsity −1 %", .tuning),
+        KeyBinding(c("}"), .coarseUp, "threshold ×2 / sparsity +10 %", .tuning),
+        KeyBinding(c("{"), .coarseDown, "threshold ÷2 / sparsity −10 %", .tuning),
+        KeyBinding(c("n"), .cycleNM, "N:M pattern: 2:4, 1:4, 4:8", .tuning),
+        KeyBinding(c("f"), .cycleFormat, "format: none, int, nf4, fp8, Q8_0…Q5_1, kmeans", .tuning),
+        KeyBinding(c("+="), .bitsUp, "more bits (int 2–8) / clusters ×2", .tuning),
+        KeyBinding(c("-_"), .bitsDown, "fewer bits / clusters ÷2", .tuning),
+        KeyBinding(c("y"), .toggleSymmetric, "symmetric / asymmetric", .tuning),
+        KeyBinding(c("c"), .cycleGranularity, "scale: tensor, channel, group 32…256", .tuning),
+        KeyBinding(c("C"), .cycleClip, "clipping: minmax, p99.9, p99, mse", .tuning),
+        KeyBinding(c("*"), .toggleApplyAll, "apply edits to every layer", .tuning),
+
+        KeyBinding(c("l"), .toggleLogCounts, "linear / log counts", .histogram),
+        KeyBinding(c("z"), .cycleZoom, "zoom: full, ±10 %, ±1 % of max |w|", .histogram),
+        KeyBinding(c("x"), .toggleClipView, "clip view to the 99.9th percentile of |w|", .histogram),
+        KeyBinding(c("e"), .toggleErrorView, "histogram of the error w − ŵ", .histogram),
+        KeyBinding([.left], .thresholdDown, "threshold ÷1.1 (or click/drag the bars)", .histogramPane),
+        KeyBinding([.right], .thresholdUp, "threshold ×1.1", .histogramPane),
+
+        KeyBinding(c("w"), .savePlan, "save the plan", .general),
+        KeyBinding(c("?"), .help, "this help", .general),
+        KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
+
+        KeyBinding([.enter], .keepFilter, "keep the filter", .filter),
+        KeyBinding([.escape], .clearFilter, "clear the filter", .filter),
+        KeyBinding([.backspace, .delete], .deleteFilterCharacter, "delete a character (other keys type)", .filter),
+
+        KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
+        KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
+        KeyBinding([.down] + c("j") + [.pageDown], .scrollHelpDown, "scroll down", .help),
+    ]
+
+    /// The command `key` runs in `state`, or nil. While help is shown only `.help` bindings apply; while the
+    /// filter is edited only `.filter` bindings (other characters are typed into the filter by the reducer).
+    public static func command(for key: Key, in state: AppState) -> Command? {
+        let contexts: [KeyContext]
+        if state.showHelp {
+            contexts = [.help]
+        } else if state.isEditingFilter {
+            contexts = [.filter]
+        } else {
+            contexts = (state.pane == .histogram ? [.histogramPane] : [])
+                + [.navigation, .tuning, .histogram, .general]
+        }
+        for context in contexts {
+            if let b = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) { return b.command }
+        }
+        return nil
+    }
+
+    /// How a key is written on the help screen.
+    public static func label(_ key: Key) -> String {
+        switch key {
+        case .character(" "): "Space"
+        case .character(let ch): String(ch)
+        case .control(let ch): "Ctrl-" + String(ch).uppercased()
+        case .up: "↑"
+        case .down: "↓"
+        case .left: "←"
+        case .right: "→"
+        case .pageUp: "PgUp"
+        case .pageDown: "PgDn"
+        case .home: "Home"
+        case .end: "End"
+        case .enter: "Enter"
+        case .escape: "Esc"
+        case .tab: "Tab"
+        case .backTab: "S-Tab"
+        case .backspace: "Bksp"
+        case .delete: "Del"
+        case .function(let n): "F\(n)"
+        }
+    }
+
+    /// ASCII spellings for terminals without Unicode.
+    public static func asciiLabel(_ key: Key) -> String {
+        switch key {
+        case .up: "Up"
+        case .down: "Down"
+        case .left: "Left"
+        case .right: "Right"
+        default: label(key)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Compression
+import WeightFormats
+
+/// Settings edits: which layers an edit applies to, how each key changes a layer's settings (see
+/// `SettingsCycle`), and the evaluate effects that follow.
+extension Reducer {
+    /// The layers an edit applies to: every floating layer with `*`, else the marked ones, else the focused
+    /// one. The focused layer comes first so its evaluation starts first.
+    static func targets(_ state: AppState) -> [Int] {
+        let candidates: [Int]
+        if state.applyToAll {
+            candidates = Array(state.layers.indices)
+        } else if !state.marked.isEmpty {
+            candidates = state.marked.sorted()
+        } else {
+            candidates = [state.focus]
+        }
+        let floating = candidates.filter { state.layers.indices.contains($0) && state.layers[$0].isFloating }
+        return floating.contains(state.focus) ? [state.focus] + floating.filter { $0 != state.focus } : floating
+    }
+
+    static func tune(_ state: inout AppState, _ command: Command) -> [Effect] {
+        let targets = targets(state)
+        guard !targets.isEmpty else {
+            let name = state.layers.indices.contains(state.focus) ? DisplayText.escaped(state.layers[state.focus].name) : "layer"
+            state.message = .init(name + " is a " + (state.layers.indices.contains(state.focus) ? state.layers[state.focus].dtypeName : "")
+                                  + " tensor: it is not compressed", isError: true)
+            return []
+        }
+        return edit(&state, layers: targets) { settings, layer, analysis in
+            switch command {
+            case .cyclePrune: SettingsCycle.nextPrune(settings, layer: layer, analysis: analysis)
+            case .fineUp, .thresholdUp: SettingsCycle.adjustAmount(settings, factor: 1.1, step: 0.01, analysis: analysis)
+            case .fineDown, .thresholdDown: SettingsCycle.adjustAmount(settings, factor: 1 / 1.1, step: -0.01, analysis: analysis)
+            case .coarseUp: SettingsCycle.adjustAmount(settings, factor: 2, step: 0.1, analysis: analysis)
+            case .coarseDown: SettingsCycle.adjustAmount(settings, factor: 0.5, step: -0.1, analysis: analysis)
+            case .cycleNM: SettingsCycle.nextNM(settings, layer: layer)
+            case .cycleFormat: SettingsCycle.nextFormat(settings, layer: layer)
+            case .bitsUp: SettingsCycle.adjustBits(settings, up: true)
+            case .bitsDown: SettingsCycle.adjustBits(settings, up: false)
+            case .toggleSymmetric: SettingsCycle.toggleSymmetric(settings)
+            case .cycleGranularity: SettingsCycle.nextGranularity(settings, layer: layer)
+            case .cycleClip: SettingsCycle.nextClip(settings)
+            default: settings
+            }
+        }
+    }
+
+    /// Applies `transform` to each of `layers`. A layer whose settings change gets a new revision (so any
+    /// answer still on its way is dropped) and, unless it is now identity, one `.evaluate`. Layers the edit
+    /// does not change are left alone: a key held at a limit costs nothing.
+    static func edit(_ state: inout AppState, layers: [Int],
+                     _ transform: (LayerSettings, AppState.Layer, LayerAnalysis?) -> LayerSettings) -> [Effect] {
+        var effects: [Effect] = []
+        for i in layers {
+            let new = transform(state.settings[i], state.layers[i], state.analyses[i])
+            guard new != state.settings[i] else { continue }
+            state.settings[i] = new
+            state.revisions[i] += 1
+            state.evaluations[i] = nil
+            if !new.isIdentity { effects.append(.evaluate(layer: i, settings: new, revision: state.revisions[i])) }
+        }
+        return effects
+    }
+}

@@ -1,0 +1,152 @@
+import Compression
+import WeightFormats
+
+/// The layer list: one row per visible layer with its settings and numbers, the focused row on the selected
+/// background, marks in the first column, a header naming the sort, and columns dropped (least useful
+/// first) when the terminal is narrow so the name keeps a readable width.
+enum LayerTable {
+    enum Align { case left, right }
+
+    struct Column {
+        let title: String
+        let width: Int
+        let align: Align
+        let sort: AppState.SortColumn?
+        /// Columns with a higher number are dropped first.
+        let dropOrder: Int
+    }
+
+    static let minimumNameWidth = 16
+    static let markWidth = 2
+
+    static let fixedColumns: [Column] = [
+        Column(title: "shape", width: 11, align: .left, sort: nil, dropOrder: 4),
+        Column(title: "dtype", width: 6, align: .left, sort: nil, dropOrder: 3),
+        Column(title: "params", width: 6, align: .right, sort: .params, dropOrder: 2),
+        Column(title: "method", width: 17, align: .left, sort: nil, dropOrder: 1),
+        Column(title: "bits", width: 5, align: .right, sort: .bits, dropOrder: 0),
+        Column(title: "sparsity", width: 8, align: .right, sort: .sparsity, dropOrder: 0),
+        Column(title: "SQNR dB", width: 7, align: .right, sort: .sqnr, dropOrder: 0),
+        Column(title: "size", width: 9, align: .right, sort: .size, dropOrder: 0),
+    ]
+
+    /// The fixed columns that fit beside a name of at least `minimumNameWidth`, and the name's width.
+    static func columns(width: Int) -> (name: Int, fixed: [Column]) {
+        var fixed = fixedColumns
+        func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
+        while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
+            fixed.removeAll { $0.title == drop.title }
+        }
+        return (max(4, nameWidth()), fixed)
+    }
+
+    static func draw(_ p: inout Painter, _ state: AppState, _ layout: Layout) {
+        let rect = layout.table
+        let rows = state.visibleLayers
+        p.paneTitle(title(state, rows: rows, visible: layout.tableRows), extra: extra(state, p.glyphs),
+                    x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .layers)
+        let (nameWidth, fixed) = columns(width: rect.width)
+
+        // Header.
+        let y0 = rect.y + 1
+        let header = Style(.title, bold: true)
+        p.text("name" + sortArrow(state, .name, p.glyphs), x: markWidth, y: y0, state.sort == .name ? Style(.highlight, bold: true) : header, width: nameWidth)
+        var x = markWidth + nameWidth + 1
+        for c in fixed {
+            let sorted = c.sort != nil && c.sort == state.sort
+            let label = c.title + (sorted ? sortArrow(state, c.sort!, p.glyphs) : "")
+            cell(&p, label, x: x, y: y0, width: c.width, align: c.align, sorted ? Style(.highlight, bold: true) : header)
+            x += c.width + 1
+        }
+
+        if rows.isEmpty {
+            let text = state.layers.isEmpty ? "this model has no tensors" : "no layer name contains “" + DisplayText.escaped(state.filter) + "”"
+            p.text(text, x: markWidth, y: layout.tableFirstRow, Style(.inactive), width: rect.width - markWidth)
+            return
+        }
+        for r in 0..<layout.tableRows {
+            let k = state.scroll + r
+            guard k < rows.count else { break }
+            row(&p, state, layer: rows[k], y: layout.tableFirstRow + r, width: rect.width, nameWidth: nameWidth, fixed: fixed)
+        }
+    }
+
+    static func title(_ state: AppState, rows: [Int], visible: Int) -> String {
+        var t = "layers"
+        if rows.count > visible {
+            t += " \(state.scroll + 1)–\(min(rows.count, state.scroll + visible)) of \(rows.count)"
+        } else {
+            t += " (\(rows.count)" + (rows.count == state.layers.count ? ")" : " of \(state.layers.count))")
+        }
+        return t
+    }
+
+    static func extra(_ state: AppState, _ g: Glyphs) -> String {
+        var parts: [String] = []
+        if state.applyToAll { parts.append("* edits apply to ALL layers") }
+        else if !state.marked.isEmpty { parts.append("\(state.marked.count) marked") }
+        if !state.filter.isEmpty || state.isEditingFilter { parts.append("filter “" + DisplayText.escaped(state.filter) + "”") }
+        if state.sort != .file || state.sortDescending {
+            parts.append("sort " + state.sort.title + " " + (state.sortDescending ? g.descending : g.ascending))
+        }
+        return parts.joined(separator: " · ")
+    }
+
+    static func sortArrow(_ state: AppState, _ column: AppState.SortColumn, _ g: Glyphs) -> String {
+        state.sort == column ? (state.sortDescending ? g.descending : g.ascending) : ""
+    }
+
+    static func cell(_ p: inout Painter, _ s: String, x: Int, y: Int, width: Int, align: Align, _ style: Style) {
+        if align == .left { p.text(s, x: x, y: y, style, width: width) }
+        else { p.textRight(s, right: x + width, y: y, style, width: width) }
+    }
+
+    static func row(_ p: inout Painter, _ state: AppState, layer i: Int, y: Int, width: Int, nameWidth: Int, fixed: [Column]) {
+        let info = state.layers[i]
+        let focused = i == state.focus
+        let background: ThemeRole = focused ? .selectedBackground : .mainBackground
+        let base = Style(focused ? .selectedForeground : (info.isFloating ? .mainForeground : .inactive), on: background, bold: focused)
+        func styled(_ role: ThemeRole) -> Style { Style(role, on: background, bold: focused) }
+        p.grid.fill(x: 0, y: y, width: width, height: 1, style: base)
+        if state.marked.contains(i) { p.text(p.glyphs.mark, x: 0, y: y, styled(.marked)) }
+        p.text(DisplayText.escaped(info.name), x: markWidth, y: y, base, width: nameWidth)
+
+        let n = LayerNumbers.of(i, in: state)
+        var x = markWidth + nameWidth + 1
+        for c in fixed {
+            let (text, role) = value(c.title, info: info, settings: state.settings[i], numbers: n)
+            cell(&p, text, x: x, y: y, width: c.width, align: c.align, role.map(styled) ?? base)
+            x += c.width + 1
+        }
+    }
+
+    /// One cell's text, and a role when it is coloured (SQNR by quality, pending and failed states).
+    static func value(_ column: String, info: AppState.Layer, settings: LayerSettings, numbers n: LayerNumbers) -> (String, ThemeRole?) {
+        switch column {
+        case "shape": return (Format.shape(info.shape), nil)
+        case "dtype": return (info.dtypeName, nil)
+        case "params": return (Format.count(info.parameters), nil)
+        case "method": return info.isFloating ? (SettingsText.summary(settings), nil) : ("not compressed", .inactive)
+        case "bits": return (n.bitsPerWeight.map { Format.fixed($0, 2) } ?? "…", n.bitsPerWeight == nil ? .inactive : nil)
+        case "sparsity":
+            guard info.isFloating else { return ("", nil) }
+            return (n.sparsity.map(Format.percent) ?? "…", n.sparsity == nil ? .inactive : nil)
+        case "SQNR dB":
+            switch n.status {
+            case .notCompressed: return ("", nil)
+            case .failed: return ("error", .bad)
+            default:
+                guard let db = n.sqnr else { return ("…", .inactive) }
+                let text = (n.status == .estimate ? "~" : "") + Format.sqnr(db)
+                return (text, quality(db))
+            }
+        case "size": return (n.bytes.map(Format.bytes) ?? "…", n.bytes == nil ? .inactive : nil)
+        default: return ("", nil)
+        }
+    }
+
+    /// Roughly: ≥ 30 dB is hard to tell from the original, below 15 dB a layer is visibly damaged.
+    static func quality(_ db: Double) -> ThemeRole {
+        db >= 30 ? .good : db >= 15 ? .warning : .bad
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// The glyphs a screen uses: block elements and box drawing where the terminal shows Unicode, ASCII
+/// stand-ins otherwise (the run loop sets `AppState.useUnicode` from the locale).
+struct Glyphs: Sendable {
+    let unicode: Bool
+    var horizontal: Character { unicode ? "─" : "-" }
+    var vertical: Character { unicode ? "│" : "|" }
+    var mark: String { unicode ? "●" : "*" }
+    var ellipsis: String { unicode ? "…" : "~" }
+    var ascending: String { unicode ? "▲" : "^" }
+    var descending: String { unicode ? "▼" : "v" }
+    var tick: Character { unicode ? "┴" : "|" }
+    var clip: Character { unicode ? "▲" : "^" }
+    var cursor: String { unicode ? "▏" : "_" }
+    /// Bar glyphs by eighths filled, 0…8.
+    var bars: [Character] { unicode ? [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"] : [" ", ".", ".", ":", ":", "|", "|", "#", "#"] }
+
+    /// Text made drawable: unchanged with Unicode; otherwise the symbols this UI uses spelled in ASCII and
+    /// anything else non-ASCII shown as `?`.
+    func text(_ s: String) -> String {
+        guard !unicode else { return s }
+        var out = ""
+        for ch in s {
+            if ch.isASCII { out.append(ch); continue }
+            switch ch {
+            case "×": out += "x"
+            case "÷": out += "/"
+            case "−", "–", "—", "─": out += "-"
+            case "±": out += "+-"
+            case "→": out += "->"
+            case "…": out += "~"
+            case "ŵ": out += "w'"
+            case "·", "●": out += "*"
+            case "≥": out += ">="
+            case "▲": out += "^"
+            case "▼": out += "v"
+            case "┴", "│": out += "|"
+            case "█", "▁": out += "#"
+            case "◂": out += "<"
+            case "▸": out += ">"
+            default: out += "?"
+            }
+        }
+        return out
+    }
+}
+
+/// A grid plus the glyph set: every view draws through this, so ASCII mode and truncation by display
+/// width are handled in one place.
+struct Painter {
+    var grid: CellGrid
+    let glyphs: Glyphs
+
+    init(width: Int, height: Int, unicode: Bool) {
+        grid = CellGrid(width: width, height: height, style: Style())
+        glyphs = Glyphs(unicode: unicode)
+    }
+
+    /// `s` cut to `columns` display columns, ending in an ellipsis when cut.
+    func fit(_ s: String, _ columns: Int) -> String {
+        let t = glyphs.text(s)
+        guard columns > 0 else { return "" }
+        if DisplayWidth.of(t) <= columns { return t }
+        let e = glyphs.ellipsis
+        let room = columns - DisplayWidth.of(e)
+        guard room > 0 else { return String(t.prefix(columns)) }
+        var out = "", used = 0
+        for ch in t {
+            let w = DisplayWidth.of(ch)
+            if used + w > room { break }
+            out.append(ch)
+            used += w
+        }
+        return out + e
+    }
+
+    /// Draws `s` (fitted to `width` columns when given). Returns the columns used.
+    @discardableResult
+    mutating func text(_ s: String, x: Int, y: Int, _ style: Style, width: Int? = nil) -> Int {
+        let t = width.map { fit(s, $0) } ?? glyphs.text(s)
+        return grid.put(t, x: x, y: y, style: style, maxWidth: width)
+    }
+
+    /// Draws `s` right-aligned so it ends before column `right`.
+    @discardableResult
+    mutating func textRight(_ s: String, right: Int, y: Int, _ style: Style, width: Int) -> Int {
+        let t = fit(s, width)
+        let w = DisplayWidth.of(t)
+        return grid.put(t, x: right - w, y: y, style: style, maxWidth: w)
+    }
+
+    mutating func fill(_ rect: Layout.Rect, _ ch: Character = " ", _ style: Style) {
+        grid.fill(x: rect.x, y: rect.y, width: rect.width, height: rect.height, ch, style: style)
+    }
+
+    /// A pane's first row: `─ title ─── extra ─`, highlighted when the pane has the keyboard.
+    mutating func paneTitle(_ title: String, extra: String = "", x: Int, y: Int, width: Int, focused: Bool) {
+        let line = Style(.border)
+        grid.fill(x: x, y: y, width: width, height: 1, glyphs.horizontal, style: line)
+        let titleStyle = focused ? Style(.highlight, bold: true) : Style(.title, bold: true)
+        var col = x + 1
+        col += text(" " + title + " ", x: col, y: y, titleStyle, width: max(0, width - 2))
+        if !extra.isEmpty {
+            let room = x + width - 2 - col
+            if room > 4 { textRight(" " + extra + " ", right: x + width - 1, y: y, Style(.inactive), width: room) }
+        }
+    }
+}

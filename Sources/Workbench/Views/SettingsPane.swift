@@ -1,0 +1,126 @@
+import Compression
+import WeightFormats
+
+/// The focused layer's settings, one line per setting with the key that changes it, then its numbers
+/// (bits per weight, sparsity, SQNR, size and the storage encoding the size assumes). The title says which
+/// layers an edit will change.
+enum SettingsPane {
+    static func draw(_ p: inout Painter, _ state: AppState, _ layout: Layout) {
+        let rect = layout.settings
+        guard rect.width > 8, rect.height > 1 else { return }
+        p.paneTitle("settings", extra: scope(state), x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .settings)
+        let i = state.focus
+        guard state.layers.indices.contains(i) else { return }
+        var y = rect.y + 1
+        let x = rect.x + 1, width = rect.width - 2
+        func line(_ key: String, _ label: String, _ value: String, active: Bool = true, role: ThemeRole? = nil) {
+            guard y < rect.maxY else { return }
+            var col = x
+            col += p.text(key, x: col, y: y, Style(active ? .highlight : .inactive, bold: active), width: 4)
+            col = x + 4
+            col += p.text(label, x: col, y: y, Style(.inactive), width: 9)
+            col = x + 13
+            p.text(value, x: col, y: y, Style(role ?? (active ? .mainForeground : .inactive)), width: max(0, x + width - col))
+            y += 1
+        }
+        guard state.layers[i].isFloating else {
+            line("", "dtype", state.layers[i].dtypeName)
+            line("", "", "not compressed", active: false)
+            return
+        }
+        let s = state.settings[i]
+        let none = "—"
+
+        // Pruning.
+        line("p", "prune", pruneName(s.prune))
+        switch s.prune {
+        case .threshold(let t): line("[ ]", "threshold", "|w| < " + Format.value(t))
+        case .sparsity(let sp), .globalMagnitude(let sp), .rows(_, let sp): line("[ ]", "sparsity", Format.percent(sp))
+        case .nm(let n, let m): line("n", "pattern", "\(n):\(m)")
+        case .none: line("[ ]", "amount", none, active: false)
+        }
+
+        // Quantization.
+        line("f", "format", formatName(s.quantize))
+        switch s.quantize {
+        case .int(let bits, let sym, let g, let clip):
+            line("+ -", "bits", "\(bits)")
+            line("y", "range", sym ? "symmetric" : "asymmetric")
+            line("c", "scale", granularityName(g))
+            line("C", "clip", clipName(clip))
+        case .kmeans(let k):
+            line("+ -", "clusters", "\(k)")
+        case .nf4(let group):
+            line("c", "block", "\(group)")
+        case .fp8(_, let g):
+            line("c", "scale", granularityName(g))
+        case .gguf(let t):
+            line("", "blocks", "\(t.blockSize) values, \(t.typeSize) bytes")
+        case .none:
+            line("+ -", "bits", none, active: false)
+        }
+
+        // Numbers.
+        guard y < rect.maxY else { return }
+        p.grid.fill(x: x, y: y, width: width, height: 1, p.glyphs.horizontal, style: Style(.border))
+        y += 1
+        let n = LayerNumbers.of(i, in: state)
+        let approx = n.status == .estimate ? "~" : ""
+        if case .failed(let message) = n.status {
+            line("", "error", message, role: .bad)
+            return
+        }
+        line("", "bits/w", n.bitsPerWeight.map { Format.fixed($0, 2) } ?? "…")
+        line("", "sparsity", n.sparsity.map { approx + Format.percent($0) } ?? "…")
+        line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
+             role: n.sqnr.map(LayerTable.quality))
+        let original = state.layers[i].bytes
+        line("", "size", n.bytes.map { Format.bytes($0) + " of " + Format.bytes(original) } ?? "…")
+        if let e = n.encoding { line("", "", e, active: false) }
+    }
+
+    /// Which layers the tuning keys change.
+    static func scope(_ state: AppState) -> String {
+        if state.applyToAll { return "editing all layers" }
+        if !state.marked.isEmpty { return "editing \(state.marked.count) marked" }
+        return ""
+    }
+
+    static func pruneName(_ p: PruneMethod) -> String {
+        switch p {
+        case .none: "none"
+        case .threshold: "magnitude threshold"
+        case .sparsity: "magnitude sparsity"
+        case .globalMagnitude: "global magnitude"
+        case .nm(let n, let m): "\(n):\(m) semi-structured"
+        case .rows(let norm, _): "rows by \(norm.rawValue) norm"
+        }
+    }
+
+    static func formatName(_ q: QuantFormat) -> String {
+        switch q {
+        case .none: "none"
+        case .int: "int"
+        case .nf4: "nf4"
+        case .fp8(let f, _): f == .e4m3 ? "fp8 e4m3" : "fp8 e5m2"
+        case .gguf(let t): t.name
+        case .kmeans: "k-means"
+        }
+    }
+
+    static func granularityName(_ g: Granularity) -> String {
+        switch g {
+        case .tensor: "per tensor"
+        case .channel: "per channel"
+        case .group(let n): "group \(n)"
+        }
+    }
+
+    static func clipName(_ c: Clipping) -> String {
+        switch c {
+        case .minmax: "min/max"
+        case .percentile(let p): "p" + Format.value(p)
+        case .mse: "mse search"
+        }
+    }
+}
