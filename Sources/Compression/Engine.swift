@@ -43,6 +43,7 @@ public final class Engine: @unchecked Sendable {
     private var running: [Int: CancellationToken] = [:]
     private var pending: [Int: Request] = [:]
     private var globalCuts: [Double: [Int: MagnitudeCut]] = [:]
+    private let buffers = BufferPool()
 
     struct CacheKey: Hashable {
         let layer: Int
@@ -91,7 +92,7 @@ public final class Engine: @unchecked Sendable {
                 return (r, t)
             }
             guard let request else { return }
-            let outcome = self.outcome(layer: layer, settings: request.settings, token: token)
+            let outcome = self.outcome(layer: layer, settings: request.settings, token: token, withLevels: true)
             lock.withLock { if running[layer] === token { running[layer] = nil } }
             if case .failure(let f) = outcome, f == Self.cancelled { return }
             let result = EvaluationResult(layer: layer, settings: request.settings, revision: request.revision,
@@ -124,7 +125,7 @@ public final class Engine: @unchecked Sendable {
         let done = Counter()
         DispatchQueue.concurrentPerform(iterations: todo.count) { k in
             let i = todo[k]
-            slots.set(i, outcome(layer: i, settings: settings[i], token: cancel).map(\.evaluation))
+            slots.set(i, outcome(layer: i, settings: settings[i], token: cancel, withLevels: false).map(\.evaluation))
             progress(done.increment(), todo.count)
         }
         if cancel.isCancelled { throw CancellationError() }
@@ -159,7 +160,8 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - The work itself
 
-    func outcome(layer: Int, settings: LayerSettings, token: CancellationToken) -> Result<Evaluated, EvaluationFailure> {
+    func outcome(layer: Int, settings: LayerSettings, token: CancellationToken,
+                 withLevels: Bool) -> Result<Evaluated, EvaluationFailure> {
         let tensor = model.tensors[layer]
         guard tensor.isFloating else {
             return .failure(EvaluationFailure(message: "\(tensor.dtype) tensors are not compressed"))
@@ -168,9 +170,11 @@ public final class Engine: @unchecked Sendable {
         var cut: MagnitudeCut? = nil
         if case .globalMagnitude(let s) = settings.prune { cut = lock.withLock { globalCuts[s]?[layer] } }
         let key = CacheKey(layer: layer, settings: settings, cut: cut)
-        if let hit = lock.withLock({ cache[key] }) { return .success(hit) }
+        if let hit = lock.withLock({ cache[key] }), hit.levels != nil || !withLevels || settings.quantize == .none {
+            return .success(hit)
+        }
         do {
-            let e = try evaluate(tensor, settings: settings, cut: cut, token: token)
+            let e = try evaluate(tensor, settings: settings, cut: cut, token: token, withLevels: withLevels)
             lock.withLock { cache[key] = e }
             return .success(e)
         } catch is CancellationError {
@@ -184,7 +188,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Decodes the tensor and evaluates it, split into row pieces across cores when the settings allow.
     func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken,
-                  pieceElements: Int = Engine.pieceElements) throws -> Evaluated {
+                  withLevels: Bool = true, pieceElements: Int = Engine.pieceElements) throws -> Evaluated {
         try LayerEvaluator.validate(settings, shape: tensor.shape)
         let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: pieceElements)
         let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
@@ -193,7 +197,7 @@ public final class Engine: @unchecked Sendable {
             return try v.withUnsafeBufferPointer {
                 let e = try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: $0, originalDType: tensor.dtype,
                                                     globalCut: cut, cancelled: { token.isCancelled })
-                let found = LevelFinder.find(settings.quantize, values: $0, shape: tensor.shape, clustering: e.clustering)
+                let found = withLevels ? LevelFinder.find(settings.quantize, values: $0, shape: tensor.shape, clustering: e.clustering) : nil
                 return Evaluated(evaluation: e, levels: found?.levels)
             }
         }
@@ -204,17 +208,17 @@ public final class Engine: @unchecked Sendable {
             if token.isCancelled { slots.fail(CancellationError()); return }
             let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
             let shape = [r1 - r0] + tensor.shape.dropFirst()
-            var buffer = [Float](repeating: 0, count: (r1 - r0) * rowElements)
+            let count = (r1 - r0) * rowElements
+            // Reused buffers: fresh multi-megabyte allocations cost page faults and zeroing on every piece.
+            let input = buffers.take(count), output = buffers.take(count)
+            defer { buffers.give(input); buffers.give(output) }
             do {
-                try buffer.withUnsafeMutableBufferPointer {
-                    try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: $0)
-                }
-                let e = try buffer.withUnsafeBufferPointer {
-                    let e = try LayerEvaluator.evaluate(settings, shape: shape, values: $0, originalDType: tensor.dtype,
-                                                        cancelled: { token.isCancelled })
-                    return (e, LevelFinder.find(settings.quantize, values: $0, shape: shape, firstRow: r0))
-                }
-                slots.set(p, e)
+                let values = UnsafeMutableBufferPointer(rebasing: input[0..<count])
+                try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
+                let v = UnsafeBufferPointer(values)
+                let e = try LayerEvaluator.evaluate(settings, shape: shape, values: v, originalDType: tensor.dtype,
+                                                    reconstruction: output, cancelled: { token.isCancelled })
+                slots.set(p, (e, withLevels ? LevelFinder.find(settings.quantize, values: v, shape: shape, firstRow: r0) : nil))
             } catch {
                 slots.fail(error)
             }
@@ -263,9 +267,10 @@ public final class Engine: @unchecked Sendable {
 
     /// The whole tensor as Float (one layer; the engine never holds a whole model).
     func values(of tensor: Tensor) throws -> [Float] {
-        var v = [Float](repeating: 0, count: tensor.parameters)
-        try v.withUnsafeMutableBufferPointer { try tensor.decode(0..<tensor.parameters, into: $0) }
-        return v
+        try [Float](unsafeUninitializedCapacity: tensor.parameters) { buffer, count in
+            try tensor.decode(0..<tensor.parameters, into: buffer)
+            count = tensor.parameters
+        }
     }
 }
 
@@ -276,6 +281,25 @@ func withBuffers<R>(_ arrays: [[Float]], _ body: ([UnsafeBufferPointer<Float>]) 
         return arrays[i].withUnsafeBufferPointer { go(i + 1, acc + [$0]) }
     }
     return go(0, [])
+}
+
+/// Float buffers handed out to pieces and taken back, so steady work allocates nothing.
+final class BufferPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [UnsafeMutableBufferPointer<Float>] = []
+
+    func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        if let b = lock.withLock({ free.firstIndex { $0.count >= count }.map { free.remove(at: $0) } }) { return b }
+        return .allocate(capacity: max(count, Engine.pieceElements))
+    }
+
+    func give(_ b: UnsafeMutableBufferPointer<Float>) {
+        lock.withLock {
+            if free.count < 8 { free.append(b) } else { b.deallocate() }
+        }
+    }
+
+    deinit { for b in free { b.deallocate() } }
 }
 
 /// A thread-safe counter for progress.

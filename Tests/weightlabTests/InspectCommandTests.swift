@@ -53,12 +53,12 @@ struct InspectCommandTests {
         #expect(r.stdout.contains("total (15 tensors)"))
     }
 
-    /// Until the workbench lands, a bare `weightlab` prints the example's inspect table.
-    @Test func bareCommandShowsTheExample() throws {
+    /// A bare `weightlab` opens the workbench on the example; with output to a pipe it refuses cleanly.
+    @Test func bareCommandNeedsATerminal() throws {
         let r = try CommandRunner.run([], currentDirectory: Fixtures.repositoryRoot)
-        #expect(r.status == 0, "stderr: \(r.stderr)")
-        #expect(r.stdout.contains("silero_vad_16k.safetensors"))
-        #expect(r.stdout.contains("total (15 tensors)"))
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("weightlab: not a terminal"), "stderr: \(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
     }
 
     @Test func escapesControlCharactersInNames() throws {
