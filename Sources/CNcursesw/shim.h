@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <wchar.h>
 #include <ncursesw/curses.h>
@@ -201,5 +202,33 @@ static inline int wl_atomic_load_int(int *p) { return __atomic_load_n(p, __ATOMI
 static inline void wl_atomic_store_int(int *p, int value) { __atomic_store_n(p, value, __ATOMIC_SEQ_CST); }
 static inline size_t wl_sigaction_size(void) { return sizeof(struct sigaction); }
 static inline int wl_siginfo_code(const siginfo_t *info) { return info ? info->si_code : 0; }
+
+/* ---- pseudo-terminals (for tests that run a screen in a child process) ------------------------------ */
+
+/* Not visible to Swift through the Glibc module (they need _XOPEN_SOURCE); compatible redeclarations. */
+extern int posix_openpt(int flags);
+extern int grantpt(int fd);
+extern int unlockpt(int fd);
+#ifdef __linux__
+extern int ptsname_r(int fd, char *buf, size_t buflen);
+#endif
+
+/* Opens a new pseudo-terminal: returns the master fd (or -1) and writes the slave's path into `name`. */
+static inline int wl_open_pseudo_terminal(char *name, int capacity) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0) return -1;
+#ifdef __linux__
+    int named = ptsname_r(master, name, (size_t)capacity) == 0;
+#else
+    const char *slave = ptsname(master);
+    int named = slave != NULL && strlen(slave) < (size_t)capacity;
+    if (named) memcpy(name, slave, strlen(slave) + 1);
+#endif
+    if (grantpt(master) != 0 || unlockpt(master) != 0 || !named) {
+        close(master);
+        return -1;
+    }
+    return master;
+}
 
 #endif

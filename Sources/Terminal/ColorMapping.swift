@@ -72,11 +72,18 @@ public enum ColorMapping {
         }
     }
 
-    /// Nearest of the first `count` ANSI colours (8 or 16).
+    /// Colourfulness: the spread between the strongest and weakest channel.
+    @inline(__always)
+    static func chroma(_ c: RGB) -> Int { Int(max(c.r, c.g, c.b)) - Int(min(c.r, c.g, c.b)) }
+
+    /// Nearest of the first `count` ANSI colours (8 or 16). The distance adds the squared difference in
+    /// chroma, so greys go to black/grey/white rather than to a saturated colour that happens to be nearer
+    /// (plain RGB distance sends #808080 to yellow among the 8 basic colours).
     public static func nearestANSI(_ c: RGB, count: Int) -> Int {
         var best = 0, bestDistance = Int.max
         for i in 0..<min(max(count, 1), 16) {
-            let d = distance(c, ansi16Palette[i])
+            let dc = chroma(c) - chroma(ansi16Palette[i])
+            let d = distance(c, ansi16Palette[i]) + dc * dc
             if d < bestDistance { (best, bestDistance) = (i, d) }
         }
         return best
