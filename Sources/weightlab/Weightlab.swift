@@ -16,13 +16,16 @@ struct Weightlab: ParsableCommand {
 enum BundledExample {
     static let relativePath = "Examples/silero-vad/silero_vad_16k.safetensors"
 
+    /// Where weightlab's own files (Examples/, Themes/) may be: the working directory, then the source tree
+    /// the executable was built from.
+    static var roots: [String] {
+        [FileManager.default.currentDirectoryPath,
+         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path]
+    }
+
     static var path: String {
-        let candidates = [
-            FileManager.default.currentDirectoryPath,
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().path,
-        ]
-        for base in candidates {
+        for base in roots {
             let p = (base as NSString).appendingPathComponent(relativePath)
             if FileManager.default.fileExists(atPath: p) { return p }
         }
