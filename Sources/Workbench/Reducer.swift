@@ -105,7 +105,9 @@ enum Reducer {
 
         case .closeHelp: state.showHelp = false
         case .scrollHelpUp: state.helpScroll = max(0, state.helpScroll - 1)
-        case .scrollHelpDown: state.helpScroll += 1   // the help view clamps
+        case .scrollHelpDown:
+            let limit = HelpView.maxScroll(width: state.width, height: state.height, unicode: state.useUnicode)
+            state.helpScroll = min(limit, state.helpScroll + 1)
         case .keepFilter: state.isEditingFilter = false
         case .clearFilter:
             state.isEditingFilter = false

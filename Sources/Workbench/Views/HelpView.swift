@@ -23,7 +23,30 @@ enum HelpView {
         return out
     }
 
-    static let keysWidth = 14
+    /// The widest key list plus a gap.
+    static func keysWidth(_ lines: [Line]) -> Int {
+        lines.reduce(0) { w, line in
+            if case .binding(let keys, _) = line { return max(w, DisplayWidth.of(keys)) }
+            return w
+        } + 3
+    }
+
+    /// How the lines fall into one or two columns at this width.
+    static func columns(_ all: [Line], width: Int) -> [[Line]] {
+        guard width >= 100 else { return [all] }
+        // Split at a section boundary near the middle.
+        let middle = all.count / 2
+        let split = all.indices.filter { all[$0] == .blank }.min { abs($0 - middle) < abs($1 - middle) } ?? middle
+        return [Array(all[..<split]), Array(all[min(all.count, split + 1)...])]
+    }
+
+    /// The largest useful scroll offset (the reducer clamps to it).
+    static func maxScroll(width: Int, height: Int, unicode: Bool) -> Int {
+        let layout = Layout(width: width, height: height)
+        let rows = layout.statusRow - 2
+        let tallest = columns(lines(unicode: unicode), width: width).map(\.count).max() ?? 0
+        return max(0, tallest - rows)
+    }
 
     static func draw(_ p: inout Painter, _ state: AppState, _ layout: Layout) {
         let top = 1, bottom = layout.statusRow          // rows top..<bottom are ours
@@ -31,15 +54,9 @@ enum HelpView {
         let all = lines(unicode: p.glyphs.unicode)
         let rows = bottom - top - 1
         guard rows > 0 else { return }
-        let twoColumns = layout.width >= 100
-        let columnWidth = twoColumns ? (layout.width - 3) / 2 : layout.width - 2
-        // In two columns, split at a section boundary near the middle.
-        var columns: [[Line]] = [all]
-        if twoColumns {
-            let middle = all.count / 2
-            let split = all.indices.filter { all[$0] == .blank }.min { abs($0 - middle) < abs($1 - middle) } ?? middle
-            columns = [Array(all[..<split]), Array(all[(split + 1)...])]
-        }
+        let columns = columns(all, width: layout.width)
+        let columnWidth = columns.count == 2 ? (layout.width - 3) / 2 : layout.width - 2
+        let keysWidth = keysWidth(all)
         let tallest = columns.map(\.count).max() ?? 0
         let scroll = max(0, min(state.helpScroll, tallest - rows))
         for (k, column) in columns.enumerated() {

@@ -11,7 +11,7 @@ enum HistogramView {
         let i = state.focus
         let valid = state.layers.indices.contains(i)
         let name = valid ? DisplayText.escaped(state.layers[i].name) : ""
-        p.paneTitle((state.showError ? "error · " : "histogram · ") + name, extra: modes(state),
+        p.paneTitle(state.showError ? "error · " : "histogram · ", subject: name, extra: modes(state),
                     x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .histogram)
         guard valid else { return }
         let info = state.layers[i]
@@ -61,6 +61,8 @@ enum HistogramView {
         }
         if let sp = n.sparsity { parts.append("sparsity " + Format.percent(sp)) }
         if let db = n.sqnr { parts.append("SQNR " + (n.status == .estimate ? "~" : "") + Format.sqnr(db) + (db.isFinite ? " dB" : "")) }
+        let room = layout.histogram.width - 2
+        while parts.count > 1 && DisplayWidth.of(p.glyphs.text(parts.joined(separator: "  "))) > room { parts.removeLast() }
         p.text(parts.joined(separator: "  "), x: layout.histogram.x + 1, y: layout.histogram.y + 1, Style(.mainForeground),
                width: layout.histogram.width - 2)
     }

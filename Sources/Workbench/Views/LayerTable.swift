@@ -109,7 +109,7 @@ enum LayerTable {
         func styled(_ role: ThemeRole) -> Style { Style(role, on: background, bold: focused) }
         p.grid.fill(x: 0, y: y, width: width, height: 1, style: base)
         if state.marked.contains(i) { p.text(p.glyphs.mark, x: 0, y: y, styled(.marked)) }
-        p.text(DisplayText.escaped(info.name), x: markWidth, y: y, base, width: nameWidth)
+        p.text(p.fitMiddle(DisplayText.escaped(info.name), nameWidth), x: markWidth, y: y, base, width: nameWidth)
 
         let n = LayerNumbers.of(i, in: state)
         var x = markWidth + nameWidth + 1

@@ -7,7 +7,7 @@ struct Glyphs: Sendable {
     var horizontal: Character { unicode ? "─" : "-" }
     var vertical: Character { unicode ? "│" : "|" }
     var mark: String { unicode ? "●" : "*" }
-    var ellipsis: String { unicode ? "…" : "~" }
+    var ellipsis: String { unicode ? "…" : ".." }
     var ascending: String { unicode ? "▲" : "^" }
     var descending: String { unicode ? "▼" : "v" }
     var tick: Character { unicode ? "┴" : "|" }
@@ -29,9 +29,10 @@ struct Glyphs: Sendable {
             case "−", "–", "—", "─": out += "-"
             case "±": out += "+-"
             case "→": out += "->"
-            case "…": out += "~"
+            case "…": out += "..."
             case "ŵ": out += "w'"
-            case "·", "●": out += "*"
+            case "·": out += "|"
+            case "●": out += "*"
             case "≥": out += ">="
             case "▲": out += "^"
             case "▼": out += "v"
@@ -75,6 +76,32 @@ struct Painter {
         return out + e
     }
 
+    /// `s` cut in the middle to `columns` display columns: for layer names, whose distinguishing part is
+    /// often at the end (`layers.0.…wq.weight`, `layers.0.…wq.bias`).
+    func fitMiddle(_ s: String, _ columns: Int) -> String {
+        let t = glyphs.text(s)
+        guard columns > 0, DisplayWidth.of(t) > columns else { return fit(s, columns) }
+        let e = glyphs.ellipsis
+        let room = columns - DisplayWidth.of(e)
+        guard room >= 6 else { return fit(s, columns) }
+        let headRoom = room / 3, tailRoom = room - headRoom
+        var head = "", used = 0
+        for ch in t {
+            let w = DisplayWidth.of(ch)
+            if used + w > headRoom { break }
+            head.append(ch)
+            used += w
+        }
+        var tail = "", tailUsed = 0
+        for ch in t.reversed() {
+            let w = DisplayWidth.of(ch)
+            if tailUsed + w > tailRoom { break }
+            tail.insert(ch, at: tail.startIndex)
+            tailUsed += w
+        }
+        return head + e + tail
+    }
+
     /// Draws `s` (fitted to `width` columns when given). Returns the columns used.
     @discardableResult
     mutating func text(_ s: String, x: Int, y: Int, _ style: Style, width: Int? = nil) -> Int {
@@ -95,15 +122,19 @@ struct Painter {
     }
 
     /// A pane's first row: `─ title ─── extra ─`, highlighted when the pane has the keyboard.
-    mutating func paneTitle(_ title: String, extra: String = "", x: Int, y: Int, width: Int, focused: Bool) {
+    /// `subject` (a layer name) follows the title and is the part cut, in the middle, when space is short.
+    mutating func paneTitle(_ title: String, subject: String = "", extra: String = "", x: Int, y: Int, width: Int, focused: Bool) {
         let line = Style(.border)
         grid.fill(x: x, y: y, width: width, height: 1, glyphs.horizontal, style: line)
         let titleStyle = focused ? Style(.highlight, bold: true) : Style(.title, bold: true)
-        var col = x + 1
-        col += text(" " + title + " ", x: col, y: y, titleStyle, width: max(0, width - 2))
-        if !extra.isEmpty {
-            let room = x + width - 2 - col
-            if room > 4 { textRight(" " + extra + " ", right: x + width - 1, y: y, Style(.inactive), width: room) }
-        }
+        // The extra part is shown whole or not at all; the title gives way first, down to 16 columns.
+        let extraText = extra.isEmpty ? "" : " " + glyphs.text(extra) + " "
+        var extraWidth = DisplayWidth.of(extraText)
+        if width - 4 - extraWidth < 16 { extraWidth = 0 }
+        let titleRoom = max(0, width - 2 - (extraWidth > 0 ? extraWidth + 1 : 0))
+        let subjectRoom = titleRoom - 2 - DisplayWidth.of(glyphs.text(title))
+        let full = title + (subject.isEmpty || subjectRoom < 8 ? "" : fitMiddle(subject, subjectRoom))
+        text(" " + full + " ", x: x + 1, y: y, titleStyle, width: titleRoom)
+        if extraWidth > 0 { textRight(extraText, right: x + width - 1, y: y, Style(.inactive), width: extraWidth) }
     }
 }

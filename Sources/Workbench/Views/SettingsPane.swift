@@ -18,7 +18,7 @@ enum SettingsPane {
             var col = x
             col += p.text(key, x: col, y: y, Style(active ? .highlight : .inactive, bold: active), width: 4)
             col = x + 4
-            col += p.text(label, x: col, y: y, Style(.inactive), width: 9)
+            col += p.text(label, x: col, y: y, Style(.inactive), width: 8)
             col = x + 13
             p.text(value, x: col, y: y, Style(role ?? (active ? .mainForeground : .inactive)), width: max(0, x + width - col))
             y += 1
@@ -34,8 +34,8 @@ enum SettingsPane {
         // Pruning.
         line("p", "prune", pruneName(s.prune))
         switch s.prune {
-        case .threshold(let t): line("[ ]", "threshold", "|w| < " + Format.value(t))
-        case .sparsity(let sp), .globalMagnitude(let sp), .rows(_, let sp): line("[ ]", "sparsity", Format.percent(sp))
+        case .threshold(let t): line("[ ]", "prunes", "|w| < " + Format.value(t))
+        case .sparsity(let sp), .globalMagnitude(let sp), .rows(_, let sp): line("[ ]", "target", Format.percent(sp))
         case .nm(let n, let m): line("n", "pattern", "\(n):\(m)")
         case .none: line("[ ]", "amount", none, active: false)
         }
@@ -74,9 +74,16 @@ enum SettingsPane {
         line("", "sparsity", n.sparsity.map { approx + Format.percent($0) } ?? "…")
         line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
              role: n.sqnr.map(LayerTable.quality))
-        let original = state.layers[i].bytes
-        line("", "size", n.bytes.map { Format.bytes($0) + " of " + Format.bytes(original) } ?? "…")
-        if let e = n.encoding { line("", "", e, active: false) }
+        let original = Format.bytes(state.layers[i].bytes)
+        let valueWidth = rect.maxX - 1 - (x + 13)
+        line("", "size", n.bytes.map { b in
+            let s = Format.bytes(b), long = s + " of " + original
+            return DisplayWidth.of(long) <= valueWidth ? long : s
+        } ?? "…")
+        // The storage encoding the size assumes, wrapped over the rows left.
+        if let e = n.encoding {
+            for part in Screen.wrap(p.glyphs.text(e), width: max(1, valueWidth)) { line("", "", part, active: false) }
+        }
     }
 
     /// Which layers the tuning keys change.
@@ -89,11 +96,11 @@ enum SettingsPane {
     static func pruneName(_ p: PruneMethod) -> String {
         switch p {
         case .none: "none"
-        case .threshold: "magnitude threshold"
-        case .sparsity: "magnitude sparsity"
-        case .globalMagnitude: "global magnitude"
-        case .nm(let n, let m): "\(n):\(m) semi-structured"
-        case .rows(let norm, _): "rows by \(norm.rawValue) norm"
+        case .threshold: "threshold"
+        case .sparsity: "sparsity"
+        case .globalMagnitude: "global"
+        case .nm: "N:M"
+        case .rows(let norm, _): "rows \(norm.rawValue)"
         }
     }
 

@@ -28,18 +28,33 @@ enum StatusLine {
             p.textRight(right + " ", right: layout.width, y: y, Style(.warning, on: .statusBackground), width: rightWidth)
         }
 
-        var parts = [Format.bytes(t.bytesOriginal) + " → " + approx + Format.bytes(t.bytesCompressed)
-                     + " (×" + Format.fixed(t.compressionRatio, 2) + ")",
-                     approx + Format.fixed(t.bitsPerWeight, 2) + " bits/w"]
+        // Each part in a long and a short spelling; "~" once, in front, when any number is not final.
+        let ratio = "×" + Format.fixed(t.compressionRatio, 2)
+        let sizes = Format.bytes(t.bytesOriginal) + " → " + Format.bytes(t.bytesCompressed)
+        var parts: [(long: String, short: String)] = [
+            (sizes + " (" + ratio + ")", sizes + " " + ratio),
+            (Format.fixed(t.bitsPerWeight, 2) + " bits/w", Format.fixed(t.bitsPerWeight, 2) + " b/w"),
+        ]
         if t.metrics.count > 0 {
-            parts.append("sparsity " + approx + Format.percent(t.metrics.sparsity))
             let db = t.metrics.sqnrDB
-            parts.append("SQNR " + approx + Format.sqnr(db) + (db.isFinite ? " dB" : ""))
+            parts.append(("sparsity " + Format.percent(t.metrics.sparsity), Format.percent(t.metrics.sparsity) + " zeros"))
+            parts.append(("SQNR " + Format.sqnr(db) + (db.isFinite ? " dB" : ""), Format.sqnr(db) + (db.isFinite ? " dB" : "")))
         }
-        // Drop the last parts rather than cut a number in half.
-        let room = layout.width - rightWidth - 2
-        while parts.count > 1 && DisplayWidth.of(p.glyphs.text(" " + parts.joined(separator: " · "))) > room { parts.removeLast() }
-        p.text(" " + parts.joined(separator: " · "), x: 0, y: y, Style(.statusForeground, on: .statusBackground, bold: true), width: room)
+        let lead = " " + approx + (approx.isEmpty ? "" : " ")
+        func text(_ long: Bool) -> String { lead + parts.map { long ? $0.long : $0.short }.joined(separator: " · ") }
+        // Long spellings, else short ones, else drop parts from the end rather than cut a number in half.
+        let room = layout.width - rightWidth - 1
+        func fits(_ s: String) -> Bool { DisplayWidth.of(p.glyphs.text(s)) <= room }
+        var line = text(true)
+        if !fits(line) {
+            line = text(false)
+            // Sparsity goes first, then SQNR, then bits per weight; sizes always stay.
+            for drop in [2, 2, 1] where !fits(line) && parts.count > drop {
+                parts.remove(at: drop)
+                line = text(false)
+            }
+        }
+        p.text(line, x: 0, y: y, Style(.statusForeground, on: .statusBackground, bold: true), width: room)
     }
 
     static func hintRow(_ p: inout Painter, _ state: AppState, _ layout: Layout) {
