@@ -38,6 +38,22 @@ import WeightFormats
         assertSnapshot(lines: view(s, width: 80, height: 24).lines, named: "pruned-80x24-ascii")
     }
 
+    /// Just opened: nothing analysed or evaluated yet, the histogram pane focused.
+    @Test func openingAt80x24() {
+        var s = FakeModel.freshState(width: 80, height: 24)
+        _ = reduce(&s, .input(.key(.tab)))
+        _ = reduce(&s, .analysed(layer: 2, FakeModel.analysis(FakeModel.values[2]!)))
+        assertSnapshot(lines: view(s, width: 80, height: 24).lines, named: "opening-80x24")
+    }
+
+    /// The settings pane focused on the 2:4 + int8 layer, with `*` on.
+    @Test func settingsPaneAt100x30() {
+        var s = FakeModel.loadedState(width: 100, height: 30)
+        for key in "jjjj*" { _ = reduce(&s, .input(.key(.character(key)))) }
+        _ = reduce(&s, .input(.key(.backTab)))
+        assertSnapshot(lines: view(s, width: 100, height: 30).lines, named: "settings-100x30")
+    }
+
     @Test func tooSmallAt40x12() {
         let s = FakeModel.loadedState(width: 40, height: 12)
         assertSnapshot(lines: view(s, width: 40, height: 12).lines, named: "too-small-40x12")

@@ -21,7 +21,10 @@ enum StatusLine {
         var work: [String] = []
         if w.analysed < w.floating { work.append("analysing \(w.analysed)/\(w.floating)") }
         if w.evaluating > 0 { work.append("evaluating \(w.evaluating) layer" + (w.evaluating == 1 ? "" : "s")) }
-        if let g = state.progress { work.append("\(g.label) \(g.done)/\(g.total)") }
+        // The state counts analyses itself; a run loop that also reports them is not shown twice.
+        if let g = state.progress, !(g.label == "analysing" && w.analysed < w.floating) {
+            work.append("\(g.label) \(g.done)/\(g.total)")
+        }
         let right = work.joined(separator: " · ")
         let rightWidth = right.isEmpty ? 0 : min(layout.width / 2, DisplayWidth.of(p.glyphs.text(right)) + 1)
         if !right.isEmpty {
@@ -70,17 +73,29 @@ enum StatusLine {
             p.text(" " + m.text, x: 0, y: y, Style(m.isError ? .bad : .good, bold: m.isError), width: width)
             return
         }
-        let hints: [(Command, String)] = state.showHelp
-            ? [(.closeHelp, "close"), (.scrollHelpDown, "scroll")]
-            : [(.help, "help"), (.cyclePrune, "prune"), (.cycleFormat, "format"), (.bitsUp, "bits"),
-               (.toggleMark, "mark"), (.startFilter, "filter"), (.sortNext, "sort"), (.savePlan, "save"), (.quit, "quit")]
+        let hints: [(Command, String)]
+        switch (state.showHelp, state.pane) {
+        case (true, _):
+            hints = [(.closeHelp, "close"), (.scrollHelpDown, "scroll")]
+        case (false, .layers):
+            hints = [(.help, "help"), (.cyclePrune, "prune"), (.cycleFormat, "format"), (.bitsUp, "bits"),
+                     (.toggleMark, "mark"), (.startFilter, "filter"), (.sortNext, "sort"), (.savePlan, "save"), (.quit, "quit")]
+        case (false, .histogram):
+            hints = [(.help, "help"), (.thresholdDown, ""), (.thresholdUp, "threshold"), (.toggleLogCounts, "log"),
+                     (.cycleZoom, "zoom"), (.toggleClipView, "clip"), (.toggleErrorView, "error"), (.nextPane, "pane")]
+        case (false, .settings):
+            hints = [(.help, "help"), (.cyclePrune, "prune"), (.fineDown, ""), (.fineUp, "amount"), (.cycleNM, "N:M"),
+                     (.cycleFormat, "format"), (.bitsDown, ""), (.bitsUp, "bits"), (.toggleSymmetric, "sym"),
+                     (.cycleGranularity, "scale"), (.cycleClip, "clip"), (.toggleApplyAll, "all")]
+        }
         var x = 1
         for (command, label) in hints {
             guard let b = Keymap.bindings.first(where: { $0.command == command }), let key = b.keys.first else { continue }
             let k = p.glyphs.unicode ? Keymap.label(key) : Keymap.asciiLabel(key)
             guard x + DisplayWidth.of(k) + DisplayWidth.of(label) + 1 < width else { break }
             x += p.text(k, x: x, y: y, Style(.highlight, bold: true))
-            x += p.text(" " + label + "  ", x: x, y: y, Style(.inactive))
+            // An empty label pairs a key with the next one ("[ ] amount").
+            x += p.text(label.isEmpty ? " " : " " + label + "  ", x: x, y: y, Style(.inactive))
         }
     }
 }
