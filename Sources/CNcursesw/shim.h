@@ -188,6 +188,10 @@ static inline int wl_install_signal_handler(int sig, void (*handler)(int, siginf
 static inline int wl_sigaction_is_ignore(const struct sigaction *action) {
     return !(action->sa_flags & SA_SIGINFO) && action->sa_handler == SIG_IGN;
 }
+/* 1 when `action` is SIG_DFL (and not a SA_SIGINFO handler). */
+static inline int wl_sigaction_is_default(const struct sigaction *action) {
+    return !(action->sa_flags & SA_SIGINFO) && action->sa_handler == SIG_DFL;
+}
 /* Sets `sig` to its default action. Async-signal-safe. */
 static inline int wl_set_default_action(int sig) {
     struct sigaction action;

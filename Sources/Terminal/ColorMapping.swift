@@ -76,17 +76,43 @@ public enum ColorMapping {
     @inline(__always)
     static func chroma(_ c: RGB) -> Int { Int(max(c.r, c.g, c.b)) - Int(min(c.r, c.g, c.b)) }
 
-    /// Nearest of the first `count` ANSI colours (8 or 16). The distance adds the squared difference in
-    /// chroma, so greys go to black/grey/white rather than to a saturated colour that happens to be nearer
-    /// (plain RGB distance sends #808080 to yellow among the 8 basic colours).
+    /// The ANSI colour for `c` among the first `count` (8 or 16). Plain RGB distance is a poor guide with so
+    /// few colours (it sends #808080 to yellow and pastel green to white), so this decides in two steps:
+    /// greyish colours (chroma under 48, or under a quarter of the brightest channel) go to the nearest of
+    /// black/grey/white; colourful ones keep their hue family (red, yellow, green, cyan, blue, magenta, by 60°
+    /// sectors) and take the nearer of its normal and bright entries by RGB distance (bright only with 16).
     public static func nearestANSI(_ c: RGB, count: Int) -> Int {
-        var best = 0, bestDistance = Int.max
-        for i in 0..<min(max(count, 1), 16) {
-            let dc = chroma(c) - chroma(ansi16Palette[i])
-            let d = distance(c, ansi16Palette[i]) + dc * dc
-            if d < bestDistance { (best, bestDistance) = (i, d) }
+        let bright = count >= 16
+        func nearest(_ candidates: [Int]) -> Int {
+            candidates.min { distance(c, ansi16Palette[$0]) < distance(c, ansi16Palette[$1]) }!
         }
-        return best
+        let r = Int(c.r), g = Int(c.g), b = Int(c.b)
+        let top = max(r, g, b), spread = chroma(c)
+        if spread < 48 || spread * 4 < top {
+            return nearest(bright ? [0, 8, 7, 15] : [0, 7])
+        }
+        var hue: Double
+        if top == r {
+            hue = 60 * Double(g - b) / Double(spread)
+        } else if top == g {
+            hue = 60 * (Double(b - r) / Double(spread) + 2)
+        } else {
+            hue = 60 * (Double(r - g) / Double(spread) + 4)
+        }
+        if hue < 0 { hue += 360 }
+        // Sectors centred on 0° red, 60° yellow, 120° green, 180° cyan, 240° blue, 300° magenta.
+        let family = [1, 3, 2, 6, 4, 5][Int((hue + 30) / 60) % 6]
+        return nearest(bright ? [family, family + 8] : [family])
+    }
+
+    /// True when a background role would vanish into the main background in `mode` (different colours in the
+    /// theme, the same terminal colour): the screen then shows the cell in reverse video so selections and
+    /// bars stay visible on 8/16-colour terminals.
+    public static func backgroundCollapses(_ background: RGB, into main: RGB, mode: ColorMode) -> Bool {
+        guard background != main, let b = color(for: background, mode: mode), let m = color(for: main, mode: mode) else {
+            return false
+        }
+        return b == m
     }
 
     /// Nearest xterm 256-palette entry among the colour cube (16–231) and the grey ramp (232–255).

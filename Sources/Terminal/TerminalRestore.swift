@@ -36,6 +36,10 @@ enum TerminalRestore {
     nonisolated(unsafe) static var previousActions: UnsafeMutablePointer<sigaction>? = nil
     nonisolated(unsafe) static var installed: UnsafeMutablePointer<Bool>? = nil
     nonisolated(unsafe) static var atexitRegistered = false
+    /// Set to 1 by the SIGCONT handler: after a suspend (Ctrl-Z, `fg`), ncurses re-enables its own mouse
+    /// mode, which switches the terminal out of drag reporting, so the screen must send it again.
+    nonisolated(unsafe) static var continued: UnsafeMutablePointer<Int32>? = nil
+    nonisolated(unsafe) static var continueHandlerInstalled = false
 
     /// Allocates the handler-visible state (once). Called before any handler can run.
     static func prepare() {
@@ -47,6 +51,8 @@ enum TerminalRestore {
         savedModeValid!.initialize(repeating: false, count: 2)
         armed = .allocate(capacity: 1)
         armed!.initialize(to: 0)
+        continued = .allocate(capacity: 1)
+        continued!.initialize(to: 0)
         previousActions = .allocate(capacity: signalSlots)
         previousActions!.initialize(repeating: sigaction(), count: signalSlots)
         installed = .allocate(capacity: signalSlots)
@@ -135,8 +141,33 @@ enum TerminalRestore {
         }
     }
 
+    /// Notes SIGCONT (resume after a suspend), if nobody else handles it. The default action (continue the
+    /// process) happens either way.
+    static func installContinueHandler() {
+        prepare()
+        guard !continueHandlerInstalled else { return }
+        let previous = previousActions! + Int(SIGCONT)
+        guard wl_install_signal_handler(SIGCONT, continueSignalHandler, previous) == 0 else { return }
+        if wl_sigaction_is_default(previous) == 0 {
+            // Someone else's handler (or SIG_IGN): leave it in place.
+            _ = sigaction(SIGCONT, previous, nil)
+            return
+        }
+        continueHandlerInstalled = true
+    }
+
+    /// True once after each SIGCONT.
+    static func takeContinued() -> Bool {
+        guard let continued else { return false }
+        return wl_atomic_exchange_int(continued, 0) == 1
+    }
+
     /// Puts back the actions that were in place before `installHandlers()`.
     static func uninstallHandlers() {
+        if continueHandlerInstalled {
+            _ = sigaction(SIGCONT, previousActions! + Int(SIGCONT), nil)
+            continueHandlerInstalled = false
+        }
         guard let installed, let previousActions else { return }
         for sig in terminationSignals + crashSignals where installed[Int(sig)] {
             _ = sigaction(sig, previousActions + Int(sig), nil)
@@ -149,28 +180,32 @@ enum TerminalRestore {
     static func isTermination(_ sig: Int32) -> Bool { sig == SIGINT || sig == SIGTERM || sig == SIGHUP }
 
     /// After restoring: hand the signal to whatever handled it before us (or the default action).
+    /// - Termination signals: the previous action (default: the process ends, and the shell sees status
+    ///   128 + signal).
+    /// - A real fault (`si_code > 0`): the previous handler, by returning — the faulting instruction runs again
+    ///   and meets it (the Swift runtime's backtracer, or a core dump) with the true fault information.
+    /// - A crash signal sent with kill(2) (`SI_USER`): the default action. Handlers written for faults, like
+    ///   the Swift backtracer, return after reporting and expect the fault to end the process; a sent signal
+    ///   would leave the process running, with the terminal already given back.
+    /// - A crash signal raised inside the process (`abort()`, `raise`; `si_code < 0`): the previous handler,
+    ///   so an abort still gets its backtrace (abort ends the process after the handler returns).
     static func chain(signal sig: Int32, code: Int32) {
-        guard sig > 0, Int(sig) < signalSlots, let previousActions, let installed else {
+        guard sig > 0, Int(sig) < signalSlots, let previousActions, let installed, installed[Int(sig)] else {
             _ = wl_set_default_action(sig)
             _ = raise(sig)
             return
         }
-        if installed[Int(sig)] {
-            _ = sigaction(sig, previousActions + Int(sig), nil)
-            installed[Int(sig)] = false
-        } else {
+        installed[Int(sig)] = false
+        if !isTermination(sig) && code == 0 {  // SI_USER
             _ = wl_set_default_action(sig)
-        }
-        if isTermination(sig) {
-            // Pending until this handler returns, then delivered to the previous/default action: the shell
-            // sees "killed by signal", i.e. status 128 + sig.
             _ = raise(sig)
-        } else if code <= 0 {
-            // Sent by kill/raise/abort (SI_USER, SI_TKILL, SI_QUEUE): nothing re-executes, so raise again.
+            return
+        }
+        _ = sigaction(sig, previousActions + Int(sig), nil)
+        if isTermination(sig) || code < 0 {
+            // Pending until this handler returns, then delivered to the previous action.
             _ = raise(sig)
         }
-        // A real fault (code > 0): returning re-executes the faulting instruction, which now meets the
-        // previous handler (the Swift runtime's backtracer, or the default core dump) with the true fault info.
     }
 }
 
@@ -180,4 +215,10 @@ let terminalSignalHandler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t
     sig, info, _ in
     TerminalRestore.restoreNow()
     TerminalRestore.chain(signal: sig, code: wl_siginfo_code(info))
+}
+
+/// SIGCONT: only raises a flag the screen checks before it next reads input or draws.
+let continueSignalHandler: @convention(c) (Int32, UnsafeMutablePointer<siginfo_t>?, UnsafeMutableRawPointer?) -> Void = {
+    _, _, _ in
+    if let flag = TerminalRestore.continued { wl_atomic_store_int(flag, 1) }
 }

@@ -74,6 +74,7 @@ public final class TerminalScreen {
         // still at their default), whose cleanup is not async-signal-safe.
         TerminalRestore.saveTerminalModes()
         TerminalRestore.installHandlers()
+        TerminalRestore.installContinueHandler()
         guard let screen = wl_newterm_stdio() else {
             TerminalRestore.uninstallHandlers()
             throw .unusableTerminalType(term)
@@ -167,6 +168,13 @@ public final class TerminalScreen {
         }
         _ = wl_wnoutrefresh(window)
         _ = wl_doupdate()
+        resumeDragReportingIfContinued()
+    }
+
+    /// After a suspend/resume, ncurses has switched the terminal back to its own (press/release only) mouse
+    /// mode: turn drag reporting on again.
+    private func resumeDragReportingIfContinued() {
+        if TerminalRestore.takeContinued() { Self.writeToTerminal(Self.dragReportingOn) }
     }
 
     /// Forces the next `draw` to repaint every cell (e.g. after something else wrote to the terminal).
@@ -179,6 +187,7 @@ public final class TerminalScreen {
     /// and for input the workbench ignores (unknown keys, mouse motion without a button held).
     public func nextEvent(timeoutMilliseconds: Int32) -> InputEvent? {
         guard screen != nil else { return nil }
+        resumeDragReportingIfContinued()
         wl_wtimeout(window, timeoutMilliseconds)
         var code: wint_t = 0
         let status = wl_wget_wch(window, &code)
@@ -246,6 +255,11 @@ public final class TerminalScreen {
         } else if let colors = ColorMapping.pair(foreground: theme[style.foreground],
                                                  background: theme[style.background], mode: colorMode) {
             pair = pairNumber(foreground: colors.fg, background: colors.bg)
+            // Coarse palettes can merge e.g. the selection background into the main background.
+            if style.background != .mainBackground,
+               ColorMapping.backgroundCollapses(theme[style.background], into: theme[.mainBackground], mode: colorMode) {
+                reverse = true
+            }
         }
         if reverse { attributes |= wl_a_reverse() }
         styleCache[style] = (attributes, pair)

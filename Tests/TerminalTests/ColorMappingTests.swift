@@ -60,6 +60,29 @@ import Workbench
         }
     }
 
+    @Test func ansiKeepsHueFamilies() {
+        // Pastel and mid-tone theme colours keep their hue instead of turning grey.
+        #expect(ColorMapping.nearestANSI(RGB(0x87, 0xd7, 0x87), count: 8) == 2)   // green
+        #expect(ColorMapping.nearestANSI(RGB(0x5f, 0xaf, 0xd7), count: 8) == 6)   // cyan
+        #expect(ColorMapping.nearestANSI(RGB(0x8a, 0xb4, 0xf8), count: 16) == 12) // light blue
+        #expect(ColorMapping.nearestANSI(RGB(0xff, 0x87, 0xd7), count: 16) == 13) // pink → bright magenta
+        #expect(ColorMapping.nearestANSI(RGB(0xff, 0x5f, 0x5f), count: 16) == 9)  // light red
+        #expect(ColorMapping.nearestANSI(RGB(0x87, 0x3a, 0x3a), count: 16) == 1)  // dark red
+        // Exact palette entries map to themselves.
+        for i in 0..<16 { #expect(ColorMapping.nearestANSI(ColorMapping.ansi16Palette[i], count: 16) == i, "\(i)") }
+        for i in 0..<8 { #expect(ColorMapping.nearestANSI(ColorMapping.ansi16Palette[i], count: 8) == i, "\(i)") }
+    }
+
+    @Test func collapsedBackgroundsAreDetected() {
+        let theme = Theme.dark
+        // The dark theme's selection background is a dark grey-blue: black among 8 colours, like the main one.
+        #expect(ColorMapping.backgroundCollapses(theme[.selectedBackground], into: theme[.mainBackground], mode: .ansi8))
+        #expect(!ColorMapping.backgroundCollapses(theme[.selectedBackground], into: theme[.mainBackground], mode: .ansi16))
+        #expect(!ColorMapping.backgroundCollapses(theme[.selectedBackground], into: theme[.mainBackground], mode: .indexed256))
+        #expect(!ColorMapping.backgroundCollapses(theme[.mainBackground], into: theme[.mainBackground], mode: .ansi8))
+        #expect(!ColorMapping.backgroundCollapses(RGB(1, 1, 1), into: RGB(2, 2, 2), mode: .none))
+    }
+
     @Test func colorPerMode() {
         let c = RGB(0x5f, 0x87, 0xaf)
         #expect(ColorMapping.color(for: c, mode: .none) == nil)

@@ -200,11 +200,16 @@ import Glibc
         #expect(r.output.contains("\u{1B}[7m") || r.output.contains(";7m"))  // selection in reverse video
     }
 
+    /// Each way out, with the Swift runtime's crash backtracer off and on (on, it is the handler ours chains
+    /// to for crash signals; it must still end the process).
     @Test(.enabled(if: !isChild), arguments: [
-        ("term", SIGTERM), ("segv", SIGSEGV), ("fault", SIGSEGV), ("trap", SIGILL), ("exit", 0),
+        ("term", SIGTERM, false), ("segv", SIGSEGV, false), ("fault", SIGSEGV, false), ("trap", SIGILL, false),
+        ("exit", 0, false), ("term", SIGTERM, true), ("segv", SIGSEGV, true), ("fault", SIGSEGV, true),
+        ("trap", SIGILL, true),
     ])
-    func terminalIsRestoredOnEveryExit(mode: String, signal: Int32) throws {
-        let r = try Self.runChild(mode: mode, term: "xterm-256color")
+    func terminalIsRestoredOnEveryExit(mode: String, signal: Int32, backtracer: Bool) throws {
+        let backtrace = backtracer ? "enable=yes,interactive=no,color=no" : "enable=no"
+        let r = try Self.runChild(mode: mode, term: "xterm-256color", extraEnvironment: ["SWIFT_BACKTRACE": backtrace])
         #expect(r.report.hasPrefix("opened 80x24"), "\(mode): \(r.report)")
         if signal == 0 {
             #expect(r.reason == .exit && r.status == 3)
