@@ -13,6 +13,10 @@ public struct TerminalError: Error, CustomStringConvertible, Equatable, Sendable
     static let termNotSet = TerminalError(
         "TERM is not set: weightlab's workbench needs to know the terminal type (e.g. TERM=xterm-256color)")
 
+    static func cannotAddressCursor(_ term: String) -> TerminalError {
+        TerminalError("cannot use terminal type '\(term)': it cannot move the cursor (try TERM=xterm-256color)")
+    }
+
     static func unusableTerminalType(_ term: String) -> TerminalError {
         TerminalError("cannot use terminal type '\(term)' (no terminfo entry)")
     }

@@ -80,11 +80,13 @@ public final class TerminalScreen {
             throw .unusableTerminalType(term)
         }
         _ = wl_set_term(screen)
-        guard let window = wl_stdscr() else {
+        // A terminfo entry without cursor addressing (TERM=dumb, hard-copy types) cannot show a screen.
+        var probe = [CChar](repeating: 0, count: 256)
+        guard let window = wl_stdscr(), wl_tigetstr_copy("cup", &probe, Int32(probe.count)) > 0 else {
             _ = wl_endwin()
             wl_delscreen(screen)
             TerminalRestore.uninstallHandlers()
-            throw .unusableTerminalType(term)
+            throw .cannotAddressCursor(term)
         }
         TerminalRestore.setRestoreSequence(TerminalRestore.restoreSequence())
         TerminalRestore.arm()

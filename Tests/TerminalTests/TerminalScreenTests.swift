@@ -179,6 +179,14 @@ import Glibc
     }
 
     @Test(.enabled(if: !isChild))
+    func terminalWithoutCursorAddressingIsRefused() throws {
+        let r = try Self.runChild(mode: "open", term: "dumb")
+        #expect(r.report == "error: cannot use terminal type 'dumb': it cannot move the cursor (try TERM=xterm-256color)\nalive\n")
+        #expect(r.reason == .exit && r.status == 0)
+        #expect(r.canonical && r.echo)
+    }
+
+    @Test(.enabled(if: !isChild))
     func opensDrawsAndCloses() throws {
         let r = try Self.runChild(mode: "open", term: "xterm-256color")
         #expect(r.report.hasPrefix("opened 80x24 256 colours unicode=true event=nil\n"), "\(r.report)")
