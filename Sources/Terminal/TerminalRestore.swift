@@ -130,6 +130,12 @@ enum TerminalRestore {
     /// under `nohup`) stay ignored.
     static func installHandlers() {
         prepare()
+        // A parent may have left signals blocked (the mask is inherited across exec): without SIGWINCH ncurses
+        // never sees a resize, and blocked termination signals would never restore the terminal.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in terminationSignals + crashSignals + [SIGWINCH] { sigaddset(&unblock, sig) }
+        _ = pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for sig in terminationSignals + crashSignals where !installed![Int(sig)] {
             let previous = previousActions! + Int(sig)
             guard wl_install_signal_handler(sig, terminalSignalHandler, previous) == 0 else { continue }

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Drives the real binary in a real terminal: a detached tmux session (its own server socket, so parallel
+/// runs cannot meet), keys sent with `send-keys`, the screen read with `capture-pane`.
+@Suite(.serialized)
+struct WorkbenchTmuxTests {
+    final class Tmux {
+        let socket = "weightlab-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+
+        /// Runs a tmux client with posix_spawn and waitpid. Foundation's Process is not used: the server that
+        /// `new-session` starts inherits the client's descriptors, and Process waits on them.
+        @discardableResult
+        func tmux(_ args: [String]) throws -> String {
+            let outPath = NSTemporaryDirectory() + "/\(socket)-\(UInt32.random(in: 0...UInt32.max)).out"
+            defer { unlink(outPath) }
+            let argv = ["tmux", "-L", socket, "-f", "/dev/null"] + args
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, ["capture-pane", "display-message"].contains(args.first) ? outPath : "/dev/null",
+                                             O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            // Default dispositions and an empty mask for the tmux server and everything under it: the test
+            // runner's own ignored or blocked signals must not leak into the program under test.
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var all = sigset_t(), none = sigset_t()
+            sigfillset(&all)
+            sigemptyset(&none)
+            posix_spawnattr_setsigdefault(&attributes, &all)
+            posix_spawnattr_setsigmask(&attributes, &none)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+            var cArgs = argv.map { strdup($0) } + [nil]
+            defer { for a in cArgs { free(a) } }
+            var pid: pid_t = 0
+            let rc = posix_spawnp(&pid, "tmux", &actions, &attributes, &cArgs, environ)
+            guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .ENOENT) }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        }
+
+        func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", "wl"]) }
+        func keys(_ keys: String...) throws { try tmux(["send-keys", "-t", "wl"] + keys) }
+
+        /// Polls the screen until `done` holds (up to `seconds`); returns the last screen either way.
+        func wait(_ seconds: Double = 15, until done: (String) -> Bool) throws -> String {
+            let deadline = Date().addingTimeInterval(seconds)
+            var last = ""
+            while Date() < deadline {
+                last = try screen()
+                if done(last) { return last }
+                usleep(50_000)
+            }
+            return last
+        }
+
+        deinit { _ = try? tmux(["kill-server"]) }
+    }
+
+    /// The model totals line: "<original> → <compressed> (×ratio) · … · SQNR …".
+    static func statusLine(_ screen: String) -> String? {
+        screen.split(separator: "\n").map(String.init).last { $0.contains("bits/w") && $0.contains("SQNR") }
+    }
+
+    /// The totals once every number is exact: no "~" estimate and no background work named.
+    static func settledStatus(_ screen: String) -> String? {
+        guard let s = statusLine(screen), !s.contains("~"), !s.contains("evaluating"), !s.contains("analysing") else { return nil }
+        return s
+    }
+
+    @Test func openTuneHelpResizeQuit() throws {
+        let t = Tmux()
+        let command = "cd '\(Fixtures.repositoryRoot)' && LANG=C.UTF-8 '\(CommandRunner.executable)'; "
+            + "echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 60"
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "120", "-y", "40", command])
+
+        // Opens on the example, nothing compressed yet.
+        var screen = try t.wait { $0.contains("silero_vad_16k.safetensors") && Self.settledStatus($0)?.contains("SQNR exact") == true }
+        let initial = try #require(Self.settledStatus(screen), "no status line:\n\(screen)")
+        #expect(initial.contains("(×1.00)"))
+
+        // Move down to an LSTM matrix, choose integer quantization: size and SQNR change.
+        for _ in 0..<9 { try t.keys("j") }
+        try t.keys("f")
+        screen = try t.wait { Self.settledStatus($0).map { !$0.contains("SQNR exact") } ?? false }
+        let afterInt = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
+        #expect(afterInt != initial, "status unchanged:\n\(screen)")
+
+        // Fewer bits, then raise them again: each step changes the totals.
+        try t.keys("-", "-", "-", "-")
+        screen = try t.wait { Self.settledStatus($0).map { $0 != afterInt } ?? false }
+        let atFour = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
+        #expect(atFour != afterInt)
+        try t.keys("+")
+        screen = try t.wait { Self.settledStatus($0).map { $0 != atFour } ?? false }
+        let atFive = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
+        #expect(atFive != atFour, "raising the bits changed nothing:\n\(screen)")
+
+        // Help is generated from the keymap.
+        try t.keys("?")
+        screen = try t.wait { $0.contains("generated from the keymap") }
+        #expect(screen.contains("generated from the keymap"))
+        #expect(screen.contains("save the plan"))
+        try t.keys("Escape")
+
+        // Too small, then back.
+        try t.tmux(["resize-window", "-t", "wl", "-x", "40", "-y", "12"])
+        screen = try t.wait { $0.contains("too small") }
+        let size = try t.tmux(["display-message", "-p", "-t", "wl", "#{window_width}x#{window_height}"])
+        #expect(screen.contains("terminal too small"), "at \(size):\n\(screen)")
+        try t.tmux(["resize-window", "-t", "wl", "-x", "120", "-y", "40"])
+        screen = try t.wait { Self.settledStatus($0) != nil }
+        #expect(Self.settledStatus(screen) == atFive)
+
+        // Quit: exit code 0 and the shell's terminal modes back.
+        try t.keys("q")
+        screen = try t.wait { $0.contains("EXIT=") && ($0.contains("icanon") ) }
+        #expect(screen.contains("EXIT=0"), "after q:\n\(screen)")
+        #expect(screen.contains("icanon") && !screen.contains("-icanon"), "terminal modes not restored:\n\(screen)")
+        #expect(screen.contains("echo") && !screen.contains("-echo"))
+    }
+
+    /// SIGINT, SIGTERM and SIGHUP sent to the program (not to the shell around it) restore the terminal.
+    @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
+    func signalsRestoreTheTerminal(_ signal: Int32) throws {
+        let t = Tmux()
+        let command = "cd '\(Fixtures.repositoryRoot)' && '\(CommandRunner.executable)'; "
+            + "echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon | tr '\\n' ' '; echo; sleep 60"
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "100", "-y", "30", command])
+        _ = try t.wait { Self.statusLine($0) != nil }
+        let shell = try #require(Int32(try t.tmux(["display-message", "-p", "-t", "wl", "#{pane_pid}"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let children = try String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
+        let app = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
+        kill(app, signal)
+        let screen = try t.wait { $0.contains("EXIT=") && $0.contains("icanon") }
+        #expect(screen.contains("EXIT=\(128 + signal)"), "after signal \(signal):\n\(screen)")
+        #expect(screen.contains("icanon") && !screen.contains("-icanon"), "terminal modes not restored:\n\(screen)")
+    }
+}
