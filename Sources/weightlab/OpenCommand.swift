@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compression
+import Dispatch
 import Foundation
 import Terminal
 import WeightFormats
@@ -21,13 +22,14 @@ struct Open: ParsableCommand {
     var theme: String = "dark"
 
     func run() throws {
+        LatencyTrace.launchTime = DispatchTime.now().uptimeNanoseconds
         let path = model ?? BundledExample.path
         let opened: Model
         let settings: [LayerSettings]
         do {
             opened = try ModelFile.open(path)
             if let plan {
-                settings = try Plan.load(path: plan).resolve(for: opened.tensors)
+                settings = try PlanLoading.settings(plan, for: opened)
             } else {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
             }
@@ -62,5 +64,15 @@ enum ThemeFiles {
         }
         if !isPath && nameOrPath == "dark" { return (Theme.dark, []) }
         return (Theme.dark, ["no theme '\(nameOrPath)' (looked for \(candidates.joined(separator: ", "))); using the built-in dark theme"])
+    }
+}
+
+/// Loads and resolves a plan. Kept out of line: inlining the typed-throws `Plan.load`/`resolve` calls into a
+/// `do`/`catch` of untyped errors crashes the Swift 6.3 optimiser (release builds only).
+enum PlanLoading {
+    @inline(never)
+    static func settings(_ path: String, for model: Model) throws -> [LayerSettings] {
+        let plan = try Plan.load(path: path)
+        return try plan.resolve(for: model.tensors)
     }
 }

@@ -22,6 +22,11 @@ final class WorkbenchSession {
     private var analysesPending = 0
     private var analysesDone = 0
     private var histogramToken = CancellationToken()
+    /// Latency measurement for the benchmark (`WEIGHTLAB_TRACE=<file>`): when each key-started evaluation
+    /// began, and results waiting for the frame that shows them.
+    let trace = LatencyTrace.fromEnvironment()
+    private var keyStarted: [Int: (revision: Int, at: UInt64)] = [:]
+    private var shownPending: [(layer: Int, started: UInt64)] = []
 
     init(model: Model, settings: [LayerSettings], planPath: String?, theme: Theme, screen: TerminalScreen) {
         self.model = model
@@ -63,12 +68,28 @@ final class WorkbenchSession {
 
     func draw() {
         screen.draw(view(state, width: state.width, height: state.height), theme: theme)
+        guard let trace else { return }
+        trace.frameDrawn()
+        for p in shownPending { trace.record("key_to_result_on_screen_ms layer=\(p.layer)", since: p.started) }
+        shownPending.removeAll()
     }
 
     func dispatch(_ action: Action) {
         if case .input(.resize) = action { screen.invalidate() }
         let effects = reduce(&state, action)
+        if trace != nil { noteLatency(action, effects) }
         run(effects)
+    }
+
+    private func noteLatency(_ action: Action, _ effects: [Effect]) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if case .input(.key) = action {
+            for case .evaluate(let layer, _, let revision) in effects { keyStarted[layer] = (revision, now) }
+        }
+        if case .evaluated(let r) = action, let k = keyStarted[r.layer], k.revision == r.revision {
+            keyStarted[r.layer] = nil
+            shownPending.append((r.layer, k.at))
+        }
     }
 
     func run(_ effects: [Effect]) {
@@ -138,6 +159,38 @@ final class WorkbenchSession {
         analysesPending -= 1
         let total = analysesDone + analysesPending
         return .progress(done: analysesDone, total: total, label: "analysing")
+    }
+}
+
+/// Appends timing lines to a file for `Benchmarks/workbench_latency.sh`; off unless WEIGHTLAB_TRACE is set.
+final class LatencyTrace {
+    let handle: FileHandle
+    let processStart: UInt64
+    private var framesDrawn = 0
+
+    static func fromEnvironment() -> LatencyTrace? {
+        guard let path = ProcessInfo.processInfo.environment["WEIGHTLAB_TRACE"], !path.isEmpty else { return nil }
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        guard let h = FileHandle(forWritingAtPath: path) else { return nil }
+        return LatencyTrace(handle: h)
+    }
+
+    init(handle: FileHandle) {
+        self.handle = handle
+        processStart = LatencyTrace.launchTime
+    }
+
+    /// Set as early as `main` runs (see `Open.run`).
+    nonisolated(unsafe) static var launchTime = DispatchTime.now().uptimeNanoseconds
+
+    func frameDrawn() {
+        framesDrawn += 1
+        if framesDrawn == 1 { record("first_frame_ms", since: processStart) }
+    }
+
+    func record(_ what: String, since start: UInt64) {
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        handle.write(Data(String(format: "%@ %.2f\n", what, ms).utf8))
     }
 }
 
