@@ -20,19 +20,39 @@ public struct ValueHistogram: Sendable, Equatable {
     public func lowerEdge(_ i: Int) -> Double { lo + Double(i) * binWidth }
 
     /// Adds a chunk. The last bin is closed: `hi` itself lands in it, like numpy.histogram.
+    ///
+    /// Branch-free, with four interleaved copies of the counts: consecutive weights often fall in the same
+    /// bin, and one array would make every increment wait for the previous one's store.
     public mutating func add(_ values: UnsafeBufferPointer<Float>) {
         let n = counts.count
+        guard let p = values.baseAddress, !values.isEmpty else { return }
         let scale = Double(n) / (hi - lo)
         let (l, h) = (lo, hi)
+        let last = Double(n - 1)
         var below = 0, above = 0
-        counts.withUnsafeMutableBufferPointer { c in
-            for w in values where w.isFinite {
+        var lanes = [Int](repeating: 0, count: 4 * n)
+        lanes.withUnsafeMutableBufferPointer { c in
+            let base = c.baseAddress!
+            @inline(__always) func one(_ w: Float, _ lane: UnsafeMutablePointer<Int>) {
                 let x = Double(w)
-                if x < l { below += 1; continue }
-                if x > h { above += 1; continue }
-                c[min(n - 1, Int((x - l) * scale))] += 1
+                let inside = x >= l && x <= h                       // false for NaN and ±Inf
+                below &+= (x < l && x > -.infinity) ? 1 : 0
+                above &+= (x > h && x < .infinity) ? 1 : 0
+                let t = inside ? Swift.min((x - l) * scale, last) : 0
+                lane[Int(t)] &+= inside ? 1 : 0
             }
+            var i = 0
+            let count = values.count
+            while i + 4 <= count {
+                one(p[i], base)
+                one(p[i + 1], base + n)
+                one(p[i + 2], base + 2 * n)
+                one(p[i + 3], base + 3 * n)
+                i += 4
+            }
+            while i < count { one(p[i], base); i += 1 }
         }
+        for b in 0..<n { counts[b] += lanes[b] + lanes[n + b] + lanes[2 * n + b] + lanes[3 * n + b] }
         self.below += below
         self.above += above
     }

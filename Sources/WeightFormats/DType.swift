@@ -102,4 +102,7 @@ public enum DType: Hashable, Sendable, CustomStringConvertible {
 
 public enum ByteOrder: Sendable, Equatable {
     case little, big
+
+    /// This machine's byte order.
+    public static let host: ByteOrder = 1.littleEndian == 1 ? .little : .big
 }

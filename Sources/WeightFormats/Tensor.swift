@@ -87,6 +87,11 @@ extension Tensor {
         }
         let firstByte = (range.lowerBound / b) * dtype.blockBytes
         let byteLen = (range.count / b) * dtype.blockBytes
+        if dtype == .float32 && byteOrder == .little && ByteOrder.host == .little {
+            // Stored exactly as the Floats we want: read straight into the output, no second copy.
+            try data.read(at: UInt64(firstByte), into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(out)[0..<byteLen]))
+            return
+        }
         if scratch.count < byteLen { scratch = [UInt8](repeating: 0, count: byteLen) }
         try scratch.withUnsafeMutableBytes { raw in
             let window = UnsafeMutableRawBufferPointer(rebasing: raw[0..<byteLen])

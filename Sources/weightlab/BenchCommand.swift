@@ -42,8 +42,14 @@ struct Bench: ParsableCommand {
         func evaluate(_ s: LayerSettings) throws {
             _ = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateAll([s])
         }
+        // The same work as numpy's peer: statistics, then a 512-bin histogram over [min, max].
+        try time("stats+hist") {
+            let s = try TensorScan.statistics(tensor)
+            _ = try TensorScan.valueHistogram(tensor, bins: 512, lo: s.min, hi: s.max)
+        }
+        // What opening a layer in the workbench computes: the above plus the fine magnitude histogram.
         var analysis: LayerAnalysis? = nil
-        try time("stats+hist") { analysis = try LayerAnalysis.analyse(tensor) }
+        try time("open-analysis") { analysis = try LayerAnalysis.analyse(tensor) }
         try time("prune-metrics") { try evaluate(LayerSettings(prune: .threshold(0.5))) }
         try time("int8-channel") { try evaluate(LayerSettings(quantize: .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax))) }
         try time("int4-g128") { try evaluate(LayerSettings(quantize: .int(bits: 4, symmetric: true, granularity: .group(128), clip: .minmax))) }
