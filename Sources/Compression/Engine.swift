@@ -25,6 +25,7 @@ public struct EvaluationResult: Sendable {
 /// Why an evaluation produced no numbers (the settings do not fit the tensor, or the file could not be read).
 public struct EvaluationFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -88,6 +88,9 @@ public struct LayerNumbers: Equatable, Sendable {
                 m.count = a.magnitudes.total
                 m.sumSquares = a.magnitudes.totalSquares
                 m.sumSquaredError = cut.prunedSquares
+                // ŵ is w where kept and 0 where pruned: Σwŵ = Σŵ² = the kept values' Σw².
+                m.sumProducts = a.magnitudes.totalSquares - cut.prunedSquares
+                m.sumSquaresReconstructed = m.sumProducts
                 m.zeros = cut.pruned
                 n.metrics = m
                 n.sqnr = m.sqnrDB

@@ -36,7 +36,12 @@ struct Open: ParsableCommand {
         } catch {
             Failure.exit(error)
         }
-        let (loadedTheme, warnings) = ThemeFiles.load(theme)
+        let loadedTheme: Theme, warnings: [String]
+        do {
+            (loadedTheme, warnings) = try ThemeFiles.load(theme)
+        } catch {
+            Failure.exit(error)
+        }
         for w in warnings { FileHandle.standardError.write(Data("weightlab: theme: \(w)\n".utf8)) }
 
         let screen: TerminalScreen
@@ -51,19 +56,22 @@ struct Open: ParsableCommand {
     }
 }
 
-/// Finds theme files: a name in the Themes/ folder shipped with weightlab, or a path.
+/// Finds the theme: a name in the Themes/ folder shipped with weightlab, or a path to a theme file.
 enum ThemeFiles {
-    static func load(_ nameOrPath: String) -> (Theme, [String]) {
-        let isPath = nameOrPath.contains("/") || nameOrPath.hasSuffix(".theme")
-        let candidates = isPath ? [nameOrPath] : BundledExample.roots.map { $0 + "/Themes/" + nameOrPath + ".theme" }
-        for p in candidates {
-            if let text = try? String(contentsOfFile: p, encoding: .utf8) {
-                let (theme, warnings) = Theme.parse(text, name: isPath ? (p as NSString).lastPathComponent : nameOrPath)
-                return (theme, warnings)
-            }
+    static var directory: String {
+        BundledExample.roots.map { $0 + "/Themes" }.first { FileManager.default.fileExists(atPath: $0) } ?? "Themes"
+    }
+
+    /// The theme and its warnings; the built-in dark theme when the default is asked for and no Themes/
+    /// folder is around (an installed binary). Out of line for the same optimiser bug as `PlanLoading`.
+    @inline(never)
+    static func load(_ nameOrPath: String) throws -> (Theme, [String]) {
+        do {
+            return try Theme.load(nameOrPath: nameOrPath, themesDirectory: directory)
+        } catch {
+            if nameOrPath == "dark" { return (Theme.dark, []) }
+            throw error
         }
-        if !isPath && nameOrPath == "dark" { return (Theme.dark, []) }
-        return (Theme.dark, ["no theme '\(nameOrPath)' (looked for \(candidates.joined(separator: ", "))); using the built-in dark theme"])
     }
 }
 
