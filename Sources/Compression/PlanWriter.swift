@@ -148,26 +148,5 @@ enum PlanJSON {
         "\(d)"
     }
 
-    /// A JSON string literal. Control characters and the invisible/bidi characters that could disguise a
-    /// name in a terminal are written as `\u` escapes; everything else is written as UTF-8.
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if DisplayText.escaped(String(scalar)) != String(scalar) && scalar.value <= 0xFFFF {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ s: String) -> String { JSONText.quoted(s) }
 }

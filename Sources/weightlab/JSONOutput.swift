@@ -1,4 +1,5 @@
 import Foundation
+import WeightFormats
 
 /// A JSON value with ordered object keys, written deterministically. Non-finite numbers become `null`
 /// (JSON has no NaN or Infinity); doubles are written with enough digits to round-trip.
@@ -67,24 +68,5 @@ indirect enum JSONValue {
         }
     }
 
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value)
-                    || (0x202A...0x202E).contains(u.value) || (0x2066...0x2069).contains(u.value) {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        out += "\""
-    }
+    static func quote(_ s: String, into out: inout String) { out += JSONText.quoted(s) }
 }
