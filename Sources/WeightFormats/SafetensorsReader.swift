@@ -7,7 +7,7 @@ import Foundation
 /// the file, valid UTF-8 starting with `{`, known dtypes, offsets that are plain non-negative integers, each
 /// tensor's byte range equal to `product(shape) · dtype size`, and the ranges, sorted by offset, tiling the
 /// data section from 0 to the end of the file with no overlap and no gap. Stricter than Foundation's JSON:
-/// duplicate keys, `1e3`, floats and negative numbers are refused (see `StrictJSONParser`).
+/// duplicate keys, `1e3`, floats and negative numbers are refused (see `StrictJSON` and `parseJSON`).
 ///
 /// Tensor order: the data-section (offset) order, which is the order the reference library writes header
 /// entries in and what `safe_open(...).offset_keys()` returns (`keys()` sorts by name instead). Tensors that
@@ -44,18 +44,14 @@ public enum SafetensorsReader {
             throw ModelError(path, "header length \(n) runs past the end of the file (\(source.size) bytes)")
         }
         let headerBytes = try source.bytes(at: 8, count: Int(n))
-        guard String(validating: headerBytes, as: UTF8.self) != nil else {
-            throw ModelError(path, "header is not valid UTF-8")
+        // Encoding first, so the message names the header; the parser's own check of the same bytes then passes.
+        if let bad = StrictJSON.firstInvalidUTF8(headerBytes) {
+            throw ModelError(path, "header is not valid UTF-8 (byte \(bad + 8))")
         }
         guard headerBytes.first == UInt8(ascii: "{") else {
             throw ModelError(path, "header is not a JSON object (it must start with '{')")
         }
-        let json: JSONValue
-        do {
-            json = try StrictJSONParser.parse(headerBytes)
-        } catch {
-            throw ModelError(path, "header is not valid JSON: \(error.message) at byte \(error.offset + 8)")
-        }
+        let json = try parseJSON(headerBytes, "header", startingAtByte: 8, path: path)
         guard case .object(let entries) = json else {
             throw ModelError(path, "header is not a JSON object")
         }
@@ -77,7 +73,7 @@ public enum SafetensorsReader {
             guard case .object(let fields) = info else {
                 throw ModelError(path, "tensor '\(shown)': entry is \(info.kindName), not an object")
             }
-            func field(_ key: String) throws -> JSONValue {
+            func field(_ key: String) throws -> StrictJSON.Value {
                 guard let v = fields.first(where: { $0.key == key })?.value else {
                     throw ModelError(path, "tensor '\(shown)': missing \"\(key)\"")
                 }
@@ -152,7 +148,7 @@ public enum SafetensorsReader {
         return Parsed(metadata: metadata, tensors: tensors)
     }
 
-    private static func metadataMap(_ value: JSONValue, path: String) throws -> [(key: String, value: MetadataValue)] {
+    private static func metadataMap(_ value: StrictJSON.Value, path: String) throws -> [(key: String, value: MetadataValue)] {
         switch value {
         case .null:
             return []
@@ -166,6 +162,29 @@ public enum SafetensorsReader {
         default:
             throw ModelError(path, "__metadata__ is \(value.kindName), not an object of strings")
         }
+    }
+
+    /// Parses a header or index with the shared strict reader and refuses duplicate keys at any depth (the
+    /// reader keeps them for its callers to name). `startingAtByte` places the JSON inside a binary file, whose
+    /// errors give the file's byte offset; nil means a text file, whose errors give a line and column.
+    ///
+    /// Out of line: Swift 6.3's release optimiser crashes on typed-throws calls inlined into untyped code.
+    @inline(never)
+    static func parseJSON(_ bytes: [UInt8], _ what: String, startingAtByte base: Int?, path: String) throws -> StrictJSON.Value {
+        let json: StrictJSON.Value
+        do {
+            json = try StrictJSON.parse(bytes)
+        } catch {
+            let place = if let base { " at byte \(error.offset + base)" }
+                        else if error.line > 0 { " at line \(error.line), column \(error.column)" }
+                        else { "" }
+            throw ModelError(path, "\(what) is not valid JSON\(place): \(error.reason)")
+        }
+        if let duplicate = json.firstDuplicateKey {
+            let inside = duplicate.within.map { " in '\(DisplayText.escaped($0))'" } ?? ""
+            throw ModelError(path, "\(what) has a duplicate key '\(DisplayText.escaped(duplicate.key))'\(inside)")
+        }
+        return json
     }
 
     // MARK: - Sharded models
@@ -183,15 +202,10 @@ public enum SafetensorsReader {
             throw ModelError(path, "index file is larger than 100 MB")
         }
         let bytes = try source.bytes(at: 0, count: Int(source.size))
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw ModelError(path, "index is not valid UTF-8")
+        if let bad = StrictJSON.firstInvalidUTF8(bytes) {
+            throw ModelError(path, "index is not valid UTF-8 (byte \(bad))")
         }
-        let json: JSONValue
-        do {
-            json = try StrictJSONParser.parse(bytes)
-        } catch {
-            throw ModelError(path, "index is not valid JSON: \(error.message) at byte \(error.offset)")
-        }
+        let json = try parseJSON(bytes, "index", startingAtByte: nil, path: path)
         guard case .object(let top) = json else { throw ModelError(path, "index is not a JSON object") }
         guard let mapValue = top.first(where: { $0.key == "weight_map" })?.value else {
             throw ModelError(path, "index has no \"weight_map\"")
@@ -223,7 +237,7 @@ public enum SafetensorsReader {
     }
 
     /// Index metadata as metadata values; nested objects become dotted keys.
-    private static func flatten(_ v: JSONValue, key: String, into out: inout [(key: String, value: MetadataValue)]) {
+    private static func flatten(_ v: StrictJSON.Value, key: String, into out: inout [(key: String, value: MetadataValue)]) {
         if case .object(let pairs) = v {
             for p in pairs { flatten(p.value, key: key + "." + p.key, into: &out) }
         } else if let m = metadataValue(v) {
@@ -231,7 +245,7 @@ public enum SafetensorsReader {
         }
     }
 
-    private static func metadataValue(_ v: JSONValue) -> MetadataValue? {
+    private static func metadataValue(_ v: StrictJSON.Value) -> MetadataValue? {
         switch v {
         case .string(let s): return .string(s)
         case .bool(let b): return .bool(b)
@@ -289,5 +303,67 @@ public enum SafetensorsReader {
     /// The shard file names an index refers to (so a directory listing does not open them twice).
     public static func shardNames(inIndex path: String) throws -> Set<String> {
         Set(try readIndex(path).weightMap.map(\.shard))
+    }
+}
+
+// MARK: - Reading header values
+
+/// What the safetensors reader asks of parsed JSON: plain integers, duplicate keys, and words for messages.
+extension StrictJSON.Value {
+    /// The value of a number written as a plain non-negative integer (`0`, `42`) that fits in Int;
+    /// nil for `1e3`, `1.0`, `-1`, `-0`, strings and everything else.
+    var nonNegativeInt: Int? {
+        guard case .number(let text) = self, !text.isEmpty,
+              text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Int(text)
+    }
+
+    /// Short description of the kind of value, for error messages.
+    var kindName: String {
+        switch self {
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .number(let t): "the number \(t)"
+        case .bool(let b): b ? "true" : "false"
+        case .null: "null"
+        }
+    }
+
+    /// The number as text in a message, or its kind.
+    var shortText: String {
+        switch self {
+        case .number(let t): t
+        case .string(let s): "\"" + DisplayText.escaped(String(s.prefix(40))) + "\""
+        default: kindName
+        }
+    }
+
+    /// The first key, in file order, that repeats within its object anywhere in this value, with the key of
+    /// the top-level member it sits under (nil when the repeated key is itself top-level). Recursion is
+    /// bounded by `StrictJSON.maximumDepth`.
+    var firstDuplicateKey: (key: String, within: String?)? {
+        func repeated(_ v: StrictJSON.Value) -> String? {
+            switch v {
+            case .object(let members):
+                var seen = Set<String>()
+                for m in members {
+                    if !seen.insert(m.key).inserted { return m.key }
+                    if let k = repeated(m.value) { return k }
+                }
+            case .array(let items):
+                for item in items { if let k = repeated(item) { return k } }
+            case .string, .number, .bool, .null:
+                break
+            }
+            return nil
+        }
+        guard case .object(let members) = self else { return repeated(self).map { ($0, nil) } }
+        var seen = Set<String>()
+        for m in members {
+            if !seen.insert(m.key).inserted { return (m.key, nil) }
+            if let k = repeated(m.value) { return (k, m.key) }
+        }
+        return nil
     }
 }

@@ -55,7 +55,7 @@ struct FormatErrorTests {
     }
 
     @Test func headerNotValidJSON() throws {
-        try st("{\"a\u{1B}\": 1}", [], "control character inside a string")
+        try st("{\"a\u{1B}\": 1}", [], "control character 0x1b in a string must be escaped")
         try st(#"{"a": {"dtype": "F32",}}"#, [], "not valid JSON")
         try st(#"{"a": 1} trailing"#, [], "not valid JSON")
     }
@@ -63,6 +63,9 @@ struct FormatErrorTests {
     @Test func duplicateKeys() throws {
         let t = #"{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#
         try st(#"{"a":\#(t),"a":\#(t)}"#, [0, 0, 0, 0], "duplicate key 'a'")
+        // Nested objects are checked too, and the message names the tensor the repeated key sits under.
+        try st(#"{"a":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}}"#, [0, 0, 0, 0],
+               "duplicate key 'dtype' in 'a'")
     }
 
     @Test func unknownDtype() throws {
@@ -166,7 +169,11 @@ struct FormatErrorTests {
         let escape = try dir.write("other.safetensors.index.json", text: #"{"weight_map":{"a":"../x.safetensors"}}"#)
         FormatReference.expectError("outside the model's directory") { _ = try SafetensorsReader.openIndex(escape) }
         let broken = try dir.write("broken.safetensors.index.json", text: #"{"weight_map": {"#)
-        FormatReference.expectError("not valid JSON") { _ = try SafetensorsReader.openIndex(broken) }
+        FormatReference.expectError("not valid JSON at line 1, column 17") { _ = try SafetensorsReader.openIndex(broken) }
+        let twice = try dir.write("twice.safetensors.index.json", text: #"{"weight_map":{"a":"s.safetensors","a":"t.safetensors"}}"#)
+        FormatReference.expectError("duplicate key 'a' in 'weight_map'") { _ = try SafetensorsReader.openIndex(twice) }
+        let bom = try dir.write("bom.safetensors.index.json", [0xEF, 0xBB, 0xBF] + Array(#"{"weight_map":{}}"#.utf8))
+        FormatReference.expectError("byte-order mark") { _ = try SafetensorsReader.openIndex(bom) }
     }
 
     // MARK: npy
