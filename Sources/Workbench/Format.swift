@@ -1,9 +1,9 @@
 import Foundation
 
 /// Number spellings shared by every view, short enough for table cells.
-enum Format {
+public enum Format {
     /// Bytes in binary units: `812 B`, `4.0 KiB`, `1.23 MiB`, `12.5 GiB`.
-    static func bytes(_ n: Int) -> String {
+    public static func bytes(_ n: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var v = Double(n), u = 0
         while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
@@ -12,7 +12,7 @@ enum Format {
     }
 
     /// Parameter counts: `768`, `12.3K`, `4.19M`, `7.24B`.
-    static func count(_ n: Int) -> String {
+    public static func count(_ n: Int) -> String {
         let units = ["", "K", "M", "B", "T"]
         var v = Double(n), u = 0
         while v >= 1000 && u < units.count - 1 { v /= 1000; u += 1 }
@@ -20,23 +20,23 @@ enum Format {
         return (v >= 100 ? fixed(v, 0) : v >= 10 ? fixed(v, 1) : fixed(v, 2)) + units[u]
     }
 
-    static func percent(_ f: Double) -> String { fixed(f * 100, 1) + "%" }
+    public static func percent(_ f: Double) -> String { fixed(f * 100, 1) + "%" }
 
     /// SQNR in dB: `41.2`, `exact` for +∞, `-∞` when all the signal is lost.
-    static func sqnr(_ db: Double) -> String {
+    public static func sqnr(_ db: Double) -> String {
         if db == .infinity { return "exact" }
         if db == -.infinity { return "-∞" }
         return fixed(db, 1)
     }
 
-    static func fixed(_ v: Double, _ digits: Int) -> String {
+    public static func fixed(_ v: Double, _ digits: Int) -> String {
         guard v.isFinite else { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
         let s = String(format: "%.\(digits)f", v)
         return s == "-0" || s.hasPrefix("-0.") && Double(s) == 0 ? String(s.dropFirst()) : s
     }
 
     /// A value on an axis or in a statistic: 3 significant digits, `-0.125`, `0.00312`, `1.2e-05`.
-    static func value(_ v: Double) -> String {
+    public static func value(_ v: Double) -> String {
         guard v.isFinite else { return fixed(v, 0) }
         if v == 0 { return "0" }
         let a = abs(v)
@@ -53,5 +53,5 @@ enum Format {
     }
 
     /// A shape as `[4096, 4096]`, `[]` for a scalar.
-    static func shape(_ dims: [Int]) -> String { "[" + dims.map(String.init).joined(separator: ",") + "]" }
+    public static func shape(_ dims: [Int]) -> String { "[" + dims.map(String.init).joined(separator: ",") + "]" }
 }

@@ -73,7 +73,7 @@ struct Bench: ParsableCommand {
             ])
             print(o.text())
         } else {
-            print("weightlab bench: \(Format.count(n)) weights (rows of \(Self.columns)), \(ProcessInfo.processInfo.activeProcessorCount) cores, best of \(repeats)")
+            print("weightlab bench: \(TableFormat.count(n)) weights (rows of \(Self.columns)), \(ProcessInfo.processInfo.activeProcessorCount) cores, best of \(repeats)")
             for (name, s) in results {
                 print(name.padding(toLength: 15, withPad: " ", startingAt: 0)
                       + String(format: "%9.1f ms  %9.1f M weights/s", s * 1000, Double(n) / s / 1e6))
@@ -89,18 +89,11 @@ struct Bench: ParsableCommand {
         out.withUnsafeMutableBufferPointer { buf in
             nonisolated(unsafe) let base = buf.baseAddress!
             DispatchQueue.concurrentPerform(iterations: slices) { s in
-                var state = seed &+ UInt64(s) &* 0x9E37_79B9_7F4A_7C15
-                func next() -> Double {
-                    state &+= 0x9E37_79B9_7F4A_7C15
-                    var z = state
-                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                    return Double((z ^ (z >> 31)) >> 11) * 0x1p-53
-                }
+                var rng = SplitMix64(seed: seed &+ UInt64(s) &* 0x9E37_79B9_7F4A_7C15)
                 let lo = count * s / slices, hi = count * (s + 1) / slices
                 var i = lo
                 while i < hi {
-                    let u1 = max(next(), 0x1p-60), u2 = next()
+                    let u1 = max(rng.unit(), 0x1p-60), u2 = rng.unit()
                     let r = (-2 * Foundation.log(u1)).squareRoot()
                     base[i] = Float(r * Foundation.cos(2 * .pi * u2))
                     if i + 1 < hi { base[i + 1] = Float(r * Foundation.sin(2 * .pi * u2)) }

@@ -1,6 +1,7 @@
 import Compression
 import Foundation
 import WeightFormats
+import Workbench
 
 /// Renders `weightlab inspect` as a table or as JSON. Names and metadata are untrusted and always escaped.
 enum InspectOutput {
@@ -30,29 +31,29 @@ enum InspectOutput {
         for r in inspection.rows {
             let t = r.tensor
             var row = [DisplayText.escaped(t.name), t.dtype.description, shapeText(t.shape),
-                       Format.count(t.parameters), Format.bytes(t.byteCount)]
+                       TableFormat.count(t.parameters), Workbench.Format.bytes(t.byteCount)]
             if withStatistics {
                 if let s = r.statistics {
-                    row += [Format.g(s.min), Format.g(s.max), Format.g(s.mean), Format.g(s.std), Format.g(s.absmax),
-                            Format.percent(s.zeroFraction), String(s.nans), String(s.infinities)]
+                    row += [TableFormat.g(s.min), TableFormat.g(s.max), TableFormat.g(s.mean), TableFormat.g(s.std), TableFormat.g(s.absmax),
+                            TableFormat.percent(s.zeroFraction), String(s.nans), String(s.infinities)]
                 } else {
                     row += Array(repeating: "-", count: 8)
                 }
             }
             rows.append(row)
         }
-        var total = ["total (\(model.tensors.count) tensors)", "", "", Format.count(model.parameters),
-                     Format.bytes(model.byteCount)]
+        var total = ["total (\(model.tensors.count) tensors)", "", "", TableFormat.count(model.parameters),
+                     Workbench.Format.bytes(model.byteCount)]
         if withStatistics {
             let s = inspection.total
             total += s.count > 0
-                ? [Format.g(s.min), Format.g(s.max), Format.g(s.mean), Format.g(s.std), Format.g(s.absmax),
-                   Format.percent(s.zeroFraction), String(s.nans), String(s.infinities)]
+                ? [TableFormat.g(s.min), TableFormat.g(s.max), TableFormat.g(s.mean), TableFormat.g(s.std), TableFormat.g(s.absmax),
+                   TableFormat.percent(s.zeroFraction), String(s.nans), String(s.infinities)]
                 : Array(repeating: "-", count: 8)
         }
         var out = "\(DisplayText.escaped(model.path))  (\(model.format.rawValue))\n"
         for kv in model.metadata.prefix(20) {
-            out += "  \(DisplayText.escaped(kv.key)) = \(Format.clip(DisplayText.escaped(metadataText(kv.value)), 100))\n"
+            out += "  \(DisplayText.escaped(kv.key)) = \(TableFormat.clip(DisplayText.escaped(metadataText(kv.value)), 100))\n"
         }
         if model.metadata.count > 20 { out += "  … \(model.metadata.count - 20) more metadata keys (see --json)\n" }
         out += "\n" + TextTable.render(header: header, rows: rows, footer: total,
@@ -107,7 +108,7 @@ enum InspectOutput {
         case .string(let s): return s
         case .int(let i): return String(i)
         case .uint(let u): return String(u)
-        case .float(let d): return Format.g(d)
+        case .float(let d): return TableFormat.g(d)
         case .bool(let b): return String(b)
         case .array(let a):
             let head = a.prefix(8).map(metadataText).joined(separator: ", ")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Compression
 import Foundation
 import WeightFormats
+import Workbench
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,23 +63,23 @@ enum ReportOutput {
         for (i, t) in r.model.tensors.enumerated() {
             let e = r.layers[i]
             rows.append([
-                DisplayText.escaped(t.name), InspectOutput.shapeText(t.shape), Format.count(t.parameters),
+                DisplayText.escaped(t.name), InspectOutput.shapeText(t.shape), TableFormat.count(t.parameters),
                 SettingsText.summary(r.settings[i]),
-                e.map { Format.percent($0.metrics.sparsity) } ?? "-",
+                e.map { TableFormat.percent($0.metrics.sparsity) } ?? "-",
                 e.map { sqnrText($0.metrics.sqnrDB) } ?? "-",
-                e.map { Format.g($0.metrics.maxAbsError) } ?? "-",
+                e.map { TableFormat.g($0.metrics.maxAbsError) } ?? "-",
                 e.map { String(format: "%.6f", $0.metrics.cosineSimilarity) } ?? "-",
-                Format.bytes(t.byteCount),
-                Format.bytes(e?.size.bytes ?? t.byteCount),
+                Workbench.Format.bytes(t.byteCount),
+                Workbench.Format.bytes(e?.size.bytes ?? t.byteCount),
                 String(format: "%.3f", e?.size.bitsPerWeight ?? Double(t.dtype.blockBytes * 8) / Double(t.dtype.blockSize)),
                 e?.size.encoding ?? "not compressed (\(t.dtype))",
             ])
         }
         let m = r.totals.metrics
-        let footer = ["total (\(r.model.tensors.count) tensors)", "", Format.count(r.totals.parameters), "",
-                      Format.percent(m.sparsity), sqnrText(m.sqnrDB), Format.g(m.maxAbsError),
-                      String(format: "%.6f", m.cosineSimilarity), Format.bytes(r.totals.bytesOriginal),
-                      Format.bytes(r.totals.bytesCompressed), String(format: "%.3f", r.totals.bitsPerWeight),
+        let footer = ["total (\(r.model.tensors.count) tensors)", "", TableFormat.count(r.totals.parameters), "",
+                      TableFormat.percent(m.sparsity), sqnrText(m.sqnrDB), TableFormat.g(m.maxAbsError),
+                      String(format: "%.6f", m.cosineSimilarity), Workbench.Format.bytes(r.totals.bytesOriginal),
+                      Workbench.Format.bytes(r.totals.bytesCompressed), String(format: "%.3f", r.totals.bitsPerWeight),
                       String(format: "%.2fx smaller", r.totals.compressionRatio)]
         return "\(DisplayText.escaped(r.model.path))\n\n"
             + TextTable.render(header: header, rows: rows, footer: footer, rightAligned: [2, 4, 5, 6, 7, 8, 9, 10])

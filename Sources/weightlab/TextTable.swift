@@ -23,8 +23,8 @@ enum TextTable {
     }
 }
 
-/// Number formatting shared by every command's output.
-enum Format {
+/// Exact numbers for command output (the workbench's `Format` is for short table cells; bytes come from it).
+enum TableFormat {
     static func g(_ d: Double) -> String {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d > 0 ? "inf" : "-inf" }
@@ -41,13 +41,6 @@ enum Format {
             out.append(ch)
         }
         return out
-    }
-
-    static func bytes(_ n: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n), u = 0
-        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-        return u == 0 ? "\(n) B" : String(format: "%.1f ", v) + units[u]
     }
 
     static func clip(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }
