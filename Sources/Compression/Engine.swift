@@ -43,6 +43,10 @@ public final class Engine: @unchecked Sendable {
     private var cache: [CacheKey: Evaluated] = [:]
     private var running: [Int: CancellationToken] = [:]
     private var pending: [Int: Request] = [:]
+    /// Layers with a pending request, in the order they will be served.
+    private var waiting: [Int] = []
+    private var workers = 0
+    let maxWorkers = ProcessInfo.activeCores
     private var globalCuts: [Double: [Int: MagnitudeCut]] = [:]
     private let buffers = BufferPool()
 
@@ -76,26 +80,43 @@ public final class Engine: @unchecked Sendable {
 
     /// Evaluates `settings` for layer `layer`; `deliver` receives the result on the scheduler's delivery
     /// queue (unless a newer request for the same layer superseded this one first).
-    public func evaluate(layer: Int, settings: LayerSettings, revision: Int,
+    ///
+    /// Requests wait in one queue served by at most `maxWorkers` jobs (each layer's kernels already use every
+    /// core), so "apply to every layer" on a large model holds a few layers in memory, not all of them.
+    /// `urgent` requests (the layer the user is looking at) go to the front of the queue.
+    public func evaluate(layer: Int, settings: LayerSettings, revision: Int, urgent: Bool = false,
                          deliver: @escaping @Sendable (EvaluationResult) -> Void) {
-        let startJob: Bool = lock.withLock {
+        let startWorker: Bool = lock.withLock {
             running[layer]?.cancel()
-            let idle = pending[layer] == nil
-            pending[layer] = Request(settings: settings, revision: revision, deliver: deliver)
-            return idle
-        }
-        guard startJob else { return }   // the queued job will pick up this newer request
-        scheduler.background { [self] in
-            let (request, token): (Request?, CancellationToken) = lock.withLock {
-                let r = pending.removeValue(forKey: layer)
-                let t = CancellationToken()
-                running[layer] = t
-                return (r, t)
+            if pending[layer] == nil || urgent {
+                waiting.removeAll { $0 == layer }
+                if urgent { waiting.insert(layer, at: 0) } else { waiting.append(layer) }
             }
-            guard let request else { return }
+            pending[layer] = Request(settings: settings, revision: revision, deliver: deliver)
+            guard workers < maxWorkers, workers < waiting.count else { return false }
+            workers += 1
+            return true
+        }
+        if startWorker { scheduler.background { [self] in work() } }
+    }
+
+    /// One worker: takes the next waiting layer's latest request until none is left.
+    private func work() {
+        while true {
+            let next: (layer: Int, request: Request, token: CancellationToken)? = lock.withLock {
+                guard !waiting.isEmpty else {
+                    workers -= 1
+                    return nil
+                }
+                let layer = waiting.removeFirst()
+                let token = CancellationToken()
+                running[layer] = token
+                return (layer, pending.removeValue(forKey: layer)!, token)
+            }
+            guard let (layer, request, token) = next else { return }
             let outcome = self.outcome(layer: layer, settings: request.settings, token: token, withLevels: true)
             lock.withLock { if running[layer] === token { running[layer] = nil } }
-            if case .failure(let f) = outcome, f == Self.cancelled { return }
+            if case .failure(let f) = outcome, f == Self.cancelled { continue }
             let result = EvaluationResult(layer: layer, settings: request.settings, revision: request.revision,
                                           outcome: outcome.map(\.evaluation),
                                           levels: (try? outcome.get())?.levels)
@@ -108,6 +129,7 @@ public final class Engine: @unchecked Sendable {
         lock.withLock {
             running[layer]?.cancel()
             pending[layer] = nil
+            waiting.removeAll { $0 == layer }
         }
     }
 

@@ -98,7 +98,8 @@ final class WorkbenchSession {
             case .analyse(let layer):
                 analyse(layer)
             case .evaluate(let layer, let settings, let revision):
-                engine.evaluate(layer: layer, settings: settings, revision: revision) { [inbox] result in
+                engine.evaluate(layer: layer, settings: settings, revision: revision,
+                                urgent: layer == state.focus) { [inbox] result in
                     inbox.post(.evaluated(result))
                 }
             case .histogram(let request):

@@ -32,6 +32,24 @@ struct EngineTests {
         #expect(delivered.value.first?.levels?.values.count == 256)
     }
 
+    /// Edits to many layers run on a bounded number of workers, and the layer in view jumps the queue.
+    @Test func boundedWorkersServeTheUrgentLayerFirst() throws {
+        var rng = SplitMix64(seed: 7)
+        let tensors = try (0..<5).map { i in
+            try Tensor(name: "w\(i)", dtype: .float32, shape: [4, 32],
+                       data: MemorySource(floats: (0..<128).map { _ in Float(rng.unit()) - 0.5 }))
+        }
+        let scheduler = ManualScheduler()
+        let engine = Engine(model: Model(path: "mem", format: .safetensors, metadata: [], tensors: tensors), scheduler: scheduler)
+        let delivered = Box<EvaluationResult>()
+        let int4 = LayerSettings(quantize: .int(bits: 4, symmetric: true, granularity: .channel, clip: .minmax))
+        for layer in 0..<4 { engine.evaluate(layer: layer, settings: int4, revision: 1) { delivered.value.append($0) } }
+        engine.evaluate(layer: 4, settings: int4, revision: 1, urgent: true) { delivered.value.append($0) }
+        #expect(scheduler.queuedJobs == min(engine.maxWorkers, 5))
+        scheduler.runAll()
+        #expect(delivered.value.map(\.layer) == [4, 0, 1, 2, 3])
+    }
+
     @Test func failuresAreDeliveredNotThrown() throws {
         let engine = Engine(model: try model(rows: 4, cols: 6), scheduler: ImmediateScheduler())
         let delivered = Box<EvaluationResult>()

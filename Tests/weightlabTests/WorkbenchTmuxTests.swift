@@ -103,7 +103,7 @@ struct WorkbenchTmuxTests {
 
         // Help is generated from the keymap.
         try t.keys("?")
-        screen = try t.wait { $0.contains("generated from the keymap") }
+        screen = try t.wait { $0.contains("generated from the keymap") && $0.contains("save the plan") }
         #expect(screen.contains("generated from the keymap"))
         #expect(screen.contains("save the plan"))
         try t.keys("Escape")
