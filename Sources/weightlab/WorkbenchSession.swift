@@ -19,6 +19,7 @@ final class WorkbenchSession {
     /// Analyses run one layer at a time (each split across cores), in the order the reducer asked.
     let analysisQueue = DispatchQueue(label: "weightlab.analysis", qos: .userInitiated)
     let histogramQueue = DispatchQueue(label: "weightlab.histogram", qos: .userInitiated)
+    let globalQueue = DispatchQueue(label: "weightlab.global-pruning", qos: .userInitiated)
     private var analysesPending = 0
     private var analysesDone = 0
     private var histogramToken = CancellationToken()
@@ -98,9 +99,22 @@ final class WorkbenchSession {
             case .analyse(let layer):
                 analyse(layer)
             case .evaluate(let layer, let settings, let revision):
-                engine.evaluate(layer: layer, settings: settings, revision: revision,
-                                urgent: layer == state.focus) { [inbox] result in
-                    inbox.post(.evaluated(result))
+                let urgent = layer == state.focus
+                let deliver: @Sendable (EvaluationResult) -> Void = { [inbox] in inbox.post(.evaluated($0)) }
+                if case .globalMagnitude = settings.prune {
+                    // One threshold across every layer of the group, as `report` computes it: resolve the
+                    // group's cuts (once per group; the engine caches them) before evaluating.
+                    let all = state.settings
+                    globalQueue.async { [engine, inbox] in
+                        do {
+                            try engine.prepareGlobalCuts(all)
+                        } catch {
+                            inbox.post(.failed(message: "global pruning: \(error)"))
+                        }
+                        engine.evaluate(layer: layer, settings: settings, revision: revision, urgent: urgent, deliver: deliver)
+                    }
+                } else {
+                    engine.evaluate(layer: layer, settings: settings, revision: revision, urgent: urgent, deliver: deliver)
                 }
             case .histogram(let request):
                 histogram(request)

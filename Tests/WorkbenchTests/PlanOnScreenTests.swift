@@ -21,6 +21,8 @@ struct PlanOnScreenTests {
             case .analyse(let layer):
                 actions.append(.analysed(layer: layer, try LayerAnalysis.analyse(model.tensors[layer])))
             case .evaluate(let layer, let settings, let revision):
+                // As the run loop does: a global magnitude group is resolved before its layers are evaluated.
+                if case .globalMagnitude = settings.prune { try engine.prepareGlobalCuts(state.settings) }
                 final class Box: @unchecked Sendable { var r: [EvaluationResult] = [] }
                 let box = Box()
                 engine.evaluate(layer: layer, settings: settings, revision: revision) { box.r.append($0) }
@@ -32,10 +34,11 @@ struct PlanOnScreenTests {
         }
     }
 
-    @Test(arguments: ["int4-group128.json", "2to4-int8.json", "q4_0.json"])
-    func screenNumbersEqualTheReport(_ planName: String) throws {
+    @Test(arguments: ["Examples/plans/int4-group128.json", "Examples/plans/2to4-int8.json", "Examples/plans/q4_0.json",
+                      "Tests/Fixtures/report/global-magnitude.json"])
+    func screenNumbersEqualTheReport(_ planPath: String) throws {
         let model = try ModelFile.open(example)
-        let settings = try Plan.load(path: Fixtures.repositoryRoot + "/Examples/plans/" + planName).resolve(for: model.tensors)
+        let settings = try Plan.load(path: Fixtures.repositoryRoot + "/" + planPath).resolve(for: model.tensors)
         let engine = Engine(model: model, scheduler: ImmediateScheduler())
         var (state, effects) = AppState.start(model: model, settings: settings, width: 120, height: 40)
         try settle(&state, effects, model: model, engine: engine)
