@@ -28,6 +28,7 @@ enum TableFormat {
     static func g(_ d: Double) -> String {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d > 0 ? "inf" : "-inf" }
+        if d == 0 { return "0" }   // not "-0"
         return String(format: "%.6g", d)
     }
 
