@@ -12,7 +12,7 @@ public enum Command: String, CaseIterable, Sendable {
     // General
     case savePlan, help, quit
     // Help screen and filter prompt
-    case closeHelp, scrollHelpUp, scrollHelpDown, keepFilter, clearFilter, deleteFilterCharacter
+    case closeHelp, scrollHelpUp, scrollHelpDown, pageHelpUp, pageHelpDown, keepFilter, clearFilter, deleteFilterCharacter
 }
 
 /// Where a binding applies. The first matching binding in table order wins, and the mode contexts
@@ -94,7 +94,9 @@ public enum Keymap {
 
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
         KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
-        KeyBinding([.down] + c("j") + [.pageDown], .scrollHelpDown, "scroll down", .help),
+        KeyBinding([.down] + c("j"), .scrollHelpDown, "scroll down (or the mouse wheel)", .help),
+        KeyBinding([.pageUp], .pageHelpUp, "page up", .help),
+        KeyBinding([.pageDown], .pageHelpDown, "page down", .help),
     ]
 
     /// The command `key` runs in `state`, or nil. While help is shown only `.help` bindings apply; while the

@@ -134,12 +134,11 @@ public struct WorkbenchTotals: Equatable, Sendable {
             let n = LayerNumbers.of(i, in: state)
             if !n.isSettled { unsettled += 1 }
             if let m = n.metrics { t.metrics.merge(m) }
-            if let b = n.bytes, n.status != .pending || n.metrics != nil {
-                t.bytesCompressed += b
-            } else {
-                t.bytesCompressed += layer.bytes
-                if layer.isFloating { t.pendingLayers += 1 }
-            }
+            // The size model answers sizes before the engine does; the totals use the size the table shows,
+            // and only a layer without one (row pruning before its answer) counts at its original size.
+            t.bytesCompressed += n.bytes ?? layer.bytes
+            // A layer still waiting for its error adds nothing to the summed SQNR yet, so the total is not known.
+            if layer.isFloating && n.status == .pending { t.pendingLayers += 1 }
         }
         return WorkbenchTotals(totals: t, unsettled: unsettled, evaluating: evaluating, analysed: analysed,
                                floating: floating)

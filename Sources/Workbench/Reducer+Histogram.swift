@@ -15,7 +15,12 @@ extension Reducer {
 
     static func mouse(_ state: inout AppState, _ m: MouseEvent) -> [Effect] {
         let layout = Layout(width: state.width, height: state.height)
-        guard !layout.isTooSmall, !state.showHelp else { return [] }
+        guard !layout.isTooSmall else { return [] }
+        if state.showHelp {
+            // The wheel scrolls the help text; clicks do nothing while it covers the panes.
+            if m.kind == .wheelUp || m.kind == .wheelDown { scrollHelp(&state, by: m.kind == .wheelUp ? -3 : 3) }
+            return []
+        }
         switch m.kind {
         case .wheelUp, .wheelDown:
             if layout.table.contains(x: m.x, y: m.y) { scrollTable(&state, by: m.kind == .wheelUp ? -3 : 3) }

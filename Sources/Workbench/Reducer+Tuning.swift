@@ -20,6 +20,13 @@ extension Reducer {
     }
 
     static func tune(_ state: inout AppState, _ command: Command) -> [Effect] {
+        // A filter that matches nothing hides the focused layer; an edit would change a layer the table no
+        // longer shows (marks and `*` say which layers they mean, so they still apply).
+        if !state.applyToAll, state.marked.isEmpty, !state.visibleLayers.contains(state.focus) {
+            state.message = .init("no layer name contains “" + DisplayText.escaped(state.filter) + "”: Esc clears the filter",
+                                  isError: true)
+            return []
+        }
         let targets = targets(state)
         guard !targets.isEmpty else {
             let name = state.layers.indices.contains(state.focus) ? DisplayText.escaped(state.layers[state.focus].name) : "layer"

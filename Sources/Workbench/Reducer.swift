@@ -104,10 +104,10 @@ enum Reducer {
             return [.quit]
 
         case .closeHelp: state.showHelp = false
-        case .scrollHelpUp: state.helpScroll = max(0, state.helpScroll - 1)
-        case .scrollHelpDown:
-            let limit = HelpView.maxScroll(width: state.width, height: state.height, unicode: state.useUnicode)
-            state.helpScroll = min(limit, state.helpScroll + 1)
+        case .scrollHelpUp: scrollHelp(&state, by: -1)
+        case .scrollHelpDown: scrollHelp(&state, by: 1)
+        case .pageHelpUp: scrollHelp(&state, by: -HelpView.visibleRows(height: state.height))
+        case .pageHelpDown: scrollHelp(&state, by: HelpView.visibleRows(height: state.height))
         case .keepFilter: state.isEditingFilter = false
         case .clearFilter:
             state.isEditingFilter = false
@@ -118,6 +118,12 @@ enum Reducer {
             setFilter(&state, f)
         }
         return []
+    }
+
+    /// Scrolls the help screen, clamped to its text.
+    static func scrollHelp(_ state: inout AppState, by delta: Int) {
+        let limit = HelpView.maxScroll(width: state.width, height: state.height, unicode: state.useUnicode)
+        state.helpScroll = max(0, min(limit, state.helpScroll + delta))
     }
 
     static func helpKey(_ state: inout AppState, _ key: Key) -> [Effect] {

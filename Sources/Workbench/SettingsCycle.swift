@@ -70,11 +70,13 @@ enum SettingsCycle {
     // MARK: Quantization
 
     /// `f`: none → int8 → nf4 → fp8 e4m3 → fp8 e5m2 → Q8_0 → Q4_0 → Q4_1 → Q5_0 → Q5_1 → kmeans 16 → none
-    /// (ggml blocks skipped when 32 does not divide the last dimension).
+    /// (ggml blocks skipped when 32 does not divide the last dimension; nf4 takes the first block size of
+    /// 64, 32, 128, 256 that divides it, and is skipped when none does).
     static func nextFormat(_ s: LayerSettings, layer: Layer) -> LayerSettings {
         let blocksFit = layer.lastDimension % 32 == 0
-        var order: [QuantFormat] = [.none, .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax),
-                                    .nf4(group: 64), .fp8(.e4m3, granularity: .tensor), .fp8(.e5m2, granularity: .tensor)]
+        var order: [QuantFormat] = [.none, .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax)]
+        if let group = [64, 32, 128, 256].first(where: nf4Groups(layer).contains) { order.append(.nf4(group: group)) }
+        order += [.fp8(.e4m3, granularity: .tensor), .fp8(.e5m2, granularity: .tensor)]
         if blocksFit { order += [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1].map { .gguf($0) } }
         order.append(.kmeans(clusters: 16))
         let k = order.firstIndex { sameFamily($0, s.quantize) } ?? 0
@@ -106,6 +108,12 @@ enum SettingsCycle {
         return s
     }
 
+    /// The NF4 block sizes a layer can take. Plans require blocks to divide the last dimension (a block never
+    /// straddles two rows), so the workbench offers only those: a plan it saves always loads again.
+    static func nf4Groups(_ layer: Layer) -> [Int] {
+        [32, 64, 128, 256].filter { layer.lastDimension % $0 == 0 }
+    }
+
     /// `y`: symmetric ↔ asymmetric (integer formats only).
     static func toggleSymmetric(_ s: LayerSettings) -> LayerSettings {
         var s = s
@@ -116,7 +124,7 @@ enum SettingsCycle {
     }
 
     /// `c`: integer tensor → channel → group 32 → 64 → 128 → 256 → tensor (groups that do not divide the
-    /// last dimension are skipped); fp8 tensor ↔ channel; nf4 blocks 32 → 64 → 128 → 256.
+    /// last dimension are skipped); fp8 tensor ↔ channel; nf4 blocks 32 → 64 → 128 → 256 (likewise).
     static func nextGranularity(_ s: LayerSettings, layer: Layer) -> LayerSettings {
         var s = s
         switch s.quantize {
@@ -128,8 +136,9 @@ enum SettingsCycle {
         case .fp8(let f, let g):
             s.quantize = .fp8(f, granularity: g == .tensor ? .channel : .tensor)
         case .nf4(let group):
-            let order = [32, 64, 128, 256]
-            let k = order.firstIndex(of: group) ?? 0
+            let order = nf4Groups(layer)
+            guard !order.isEmpty else { break }
+            let k = order.firstIndex(of: group) ?? -1
             s.quantize = .nf4(group: order[(k + 1) % order.count])
         default: break
         }

@@ -1,5 +1,6 @@
 /// The `?` screen, generated from `Keymap.bindings`: one section per context, each binding's keys and help
-/// text. Two columns when the terminal is wide enough; scrolls with ↑/↓ when it is not tall enough.
+/// text. Two columns when the terminal is wide enough; scrolls with ↑/↓, PgUp/PgDn and the wheel when it is
+/// not tall enough.
 enum HelpView {
     enum Line: Equatable {
         case heading(String)
@@ -40,10 +41,14 @@ enum HelpView {
         return [Array(all[..<split]), Array(all[min(all.count, split + 1)...])]
     }
 
+    /// Help lines on screen at once (between the pane title and the status row): a page for PgUp/PgDn.
+    static func visibleRows(height: Int) -> Int {
+        max(1, Layout(width: Layout.minimumWidth, height: height).statusRow - 2)
+    }
+
     /// The largest useful scroll offset (the reducer clamps to it).
     static func maxScroll(width: Int, height: Int, unicode: Bool) -> Int {
-        let layout = Layout(width: width, height: height)
-        let rows = layout.statusRow - 2
+        let rows = visibleRows(height: height)
         let tallest = columns(lines(unicode: unicode), width: width).map(\.count).max() ?? 0
         return max(0, tallest - rows)
     }

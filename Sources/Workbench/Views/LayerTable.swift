@@ -54,8 +54,16 @@ enum LayerTable {
         var x = markWidth + nameWidth + 1
         for c in fixed {
             let sorted = c.sort != nil && c.sort == state.sort
-            let label = c.title + (sorted ? sortArrow(state, c.sort!, p.glyphs) : "")
-            cell(&p, label, x: x, y: y0, width: c.width, align: c.align, sorted ? Style(.highlight, bold: true) : header)
+            let style = sorted ? Style(.highlight, bold: true) : header
+            if sorted && c.align == .right {
+                // Right-aligned titles fill their cells ("params", "SQNR dB"): the arrow goes in front, into
+                // the gap, rather than cutting the title to "param…".
+                let arrow = sortArrow(state, c.sort!, p.glyphs)
+                cell(&p, c.title, x: x, y: y0, width: c.width, align: .right, style)
+                p.text(arrow, x: x + c.width - min(c.width, DisplayWidth.of(c.title)) - DisplayWidth.of(arrow), y: y0, style)
+            } else {
+                cell(&p, c.title + (sorted ? sortArrow(state, c.sort!, p.glyphs) : ""), x: x, y: y0, width: c.width, align: c.align, style)
+            }
             x += c.width + 1
         }
 

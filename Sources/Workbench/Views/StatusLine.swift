@@ -39,9 +39,12 @@ enum StatusLine {
             (Format.fixed(t.bitsPerWeight, 2) + " bits/w", Format.fixed(t.bitsPerWeight, 2) + " b/w"),
         ]
         if t.metrics.count > 0 {
-            let db = t.metrics.sqnrDB
             parts.append(("sparsity " + Format.percent(t.metrics.sparsity), Format.percent(t.metrics.sparsity) + " zeros"))
-            parts.append(("SQNR " + Format.sqnr(db) + (db.isFinite ? " dB" : ""), Format.sqnr(db) + (db.isFinite ? " dB" : "")))
+            // While a layer waits for the engine its error is unknown: the model's SQNR is too (the other
+            // layers' sum would read "exact" while a layer is being quantized).
+            let db = t.metrics.sqnrDB
+            let sqnr = t.pendingLayers > 0 ? "… dB" : Format.sqnr(db) + (db.isFinite ? " dB" : "")
+            parts.append(("SQNR " + sqnr, sqnr))
         }
         let lead = " " + approx + (approx.isEmpty ? "" : " ")
         func text(_ long: Bool) -> String { lead + parts.map { long ? $0.long : $0.short }.joined(separator: " · ") }
@@ -76,7 +79,7 @@ enum StatusLine {
         let hints: [(Command, String)]
         switch (state.showHelp, state.pane) {
         case (true, _):
-            hints = [(.closeHelp, "close"), (.scrollHelpDown, "scroll")]
+            hints = [(.closeHelp, "close"), (.scrollHelpUp, ""), (.scrollHelpDown, "scroll"), (.pageHelpUp, ""), (.pageHelpDown, "page")]
         case (false, .layers):
             hints = [(.help, "help"), (.cyclePrune, "prune"), (.cycleFormat, "format"), (.bitsUp, "bits"),
                      (.toggleMark, "mark"), (.startFilter, "filter"), (.sortNext, "sort"), (.savePlan, "save"), (.quit, "quit")]

@@ -1,0 +1,120 @@
+@testable import Compression
+import Testing
+import TestSupport
+import WeightFormats
+@testable import Workbench
+
+/// Problems found by driving the workbench by hand, each pinned by the behaviour that fixes it.
+@Suite struct QAFindingsTests {
+    func key(_ s: inout AppState, _ k: Key) -> [Effect] { reduce(&s, .input(.key(k))) }
+    func type(_ s: inout AppState, _ text: String) { for ch in text { _ = key(&s, .character(ch)) } }
+
+    /// A conv kernel with rows of 3 taps and an odd-sized bias: no NF4 block size divides their last dimension.
+    static let oddLayers: [AppState.Layer] = [
+        .init(name: "conv.weight", dtype: .float32, shape: [64, 128, 3]),
+        .init(name: "proj.weight", dtype: .float32, shape: [32, 96]),
+        .init(name: "fc.weight", dtype: .float32, shape: [16, 64]),
+    ]
+
+    /// Every format and block size the `f` and `c` keys reach is one a plan accepts for that layer: `w`
+    /// once saved an nf4 g64 rule for `[64, 128, 3]` that `weightlab report` (and `--plan`) then refused.
+    @Test func everyFormatTheKeysReachSavesALoadablePlan() throws {
+        let tensors = Self.oddLayers.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        for layer in Self.oddLayers.indices {
+            var s = AppState(modelName: "odd", layers: Self.oddLayers)
+            s.focus = layer
+            for _ in 0..<12 {
+                type(&s, "f")
+                for _ in 0..<5 {
+                    type(&s, "c")
+                    let plan = try Plan.parse(s.planText, path: "saved.json")
+                    #expect(throws: Never.self) { try plan.resolve(for: tensors) }
+                    if case .nf4(let group) = s.settings[layer].quantize {
+                        #expect(Self.oddLayers[layer].lastDimension % group == 0)
+                    }
+                }
+            }
+        }
+        // NF4 is offered where a block fits (96 takes 32), and skipped where none does.
+        var s = AppState(modelName: "odd", layers: Self.oddLayers)
+        s.focus = 1
+        type(&s, "ff")
+        #expect(s.settings[1].quantize == .nf4(group: 32))
+        s.focus = 0
+        type(&s, "ff")
+        #expect(s.settings[0].quantize == .fp8(.e4m3, granularity: .tensor))
+        s.focus = 2
+        type(&s, "ff")
+        #expect(s.settings[2].quantize == .nf4(group: 64))
+    }
+
+    /// With a filter that matches nothing the table is empty; a tuning key used to change the focused layer
+    /// anyway, out of sight. It now says why nothing happened.
+    @Test func editsNeedAVisibleLayerUnlessMarkedOrAll() {
+        var s = FakeModel.loadedState()
+        let before = s.settings
+        type(&s, "/zzz")
+        _ = key(&s, .enter)
+        #expect(s.visibleLayers.isEmpty)
+        #expect(key(&s, .character("f")).isEmpty)
+        #expect(s.settings == before)
+        #expect(s.message?.isError == true)
+        #expect(s.message?.text.contains("Esc clears the filter") == true)
+        // `*` names its layers explicitly: it still applies.
+        type(&s, "*")
+        #expect(!key(&s, .character("f")).isEmpty)
+        #expect(s.settings != before)
+    }
+
+    /// While a layer waits for the engine, the totals use the size the table shows for it (not its original
+    /// size) and do not claim an SQNR: they used to read "96.0 MiB → 96.0 MiB … SQNR exact" while the
+    /// table said 1.00 MiB for the layer being quantized.
+    @Test func totalsWhileALayerIsPending() {
+        var s = AppState(modelName: "m", layers: Self.oddLayers, width: 120, height: 40)
+        for i in s.layers.indices {
+            _ = reduce(&s, .analysed(layer: i, FakeModel.analysis(FakeModel.weights(s.layers[i].parameters, seed: UInt64(i + 1), std: 0.03))))
+        }
+        s.focus = 2
+        type(&s, "f")
+        let pending = LayerNumbers.of(2, in: s)
+        #expect(pending.status == .pending)
+        let size = try! #require(pending.bytes)
+        let totals = WorkbenchTotals.of(s).totals
+        #expect(totals.bytesCompressed == s.layers[0].bytes + s.layers[1].bytes + size)
+        #expect(totals.pendingLayers == 1)
+        let status = view(s, width: 120, height: 40).lines[38]
+        #expect(status.contains("SQNR … dB"))
+        #expect(!status.contains("exact"))
+    }
+
+    /// PgDn used to scroll the help one line and PgUp not at all; the wheel did nothing over the help.
+    @Test func helpPagesAndScrollsWithTheWheel() {
+        var s = FakeModel.loadedState(width: 80, height: 24)
+        type(&s, "?")
+        let page = HelpView.visibleRows(height: 24)
+        let limit = HelpView.maxScroll(width: 80, height: 24, unicode: true)
+        #expect(page > 1 && limit > page)
+        _ = key(&s, .pageDown)
+        #expect(s.helpScroll == page)
+        _ = key(&s, .pageUp)
+        #expect(s.helpScroll == 0)
+        _ = reduce(&s, .input(.mouse(MouseEvent(.wheelDown, x: 10, y: 10))))
+        #expect(s.helpScroll == 3)
+        _ = reduce(&s, .input(.mouse(MouseEvent(.wheelUp, x: 10, y: 10))))
+        #expect(s.helpScroll == 0)
+        for _ in 0..<20 { _ = key(&s, .pageDown) }
+        #expect(s.helpScroll == limit)
+    }
+
+    /// The sort arrow used to cut right-aligned titles ("param…", "sparsit…", "SQNR d…").
+    @Test func sortArrowKeepsColumnTitlesWhole() {
+        var s = FakeModel.loadedState(width: 120, height: 40)
+        for (column, title) in [(AppState.SortColumn.params, "▲params"), (.bits, "▲bits"), (.sparsity, "▲sparsity"),
+                                (.sqnr, "▲SQNR dB"), (.size, "▲size")] {
+            s.sort = column
+            let header = view(s, width: 120, height: 40).lines[2]
+            #expect(header.contains(title), "\(header)")
+            #expect(!header.contains("…"))
+        }
+    }
+}
