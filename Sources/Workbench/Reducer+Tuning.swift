@@ -34,7 +34,7 @@ extension Reducer {
                                   + " tensor: it is not compressed", isError: true)
             return []
         }
-        return edit(&state, layers: targets) { settings, layer, analysis in
+        let transform = { (settings: LayerSettings, layer: AppState.Layer, analysis: LayerAnalysis?) -> LayerSettings in
             switch command {
             case .cyclePrune: SettingsCycle.nextPrune(settings, layer: layer, analysis: analysis)
             case .fineUp, .thresholdUp: SettingsCycle.adjustAmount(settings, factor: 1.1, step: 0.01, analysis: analysis)
@@ -50,6 +50,17 @@ extension Reducer {
             case .cycleClip: SettingsCycle.nextClip(settings)
             default: settings
             }
+        }
+        // Cycling keys step the lead layer (the focused one, else the first target) and the others follow
+        // it where the result fits them, so `*` then `f` makes every layer int8 instead of moving each one
+        // a step along its own cycle (which left a mix of formats). Relative keys (bits, amounts) stay per layer.
+        let lead = targets[0]
+        let leadNew = transform(state.settings[lead], state.layers[lead], state.analyses[lead])
+        let aspect = leadNew == state.settings[lead] ? nil : SettingsCycle.Aspect(command)
+        return edit(&state, layers: targets) { settings, layer, analysis in
+            guard let aspect else { return transform(settings, layer, analysis) }
+            // A layer the lead's choice does not fit keeps its settings rather than wander along its own cycle.
+            return SettingsCycle.follow(settings, lead: leadNew, aspect: aspect, layer: layer, analysis: analysis) ?? settings
         }
     }
 

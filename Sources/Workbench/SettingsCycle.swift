@@ -161,6 +161,47 @@ enum SettingsCycle {
         return s
     }
 
+    // MARK: Following a lead layer
+
+    /// Which part of the settings a cycling key changes; nil for the relative keys (bits, amounts).
+    enum Aspect {
+        case prune, quantize
+        init?(_ command: Command) {
+            switch command {
+            case .cyclePrune, .cycleNM: self = .prune
+            case .cycleFormat, .cycleGranularity, .cycleClip, .toggleSymmetric: self = .quantize
+            default: return nil
+            }
+        }
+    }
+
+    /// `s` with the lead layer's pruning method or format, or nil when it does not fit `layer` (an N:M run,
+    /// group or block that does not divide its last dimension).
+    /// A threshold is a magnitude of the lead's weights, meaningless for another layer: a follower keeps
+    /// its own threshold or starts at its own median.
+    static func follow(_ s: LayerSettings, lead: LayerSettings, aspect: Aspect, layer: Layer,
+                       analysis: LayerAnalysis?) -> LayerSettings? {
+        var s = s
+        let last = layer.lastDimension
+        switch aspect {
+        case .prune:
+            switch lead.prune {
+            case .threshold:
+                if case .threshold = s.prune {} else { s.prune = .threshold(defaultThreshold(analysis)) }
+            case .nm(_, let m) where last % m != 0: return nil
+            default: s.prune = lead.prune
+            }
+        case .quantize:
+            switch lead.quantize {
+            case .int(_, _, .group(let g), _) where last % g != 0: return nil
+            case .nf4(let g) where last % g != 0: return nil
+            case .gguf(let t) where last % t.blockSize != 0: return nil
+            default: s.quantize = lead.quantize
+            }
+        }
+        return s
+    }
+
     // MARK: Numbers
 
     /// `x` to three significant digits, computed so the result prints short (`0.0133`, not `0.013300000001`).

@@ -118,3 +118,33 @@ import WeightFormats
         }
     }
 }
+
+/// `*` and marks with the cycling keys.
+@Suite struct QAFollowTheLeadTests {
+    func type(_ s: inout AppState, _ text: String) { for ch in text { _ = reduce(&s, .input(.key(.character(ch)))) } }
+
+    /// `*` then `f` used to move every layer one step along its own cycle: an int4 layer became nf4, a
+    /// threshold-pruned one int8, a Q4_0 one Q4_1, a mix nobody asked for. Now every layer takes the
+    /// focused layer's new format where it fits, and keeps its own where it does not.
+    @Test func cyclingWithStarMakesLayersAgree() {
+        var s = FakeModel.loadedState()
+        #expect(s.focus == 0)                     // identity, [256, 64]
+        type(&s, "*f")
+        let int8 = QuantFormat.int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax)
+        for i in s.layers.indices where s.layers[i].isFloating { #expect(s.settings[i].quantize == int8, "layer \(i)") }
+        type(&s, "c")                            // int8 per channel → group 32, which [32, 48] cannot take
+        let group32 = QuantFormat.int(bits: 8, symmetric: true, granularity: .group(32), clip: .minmax)
+        #expect(s.settings[0].quantize == group32)
+        #expect(s.settings[8].quantize == group32)
+        #expect(s.settings[5].quantize == int8)
+        // Pruning: each layer starts at its own median magnitude, not the focused layer's threshold.
+        type(&s, "p")
+        guard case .threshold(let t0) = s.settings[0].prune, case .threshold(let t2) = s.settings[2].prune else {
+            Issue.record("not threshold"); return
+        }
+        #expect(t0 == SettingsCycle.defaultThreshold(s.analyses[0]))
+        #expect(t2 == SettingsCycle.defaultThreshold(s.analyses[2]))
+        type(&s, "p")
+        for i in s.layers.indices where s.layers[i].isFloating { #expect(s.settings[i].prune == .sparsity(0.5)) }
+    }
+}

@@ -71,8 +71,9 @@ import WeightFormats
         _ = key(&s, .down)
         _ = press(&s, " ")
         #expect(s.marked == [0, 1])
-        let effects = press(&s, "f")   // none → int8 on layer 0; int → nf4 on layer 1
-        #expect(s.settings[0].quantize == .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax))
+        // int → nf4 on the focused layer 1; layer 0 follows it (see QAFollowTheLeadTests).
+        let effects = press(&s, "f")
+        #expect(s.settings[0].quantize == .nf4(group: 64))
         #expect(s.settings[1].quantize == .nf4(group: 64))
         #expect(effects == [.evaluate(layer: 1, settings: s.settings[1], revision: 1),
                             .evaluate(layer: 0, settings: s.settings[0], revision: 1)])
