@@ -15,7 +15,7 @@ struct Open: ParsableCommand {
     @Argument(help: "A safetensors/GGUF/.npy/.npz file, a sharded index or a directory (default: the bundled example).")
     var model: String?
 
-    @Option(help: "Start from this plan file; `w` saves back to it.")
+    @Option(help: "Start from this plan file; `w` saves back to it. A path that does not exist yet starts a new plan there.")
     var plan: String?
 
     @Option(help: "A theme name from Themes/ (dark, light, mono) or a path to a .theme file.")
@@ -26,9 +26,13 @@ struct Open: ParsableCommand {
         let path = model ?? BundledExample.path
         let opened: Model
         let settings: [LayerSettings]
+        var notice: String? = nil
         do {
             opened = try ModelFile.open(path)
-            if let plan {
+            if let plan, !FileManager.default.fileExists(atPath: plan) {
+                settings = Array(repeating: .identity, count: opened.tensors.count)
+                notice = "new plan: w saves it to \(plan)"
+            } else if let plan {
                 settings = try PlanLoading.settings(plan, for: opened)
             } else {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
@@ -43,6 +47,10 @@ struct Open: ParsableCommand {
             Failure.exit(error)
         }
         for w in warnings { FileHandle.standardError.write(Data("weightlab: theme: \(w)\n".utf8)) }
+        if let first = warnings.first {
+            // The screen covers stderr while it is open: say it there too.
+            notice = "theme: \(first)" + (warnings.count > 1 ? " (+\(warnings.count - 1) more, shown after you quit)" : "")
+        }
 
         let screen: TerminalScreen
         do {
@@ -51,8 +59,10 @@ struct Open: ParsableCommand {
             Failure.exit(error)
         }
         let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme, screen: screen)
+        if let notice { session.state.message = AppState.Message(notice) }
         session.loop()
         screen.close()
+
     }
 }
 
