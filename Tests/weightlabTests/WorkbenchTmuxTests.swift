@@ -125,6 +125,36 @@ struct WorkbenchTmuxTests {
         #expect(screen.contains("echo") && !screen.contains("-echo"))
     }
 
+    /// `w` writes the plan (to a new `--plan` path here); `report` on it prints the totals the screen showed.
+    @Test func savedPlanReportsWhatTheScreenShowed() throws {
+        let t = Tmux()
+        let dir = try TemporaryDirectory()
+        let planPath = dir.path + "/new-plan.json"
+        let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "120", "-y", "40",
+                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(example)' --plan '\(planPath)'; sleep 60"])
+        var screen = try t.wait { $0.contains("new plan") && Self.settledStatus($0) != nil }
+        #expect(screen.contains("new plan: w saves it to"), "\(screen)")
+        for _ in 0..<9 { try t.keys("j") }
+        try t.keys("f", "-", "-", "-", "-")    // int4 per channel on lstm_cell.weight_ih
+        screen = try t.wait { Self.settledStatus($0).map { !$0.contains("SQNR exact") } ?? false }
+        let shown = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
+        try t.keys("w")
+        screen = try t.wait { $0.contains("saved plan") }
+        #expect(FileManager.default.fileExists(atPath: planPath))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "new-plan.json" }
+        #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
+
+        let report = try CommandRunner.run(["report", example, "--plan", planPath, "--format", "json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let total = try #require(json["total"] as? [String: Any])
+        let sqnr = try #require(total["sqnr_db"] as? Double)
+        let bits = try #require(total["bits_per_weight"] as? Double)
+        #expect(shown.contains(String(format: "SQNR %.1f dB", sqnr)), "screen: \(shown), report SQNR \(sqnr)")
+        #expect(shown.contains(String(format: "%.2f bits/w", bits)), "screen: \(shown), report \(bits) bits/w")
+    }
+
     /// SIGINT, SIGTERM and SIGHUP sent to the program (not to the shell around it) restore the terminal.
     @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
     func signalsRestoreTheTerminal(_ signal: Int32) throws {
