@@ -8,6 +8,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "weightlab", targets: ["weightlab"]),
+        // For the fuzzing package in Fuzz/ (its own Package.swift), which depends on this one by path.
+        .library(name: "WeightFormats", targets: ["WeightFormats"]),
+        .library(name: "Compression", targets: ["Compression"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -296,14 +296,91 @@ struct PlanReader {
 
 /// Compiles patterns with Swift's `Regex` (which works on Linux without Foundation and gives one-line error
 /// messages), so a bad pattern is reported at parse time rather than when the model is opened.
+///
+/// Swift's `Regex` is a backtracking matcher with no step limit, so a repeated group that itself repeats or
+/// alternates (`(.*)*x`, `(a+)+$`, `(.|.)*x`) takes time exponential in the tensor name's length: one line
+/// of a plan file hung `resolve` for good. Such patterns are refused here, before anything is matched.
 enum RegexCheck {
     static func problem(_ pattern: String) -> String? {
         do {
             _ = try Regex(pattern)
-            return nil
         } catch {
             return DisplayText.escaped(String(describing: error))
         }
+        if let group = nestedRepetition(pattern) {
+            return "the group \"\(DisplayText.escaped(group))\" repeats and itself repeats or has alternatives, which can take exponential time to match; write it without nesting repetition"
+        }
+        return nil
+    }
+
+    /// The first group (as written, quantifier included) that is quantified and whose body holds a
+    /// quantifier or an alternation, or nil. Escapes, `\Q…\E` quoting, `(?#…)` comments and character
+    /// classes (nested too) are skipped; group-syntax `?` (`(?:`, `(?i)`, `(?<n>`) is not a quantifier.
+    /// Only called on patterns `Regex` accepted.
+    static func nestedRepetition(_ pattern: String) -> String? {
+        let c = Array(pattern.unicodeScalars)
+        struct Open { let start: Int; var risky: Bool }
+        var stack: [Open] = []
+        var i = 0
+        func isQuantifier(_ k: Int) -> Bool {
+            guard k < c.count else { return false }
+            if c[k] == "*" || c[k] == "+" || c[k] == "?" { return true }
+            // `{n}`, `{n,}`, `{n,m}`, `{,m}`: a brace followed by a digit or comma.
+            return c[k] == "{" && k + 1 < c.count && (c[k + 1] == "," || ("0"..."9").contains(c[k + 1]))
+        }
+        func markRisky() { if !stack.isEmpty { stack[stack.count - 1].risky = true } }
+        while i < c.count {
+            let ch = c[i]
+            switch ch {
+            case "\\":
+                if i + 1 < c.count, c[i + 1] == "Q" {          // \Q…\E: everything literal
+                    i += 2
+                    while i < c.count && !(c[i] == "\\" && i + 1 < c.count && c[i + 1] == "E") { i += 1 }
+                    i += 2
+                } else {
+                    i += 2
+                }
+                continue
+            case "[":
+                var depth = 1
+                i += 1
+                if i < c.count, c[i] == "^" { i += 1 }
+                if i < c.count, c[i] == "]" { i += 1 }       // a leading ] is literal
+                while i < c.count && depth > 0 {
+                    if c[i] == "\\" { i += 2; continue }
+                    if c[i] == "[" { depth += 1 } else if c[i] == "]" { depth -= 1 }
+                    i += 1
+                }
+                continue
+            case "(":
+                if i + 2 < c.count, c[i + 1] == "?", c[i + 2] == "#" {   // (?#comment)
+                    while i < c.count && c[i] != ")" { i += 1 }
+                    i += 1
+                    continue
+                }
+                stack.append(Open(start: i, risky: false))
+                i += 1
+                if i < c.count, c[i] == "?" { i += 1 }        // group syntax, not a quantifier
+                continue
+            case ")":
+                guard let open = stack.popLast() else { i += 1; continue }
+                let quantified = isQuantifier(i + 1)
+                if quantified && open.risky {
+                    var end = i + 2
+                    if c[i + 1] == "{" { while end < c.count && c[end - 1] != "}" { end += 1 } }
+                    return String(String.UnicodeScalarView(c[open.start..<min(end, c.count)]))
+                }
+                if open.risky || quantified { markRisky() }    // the enclosing group now holds repetition
+                i += 1
+                continue
+            case "|":
+                markRisky()
+            default:
+                if isQuantifier(i) { markRisky() }
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func compile(_ pattern: String) -> Regex<AnyRegexOutput>? {

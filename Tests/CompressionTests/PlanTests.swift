@@ -246,6 +246,26 @@ private func examplePlanPath(_ name: String) -> String { Fixtures.repositoryRoot
         (Array(repeating: UInt8(ascii: "["), count: 10_000), "nested deeper"),
     ]
 
+    /// Found while fuzzing: `"match": "(.*)*X"` made `resolve` backtrack for minutes over a dozen short tensor
+    /// names (Swift's `Regex` has no step limit). Repeated groups that repeat or alternate inside are refused
+    /// at parse time, naming the rule and the group; ordinary patterns, groups included, are still accepted.
+    static let exponentialPatterns = ["(.*)*X", "(a+)+$", "^(\\\\w+\\\\.?)*$", "(.|.)*x", "(?:a|b){2,}y", "x(?i:y+)*"]
+
+    @Test(arguments: exponentialPatterns)
+    func exponentialPatternIsRefused(pattern: String) throws {
+        let text = #"{"version": 1, "rules": [{"match": "\#(pattern)", "prune": {"method": "none"}}]}"#
+        let e = try #require(planError(text, tensors: [try tensor("model.layers.0.mlp.down_proj.weight", [4, 64])]))
+        #expect(e.field == "rules[0].match", "\(e)")
+        #expect(e.reason.contains("exponential time"), "\(e)")
+    }
+
+    @Test func ordinaryPatternsAreAccepted() throws {
+        for pattern in [#"(q|k|v)_proj"#, #"layers\.(1|2)\."#, #"\(a+\)+"#, #"[(.*)]+"#, #"(?i)norm$"#, #"a{2,3}(b)?"#,
+                        #"(\d)+"#, #"(?#note)w"#, #"\Q(a+)+\Ew?"#, #"mlp\.(up|gate)_proj"#] {
+            #expect(RegexCheck.problem(pattern) == nil, "\(pattern)")
+        }
+    }
+
     @Test(arguments: badFiles)
     func badFileIsRejected(bytes: [UInt8], reason: String) throws {
         do {
