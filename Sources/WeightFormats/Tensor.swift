@@ -1,3 +1,5 @@
+import Foundation
+
 /// One stored tensor: what it is (name, dtype, shape) and where its bytes are. Values are decoded on demand
 /// into bounded Float chunks, so a model larger than memory can be walked and nothing holds a whole model
 /// as Float.
@@ -13,6 +15,8 @@ public struct Tensor: Sendable {
     public let byteOrder: ByteOrder
     /// NumPy's `fortran_order`: the bytes hold the column-major layout of `shape`.
     public let fortranOrder: Bool
+    /// Row-major values of a Fortran-ordered tensor, made on first read (nil for row-major tensors).
+    let fortranCache: FortranCache?
 
     /// Checks the geometry once so every later read can trust it: `parameters` is the shape's product
     /// (no overflow), it is a whole number of blocks, and `data` holds exactly the bytes that needs.
@@ -35,6 +39,7 @@ public struct Tensor: Sendable {
         self.data = data
         self.byteOrder = byteOrder
         self.fortranOrder = fortranOrder && shape.count > 1
+        fortranCache = self.fortranOrder ? FortranCache() : nil
     }
 
     public var isFloating: Bool { dtype.isFloating }
@@ -120,9 +125,17 @@ extension Tensor {
         }
     }
 
-    /// Column-major storage: decode the whole tensor in storage order, then gather the requested row-major
-    /// elements. Costs one tensor of Floats; Fortran-ordered arrays are rare and come from NumPy files.
+    /// Column-major storage: the first read decodes the whole tensor once into row-major order (kept by the
+    /// tensor, shared by its copies), and every read gathers from that. Fortran-ordered arrays are rare and
+    /// come from NumPy files; this costs one tensor of Floats instead of a quadratic number of re-reads.
     private func decodeFortran(_ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) throws {
+        let rowMajor = try fortranCache!.values { try transposedToRowMajor() }
+        rowMajor.withUnsafeBufferPointer { v in
+            _ = out.initialize(from: v[range])
+        }
+    }
+
+    private func transposedToRowMajor() throws -> [Float] {
         let raw = try data.bytes(at: 0, count: byteCount)
         var stored = [Float](repeating: 0, count: parameters)
         try raw.withUnsafeBytes { r in
@@ -134,15 +147,11 @@ extension Tensor {
         var strides = [Int](repeating: 1, count: shape.count)
         for d in 1..<shape.count { strides[d] = strides[d - 1] * shape[d - 1] }
         var index = [Int](repeating: 0, count: shape.count)
-        var rest = range.lowerBound
-        for d in stride(from: shape.count - 1, through: 0, by: -1) {
-            index[d] = rest % shape[d]
-            rest /= shape[d]
-        }
-        for i in 0..<range.count {
+        var rowMajor = [Float](repeating: 0, count: parameters)
+        for i in 0..<parameters {
             var offset = 0
             for d in 0..<shape.count { offset += index[d] * strides[d] }
-            out[i] = stored[offset]
+            rowMajor[i] = stored[offset]
             var d = shape.count - 1
             while d >= 0 {
                 index[d] += 1
@@ -150,6 +159,23 @@ extension Tensor {
                 index[d] = 0
                 d -= 1
             }
+        }
+        return rowMajor
+    }
+}
+
+/// The row-major values of a Fortran-ordered tensor, computed on first use by whichever thread gets there
+/// first and then shared.
+final class FortranCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cached: [Float]?
+
+    func values(_ make: () throws -> [Float]) throws -> [Float] {
+        try lock.withLock {
+            if let cached { return cached }
+            let v = try make()
+            cached = v
+            return v
         }
     }
 }
