@@ -20,8 +20,8 @@ final class WorkbenchSession {
     let analysisQueue = DispatchQueue(label: "weightlab.analysis", qos: .userInitiated)
     let histogramQueue = DispatchQueue(label: "weightlab.histogram", qos: .userInitiated)
     let globalQueue = DispatchQueue(label: "weightlab.global-pruning", qos: .userInitiated)
+    /// Analyses started and not yet answered (the state counts progress itself; this only sets the pace).
     private var analysesPending = 0
-    private var analysesDone = 0
     private var histogramToken = CancellationToken()
     /// Latency measurement for the benchmark (`WEIGHTLAB_TRACE=<file>`): when each key-started evaluation
     /// began, and results waiting for the frame that shows them.
@@ -47,9 +47,9 @@ final class WorkbenchSession {
         draw()
         while !state.isQuitting {
             // Wait briefly for input: short while work is running so results show within a frame or two.
-            let busy = analysesPending > 0 || inbox.hasPending
+            let busy = analysesPending > 0 || inbox.hasPending || awaitingEngine
             var changed = false
-            if let first = screen.nextEvent(timeoutMilliseconds: busy ? 8 : 50) {
+            if let first = screen.nextEvent(timeoutMilliseconds: busy ? 4 : 50) {
                 changed = true
                 dispatch(.input(first))
                 // Drain whatever else is queued (held keys, mouse drags) before drawing.
@@ -59,7 +59,7 @@ final class WorkbenchSession {
                 changed = true
                 dispatch(action)
                 switch action {
-                case .analysed, .analysisFailed: dispatch(analysisProgress())
+                case .analysed, .analysisFailed: analysesPending -= 1
                 default: break
                 }
             }
@@ -168,12 +168,12 @@ final class WorkbenchSession {
         }
     }
 
-    /// Progress of the analyses, counted here because the run loop starts them.
-    func analysisProgress() -> Action {
-        analysesDone += 1
-        analysesPending -= 1
-        let total = analysesDone + analysesPending
-        return .progress(done: analysesDone, total: total, label: "analysing")
+    /// Some layer waits for the engine: poll input briefly so its result shows within a few milliseconds.
+    var awaitingEngine: Bool {
+        state.layers.indices.contains { i in
+            state.layers[i].isFloating && !state.settings[i].isIdentity && state.currentEvaluation(i) == nil
+                && state.analysisErrors[i] == nil
+        }
     }
 }
 
