@@ -124,15 +124,6 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Stops the running job for `layer`, if any, and forgets a waiting one.
-    public func cancel(layer: Int) {
-        lock.withLock {
-            running[layer]?.cancel()
-            pending[layer] = nil
-            waiting.removeAll { $0 == layer }
-        }
-    }
-
     static let cancelled = EvaluationFailure(message: "cancelled")
 
     // MARK: - A whole plan
