@@ -10,6 +10,8 @@ Files (in Tests/Fixtures/gguf/):
   expected_iq.json   same schema as expected.json: metadata, and per tensor the name, type, numpy-order shape,
                      byte size and the float32 bit patterns gguf.quants.dequantize computes; plus "ggml_types":
                      every type gguf-py knows (id, name, block geometry, whether it can dequantize it)
+  iq_grids.gguf      one tensor per IQ grid type whose blocks use every row of the grid once, in order
+  iq_grids.npz       gguf.quants.dequantize of each of those tensors (float32, deflated: the values repeat)
 
 gguf-py cannot quantize most of these types, so every block is random bytes (every bit of the packed fields,
 grid indices, sign bits and sub-scales exercised) with the f16 scale set to a finite random value where ggml's
@@ -91,6 +93,79 @@ TENSORS = [
 ]
 
 
+ONE = np.array([1.0], dtype=np.float16).view(np.uint8)   # f16 1.0 as bytes
+
+
+def grid_sweep(qtype):
+    """Blocks that use every row of the type's grid once, in order (row r is the r-th 8 or 4 elements), with
+    d = 1, sub-scale 0, no sign flips and delta +0.125: the decoded floats are the grid rows, scaled."""
+    rows = {T.IQ2_XXS: 256, T.IQ2_XS: 512, T.IQ2_S: 1024, T.IQ3_XXS: 256, T.IQ3_S: 512,
+            T.IQ1_S: 2048, T.IQ1_M: 2048}[qtype]
+    per_block = 256 // (4 if qtype in (T.IQ3_XXS, T.IQ3_S) else 8)
+    _, type_size = gguf.GGML_QUANT_SIZES[qtype]
+    n = rows // per_block
+    b = np.zeros((n, type_size), dtype=np.uint8)
+    r = np.arange(rows, dtype=np.uint32).reshape(n, per_block)
+    if qtype != T.IQ1_M:
+        b[:, 0:2] = ONE
+    if qtype == T.IQ2_XXS:    # 8 × (u32 four row bytes, u32 aux = 0)
+        b[:, 2:66].view(np.uint32)[:, 0::2] = r.astype(np.uint8).view(np.uint32)
+    elif qtype == T.IQ2_XS:   # u16 qs[32]: 9-bit row, sign index 0
+        b[:, 2:66] = r.astype(np.uint16).view(np.uint8)
+    elif qtype in (T.IQ2_S, T.IQ3_S):   # low 8 bits in qs, high bits in qh
+        b[:, 2:2 + per_block] = (r & 0xFF).astype(np.uint8)
+        high = r >> 8
+        if qtype == T.IQ2_S:  # qh[8] at 66: 2 bits per row
+            q = high.reshape(n, 8, 4) << np.array([0, 2, 4, 6], dtype=np.uint32)
+            b[:, 66:74] = q.sum(axis=-1).astype(np.uint8)
+        else:                 # qh[8] at 66: 1 bit per row
+            q = high.reshape(n, 8, 8) << np.arange(8, dtype=np.uint32)
+            b[:, 66:74] = q.sum(axis=-1).astype(np.uint8)
+    elif qtype == T.IQ3_XXS:  # qs[64] at 2, aux = 0
+        b[:, 2:66] = r.astype(np.uint8)
+    elif qtype == T.IQ1_S:    # qs[32] at 2, u16 qh[8] at 34: 3 high bits per row
+        b[:, 2:34] = (r & 0xFF).astype(np.uint8)
+        q = (r >> 8).reshape(n, 8, 4) << np.array([0, 3, 6, 9], dtype=np.uint32)
+        b[:, 34:50] = q.sum(axis=-1).astype(np.uint16).view(np.uint8)
+    elif qtype == T.IQ1_M:    # qs[32], qh[16]: a nibble per row, u16 scales[4]: d in the top nibbles
+        b[:, 0:32] = (r & 0xFF).astype(np.uint8)
+        q = (r >> 8).reshape(n, 16, 2) << np.array([0, 4], dtype=np.uint32)
+        b[:, 32:48] = q.sum(axis=-1).astype(np.uint8)
+        d = int(ONE.view(np.uint16)[0])
+        b[:, 48:56] = np.array([((d >> (4 * i)) & 0xF) << 12 for i in range(4)], dtype=np.uint16).view(np.uint8)
+    return b
+
+
+def write_grid_sweep():
+    """iq_grids.gguf and iq_grids.npz: every grid row of every IQ grid type, decoded by gguf-py."""
+    path = os.path.join(OUT, "iq_grids.gguf")
+    w = gguf.GGUFWriter(path, arch="weightlab-test")
+    refs = {}
+    for qtype in (T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M):
+        data = grid_sweep(qtype).reshape(1, -1)
+        name = qtype.name.lower()
+        w.add_tensor(name, data, raw_dtype=qtype)
+        ref = gguf.quants.dequantize(data, qtype)
+        grid = quants_grid(qtype)
+        scale = {T.IQ3_S: 1.0, T.IQ3_XXS: 0.25}.get(qtype, 0.125)
+        expect = grid + np.float32(0.125) if qtype in (T.IQ1_S, T.IQ1_M) else grid * np.float32(scale)
+        assert np.array_equal(ref.reshape(-1), expect.reshape(-1)), name   # the sweep reads every row in order
+        refs[name] = ref
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    np.savez_compressed(os.path.join(OUT, "iq_grids.npz"), **refs)
+
+
+def quants_grid(qtype):
+    cls = {T.IQ2_XXS: gguf.quants.IQ2_XXS, T.IQ2_XS: gguf.quants.IQ2_XS, T.IQ2_S: gguf.quants.IQ2_S,
+           T.IQ3_XXS: gguf.quants.IQ3_XXS, T.IQ3_S: gguf.quants.IQ3_S, T.IQ1_S: gguf.quants.IQ1_S,
+           T.IQ1_M: gguf.quants.IQ1_M}[qtype]
+    cls.init_grid()
+    return np.asarray(cls.grid, dtype=np.float32).reshape(-1)
+
+
 def ggml_types():
     """Every type gguf-py 0.19.0 knows: id, name, block geometry, and whether gguf.quants.dequantize decodes it."""
     out = []
@@ -139,6 +214,8 @@ def main():
         assert list(reversed(t.shape.tolist())) == e["shape"], (t.name, t.shape)
         with np.errstate(over="ignore"):
             assert bits(gguf.quants.dequantize(t.data, t.tensor_type)) == e["values"], t.name
+
+    write_grid_sweep()
 
     expected = {NAME: {"metadata": [{"key": k, "type": ty, "value": v} for k, ty, v in metadata],
                        "tensors": tensors},

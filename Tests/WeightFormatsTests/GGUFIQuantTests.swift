@@ -3,9 +3,10 @@ import Testing
 @testable import WeightFormats
 import TestSupport
 
-/// The IQ, TQ and FP4 block types against `Tests/Fixtures/gguf/iq_types.gguf` and `expected_iq.json`, written by
-/// `Tests/Fixtures/make_gguf_iq.py` with gguf-py 0.19.0: random blocks, and the floats
-/// `gguf.quants.dequantize` computed for them (as float32 bit patterns).
+/// The IQ, TQ and FP4 block types against the fixtures `Tests/Fixtures/make_gguf_iq.py` wrote with gguf-py
+/// 0.19.0: `iq_types.gguf` (random blocks) with `expected_iq.json` (the float32 bit patterns
+/// `gguf.quants.dequantize` computed for them), and `iq_grids.gguf` (blocks that read every grid row once) with
+/// `iq_grids.npz` (gguf-py's floats for those).
 @Suite("GGUF IQ, TQ and FP4 types")
 struct GGUFIQuantTests {
     static let file = "iq_types.gguf"
@@ -37,6 +38,27 @@ struct GGUFIQuantTests {
                 if first == nil { first = i }
             }
             #expect(mismatches == 0, "\(e.name): \(mismatches) of \(want.count) floats differ, first at \(first.map { "\($0): \(got[$0]) vs \(Float(bitPattern: want[$0]))" } ?? "-")")
+        }
+    }
+
+    @Test("every grid row of every IQ grid type decodes like gguf-py (iq_grids.gguf against iq_grids.npz)")
+    func everyGridRow() throws {
+        let blocks = try ModelFile.open(Fixtures.path("gguf/iq_grids.gguf"))
+        let reference = try ModelFile.open(Fixtures.path("gguf/iq_grids.npz"))
+        let names = ["iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m"]
+        #expect(blocks.tensors.map(\.name) == names)
+        #expect(reference.tensors.map(\.name).sorted() == names.sorted())
+        let rows = ["iq2_xxs": 256, "iq2_xs": 512, "iq2_s": 1024, "iq3_xxs": 256, "iq3_s": 512, "iq1_s": 2048,
+                    "iq1_m": 2048]
+        for t in blocks.tensors {
+            let ref = try #require(reference.tensors.first { $0.name == t.name }, "\(t.name) in iq_grids.npz")
+            #expect(ref.dtype == .float32)
+            let want = try GGUFReaderTests.decodeAll(ref).map(\.bitPattern)
+            let got = try GGUFReaderTests.decodeAll(t).map(\.bitPattern)
+            let width = t.name.hasPrefix("iq3") ? 4 : 8
+            #expect(got.count == (rows[t.name] ?? 0) * width, "\(t.name)")
+            let bad = (0..<min(got.count, want.count)).filter { got[$0] != want[$0] }.map { $0 / width }
+            #expect(got.count == want.count && bad.isEmpty, "\(t.name): rows \(Set(bad).sorted().prefix(8)) differ")
         }
     }
 
