@@ -6,12 +6,13 @@
 /// `scale · (grid + delta)`. The tables come from `GGMLGrids` (generated from gguf-py).
 enum IQuantBlocks {
     /// Writes one grid row of 8 magnitudes: element k is `(scale · byte k of row) · ±1`, negative when bit k of
-    /// `signs` is set. The sign is a multiply, as in gguf-py, so NaN and infinite scales round the same way.
+    /// `signs` is set. The sign is a multiply by ±1 (built from bits, no branch), as in gguf-py, so a NaN
+    /// scale comes out with the same bits.
     @inline(__always)
     static func signedRow(_ out: UnsafeMutablePointer<Float>, _ scale: Float, _ row: UInt64, _ signs: UInt8) {
         for k in 0..<8 {
             let g = Float(UInt8(truncatingIfNeeded: row &>> UInt64(8 * k)))
-            let s: Float = (signs >> UInt8(k)) & 1 == 0 ? 1 : -1
+            let s = Float(bitPattern: 0x3F80_0000 | UInt32((signs >> UInt8(k)) & 1) << 31)
             out[k] = scale * g * s
         }
     }
@@ -66,11 +67,12 @@ enum IQuantBlocks {
                     let b = src + n * 74, o = dst + n * 256
                     let d = loadHalf(b, 0)
                     let scales = (b + 66).assumingMemoryBound(to: UInt8.self)
-                    for i in 0..<32 {
-                        let q = u16(b, 2 + 2 * i)
-                        let s = (scales[i >> 2] >> UInt8(4 * ((i >> 1) & 1))) & 0x0F
+                    for p in 0..<16 {
+                        let s = (scales[p >> 1] >> UInt8(4 * (p & 1))) & 0x0F
                         let db = d * (0.5 + Float(s)) * 0.25
-                        signedRow(o + 8 * i, db, grid[Int(q & 511)], ksigns[Int(q >> 9)])
+                        let q0 = u16(b, 2 + 4 * p), q1 = u16(b, 4 + 4 * p)
+                        signedRow(o + 16 * p, db, grid[Int(q0 & 511)], ksigns[Int(q0 >> 9)])
+                        signedRow(o + 16 * p + 8, db, grid[Int(q1 & 511)], ksigns[Int(q1 >> 9)])
                     }
                 }
             }
@@ -87,11 +89,13 @@ enum IQuantBlocks {
                 let d = loadHalf(b, 0)
                 let qs = (b + 2).assumingMemoryBound(to: UInt8.self)
                 let signs = qs + 32, qh = qs + 64, scales = qs + 72
-                for i in 0..<32 {
-                    let high = Int((qh[i >> 2] >> UInt8(2 * (i & 3))) & 3)
-                    let s = (scales[i >> 2] >> UInt8(4 * ((i >> 1) & 1))) & 0x0F
+                for p in 0..<16 {
+                    let s = (scales[p >> 1] >> UInt8(4 * (p & 1))) & 0x0F
                     let db = d * (0.5 + Float(s)) * 0.25
-                    signedRow(o + 8 * i, db, grid[Int(qs[i]) | high << 8], signs[i])
+                    for i in 2 * p..<2 * p + 2 {
+                        let high = Int((qh[i >> 2] >> UInt8(2 * (i & 3))) & 3)
+                        signedRow(o + 8 * i, db, grid[Int(qs[i]) | high << 8], signs[i])
+                    }
                 }
             }
         }
