@@ -1,4 +1,6 @@
-/// Dequantizes ggml block types to Float, bit-exact with gguf-py's `gguf.quants.dequantize` (0.19.0).
+/// Dequantizes ggml block types to Float, bit-exact with gguf-py's `gguf.quants.dequantize` (0.19.0): every
+/// block type gguf-py can dequantize (legacy, K-quant, IQ, TQ and FP4 types). Q8_1, Q8_K and Q1_0 are listed
+/// but not decoded: gguf-py has no reference for them.
 ///
 /// Bit-exactness rules taken from gguf-py's arithmetic: f16 scales are widened to Float first; every product
 /// and sum is a separate Float operation in the order gguf-py writes it (`d * q + m`, `(d * sc) * q - dmin * m`),
@@ -9,7 +11,10 @@ public enum GGMLDequantizer {
     public static func canDecode(_ type: GGMLType) -> Bool {
         switch type.id {
         case GGMLType.q8_0.id, GGMLType.q4_0.id, GGMLType.q4_1.id, GGMLType.q5_0.id, GGMLType.q5_1.id,
-             GGMLType.q2_K.id, GGMLType.q3_K.id, GGMLType.q4_K.id, GGMLType.q5_K.id, GGMLType.q6_K.id:
+             GGMLType.q2_K.id, GGMLType.q3_K.id, GGMLType.q4_K.id, GGMLType.q5_K.id, GGMLType.q6_K.id,
+             GGMLType.iq2_XXS.id, GGMLType.iq2_XS.id, GGMLType.iq2_S.id, GGMLType.iq3_XXS.id, GGMLType.iq3_S.id,
+             GGMLType.iq1_S.id, GGMLType.iq1_M.id, GGMLType.iq4_NL.id, GGMLType.iq4_XS.id,
+             GGMLType.tq1_0.id, GGMLType.tq2_0.id, GGMLType.mxfp4.id, GGMLType.nvfp4.id:
             return true
         default:
             return false
@@ -41,6 +46,19 @@ public enum GGMLDequantizer {
         case GGMLType.q4_K.id: forEachBlock(blocks, 144, 256, src, dst, KQuantBlocks.q4_K)
         case GGMLType.q5_K.id: forEachBlock(blocks, 176, 256, src, dst, KQuantBlocks.q5_K)
         case GGMLType.q6_K.id: forEachBlock(blocks, 210, 256, src, dst, KQuantBlocks.q6_K)
+        case GGMLType.iq2_XXS.id: IQuantBlocks.iq2_XXS(blocks, src, dst)
+        case GGMLType.iq2_XS.id: IQuantBlocks.iq2_XS(blocks, src, dst)
+        case GGMLType.iq2_S.id: IQuantBlocks.iq2_S(blocks, src, dst)
+        case GGMLType.iq3_XXS.id: IQuantBlocks.iq3_XXS(blocks, src, dst)
+        case GGMLType.iq3_S.id: IQuantBlocks.iq3_S(blocks, src, dst)
+        case GGMLType.iq1_S.id: IQuantBlocks.iq1_S(blocks, src, dst)
+        case GGMLType.iq1_M.id: IQuantBlocks.iq1_M(blocks, src, dst)
+        case GGMLType.iq4_NL.id: IQuantBlocks.iq4_NL(blocks, src, dst)
+        case GGMLType.iq4_XS.id: IQuantBlocks.iq4_XS(blocks, src, dst)
+        case GGMLType.tq1_0.id: forEachBlock(blocks, 54, 256, src, dst, TernaryBlocks.tq1_0)
+        case GGMLType.tq2_0.id: forEachBlock(blocks, 66, 256, src, dst, TernaryBlocks.tq2_0)
+        case GGMLType.mxfp4.id: FP4Blocks.mxfp4(blocks, src, dst)
+        case GGMLType.nvfp4.id: FP4Blocks.nvfp4(blocks, src, dst)
         default: throw ModelError(path, "cannot decode \(type.name) yet")
         }
     }

@@ -43,6 +43,8 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
         .init(id: 34, name: "TQ1_0", blockSize: 256, typeSize: 54),
         .init(id: 35, name: "TQ2_0", blockSize: 256, typeSize: 66),
         .init(id: 39, name: "MXFP4", blockSize: 32, typeSize: 17),
+        .init(id: 40, name: "NVFP4", blockSize: 64, typeSize: 36),
+        .init(id: 41, name: "Q1_0", blockSize: 128, typeSize: 18),
     ]
 
     private static let byID: [UInt32: GGMLType] = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
@@ -77,4 +79,17 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
     public static let q4_K = GGMLType(id: 12)!
     public static let q5_K = GGMLType(id: 13)!
     public static let q6_K = GGMLType(id: 14)!
+    public static let iq2_XXS = GGMLType(id: 16)!
+    public static let iq2_XS = GGMLType(id: 17)!
+    public static let iq3_XXS = GGMLType(id: 18)!
+    public static let iq1_S = GGMLType(id: 19)!
+    public static let iq4_NL = GGMLType(id: 20)!
+    public static let iq3_S = GGMLType(id: 21)!
+    public static let iq2_S = GGMLType(id: 22)!
+    public static let iq4_XS = GGMLType(id: 23)!
+    public static let iq1_M = GGMLType(id: 29)!
+    public static let tq1_0 = GGMLType(id: 34)!
+    public static let tq2_0 = GGMLType(id: 35)!
+    public static let mxfp4 = GGMLType(id: 39)!
+    public static let nvfp4 = GGMLType(id: 40)!
 }

@@ -272,7 +272,7 @@ struct GGUFErrorTests {
         #expect(try reason(k.bytes).contains("row length 128 is not a multiple of the Q4_K block size 256"))
     }
 
-    @Test("unknown and retired ggml type ids", arguments: [4 as UInt32, 5, 31, 32, 33, 36, 37, 38, 40, 1000, 0xFFFF_FFFF])
+    @Test("unknown and retired ggml type ids", arguments: [4 as UInt32, 5, 31, 32, 33, 36, 37, 38, 42, 1000, 0xFFFF_FFFF])
     func unknownType(id: UInt32) throws {
         var g = GGUFBytes()
         g.tensor("w", [32], type: id, offset: 0)
