@@ -34,13 +34,15 @@ public enum SniffMatch: Int, Comparable, Sendable {
 /// The table of readers: the only list of formats.
 public enum ModelReaders {
     /// Every reader, in the order users know the formats (it is the order of "expected …" in messages).
-    public static let all: [any ModelReader.Type] = [
-        SafetensorsReader.self,
-        SafetensorsIndexReader.self,
-        GGUFReader.self,
-        NpyReader.self,
-        NpzReader.self,
-    ]
+    public static var all: [any ModelReader.Type] {
+        [
+            SafetensorsReader.self,
+            SafetensorsIndexReader.self,
+            GGUFReader.self,
+            NpyReader.self,
+            NpzReader.self,
+        ]
+    }
 
     /// Bytes handed to `sniff`: enough for magic numbers and the first zip entry's name.
     public static let headBytes = 64
