@@ -26,7 +26,8 @@ public enum AtomicFile {
     public static func write(to path: String, overwrite: Bool = false, inputs: [String] = [],
                              _ body: (inout FileSink) throws -> Void) throws {
         let directory = try parentDirectory(path)
-        var mode: mode_t = 0o644
+        var mode: mode_t = 0o644      // a new file: as open(2) makes it, less the umask
+        var keepMode = false
         var st = stat()
         if stat(path, &st) == 0 {
             if (st.st_mode & S_IFMT) == S_IFDIR { throw ModelError(path, "is a directory") }
@@ -38,6 +39,7 @@ public enum AtomicFile {
             }
             guard overwrite else { throw ModelError(path, "already exists; refusing to replace it") }
             mode = st.st_mode & 0o7777
+            keepMode = true
         }
         removeStaleTemporaries(for: path)
 
@@ -61,7 +63,7 @@ public enum AtomicFile {
             if isOpen { close(fd) }
             if !renamed { unlink(temporary) }
         }
-        _ = fchmod(fd, mode)   // open() applied the umask; an overwritten file keeps its own bits
+        if keepMode { _ = fchmod(fd, mode) }   // open(2) applied the umask; a replaced file keeps its own bits
         var sink = FileSink(fd: fd, path: path)
         try body(&sink)
         try sink.flush()
