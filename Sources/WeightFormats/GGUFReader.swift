@@ -55,11 +55,11 @@ public enum GGUFReader: ModelReader {
         for i in 0..<kvCount {
             let key = try c.string("metadata key #\(i)")
             let type = try c.valueType("metadata '\(DisplayText.escaped(key))'")
-            let value = try c.value(type, what: "metadata '\(DisplayText.escaped(key))'", budget: &budget)
+            let value = try c.storedValue(type, what: "metadata '\(DisplayText.escaped(key))'", budget: &budget)
             guard keys.insert(key).inserted else {
                 throw c.fail("duplicate metadata key '\(DisplayText.escaped(key))'")
             }
-            entries.append(GGUFEntry(key: key, type: type, value: value))
+            entries.append(GGUFEntry(key: key, stored: value))
         }
 
         var alignment = defaultAlignment

@@ -153,6 +153,51 @@ struct WriterReferenceTests {
         try Self.check(reference: reference, directory: Self.committed)
     }
 
+    /// gguf-py's `GGUFWriter` wrote these fixtures (Tests/Fixtures/make_gguf.py). Handed what our reader found
+    /// in them — every KV pair with its exact types, every tensor's type, shape and bytes — our writer
+    /// reproduces each file byte for byte: same header encoding, ne order, offsets and padding as the
+    /// reference writer. This is also the path `apply` takes to copy a GGUF's metadata.
+    @Test(arguments: ["all_types.gguf", "undecodable.gguf"])
+    func rewritingAGGUFPyFileReproducesItExactly(_ name: String) throws {
+        let path = Fixtures.path("gguf/" + name)
+        let source = try FileSource(path: path)
+        let header = try GGUFReader.read(source)
+        #expect(header.version == 3)
+        let tensors = header.tensors.map { GGUFWriter.TensorEntry(name: $0.name, type: $0.type, shape: $0.shape) }
+        var sink = MemorySink()
+        try GGUFWriter.write(metadata: header.metadata.map { ($0.key, $0.stored) }, tensors: tensors,
+                             to: &sink, path: "rewritten") { i, out in
+            let info = header.tensors[i]
+            try out.write(try source.bytes(at: header.dataOffset + info.offset, count: info.byteCount))
+        }
+        let original = try source.bytes(at: 0, count: Int(source.size))
+        #expect(sink.bytes.count == original.count)
+        let firstDifference = zip(sink.bytes, original).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(sink.bytes == original, "first difference at byte \(firstDifference ?? -1)")
+    }
+
+    /// The same for files `safetensors.numpy.save_file` wrote (Tests/Fixtures/make_formats_safetensors_numpy.py):
+    /// given the tensors in the order our reader returns them (offset order) and the metadata in header order,
+    /// our writer reproduces the reference's header JSON, its space padding and its data section exactly.
+    @Test(arguments: ["dtypes.safetensors", "shapes.safetensors", "sharded/model-00001-of-00002.safetensors",
+                      "sharded/model-00002-of-00002.safetensors"])
+    func rewritingASafetensorsFileReproducesItExactly(_ name: String) throws {
+        let source = try FileSource(path: Fixtures.path("safetensors/" + name))
+        let model = try SafetensorsReader.open(source)
+        let metadata = try model.metadata.map { kv -> (key: String, value: String) in
+            guard case .string(let s) = kv.value else { throw ModelError(name, "metadata is not a string") }
+            return (kv.key, s)
+        }
+        let tensors = model.tensors.map { SafetensorsWriter.TensorEntry(name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        var sink = MemorySink()
+        try SafetensorsWriter.write(tensors: tensors, metadata: metadata, to: &sink, path: "rewritten") { i, out in
+            try out.write(try model.tensors[i].data.bytes(at: 0, count: model.tensors[i].byteCount))
+        }
+        let original = try source.bytes(at: 0, count: Int(source.size))
+        let firstDifference = zip(sink.bytes, original).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(sink.bytes == original, "first difference at byte \(firstDifference ?? -1)")
+    }
+
     @Test(.enabled(if: WriterReferenceTests.referenceLibrariesInstalled, "needs python3 with numpy, safetensors, gguf, ml_dtypes"))
     func theReferenceLibrariesReadFreshOutput() throws {
         let dir = try TemporaryDirectory()
