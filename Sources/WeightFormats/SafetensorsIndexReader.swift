@@ -23,10 +23,6 @@ public enum SafetensorsIndexReader: ModelReader {
         var weightMap: [(tensor: String, shard: String)]
     }
 
-    static func readIndex(_ path: String) throws -> Index {
-        try readIndex(try FileSource(path: path))
-    }
-
     static func readIndex(_ source: FileSource) throws -> Index {
         let path = source.path
         guard source.size <= maxIndexBytes else {

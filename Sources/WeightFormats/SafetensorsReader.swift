@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads safetensors files and sharded safetensors models (`*.safetensors.index.json`).
+/// Reads one safetensors file (a sharded model is read through its index by `SafetensorsIndexReader`).
 ///
 /// A file is `u64 LE N`, N bytes of JSON header, then the data section; `data_offsets` are relative to the
 /// data section. Validation follows the Rust reference (`safetensors` crate): header at most 100 MB and inside

@@ -175,44 +175,4 @@ struct WriterRoundTripTests {
         refuse("metadata 'arr'[1] is STRING in an array of INT32",
                metadata: [("arr", .array(.int32, [.int32(1), .string("x")]))], [], data: [])
     }
-
-    // MARK: The reader table
-
-    /// A GGUF file whose byte 8 happens to be `{` (tensor count 123, little-endian) looks like a safetensors
-    /// header to the safetensors sniff; the GGUF magic is a signature and wins over that guess.
-    @Test func aSignatureBeatsAGuess() throws {
-        let tensors = (0..<123).map { GGUFWriter.TensorEntry(name: "t\($0)", type: .f32, shape: [1]) }
-        let path = dir.path + "/many.bin"
-        try GGUFWriter.write(to: path, metadata: [], tensors: tensors) { i, s in try s.write(Float(i).bitPattern.littleEndianBytes) }
-        let head = Array(try read(path).prefix(ModelReaders.headBytes))
-        #expect(head[8] == UInt8(ascii: "{"))
-        #expect(SafetensorsReader.sniff(head: head, name: path) == .guess)
-        #expect(ModelReaders.reader(head: head, name: path)?.name == GGUFReader.name)
-        let model = try ModelFile.open(path)
-        #expect(model.format == .gguf)
-        #expect(model.tensors.count == 123)
-    }
-
-    @Test func theTableDescribesTheFormats() throws {
-        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", ".npz"])
-        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy or .npz")
-        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .npz")
-        let cases: [(String, String)] = [
-            ("safetensors/dtypes.safetensors", SafetensorsReader.name),
-            ("safetensors/sharded/model.safetensors.index.json", SafetensorsIndexReader.name),
-            ("gguf/all_types.gguf", GGUFReader.name),
-            ("numpy/f4_v1.npy", NpyReader.name),
-            ("numpy/deflated.npz", NpzReader.name),
-        ]
-        for (file, expected) in cases {
-            let path = Fixtures.path(file)
-            let head = Array(try read(path).prefix(ModelReaders.headBytes))
-            #expect(ModelReaders.reader(head: head, name: path)?.name == expected, "\(file)")
-        }
-        #expect(ModelReaders.reader(head: Array("hello world, not a model".utf8), name: "x.txt") == nil)
-    }
-}
-
-extension UInt32 {
-    var littleEndianBytes: [UInt8] { withUnsafeBytes(of: littleEndian) { Array($0) } }
 }
