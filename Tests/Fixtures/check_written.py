@@ -2,7 +2,7 @@
 """Reads the files weightlab's writers produced with the reference libraries and prints what they see, as JSON.
 
     python3 Tests/Fixtures/check_written.py <directory>            # prints the JSON
-    python3 Tests/Fixtures/check_written.py Tests/Fixtures/written > Tests/Fixtures/written/reference.json
+    python3 Tests/Fixtures/make_writer_reference.py                # the same for written/ into reference.json
 
 Needs numpy, safetensors, gguf and ml_dtypes (Tests/Fixtures/requirements.txt). The Swift tests
 (WeightFormatsTests.WriterReferenceTests) run it on freshly written files when these packages are installed,

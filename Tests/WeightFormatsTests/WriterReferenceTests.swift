@@ -11,8 +11,7 @@ import TestSupport
 /// what we meant to write; with the libraries installed, fresh output is checked by them directly.
 ///
 /// To regenerate after a deliberate format change: `WEIGHTLAB_REGENERATE_WRITTEN=1 swift test --filter
-/// WriterReferenceTests`, then `python3 Tests/Fixtures/check_written.py Tests/Fixtures/written >
-/// Tests/Fixtures/written/reference.json`.
+/// WriterReferenceTests`, then `python3 Tests/Fixtures/make_writer_reference.py`.
 @Suite("Writers read back by the reference libraries")
 struct WriterReferenceTests {
     static let committed = Fixtures.path("written")
