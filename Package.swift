@@ -29,8 +29,11 @@ let package = Package(
             "WeightFormats", "Compression", "Workbench", "Terminal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // A child process for the AtomicFile crash test: writes slowly so the test can SIGKILL it mid-write.
+        .executableTarget(name: "weightlab-atomic-probe", dependencies: ["WeightFormats"], path: "Sources/AtomicProbe"),
         .target(name: "TestSupport", dependencies: ["WeightFormats", "Compression"], path: "Tests/TestSupport"),
-        .testTarget(name: "WeightFormatsTests", dependencies: ["WeightFormats", "TestSupport"]),
+        .testTarget(name: "WeightFormatsTests",
+                    dependencies: ["WeightFormats", "TestSupport", "weightlab-atomic-probe"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),

@@ -62,25 +62,37 @@ public enum DType: Hashable, Sendable, CustomStringConvertible {
         return overflow ? nil : bytes
     }
 
+    /// Every dtype safetensors can store, as its header spells them (`description`); the one list the
+    /// safetensors reader and writer share.
+    public static let safetensorsTypes: [DType] = [
+        .float64, .float32, .float16, .bfloat16, .float8E4M3, .float8E5M2,
+        .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64, .bool,
+    ]
+
     /// The plain dtype of a safetensors header spelling, or nil if safetensors has no such dtype.
     public init?(safetensorsName name: String) {
-        switch name {
-        case "F64": self = .float64
-        case "F32": self = .float32
-        case "F16": self = .float16
-        case "BF16": self = .bfloat16
-        case "F8_E4M3": self = .float8E4M3
-        case "F8_E5M2": self = .float8E5M2
-        case "I8": self = .int8
-        case "U8": self = .uint8
-        case "I16": self = .int16
-        case "U16": self = .uint16
-        case "I32": self = .int32
-        case "U32": self = .uint32
-        case "I64": self = .int64
-        case "U64": self = .uint64
-        case "BOOL": self = .bool
-        default: return nil
+        guard let t = Self.safetensorsTypes.first(where: { $0.description == name }) else { return nil }
+        self = t
+    }
+
+    /// The safetensors header spelling, or nil for a dtype safetensors cannot store (ggml blocks).
+    public var safetensorsName: String? {
+        Self.safetensorsTypes.contains(self) ? description : nil
+    }
+
+    /// The ggml type storing this dtype in GGUF, or nil for one GGUF has no type for (unsigned, bool, FP8).
+    public var ggmlType: GGMLType? {
+        switch self {
+        case .float32: .f32
+        case .float16: .f16
+        case .bfloat16: GGMLType(id: 30)
+        case .float64: GGMLType(id: 28)
+        case .int8: GGMLType(id: 24)
+        case .int16: GGMLType(id: 25)
+        case .int32: GGMLType(id: 26)
+        case .int64: GGMLType(id: 27)
+        case .ggml(let t): t
+        default: nil
         }
     }
 

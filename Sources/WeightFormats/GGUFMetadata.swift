@@ -44,11 +44,21 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable, CustomStringConvertib
     }
 }
 
-/// One metadata entry as stored: key, GGUF value type (for arrays, the outer type is `.array`) and value.
+/// One metadata entry as stored: key and value with its exact GGUF types, so a writer can copy it unchanged
+/// (`GGUFWriter` takes `(entry.key, entry.stored)`).
 public struct GGUFEntry: Sendable, Equatable {
     public let key: String
-    public let type: GGUFValueType
-    public let value: MetadataValue
+    public let stored: GGUFValue
+
+    public init(key: String, stored: GGUFValue) {
+        self.key = key
+        self.stored = stored
+    }
+
+    /// The value type (for arrays, the outer type is `.array`).
+    public var type: GGUFValueType { stored.type }
+    /// The value as models carry metadata.
+    public var value: MetadataValue { stored.metadataValue }
 }
 
 extension GGUFCursor {
@@ -61,20 +71,27 @@ extension GGUFCursor {
         return t
     }
 
-    /// Reads one value of type `type`. `budget` counts array elements still allowed across the whole header.
+    /// Reads one value of type `type`, as models carry metadata. `budget` counts array elements still
+    /// allowed across the whole header.
     mutating func value(_ type: GGUFValueType, what: @autoclosure () -> String, depth: Int = 0,
                         budget: inout UInt64) throws -> MetadataValue {
+        try storedValue(type, what: what(), depth: depth, budget: &budget).metadataValue
+    }
+
+    /// Reads one value of type `type` with its exact GGUF types.
+    mutating func storedValue(_ type: GGUFValueType, what: @autoclosure () -> String, depth: Int = 0,
+                              budget: inout UInt64) throws -> GGUFValue {
         switch type {
-        case .uint8: return .uint(UInt64(try u8(what())))
-        case .int8: return .int(Int64(Int8(bitPattern: try u8(what()))))
-        case .uint16: return .uint(UInt64(try u16(what())))
-        case .int16: return .int(Int64(Int16(bitPattern: try u16(what()))))
-        case .uint32: return .uint(UInt64(try u32(what())))
-        case .int32: return .int(Int64(Int32(bitPattern: try u32(what()))))
-        case .uint64: return .uint(try u64(what()))
-        case .int64: return .int(Int64(bitPattern: try u64(what())))
-        case .float32: return .float(Double(Float(bitPattern: try u32(what()))))
-        case .float64: return .float(Double(bitPattern: try u64(what())))
+        case .uint8: return .uint8(try u8(what()))
+        case .int8: return .int8(Int8(bitPattern: try u8(what())))
+        case .uint16: return .uint16(try u16(what()))
+        case .int16: return .int16(Int16(bitPattern: try u16(what())))
+        case .uint32: return .uint32(try u32(what()))
+        case .int32: return .int32(Int32(bitPattern: try u32(what())))
+        case .uint64: return .uint64(try u64(what()))
+        case .int64: return .int64(Int64(bitPattern: try u64(what())))
+        case .float32: return .float32(Float(bitPattern: try u32(what())))
+        case .float64: return .float64(Double(bitPattern: try u64(what())))
         case .bool: return .bool(try u8(what()) != 0)
         case .string: return .string(try string(what()))
         case .array: return try array(what: what(), depth: depth, budget: &budget)
@@ -82,7 +99,7 @@ extension GGUFCursor {
     }
 
     private mutating func array(what: @autoclosure () -> String, depth: Int,
-                                budget: inout UInt64) throws -> MetadataValue {
+                                budget: inout UInt64) throws -> GGUFValue {
         guard depth < GGUFLimits.maxArrayDepth else {
             throw fail("\(what()): arrays nested deeper than \(GGUFLimits.maxArrayDepth) levels")
         }
@@ -96,12 +113,12 @@ extension GGUFCursor {
             throw fail("\(what()): metadata arrays hold more than \(GGUFLimits.maxArrayElements) elements in all")
         }
         budget -= count
-        var items: [MetadataValue] = []
+        var items: [GGUFValue] = []
         items.reserveCapacity(Int(min(count, 1 << 16)))
         for i in 0..<count {
-            items.append(try value(elementType, what: "\(what())[\(i)]", depth: depth + 1, budget: &budget))
+            items.append(try storedValue(elementType, what: "\(what())[\(i)]", depth: depth + 1, budget: &budget))
         }
-        return .array(items)
+        return .array(elementType, items)
     }
 }
 
@@ -112,6 +129,51 @@ extension MetadataValue {
         case .uint(let v): v
         case .int(let v) where v >= 0: UInt64(v)
         default: nil
+        }
+    }
+}
+
+/// A GGUF metadata value with its exact types, as the reader found it (`GGUFEntry.stored`) and as the writer
+/// writes it: every one of the 13 value types, arrays with their element type (so an empty array still has one).
+public indirect enum GGUFValue: Sendable, Equatable {
+    case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
+    case uint64(UInt64), int64(Int64), float32(Float), float64(Double), bool(Bool), string(String)
+    case array(GGUFValueType, [GGUFValue])
+
+    public var type: GGUFValueType {
+        switch self {
+        case .uint8: .uint8
+        case .int8: .int8
+        case .uint16: .uint16
+        case .int16: .int16
+        case .uint32: .uint32
+        case .int32: .int32
+        case .uint64: .uint64
+        case .int64: .int64
+        case .float32: .float32
+        case .float64: .float64
+        case .bool: .bool
+        case .string: .string
+        case .array: .array
+        }
+    }
+
+    /// The value as `GGUFReader` returns it.
+    public var metadataValue: MetadataValue {
+        switch self {
+        case .uint8(let x): .uint(UInt64(x))
+        case .int8(let x): .int(Int64(x))
+        case .uint16(let x): .uint(UInt64(x))
+        case .int16(let x): .int(Int64(x))
+        case .uint32(let x): .uint(UInt64(x))
+        case .int32(let x): .int(Int64(x))
+        case .uint64(let x): .uint(x)
+        case .int64(let x): .int(x)
+        case .float32(let x): .float(Double(x))
+        case .float64(let x): .float(x)
+        case .bool(let x): .bool(x)
+        case .string(let s): .string(s)
+        case .array(_, let items): .array(items.map(\.metadataValue))
         }
     }
 }

@@ -5,7 +5,21 @@
 /// type, u64 offset relative to the data section), then the data section at the header's end rounded up to
 /// `general.alignment` (u32, default 32). The header is parsed from bounded `pread` windows; tensor data
 /// becomes `SliceSource`s of the file.
-public enum GGUFReader {
+public enum GGUFReader: ModelReader {
+    public static let name = "GGUF"
+    public static let fileExtensions = [".gguf"]
+
+    /// The file starts with the bytes `GGUF` (the u32 0x46554747, little-endian).
+    public static let magic: UInt32 = 0x4655_4747
+    /// Data alignment when `general.alignment` is absent (ggml's `GGUF_DEFAULT_ALIGNMENT`).
+    public static let defaultAlignment: UInt64 = 32
+    /// The metadata key that sets the data alignment (a u32 power of two).
+    public static let alignmentKey = "general.alignment"
+
+    public static func sniff(head: [UInt8], name: String) -> SniffMatch? {
+        head.starts(with: Array("GGUF".utf8)) ? .signature : nil
+    }
+
     public static func open(_ source: FileSource) throws -> Model {
         try read(source).model(source)
     }
@@ -15,7 +29,7 @@ public enum GGUFReader {
         var c = GGUFCursor(source)
         guard source.size >= 4 else { throw c.fail("not a GGUF file (too short for the magic)") }
         let magic = try c.u32("magic")
-        guard magic == 0x4655_4747 else { throw c.fail("bad magic: not a GGUF file") }
+        guard magic == Self.magic else { throw c.fail("bad magic: not a GGUF file") }
         let version = try c.u32("version")
         if version != 2 && version != 3 {
             if version & 0xFFFF == 0, [2, 3].contains(version.byteSwapped) {
@@ -41,21 +55,19 @@ public enum GGUFReader {
         for i in 0..<kvCount {
             let key = try c.string("metadata key #\(i)")
             let type = try c.valueType("metadata '\(DisplayText.escaped(key))'")
-            let value = try c.value(type, what: "metadata '\(DisplayText.escaped(key))'", budget: &budget)
+            let value = try c.storedValue(type, what: "metadata '\(DisplayText.escaped(key))'", budget: &budget)
             guard keys.insert(key).inserted else {
                 throw c.fail("duplicate metadata key '\(DisplayText.escaped(key))'")
             }
-            entries.append(GGUFEntry(key: key, type: type, value: value))
+            entries.append(GGUFEntry(key: key, stored: value))
         }
 
-        var alignment: UInt64 = 32
-        if let entry = entries.first(where: { $0.key == "general.alignment" }) {
+        var alignment = defaultAlignment
+        if let entry = entries.first(where: { $0.key == alignmentKey }) {
             guard entry.type == .uint32, let a = entry.value.unsignedValue else {
                 throw c.fail("general.alignment must be a u32, found \(entry.type)")
             }
-            guard a > 0, a & (a - 1) == 0 else {
-                throw c.fail("general.alignment \(a) is not a power of two greater than zero")
-            }
+            if let problem = alignmentProblem(a) { throw c.fail(problem) }
             alignment = a
         }
 
@@ -88,6 +100,12 @@ public enum GGUFReader {
         }
         return GGUFHeader(version: version, alignment: alignment, dataOffset: dataOffset,
                           metadata: entries, tensors: infos)
+    }
+
+    /// Why `alignment` cannot be a GGUF data alignment, or nil if it can (shared with the writer).
+    static func alignmentProblem(_ alignment: UInt64) -> String? {
+        alignment > 0 && alignment & (alignment - 1) == 0 ? nil
+            : "general.alignment \(alignment) is not a power of two greater than zero"
     }
 
     private static func tensorInfo(_ c: inout GGUFCursor, index: UInt64) throws -> GGUFTensorInfo {
@@ -129,6 +147,10 @@ public enum GGUFReader {
         let offset = try c.u64("data offset of tensor '\(shown)'")
         return GGUFTensorInfo(name: name, type: type, dims: dims, offset: offset, byteCount: bytes)
     }
+}
+
+extension ModelFormat {
+    public static let gguf = ModelFormat(rawValue: "gguf")
 }
 
 /// A parsed, validated GGUF header.

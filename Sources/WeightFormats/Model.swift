@@ -1,6 +1,12 @@
-/// The file formats weightlab reads.
-public enum ModelFormat: String, Sendable, Codable {
-    case safetensors, gguf, npy, npz, directory
+/// Which format a model was read from, by name. Open-ended so that a new reader declares its own value
+/// beside itself (`extension ModelFormat { static let onnx = … }`) instead of editing a list here.
+public struct ModelFormat: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// Several model files in one directory (`ModelFile.openDirectory`).
+    public static let directory = ModelFormat(rawValue: "directory")
 }
 
 /// A metadata value as stored: safetensors' `__metadata__` strings, GGUF's typed KV pairs, npz member names.

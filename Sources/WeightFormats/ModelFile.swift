@@ -1,7 +1,7 @@
 import Foundation
 
-/// Opens whatever the user points at: a safetensors file or shard index, a GGUF file, a `.npy` or `.npz`,
-/// or a directory holding any of these. The format comes from the file's first bytes, not its name.
+/// Opens whatever the user points at: a file in any format of `ModelReaders.all`, or a directory holding
+/// such files. The format comes from the file's first bytes (and, failing a signature, its name).
 public enum ModelFile {
     public static func open(_ path: String) throws -> Model {
         var isDir: ObjCBool = false
@@ -11,53 +11,38 @@ public enum ModelFile {
         if isDir.boolValue { return try openDirectory(path) }
         let source = try FileSource(path: path)
         guard source.size > 0 else { throw ModelError(path, "file is empty") }
-        let head = try source.bytes(at: 0, count: Int(min(source.size, 16)))
-        switch sniff(head, name: path) {
-        case .gguf: return try GGUFReader.open(source)
-        case .npy: return try NumpyReader.openNpy(source)
-        case .npz: return try NumpyReader.openNpz(path)
-        case .safetensorsIndex: return try SafetensorsReader.openIndex(path)
-        case .safetensors: return try SafetensorsReader.open(source)
-        case nil:
-            throw ModelError(path, "unknown format (expected safetensors, GGUF, .npy or .npz)")
+        let head = try source.bytes(at: 0, count: Int(min(source.size, UInt64(ModelReaders.headBytes))))
+        guard let reader = ModelReaders.reader(head: head, name: path) else {
+            throw ModelError(path, "unknown format (expected \(ModelReaders.expectedFormats))")
         }
-    }
-
-    enum Kind { case gguf, npy, npz, safetensors, safetensorsIndex }
-
-    static func sniff(_ head: [UInt8], name: String) -> Kind? {
-        if head.starts(with: Array("GGUF".utf8)) { return .gguf }
-        if head.starts(with: [0x93] + Array("NUMPY".utf8)) { return .npy }
-        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .npz }
-        if name.hasSuffix(".safetensors.index.json") { return .safetensorsIndex }
-        // safetensors: u64 header length, then a JSON object (possibly after padding spaces it is `{`).
-        if head.count >= 9 && head[8] == UInt8(ascii: "{") { return .safetensors }
-        if name.hasSuffix(".safetensors") { return .safetensors }
-        return nil
+        return try reader.open(source)
     }
 
     /// Every model file directly inside `path`, as one model. Shards named by an index are opened through it,
     /// not again on their own. Tensor names that repeat across files are prefixed with their file's name.
-    static func openDirectory(_ path: String) throws -> Model {
+    public static func openDirectory(_ path: String) throws -> Model {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
         } catch {
             throw ModelError(path, "cannot list directory")
         }
-        let indexes = names.filter { $0.hasSuffix(".safetensors.index.json") }
+        func reader(for name: String) -> (any ModelReader.Type)? {
+            ModelReaders.all.first { r in r.fileExtensions.contains { name.hasSuffix($0) } }
+        }
         var covered = Set<String>()
         var parts: [(file: String, model: Model)] = []
-        for index in indexes {
-            let m = try SafetensorsReader.openIndex((path as NSString).appendingPathComponent(index))
-            covered.formUnion(try SafetensorsReader.shardNames(inIndex: (path as NSString).appendingPathComponent(index)))
-            parts.append((index, m))
+        for name in names {
+            guard let r = reader(for: name), r.isIndex else { continue }
+            let source = try FileSource(path: (path as NSString).appendingPathComponent(name))
+            parts.append((name, try r.open(source)))
+            covered.formUnion(try r.includedFiles(source))
         }
-        let modelExtensions = [".safetensors", ".gguf", ".npy", ".npz"]
-        for name in names where !covered.contains(name) && modelExtensions.contains(where: { name.hasSuffix($0) }) {
+        for name in names where !covered.contains(name) {
+            guard let r = reader(for: name), !r.isIndex else { continue }
             parts.append((name, try open((path as NSString).appendingPathComponent(name))))
         }
-        guard !parts.isEmpty else { throw ModelError(path, "directory holds no model file (.safetensors, .gguf, .npy, .npz)") }
+        guard !parts.isEmpty else { throw ModelError(path, "directory holds no model file (\(ModelReaders.directoryExtensions))") }
 
         var seen = [String: Int]()
         for p in parts { for t in p.model.tensors { seen[t.name, default: 0] += 1 } }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads safetensors files and sharded safetensors models (`*.safetensors.index.json`).
+/// Reads one safetensors file (a sharded model is read through its index by `SafetensorsIndexReader`).
 ///
 /// A file is `u64 LE N`, N bytes of JSON header, then the data section; `data_offsets` are relative to the
 /// data section. Validation follows the Rust reference (`safetensors` crate): header at most 100 MB and inside
@@ -12,11 +12,22 @@ import Foundation
 /// Tensor order: the data-section (offset) order, which is the order the reference library writes header
 /// entries in and what `safe_open(...).offset_keys()` returns (`keys()` sorts by name instead). Tensors that
 /// share an offset (empty tensors) keep their header order.
-public enum SafetensorsReader {
+public enum SafetensorsReader: ModelReader {
+    public static let name = "safetensors"
+    public static let fileExtensions = [".safetensors"]
+
     /// The reference implementation's header bound (`MAX_HEADER_SIZE`).
     public static let maxHeaderBytes: UInt64 = 100_000_000
-    /// Bound on a shard index file: the index of a very large model is a few hundred KB.
-    static let maxIndexBytes: UInt64 = 100_000_000
+    /// The reference writer pads the header with spaces to a multiple of this, so the data section (and
+    /// every tensor in it, for the usual dtypes) starts 8-byte aligned. Readers do not require it.
+    public static let headerAlignment = 8
+
+    /// No magic number: a u64 header length, then a JSON object, so byte 8 is `{` (a guess, since other
+    /// formats can have that byte there by chance); failing that, the name.
+    public static func sniff(head: [UInt8], name: String) -> SniffMatch? {
+        if head.count >= 9 && head[8] == UInt8(ascii: "{") { return .guess }
+        return name.hasSuffix(".safetensors") ? .guess : nil
+    }
 
     public static func open(_ source: FileSource) throws -> Model {
         let parsed = try parse(source)
@@ -186,124 +197,10 @@ public enum SafetensorsReader {
         }
         return json
     }
+}
 
-    // MARK: - Sharded models
-
-    /// A parsed `model.safetensors.index.json`.
-    struct Index {
-        var metadata: [(key: String, value: MetadataValue)]
-        /// (tensor name, shard file name) in index order.
-        var weightMap: [(tensor: String, shard: String)]
-    }
-
-    static func readIndex(_ path: String) throws -> Index {
-        let source = try FileSource(path: path)
-        guard source.size <= maxIndexBytes else {
-            throw ModelError(path, "index file is larger than 100 MB")
-        }
-        let bytes = try source.bytes(at: 0, count: Int(source.size))
-        if let bad = StrictJSON.firstInvalidUTF8(bytes) {
-            throw ModelError(path, "index is not valid UTF-8 (byte \(bad))")
-        }
-        let json = try parseJSON(bytes, "index", startingAtByte: nil, path: path)
-        guard case .object(let top) = json else { throw ModelError(path, "index is not a JSON object") }
-        guard let mapValue = top.first(where: { $0.key == "weight_map" })?.value else {
-            throw ModelError(path, "index has no \"weight_map\"")
-        }
-        guard case .object(let map) = mapValue else {
-            throw ModelError(path, "index \"weight_map\" is \(mapValue.kindName), not an object")
-        }
-        var weightMap: [(tensor: String, shard: String)] = []
-        for member in map {
-            let tensor = member.key, shardValue = member.value
-            guard case .string(let shard) = shardValue else {
-                throw ModelError(path, "index entry '\(DisplayText.escaped(tensor))' names \(shardValue.kindName), not a shard file")
-            }
-            let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
-            guard !shard.isEmpty, !shard.hasPrefix("/"), !parts.contains(".."), !shard.contains("\0") else {
-                throw ModelError(path, "index entry '\(DisplayText.escaped(tensor))' names shard '\(DisplayText.escaped(shard))' outside the model's directory")
-            }
-            weightMap.append((tensor, shard))
-        }
-        var metadata: [(key: String, value: MetadataValue)] = []
-        if let meta = top.first(where: { $0.key == "metadata" })?.value {
-            switch meta {
-            case .object(let pairs): for p in pairs { flatten(p.value, key: p.key, into: &metadata) }
-            case .null: break
-            default: throw ModelError(path, "index \"metadata\" is \(meta.kindName), not an object")
-            }
-        }
-        return Index(metadata: metadata, weightMap: weightMap)
-    }
-
-    /// Index metadata as metadata values; nested objects become dotted keys.
-    private static func flatten(_ v: StrictJSON.Value, key: String, into out: inout [(key: String, value: MetadataValue)]) {
-        if case .object(let pairs) = v {
-            for p in pairs { flatten(p.value, key: key + "." + p.key, into: &out) }
-        } else if let m = metadataValue(v) {
-            out.append((key, m))
-        }
-    }
-
-    private static func metadataValue(_ v: StrictJSON.Value) -> MetadataValue? {
-        switch v {
-        case .string(let s): return .string(s)
-        case .bool(let b): return .bool(b)
-        case .number(let t):
-            if let i = Int64(t) { return .int(i) }
-            if let u = UInt64(t) { return .uint(u) }
-            return Double(t).map { .float($0) }
-        case .array(let items): return .array(items.compactMap(metadataValue))
-        case .object, .null: return nil
-        }
-    }
-
-    /// Opens every shard an index names, once each, relative to the index's directory.
-    ///
-    /// Tensors come shard by shard, shards sorted by file name (`model-00001-of-00003…` gives shard order),
-    /// each shard's in its offset order, keeping only the tensors the weight map assigns to that shard. Metadata: the index's
-    /// `metadata` (nested keys dotted), then each shard's `__metadata__` keys not already present.
-    public static func openIndex(_ path: String) throws -> Model {
-        let index = try readIndex(path)
-        let directory = (path as NSString).deletingLastPathComponent
-        var shardOrder: [String] = []
-        var wanted: [String: Set<String>] = [:]
-        var seenTensors = Set<String>()
-        for (tensor, shard) in index.weightMap {
-            if wanted[shard] == nil { shardOrder.append(shard); wanted[shard] = [] }
-            wanted[shard]!.insert(tensor)
-            seenTensors.insert(tensor)
-        }
-        var tensors: [Tensor] = []
-        var metadata = index.metadata
-        var metadataKeys = Set(metadata.map(\.key))
-        shardOrder.sort()
-        for shard in shardOrder {
-            let shardPath = (directory as NSString).appendingPathComponent(shard)
-            guard FileManager.default.fileExists(atPath: shardPath) else {
-                throw ModelError(path, "shard '\(DisplayText.escaped(shard))' named in the index is missing")
-            }
-            let parsed = try parse(try FileSource(path: shardPath))
-            let names = wanted[shard] ?? []
-            var found = Set<String>()
-            for t in parsed.tensors where names.contains(t.name) {
-                tensors.append(t)
-                found.insert(t.name)
-            }
-            if let absent = index.weightMap.first(where: { $0.shard == shard && !found.contains($0.tensor) }) {
-                throw ModelError(path, "tensor '\(DisplayText.escaped(absent.tensor))' is mapped to shard '\(DisplayText.escaped(shard))' but the shard does not hold it")
-            }
-            for kv in parsed.metadata where metadataKeys.insert(kv.key).inserted {
-                metadata.append(kv)
-            }
-        }
-        return Model(path: path, format: .safetensors, metadata: metadata, tensors: tensors)
-    }
-
-    /// The shard file names an index refers to (so a directory listing does not open them twice).
-    public static func shardNames(inIndex path: String) throws -> Set<String> {
-        Set(try readIndex(path).weightMap.map(\.shard))
-    }
+extension ModelFormat {
+    public static let safetensors = ModelFormat(rawValue: "safetensors")
 }
 
 // MARK: - Reading header values

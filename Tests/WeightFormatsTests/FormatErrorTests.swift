@@ -152,28 +152,28 @@ struct FormatErrorTests {
     @Test func missingShard() throws {
         let index = try writeShardedModel(index: #"{"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}"#)
         FormatReference.expectError("shard 'model-00002-of-00002.safetensors' named in the index is missing", path: index) {
-            _ = try SafetensorsReader.openIndex(index)
+            _ = try SafetensorsIndexReader.open(index)
         }
     }
 
     @Test func tensorAbsentFromShard() throws {
         let index = try writeShardedModel(index: #"{"weight_map":{"a":"model-00001-of-00002.safetensors","z":"model-00001-of-00002.safetensors"}}"#)
         FormatReference.expectError("tensor 'z' is mapped to shard", path: index) {
-            _ = try SafetensorsReader.openIndex(index)
+            _ = try SafetensorsIndexReader.open(index)
         }
     }
 
     @Test func badIndex() throws {
         let noMap = try writeShardedModel(index: #"{"metadata":{}}"#)
-        FormatReference.expectError("no \"weight_map\"") { _ = try SafetensorsReader.openIndex(noMap) }
+        FormatReference.expectError("no \"weight_map\"") { _ = try SafetensorsIndexReader.open(noMap) }
         let escape = try dir.write("other.safetensors.index.json", text: #"{"weight_map":{"a":"../x.safetensors"}}"#)
-        FormatReference.expectError("outside the model's directory") { _ = try SafetensorsReader.openIndex(escape) }
+        FormatReference.expectError("outside the model's directory") { _ = try SafetensorsIndexReader.open(escape) }
         let broken = try dir.write("broken.safetensors.index.json", text: #"{"weight_map": {"#)
-        FormatReference.expectError("not valid JSON at line 1, column 17") { _ = try SafetensorsReader.openIndex(broken) }
+        FormatReference.expectError("not valid JSON at line 1, column 17") { _ = try SafetensorsIndexReader.open(broken) }
         let twice = try dir.write("twice.safetensors.index.json", text: #"{"weight_map":{"a":"s.safetensors","a":"t.safetensors"}}"#)
-        FormatReference.expectError("duplicate key 'a' in 'weight_map'") { _ = try SafetensorsReader.openIndex(twice) }
+        FormatReference.expectError("duplicate key 'a' in 'weight_map'") { _ = try SafetensorsIndexReader.open(twice) }
         let bom = try dir.write("bom.safetensors.index.json", [0xEF, 0xBB, 0xBF] + Array(#"{"weight_map":{}}"#.utf8))
-        FormatReference.expectError("byte-order mark") { _ = try SafetensorsReader.openIndex(bom) }
+        FormatReference.expectError("byte-order mark") { _ = try SafetensorsIndexReader.open(bom) }
     }
 
     // MARK: npy
@@ -181,7 +181,7 @@ struct FormatErrorTests {
     private func npyError(_ fragment: String, _ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let path = try dir.write("bad.npy", bytes)
         FormatReference.expectError(fragment, path: path, sourceLocation: sourceLocation) {
-            _ = try NumpyReader.openNpy(try FileSource(path: path))
+            _ = try NpyReader.open(try FileSource(path: path))
         }
     }
 
@@ -247,7 +247,7 @@ struct FormatErrorTests {
     private func npzError(_ fragment: String, _ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let path = try dir.write("bad.npz", bytes)
         FormatReference.expectError(fragment, path: path, sourceLocation: sourceLocation) {
-            let model = try NumpyReader.openNpz(path)
+            let model = try NpzReader.open(path)
             for t in model.tensors { _ = try FormatReference.decodeAll(t, chunk: 1 << 20) }
         }
     }
@@ -258,7 +258,7 @@ struct FormatErrorTests {
 
     @Test func npzHandBuiltStoredArchiveOpens() throws {
         let path = try dir.write("ok.npz", FormatReference.storedZip([("w.npy", goodNpy), ("b.npy", goodNpy)]))
-        let model = try NumpyReader.openNpz(path)
+        let model = try NpzReader.open(path)
         #expect(model.tensors.map(\.name) == ["w", "b"])
         #expect(try FormatReference.decodeAll(model.tensors[1]) == [1, 2])
     }

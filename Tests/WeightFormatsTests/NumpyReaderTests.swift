@@ -15,7 +15,7 @@ struct NumpyReaderTests {
     @Test("every .npy fixture matches the reference", arguments: npyFiles)
     func npy(_ file: String) throws {
         let expected = try #require(try FormatReference.expected("numpy")[file])
-        let model = try NumpyReader.openNpy(try FileSource(path: Fixtures.path("numpy/" + file)))
+        let model = try NpyReader.open(try FileSource(path: Fixtures.path("numpy/" + file)))
         #expect(model.format == .npy)
         try FormatReference.check(model, against: expected, context: file)
         let ref = try #require(try FormatReference.tensors(expected).first)
@@ -39,7 +39,7 @@ struct NumpyReaderTests {
 
     @Test("a 0-d array is one element with shape []")
     func scalar() throws {
-        let model = try NumpyReader.openNpy(try FileSource(path: Fixtures.path("numpy/scalar.npy")))
+        let model = try NpyReader.open(try FileSource(path: Fixtures.path("numpy/scalar.npy")))
         let t = try #require(model.tensors.first)
         #expect(t.name == "scalar")
         #expect(t.shape == [])
@@ -49,14 +49,14 @@ struct NumpyReaderTests {
     @Test("npz archives, stored and deflated, match the reference", arguments: ["stored.npz", "deflated.npz"])
     func npz(_ file: String) throws {
         let expected = try #require(try FormatReference.expected("numpy")[file])
-        let model = try NumpyReader.openNpz(Fixtures.path("numpy/" + file))
+        let model = try NpzReader.open(Fixtures.path("numpy/" + file))
         #expect(model.format == .npz)
         try FormatReference.check(model, against: expected, context: file)
     }
 
     @Test("a deflated member decodes the same in large chunks and is served from its inflated copy")
     func deflatedLargeChunks() throws {
-        let model = try NumpyReader.openNpz(Fixtures.path("numpy/deflated.npz"))
+        let model = try NpzReader.open(Fixtures.path("numpy/deflated.npz"))
         let big = try #require(model.tensors.first { $0.name == "big" })
         #expect(big.shape == [300, 100])
         let small = try FormatReference.decodeAll(big, chunk: 7)
@@ -67,7 +67,7 @@ struct NumpyReaderTests {
 
     @Test("stored npz members are windows into the zip file, not copies")
     func storedIsSlice() throws {
-        let model = try NumpyReader.openNpz(Fixtures.path("numpy/stored.npz"))
+        let model = try NpzReader.open(Fixtures.path("numpy/stored.npz"))
         for t in model.tensors {
             let slice = try #require(t.data as? SliceSource)
             #expect(slice.base is SliceSource || slice.base is FileSource)
@@ -86,7 +86,7 @@ struct NumpyReaderTests {
         let dir = try TemporaryDirectory()
         let path = try dir.write("extra.npy", FormatReference.npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
                                                                   data: FormatReference.f32Bytes([1, 2, 3])))
-        let model = try NumpyReader.openNpy(try FileSource(path: path))
+        let model = try NpyReader.open(try FileSource(path: path))
         #expect(try FormatReference.decodeAll(model.tensors[0]) == [1, 2])
     }
 

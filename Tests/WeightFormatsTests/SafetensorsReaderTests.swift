@@ -70,13 +70,13 @@ struct SafetensorsReaderTests {
     func sharded() throws {
         let file = "sharded/model.safetensors.index.json"
         let expected = try #require(try FormatReference.expected("safetensors")[file])
-        let model = try SafetensorsReader.openIndex(Fixtures.path("safetensors/" + file))
+        let model = try SafetensorsIndexReader.open(Fixtures.path("safetensors/" + file))
         try FormatReference.check(model, against: expected, context: file)
         let meta = Dictionary(model.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let total = try #require((expected["metadata"] as? [String: Any])?["total_size"] as? Int)
         #expect(meta["total_size"] == .int(Int64(total)))
         #expect(meta["format"] == .string("pt"))
-        let shards = try SafetensorsReader.shardNames(inIndex: Fixtures.path("safetensors/" + file))
+        let shards = try SafetensorsIndexReader.shardNames(inIndex: Fixtures.path("safetensors/" + file))
         #expect(shards == ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
     }
 

@@ -1,31 +1,38 @@
 import Foundation
 import ZIPFoundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
-/// The members of an `.npz` (a zip of `.npy` files), each as a byte source of its uncompressed bytes.
+/// The entries of a zip file (`.npz` today, PyTorch checkpoints later), each as a byte source of its
+/// uncompressed bytes. Only stored and deflated entries are supported; ZIP64 sizes and offsets are honoured;
+/// every offset and size is checked against the file size before anything is read or allocated.
 ///
 /// ZIPFoundation lists the entries (and inflates deflated ones); the central directory is also walked here,
 /// with bounded `pread`s, because ZIPFoundation does not expose where an entry's local header lies, and
 /// because its entry iterator silently stops at an unreadable record: the two listings must agree, or the
-/// archive is reported as corrupt. Stored members are windows straight into the zip file; deflated members
+/// archive is reported as corrupt. Stored entries are windows straight into the zip file; deflated entries
 /// are inflated on first read into an unlinked temporary file (`InflatedMemberSource`).
-struct NpzArchive {
-    struct Member {
+struct ZipArchive {
+    struct Entry {
         let name: String
         let isDirectory: Bool
-        /// The member's uncompressed bytes.
+        /// The entry's uncompressed bytes (empty for a directory).
         let source: any ByteSource
-        /// At most `NpyHeader.maxPrefixBytes` leading bytes, for reading the header without inflating it all.
-        let prefix: () throws -> [UInt8]
+
+        /// At most `count` leading uncompressed bytes, without inflating the rest of a deflated entry (a
+        /// format reads its header from these).
+        func prefix(_ count: Int) throws -> [UInt8] {
+            if let inflated = source as? InflatedMemberSource { return try inflated.prefix(count) }
+            return try source.bytes(at: 0, count: Int(min(source.size, UInt64(max(count, 0)))))
+        }
     }
 
-    let members: [Member]
+    /// In central-directory order.
+    let entries: [Entry]
 
-    static func open(_ path: String, file: FileSource) throws -> NpzArchive {
+    /// Lists the archive in `file`. Errors name the file; an entry that cannot be read (encrypted, an
+    /// unsupported compression method, data beyond the end of the file) is an error here, before any entry
+    /// is used.
+    static func open(_ file: FileSource) throws -> ZipArchive {
+        let path = file.path
         let directory = try CentralDirectory.read(file)
         let archive: Archive
         do {
@@ -37,18 +44,16 @@ struct NpzArchive {
         guard listed.count == directory.records.count else {
             throw ModelError(path, "corrupt zip archive: the central directory declares \(directory.records.count) entries but only \(listed.count) can be read")
         }
-        var members: [Member] = []
-        for (entry, record) in zip(listed, directory.records) {
-            guard entry.path == record.name else {
+        var entries: [Entry] = []
+        for (listedEntry, record) in zip(listed, directory.records) {
+            guard listedEntry.path == record.name else {
                 throw ModelError(path, "corrupt zip archive: entry '\(DisplayText.escaped(record.name))' is inconsistent")
             }
-            guard entry.compressedSize == record.compressedSize, entry.uncompressedSize == record.uncompressedSize else {
+            guard listedEntry.compressedSize == record.compressedSize, listedEntry.uncompressedSize == record.uncompressedSize else {
                 throw ModelError(path, "corrupt zip archive: entry '\(DisplayText.escaped(record.name))' has inconsistent sizes")
             }
-            let isDirectory = entry.type == .directory
-            if isDirectory {
-                members.append(Member(name: record.name, isDirectory: true, source: try SliceSource(file, offset: 0, count: 0),
-                                      prefix: { [] }))
+            if listedEntry.type == .directory {
+                entries.append(Entry(name: record.name, isDirectory: true, source: try SliceSource(file, offset: 0, count: 0)))
                 continue
             }
             let shown = DisplayText.escaped(record.name)
@@ -65,9 +70,7 @@ struct NpzArchive {
                 } catch {
                     throw ModelError(path, "member '\(shown)' lies beyond the end of the file")
                 }
-                members.append(Member(name: record.name, isDirectory: false, source: slice, prefix: {
-                    try slice.bytes(at: 0, count: Int(min(slice.size, UInt64(NpyHeader.maxPrefixBytes))))
-                }))
+                entries.append(Entry(name: record.name, isDirectory: false, source: slice))
             case 8:
                 guard dataOffset <= file.size, record.compressedSize <= file.size - dataOffset else {
                     throw ModelError(path, "member '\(shown)' lies beyond the end of the file")
@@ -75,17 +78,15 @@ struct NpzArchive {
                 let inflated = InflatedMemberSource(file: file, member: record.name, dataOffset: dataOffset,
                                                     compressedSize: record.compressedSize,
                                                     uncompressedSize: record.uncompressedSize, crc32: record.crc32)
-                members.append(Member(name: record.name, isDirectory: false, source: inflated, prefix: {
-                    try inflated.prefix(NpyHeader.maxPrefixBytes)
-                }))
+                entries.append(Entry(name: record.name, isDirectory: false, source: inflated))
             default:
                 throw ModelError(path, "member '\(shown)' uses zip compression method \(record.method); only stored and deflated are supported")
             }
         }
-        return NpzArchive(members: members)
+        return ZipArchive(entries: entries)
     }
 
-    /// Where a member's data begins: its local header (30 bytes + name + extra field) is read from the file.
+    /// Where an entry's data begins: its local header (30 bytes + name + extra field) is read from the file.
     static func localDataOffset(_ file: FileSource, record: CentralDirectory.Record) throws -> UInt64 {
         let shown = DisplayText.escaped(record.name)
         guard record.localHeaderOffset <= file.size, file.size - record.localHeaderOffset >= 30 else {
@@ -222,172 +223,3 @@ struct CentralDirectory {
     }
 }
 
-/// A deflated zip member's uncompressed bytes. On first read the member is inflated (by ZIPFoundation's
-/// zlib binding, in bounded chunks) into a temporary file that is unlinked at once, then reads are `pread`s
-/// from it. The inflated length must equal the declared size exactly and the CRC-32 must match; more
-/// output than declared stops the inflation at the cap (no zip bomb fills the disk).
-final class InflatedMemberSource: ByteSource, @unchecked Sendable {
-    let path: String
-    let size: UInt64
-    private let file: FileSource
-    private let member: String
-    private let dataOffset: UInt64
-    private let compressedSize: UInt64
-    private let crc32: UInt32
-    private let lock = NSLock()
-    private var fd: Int32 = -1
-
-    init(file: FileSource, member: String, dataOffset: UInt64, compressedSize: UInt64, uncompressedSize: UInt64, crc32: UInt32) {
-        self.file = file
-        self.path = file.path
-        self.member = member
-        self.dataOffset = dataOffset
-        self.compressedSize = compressedSize
-        self.size = uncompressedSize
-        self.crc32 = crc32
-    }
-
-    deinit { if fd >= 0 { close(fd) } }
-
-    private var shown: String { DisplayText.escaped(member) }
-
-    private struct EnoughBytes: Error {}
-    private struct TooLong: Error {}
-
-    static let chunk = 1 << 16
-
-    /// Inflates the compressed bytes, handing each output chunk to `consume`. Compressed input is read in
-    /// whole `chunk`-sized pieces (zero-padded past the member's end, because ZIPFoundation's inflate loop
-    /// takes every provided chunk as full); asking for input beyond the member means the stream is truncated.
-    private func inflate(_ consume: (Data) throws -> Void) throws -> UInt32 {
-        var delivered: UInt64 = 0
-        var calls = 0
-        do {
-            return try decompress(delivered: &delivered, calls: &calls, consume)
-        } catch let e as ModelError {
-            throw e
-        } catch let e as EnoughBytes {
-            throw e
-        } catch let e as TooLong {
-            throw e
-        } catch {
-            // zlib failed once every real byte had been handed over (it was reading the zero padding).
-            if delivered == compressedSize {
-                throw ModelError(path, "member '\(shown)': deflate stream is truncated or corrupt at its end")
-            }
-            throw ModelError(path, "member '\(shown)': corrupt deflate data")
-        }
-    }
-
-    private func decompress(delivered: inout UInt64, calls: inout Int, _ consume: (Data) throws -> Void) throws -> UInt32 {
-        return try Data.decompress(size: Int64(compressedSize), bufferSize: Self.chunk, skipCRC32: false,
-            provider: { _, _ in
-                // Every real byte has been handed over and zlib still wants more: the stream is cut short.
-                guard delivered < self.compressedSize || calls == 0 else {
-                    throw ModelError(self.path, "member '\(self.shown)': deflate stream is truncated")
-                }
-                calls += 1
-                var data = Data(count: Self.chunk)
-                let n = Int(min(UInt64(Self.chunk), self.compressedSize - delivered))
-                if n > 0 {
-                    try data.withUnsafeMutableBytes { raw in
-                        try self.file.read(at: self.dataOffset + delivered,
-                                           into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<n]))
-                    }
-                }
-                delivered += UInt64(n)
-                return data
-            },
-            consumer: consume)
-    }
-
-    /// The first `count` uncompressed bytes (fewer if the member is shorter), without inflating the rest.
-    func prefix(_ count: Int) throws -> [UInt8] {
-        let want = Int(min(UInt64(count), size))
-        var out: [UInt8] = []
-        out.reserveCapacity(want)
-        do {
-            _ = try inflate { data in
-                out.append(contentsOf: data.prefix(want - out.count))
-                if out.count >= want { throw EnoughBytes() }
-            }
-        } catch is EnoughBytes {
-            return out
-        } catch let e as ModelError {
-            throw e
-        } catch {
-            throw ModelError(path, "member '\(shown)': corrupt deflate data")
-        }
-        return out
-    }
-
-    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        guard offset <= size, UInt64(buffer.count) <= size - offset else {
-            throw ModelError(path, "read of \(buffer.count) bytes at \(offset) is outside member '\(shown)' (\(size) bytes)")
-        }
-        if buffer.isEmpty { return }
-        let fd = try materialized()
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ModelError(path, "member '\(shown)': cannot read the inflated copy: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { throw ModelError(path, "member '\(shown)': inflated copy is shorter than expected") }
-            done += n
-        }
-    }
-
-    /// The descriptor of the inflated copy, inflating on first use. Failures are not cached: a later read
-    /// tries again and reports the same error.
-    private func materialized() throws -> Int32 {
-        lock.lock()
-        defer { lock.unlock() }
-        if fd >= 0 { return fd }
-        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("weightlab-npz-XXXXXX").utf8CString)
-        let out = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard out >= 0 else {
-            throw ModelError(path, "member '\(shown)': cannot create a temporary file: \(String(cString: strerror(errno)))")
-        }
-        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        var written: UInt64 = 0
-        let checksum: UInt32
-        do {
-            checksum = try inflate { data in
-                guard UInt64(data.count) <= self.size - written else { throw TooLong() }
-                try data.withUnsafeBytes { raw in
-                    var done = 0
-                    while done < raw.count {
-                        let n = write(out, raw.baseAddress! + done, raw.count - done)
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw ModelError(self.path, "member '\(self.shown)': cannot write the inflated copy: \(String(cString: strerror(errno)))")
-                        }
-                        done += n
-                    }
-                }
-                written += UInt64(data.count)
-            }
-        } catch is TooLong {
-            close(out)
-            throw ModelError(path, "member '\(shown)': inflates to more than its declared \(size) bytes")
-        } catch let e as ModelError {
-            close(out)
-            throw e
-        } catch {
-            close(out)
-            throw ModelError(path, "member '\(shown)': corrupt deflate data")
-        }
-        guard written == size else {
-            close(out)
-            throw ModelError(path, "member '\(shown)': inflates to \(written) bytes, not its declared \(size)")
-        }
-        guard checksum == crc32 else {
-            close(out)
-            throw ModelError(path, "member '\(shown)': CRC-32 mismatch (corrupt data)")
-        }
-        fd = out
-        return out
-    }
-}
