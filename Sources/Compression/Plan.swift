@@ -117,20 +117,9 @@ public struct PlanRule: Equatable, Sendable {
     }
 }
 
-/// Names and bounds shared by the parser, resolver and writer, so the three cannot drift apart.
+/// Prune names and bounds shared by the parser, resolver and writer, so the three cannot drift apart.
+/// Quantization formats, their keys and bounds are the codecs' (`Codecs.all`).
 enum PlanVocabulary {
     static let pruneMethods = ["none", "magnitude", "global_magnitude", "nm", "rows"]
-    static let formats = ["none", "int", "nf4", "fp8_e4m3", "fp8_e5m2", "gguf", "kmeans"]
-    static let ggufTypes: [(name: String, type: GGMLType)] = [
-        ("q8_0", .q8_0), ("q4_0", .q4_0), ("q4_1", .q4_1), ("q5_0", .q5_0), ("q5_1", .q5_1),
-    ]
-    static let bits = 2...8
     static let nmM = 2...32
-    static let groupSize = 1...65536
-    static let clusters = 2...256
-    static let defaultNF4Group = 64
-    static let defaultIntGranularity = Granularity.channel
-    static let defaultFP8Granularity = Granularity.tensor
-
-    static func ggufName(_ t: GGMLType) -> String { t.name.lowercased() }
 }
