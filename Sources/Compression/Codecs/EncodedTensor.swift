@@ -83,7 +83,7 @@ public struct EncodedPart: Equatable, Sendable {
     }
 
     /// The values of a Float32 part.
-    func float32Values() throws -> [Float] {
+    public func float32Values() throws -> [Float] {
         try expect(.float32, .none, bytes: count * 4)
         return (0..<count).map { i in
             Float(bitPattern: UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24)
@@ -91,19 +91,19 @@ public struct EncodedPart: Equatable, Sendable {
     }
 
     /// The values of a Float16 part, widened to Float32 (exact).
-    func float16Values() throws -> [Float] {
+    public func float16Values() throws -> [Float] {
         try expect(.float16, .none, bytes: count * 2)
         return (0..<count).map { i in Float(Float16(bitPattern: UInt16(bytes[2 * i]) | UInt16(bytes[2 * i + 1]) << 8)) }
     }
 
     /// The 4-bit values of a nibble-packed part.
-    func nibbleValues() throws -> [UInt8] {
+    public func nibbleValues() throws -> [UInt8] {
         try expect(.uint8, .nibblesHighFirst, bytes: (count + 1) / 2)
         return (0..<count).map { i in i % 2 == 0 ? bytes[i / 2] >> 4 : bytes[i / 2] & 0xF }
     }
 
     /// The flags of a bit-packed part.
-    func bitValues() throws -> [Bool] {
+    public func bitValues() throws -> [Bool] {
         try expect(.uint8, .bitsLowFirst, bytes: (count + 7) / 8)
         return (0..<count).map { i in bytes[i / 8] >> UInt8(i % 8) & 1 == 1 }
     }
