@@ -77,11 +77,7 @@ public enum LayerEvaluator {
             if settings.quantize != .none { prunedStorage = work }
             let w = UnsafeMutableBufferPointer(rebasing: work[0..<n])
             _ = w.initialize(from: values)
-            if case .globalMagnitude = settings.prune, let cut = globalCut {
-                outcome = PruneOutcome(pruned: Pruning.apply(cut, to: w))
-            } else {
-                outcome = Pruning.apply(settings.prune, to: w, shape: shape)
-            }
+            outcome = prune(w, settings.prune, shape: shape, globalCut: globalCut)
             source = UnsafeBufferPointer(w)
         }
         zeros = KernelSIMD.zeroCount(source)
@@ -106,6 +102,31 @@ public enum LayerEvaluator {
                                   zerosAfterPruning: zeros, prunedRows: outcome.prunedRows)
         return LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,
                                clustering: clustering)
+    }
+
+    /// Prunes `w` in place: by the resolved global cut when there is one, else by the method.
+    static func prune(_ w: UnsafeMutableBufferPointer<Float>, _ method: PruneMethod, shape: [Int],
+                      globalCut: MagnitudeCut?) -> PruneOutcome {
+        if case .globalMagnitude = method, let cut = globalCut {
+            return PruneOutcome(pruned: Pruning.apply(cut, to: w))
+        }
+        return Pruning.apply(method, to: w, shape: shape)
+    }
+
+    /// The stored form of one layer after `settings`: prune (as `evaluate` does), then the codec's `encode`.
+    /// Decoding it gives `evaluate`'s reconstruction bit for bit. Nil when the settings quantize nothing
+    /// (the pruned floats are then the stored form).
+    public static func encode(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
+                              globalCut: MagnitudeCut? = nil) throws -> EncodedTensor? {
+        try validate(settings, shape: shape)
+        guard let codec = settings.quantize.codec else { return nil }
+        precondition(values.count == TensorLayout(shape: shape).count, "\(values.count) values for shape \(shape)")
+        if settings.prune == .none { return codec.encode(values, shape: shape, zerosArePruned: false) }
+        var pruned = Array(values)
+        return pruned.withUnsafeMutableBufferPointer { w in
+            _ = prune(w, settings.prune, shape: shape, globalCut: globalCut)
+            return codec.encode(UnsafeBufferPointer(w), shape: shape, zerosArePruned: true)
+        }
     }
 
     /// Convenience for arrays.

@@ -251,3 +251,41 @@ import WeightFormats
         #expect(QuantFormat.none.codec == nil)
     }
 }
+
+/// What a model writer calls: `LayerEvaluator.encode` prunes as `evaluate` does, so decoding its result
+/// gives `evaluate`'s reconstruction bit for bit, pruning included.
+@Suite struct LayerEncodingTests {
+    static let settings: [LayerSettings] = [
+        LayerSettings(prune: .sparsity(0.5), quantize: .kmeans(clusters: 16)),
+        LayerSettings(prune: .nm(n: 2, m: 4), quantize: .int(bits: 4, symmetric: true, granularity: .group(32), clip: .minmax)),
+        LayerSettings(prune: .threshold(0.3), quantize: .gguf(.q4_1)),
+        LayerSettings(prune: .rows(norm: .l2, sparsity: 0.25), quantize: .fp8(.e4m3, granularity: .channel)),
+        LayerSettings(prune: .globalMagnitude(sparsity: 0.3), quantize: .nf4(group: 64)),
+        LayerSettings(quantize: .int(bits: 3, symmetric: false, granularity: .tensor, clip: .mse)),
+    ]
+
+    @Test(arguments: settings)
+    func decodedEncodingIsTheEvaluatedReconstruction(_ s: LayerSettings) throws {
+        let shape = [16, 64]
+        let w = CodecRoundTripTests.weights(shape, seed: 7)
+        var reconstruction = [Float](repeating: .nan, count: w.count), decoded = [Float](repeating: .nan, count: w.count)
+        let encoded = try w.withUnsafeBufferPointer { values in
+            _ = try reconstruction.withUnsafeMutableBufferPointer {
+                try LayerEvaluator.evaluate(s, shape: shape, values: values, reconstruction: $0)
+            }
+            return try LayerEvaluator.encode(s, shape: shape, values: values)
+        }
+        let e = try #require(encoded)
+        try decoded.withUnsafeMutableBufferPointer { try e.format.codec!.decode(e, into: $0) }
+        let bad = (0..<w.count).first { reconstruction[$0].bitPattern != decoded[$0].bitPattern }
+        #expect(bad == nil, "\(SettingsText.summary(s)): element \(bad ?? -1)")
+    }
+
+    @Test func unquantizedSettingsHaveNoEncoding() throws {
+        let w: [Float] = [1, 2, 3, 4]
+        #expect(try w.withUnsafeBufferPointer { try LayerEvaluator.encode(LayerSettings(prune: .sparsity(0.5)), shape: [4], values: $0) } == nil)
+        #expect(throws: CompressionError.self) {
+            try w.withUnsafeBufferPointer { try LayerEvaluator.encode(LayerSettings(quantize: .gguf(.q8_0)), shape: [4], values: $0) }
+        }
+    }
+}
