@@ -28,7 +28,8 @@ import WeightFormats
 ///   `global_magnitude` with `sparsity`; `nm` with `n`, `m` (1 ≤ n < m ≤ 32); `rows` with `norm` (`l1`, `l2`)
 ///   and `sparsity`. A sparsity is a fraction 0 ≤ s < 1: 1 would zero the whole tensor, and rejecting it also
 ///   catches percentages written by mistake.
-/// - quantize `format`: `none`; `int` with `bits` 2…8, `symmetric` (default true), `granularity` `"tensor"`,
+/// - quantize `format`: `none` or a codec's plan name (the codecs in `Codecs.all` read and write their own
+///   keys and hold the bounds; this list is a summary): `int` with `bits` 2…8, `symmetric` (default true), `granularity` `"tensor"`,
 ///   `"channel"` (the default: one scale per output row is the common, cheap choice) or `{"group": g}`,
 ///   `clip` `"minmax"` (default), `{"percentile": p}` (0 < p ≤ 100) or `"mse"`; `nf4` with `group` (default
 ///   64); `fp8_e4m3` / `fp8_e5m2` with `granularity` `"tensor"` (default) or `"channel"`; `gguf` with `type`
