@@ -264,15 +264,11 @@ public final class Engine: @unchecked Sendable {
         case .sparsity, .globalMagnitude, .rows: return nil
         }
         let rowElements = n / shape[0]
-        var align = 1   // piece length must be a multiple of this many elements
-        switch settings.quantize {
-        case .none, .gguf: break
-        case .int(_, _, let g, _):
-            if g == .tensor { return nil }
-        case .fp8(_, let g):
-            if g == .tensor { return nil }
-        case .nf4(let group): align = group
-        case .kmeans: return nil
+        // Piece length must be a multiple of this many elements (nil: the codec needs the whole tensor).
+        var align = 1
+        if let codec = settings.quantize.codec {
+            guard let a = codec.pieceAlignment else { return nil }
+            align = a
         }
         var rows = max(1, pieceElements / rowElements)
         while (rows * rowElements) % align != 0 && rows < shape[0] { rows += 1 }

@@ -15,14 +15,15 @@ import WeightFormats
 /// Float32 `d`. Reconstruction goes through `WeightFormats.ElementDecoder`, the same decoder that reads GGUF
 /// files, so the fake-quantized values are exactly what a GGUF reader would produce.
 public enum GGUFBlockQuantizer {
-    public static let supported: [GGMLType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
+    /// The types with a block quantizer: the rows of `GGMLBlockCodec.traits`.
+    public static var supported: [GGMLType] { GGMLBlockCodec.traits.map(\.type) }
 
-    public static func canQuantize(_ type: GGMLType) -> Bool { supported.contains(type) }
+    public static func canQuantize(_ type: GGMLType) -> Bool { GGMLBlockCodec.traits(of: type) != nil }
 
-    /// Bytes for `count` values (a multiple of 32).
+    /// Bytes for `count` values (a multiple of the block size).
     public static func byteCount(_ type: GGMLType, count: Int) -> Int { count / type.blockSize * type.typeSize }
 
-    /// Quantizes `values` (a multiple of 32 in flat order) into ggml blocks.
+    /// Quantizes `values` (a multiple of the block size, in flat order) into ggml blocks.
     public static func quantize(_ values: UnsafeBufferPointer<Float>, type: GGMLType) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: byteCount(type, count: values.count))
         out.withUnsafeMutableBytes { quantize(values, type: type, into: $0) }
@@ -31,23 +32,18 @@ public enum GGUFBlockQuantizer {
 
     /// Quantizes into caller-provided storage of `byteCount(type, count:)` bytes.
     public static func quantize(_ values: UnsafeBufferPointer<Float>, type: GGMLType, into out: UnsafeMutableRawBufferPointer) {
-        precondition(canQuantize(type), "cannot quantize to \(type.name)")
-        precondition(values.count % 32 == 0, "\(type.name) needs a multiple of 32 values")
+        guard let traits = GGMLBlockCodec.traits(of: type) else { preconditionFailure("cannot quantize to \(type.name)") }
+        let size = type.blockSize
+        precondition(values.count % size == 0, "\(type.name) needs a multiple of \(size) values")
         precondition(out.count >= byteCount(type, count: values.count))
-        let blocks = values.count / 32
-        let perTask = 512
+        let blocks = values.count / size
+        let perTask = max(1, (1 << 14) / size)
         let tasks = (blocks + perTask - 1) / perTask
         KernelWork.forEach(tasks, totalWork: values.count) { t in
             for b in (t * perTask) ..< min(blocks, (t + 1) * perTask) {
-                let x = UnsafeBufferPointer(rebasing: values[(b * 32) ..< (b * 32 + 32)])
+                let x = UnsafeBufferPointer(rebasing: values[(b * size) ..< (b * size + size)])
                 let o = UnsafeMutableRawBufferPointer(rebasing: out[(b * type.typeSize) ..< ((b + 1) * type.typeSize)])
-                switch type.id {
-                case 8: q8_0(x, o)
-                case 2: q4_0(x, o)
-                case 3: q4_1(x, o)
-                case 6: q5_0(x, o)
-                default: q5_1(x, o)
-                }
+                traits.quantizeBlock(x, o)
             }
         }
     }
@@ -81,7 +77,7 @@ public enum GGUFBlockQuantizer {
         return best
     }
 
-    private static func q8_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
+    static func q8_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
         var amax: Float = 0
         for v in x { amax = max(amax, abs(v)) }
         let d = amax / 127
@@ -92,7 +88,7 @@ public enum GGUFBlockQuantizer {
         }
     }
 
-    private static func q4_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
+    static func q4_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
         let d = signedAbsMax(x) / -8
         let id: Float = d == 0 ? 0 : 1 / d
         storeHalf(d, o, 0)
@@ -103,7 +99,7 @@ public enum GGUFBlockQuantizer {
         }
     }
 
-    private static func q4_1(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
+    static func q4_1(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
         var lo = x[0], hi = x[0]
         for v in x { lo = min(lo, v); hi = max(hi, v) }
         let d = (hi - lo) / 15
@@ -117,7 +113,7 @@ public enum GGUFBlockQuantizer {
         }
     }
 
-    private static func q5_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
+    static func q5_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
         let d = signedAbsMax(x) / -16
         let id: Float = d == 0 ? 0 : 1 / d
         storeHalf(d, o, 0)
@@ -131,7 +127,7 @@ public enum GGUFBlockQuantizer {
         o.storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self)
     }
 
-    private static func q5_1(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
+    static func q5_1(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
         var lo = x[0], hi = x[0]
         for v in x { lo = min(lo, v); hi = max(hi, v) }
         let d = (hi - lo) / 31

@@ -68,7 +68,7 @@ public struct IntegerQuantizer: Hashable, Sendable {
     public var clip: Clipping
 
     public init(bits: Int, symmetric: Bool, granularity: Granularity, clip: Clipping = .minmax) {
-        precondition((2...8).contains(bits), "integer quantization takes 2–8 bits")
+        precondition(IntCodec.bits.contains(bits), "integer quantization takes \(IntCodec.bits.lowerBound)–\(IntCodec.bits.upperBound) bits")
         self.bits = bits
         self.symmetric = symmetric
         self.granularity = granularity

@@ -23,7 +23,6 @@ public struct LayerEvaluation: Hashable, Sendable {
 public enum LayerEvaluator {
     /// Checks that `settings` can be applied to a tensor of `shape`.
     public static func validate(_ settings: LayerSettings, shape: [Int]) throws {
-        let layout = TensorLayout(shape: shape)
         switch settings.prune {
         case .none: break
         case .threshold(let t):
@@ -32,29 +31,12 @@ public enum LayerEvaluator {
             guard (0...1).contains(s) else { throw CompressionError("sparsity must be in [0, 1], got \(s)") }
         case .nm(let n, let m):
             guard m >= 1, n >= 0, n <= m else { throw CompressionError("invalid N:M pattern \(n):\(m)") }
-            guard layout.lastDimension % m == 0 else {
-                throw CompressionError("\(n):\(m) needs a last dimension divisible by \(m), shape is \(shape)")
+            if let misfit = CodecMisfit.divides(m, shape, field: "m", what: "\(n):\(m) (m = \(m))") {
+                throw CompressionError(misfit.reason + ", shape is \(shape)")
             }
         }
-        switch settings.quantize {
-        case .none: break
-        case .int(let bits, _, let g, let clip):
-            guard (2...8).contains(bits) else { throw CompressionError("integer quantization takes 2–8 bits, got \(bits)") }
-            if case .group(let size) = g, size < 1 { throw CompressionError("group size must be ≥ 1, got \(size)") }
-            if case .percentile(let p) = clip, !(p > 0 && p <= 100) {
-                throw CompressionError("clipping percentile must be in (0, 100], got \(p)")
-            }
-        case .nf4(let group):
-            guard group >= 1 else { throw CompressionError("NF4 block size must be ≥ 1, got \(group)") }
-        case .fp8(_, let g):
-            if case .group(let size) = g, size < 1 { throw CompressionError("group size must be ≥ 1, got \(size)") }
-        case .gguf(let t):
-            guard GGUFBlockQuantizer.canQuantize(t) else { throw CompressionError("cannot quantize to \(t.name)") }
-            guard layout.lastDimension % t.blockSize == 0 else {
-                throw CompressionError("\(t.name) needs a last dimension divisible by \(t.blockSize), shape is \(shape)")
-            }
-        case .kmeans(let k):
-            guard (1...4096).contains(k) else { throw CompressionError("k-means takes 1–4096 clusters, got \(k)") }
+        if let misfit = settings.quantize.codec?.unsupported(shape) {
+            throw CompressionError(misfit.reason + ", shape is \(shape)")
         }
     }
 
@@ -95,11 +77,7 @@ public enum LayerEvaluator {
             if settings.quantize != .none { prunedStorage = work }
             let w = UnsafeMutableBufferPointer(rebasing: work[0..<n])
             _ = w.initialize(from: values)
-            if case .globalMagnitude = settings.prune, let cut = globalCut {
-                outcome = PruneOutcome(pruned: Pruning.apply(cut, to: w))
-            } else {
-                outcome = Pruning.apply(settings.prune, to: w, shape: shape)
-            }
+            outcome = prune(w, settings.prune, shape: shape, globalCut: globalCut)
             source = UnsafeBufferPointer(w)
         }
         zeros = KernelSIMD.zeroCount(source)
@@ -108,21 +86,13 @@ public enum LayerEvaluator {
         // 2. Quantize, measuring each piece against the original values as it is written.
         var clustering: KMeansClustering? = nil
         var measured: ErrorMetrics? = nil
-        switch settings.quantize {
-        case .none:
-            if settings.prune == .none { _ = out.initialize(from: values) }   // pruned values are already in `out`
-        case .int(let bits, let symmetric, let g, let clip):
-            measured = IntegerQuantizer(bits: bits, symmetric: symmetric, granularity: g, clip: clip)
-                .fakeQuantize(source, shape: shape, into: out, measuringAgainst: values)
-        case .nf4(let group):
-            measured = NF4Quantizer(group: group).fakeQuantize(source, into: out, measuringAgainst: values)
-        case .fp8(let f, let g):
-            measured = FP8Quantizer(format: f, granularity: g).fakeQuantize(source, shape: shape, into: out, measuringAgainst: values)
-        case .gguf(let t):
-            try GGUFBlockQuantizer.fakeQuantize(source, type: t, into: out)
-        case .kmeans(let k):
-            clustering = KMeansQuantizer(clusters: k).fakeQuantize(source, into: out, skipZeros: settings.prune != .none,
-                                                                   measuringAgainst: values, metrics: &measured)
+        if let codec = settings.quantize.codec {
+            let q = try codec.fakeQuantize(source, shape: shape, into: out, measuringAgainst: values,
+                                           zerosArePruned: settings.prune != .none)
+            measured = q.metrics
+            clustering = q.clustering
+        } else if settings.prune == .none {
+            _ = out.initialize(from: values)   // pruned values are already in `out`
         }
         if cancelled() { throw CancellationError() }
 
@@ -132,6 +102,31 @@ public enum LayerEvaluator {
                                   zerosAfterPruning: zeros, prunedRows: outcome.prunedRows)
         return LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,
                                clustering: clustering)
+    }
+
+    /// Prunes `w` in place: by the resolved global cut when there is one, else by the method.
+    static func prune(_ w: UnsafeMutableBufferPointer<Float>, _ method: PruneMethod, shape: [Int],
+                      globalCut: MagnitudeCut?) -> PruneOutcome {
+        if case .globalMagnitude = method, let cut = globalCut {
+            return PruneOutcome(pruned: Pruning.apply(cut, to: w))
+        }
+        return Pruning.apply(method, to: w, shape: shape)
+    }
+
+    /// The stored form of one layer after `settings`: prune (as `evaluate` does), then the codec's `encode`.
+    /// Decoding it gives `evaluate`'s reconstruction bit for bit. Nil when the settings quantize nothing
+    /// (the pruned floats are then the stored form).
+    public static func encode(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
+                              globalCut: MagnitudeCut? = nil) throws -> EncodedTensor? {
+        try validate(settings, shape: shape)
+        guard let codec = settings.quantize.codec else { return nil }
+        precondition(values.count == TensorLayout(shape: shape).count, "\(values.count) values for shape \(shape)")
+        if settings.prune == .none { return codec.encode(values, shape: shape, zerosArePruned: false) }
+        var pruned = Array(values)
+        return pruned.withUnsafeMutableBufferPointer { w in
+            _ = prune(w, settings.prune, shape: shape, globalCut: globalCut)
+            return codec.encode(UnsafeBufferPointer(w), shape: shape, zerosArePruned: true)
+        }
     }
 
     /// Convenience for arrays.

@@ -58,7 +58,8 @@ public enum FP8Format: String, Hashable, Sendable {
     case e5m2 = "fp8_e5m2"
 }
 
-/// Quantization formats (DESIGN.md §5).
+/// Quantization formats (DESIGN.md §5): the value carried in settings, plans and caches. Everything a
+/// format does — fit, kernels, encoding, size, labels, plan spelling — is its codec's (`codec`, `Codecs.all`).
 public enum QuantFormat: Hashable, Sendable {
     case none
     case int(bits: Int, symmetric: Bool, granularity: Granularity, clip: Clipping)

@@ -28,7 +28,8 @@ import WeightFormats
 ///   `global_magnitude` with `sparsity`; `nm` with `n`, `m` (1 ≤ n < m ≤ 32); `rows` with `norm` (`l1`, `l2`)
 ///   and `sparsity`. A sparsity is a fraction 0 ≤ s < 1: 1 would zero the whole tensor, and rejecting it also
 ///   catches percentages written by mistake.
-/// - quantize `format`: `none`; `int` with `bits` 2…8, `symmetric` (default true), `granularity` `"tensor"`,
+/// - quantize `format`: `none` or a codec's plan name (the codecs in `Codecs.all` read and write their own
+///   keys and hold the bounds; this list is a summary): `int` with `bits` 2…8, `symmetric` (default true), `granularity` `"tensor"`,
 ///   `"channel"` (the default: one scale per output row is the common, cheap choice) or `{"group": g}`,
 ///   `clip` `"minmax"` (default), `{"percentile": p}` (0 < p ≤ 100) or `"mse"`; `nf4` with `group` (default
 ///   64); `fp8_e4m3` / `fp8_e5m2` with `granularity` `"tensor"` (default) or `"channel"`; `gguf` with `type`
@@ -117,20 +118,9 @@ public struct PlanRule: Equatable, Sendable {
     }
 }
 
-/// Names and bounds shared by the parser, resolver and writer, so the three cannot drift apart.
+/// Prune names and bounds shared by the parser, resolver and writer, so the three cannot drift apart.
+/// Quantization formats, their keys and bounds are the codecs' (`Codecs.all`).
 enum PlanVocabulary {
     static let pruneMethods = ["none", "magnitude", "global_magnitude", "nm", "rows"]
-    static let formats = ["none", "int", "nf4", "fp8_e4m3", "fp8_e5m2", "gguf", "kmeans"]
-    static let ggufTypes: [(name: String, type: GGMLType)] = [
-        ("q8_0", .q8_0), ("q4_0", .q4_0), ("q4_1", .q4_1), ("q5_0", .q5_0), ("q5_1", .q5_1),
-    ]
-    static let bits = 2...8
     static let nmM = 2...32
-    static let groupSize = 1...65536
-    static let clusters = 2...256
-    static let defaultNF4Group = 64
-    static let defaultIntGranularity = Granularity.channel
-    static let defaultFP8Granularity = Granularity.tensor
-
-    static func ggufName(_ t: GGMLType) -> String { t.name.lowercased() }
 }

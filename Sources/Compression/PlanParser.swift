@@ -112,45 +112,18 @@ struct PlanReader {
         }
     }
 
+    /// A quantize section: `format` picks the codec (`Codecs.all`), which reads its own keys.
     func quantize(_ v: Value, at field: String) throws(PlanError) -> QuantFormat {
         let o = try object(v, at: field)
-        try allow(o, at: field, ["format", "bits", "symmetric", "granularity", "clip", "group", "type", "clusters"])
-        let format = try choice(o, "format", at: field, PlanVocabulary.formats)
-        let f = { (key: String) in FieldPath.join(field, key) }
+        try allow(o, at: field, Codecs.planKeys)
+        let format = try choice(o, "format", at: field, Codecs.planFormats)
         let context = "format \"\(format)\""
-        switch format {
-        case "none":
+        guard let codec = Codecs.reading(format) else {   // "none"
             try allow(o, at: field, ["format"], context: context)
             return .none
-        case "int":
-            try allow(o, at: field, ["format", "bits", "symmetric", "granularity", "clip"], context: context)
-            let bits = try integer(try required(o, "bits", at: field), at: f("bits"), in: PlanVocabulary.bits)
-            let symmetric = try o["symmetric"].map { (v) throws(PlanError) in try bool(v, at: f("symmetric")) } ?? true
-            let granularity = try o["granularity"].map { (v) throws(PlanError) in
-                try self.granularity(v, at: f("granularity"), groups: true)
-            } ?? PlanVocabulary.defaultIntGranularity
-            let clip = try o["clip"].map { (v) throws(PlanError) in try clipping(v, at: f("clip")) } ?? .minmax
-            return .int(bits: bits, symmetric: symmetric, granularity: granularity, clip: clip)
-        case "nf4":
-            try allow(o, at: field, ["format", "group"], context: context)
-            let group = try o["group"].map { (v) throws(PlanError) in
-                try integer(v, at: f("group"), in: PlanVocabulary.groupSize)
-            } ?? PlanVocabulary.defaultNF4Group
-            return .nf4(group: group)
-        case "fp8_e4m3", "fp8_e5m2":
-            try allow(o, at: field, ["format", "granularity"], context: context)
-            let granularity = try o["granularity"].map { (v) throws(PlanError) in
-                try self.granularity(v, at: f("granularity"), groups: false)
-            } ?? PlanVocabulary.defaultFP8Granularity
-            return .fp8(FP8Format(rawValue: format)!, granularity: granularity)
-        case "gguf":
-            try allow(o, at: field, ["format", "type"], context: context)
-            let name = try choice(o, "type", at: field, PlanVocabulary.ggufTypes.map(\.name))
-            return .gguf(PlanVocabulary.ggufTypes.first { $0.name == name }!.type)
-        default: // kmeans
-            try allow(o, at: field, ["format", "clusters"], context: context)
-            return .kmeans(clusters: try integer(try required(o, "clusters", at: field), at: f("clusters"), in: PlanVocabulary.clusters))
         }
+        try allow(o, at: field, ["format"] + codec.planKeys, context: context)
+        return try codec.parse(format: format, PlanFields(reader: self, fields: o, path: field))
     }
 
     func granularity(_ v: Value, at field: String, groups: Bool) throws(PlanError) -> Granularity {
@@ -161,7 +134,7 @@ struct PlanReader {
         case .object where groups:
             let o = try object(v, at: field)
             try allow(o, at: field, ["group"])
-            return .group(try integer(try required(o, "group", at: field), at: FieldPath.join(field, "group"), in: PlanVocabulary.groupSize))
+            return .group(try integer(try required(o, "group", at: field), at: FieldPath.join(field, "group"), in: CodecBounds.groupSize))
         case .string(let s):
             throw fail(field, "unknown granularity \(quoted(s)) (expected \(expected))")
         default:

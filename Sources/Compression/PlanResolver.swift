@@ -71,30 +71,21 @@ extension Plan {
         }
     }
 
-    /// Shape constraints of a quantization format: groups and ggml blocks are runs along the last dimension.
+    /// Shape constraints of a quantization format, as its codec states them (groups and ggml blocks are runs
+    /// along the last dimension).
     private func check(_ q: QuantFormat, from origin: String, on t: (name: String, dtype: DType, shape: [Int])) throws(PlanError) {
-        switch q {
-        case .int(_, _, .group(let g), _):
-            try divides(g, t, field: origin + ".quantize.granularity.group", what: "group \(g)")
-        case .nf4(let g):
-            try divides(g, t, field: origin + ".quantize.group", what: "group \(g)")
-        case .gguf(let type):
-            try divides(type.blockSize, t, field: origin + ".quantize.type",
-                        what: "\(PlanVocabulary.ggufName(type)) (blocks of \(type.blockSize))")
-        case .fp8(_, .group):
-            throw PlanError(path: source, field: origin + ".quantize.granularity",
-                            reason: "fp8 supports only \"tensor\" or \"channel\" granularity")
-        default:
-            break
-        }
+        guard let misfit = q.codec?.misfit(t.shape) else { return }
+        throw PlanError(path: source, field: origin + ".quantize." + misfit.field, reason: misfit.reason + " of " + describe(t))
+    }
+
+    /// "tensor 'name' [a, b]" for messages.
+    private func describe(_ t: (name: String, dtype: DType, shape: [Int])) -> String {
+        "tensor '\(DisplayText.escaped(t.name))' [" + t.shape.map(String.init).joined(separator: ", ") + "]"
     }
 
     private func divides(_ k: Int, _ t: (name: String, dtype: DType, shape: [Int]), field: String, what: String) throws(PlanError) {
-        let last = t.shape.last ?? 1
-        guard k > 0, last % k == 0 else {
-            let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
-            throw PlanError(path: source, field: field,
-                            reason: "\(what) does not divide the last dimension (\(last)) of tensor '\(DisplayText.escaped(t.name))' \(shape)")
+        if let misfit = CodecMisfit.divides(k, t.shape, field: "", what: what) {
+            throw PlanError(path: source, field: field, reason: misfit.reason + " of " + describe(t))
         }
     }
 }

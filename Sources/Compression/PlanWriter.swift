@@ -105,21 +105,8 @@ enum PlanJSON {
     }
 
     static func quantize(_ q: QuantFormat) -> String {
-        switch q {
-        case .none:
-            object([("format", string("none"))])
-        case .int(let bits, let symmetric, let granularity, let clip):
-            object([("format", string("int")), ("bits", "\(bits)"), ("symmetric", symmetric ? "true" : "false"),
-                    ("granularity", self.granularity(granularity)), ("clip", self.clip(clip))])
-        case .nf4(let group):
-            object([("format", string("nf4")), ("group", "\(group)")])
-        case .fp8(let format, let granularity):
-            object([("format", string(format.rawValue)), ("granularity", self.granularity(granularity))])
-        case .gguf(let type):
-            object([("format", string("gguf")), ("type", string(PlanVocabulary.ggufName(type)))])
-        case .kmeans(let clusters):
-            object([("format", string("kmeans")), ("clusters", "\(clusters)")])
-        }
+        guard let codec = q.codec else { return object([("format", string("none"))]) }
+        return object([("format", string(codec.planFormat))] + codec.planValues.map { ($0.key, $0.json) })
     }
 
     static func granularity(_ g: Granularity) -> String {

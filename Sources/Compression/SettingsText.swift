@@ -20,31 +20,12 @@ public enum SettingsText {
         }
     }
 
+    /// The codec's short label; nil for no quantization.
     public static func quantize(_ q: QuantFormat) -> String? {
-        switch q {
-        case .none: return nil
-        case .int(let bits, let sym, let g, let clip):
-            var s = "int\(bits) " + granularity(g) + (sym ? "" : " asym")
-            switch clip {
-            case .minmax: break
-            case .percentile(let p): s += " p" + short(p)
-            case .mse: s += " mse"
-            }
-            return s
-        case .nf4(let group): return "nf4 g\(group)"
-        case .fp8(let f, let g): return (f == .e4m3 ? "e4m3 " : "e5m2 ") + granularity(g)
-        case .gguf(let t): return t.name
-        case .kmeans(let k): return "kmeans \(k)"
-        }
+        q.codec?.label
     }
 
-    public static func granularity(_ g: Granularity) -> String {
-        switch g {
-        case .tensor: "tensor"
-        case .channel: "ch"
-        case .group(let n): "g\(n)"
-        }
-    }
+    public static func granularity(_ g: Granularity) -> String { g.shortName }
 
     static func percent(_ s: Double) -> String {
         let p = s * 100

@@ -25,12 +25,10 @@ public struct CompressedSize: Hashable, Sendable {
 /// Honest storage sizes (DESIGN.md §5): payload bits, scales and zero points at their storage type, and
 /// sparse-index overhead.
 ///
-/// - Values: integer `bits` each; NF4 4; FP8 8; k-means `ceil(log2 k)`; unquantized, the original dtype's size.
-/// - Per scale: integer f16 scale (+ a `bits`-bit zero point when asymmetric), one per tensor / row / group;
-///   NF4 an f32 absmax per block of `group` (flat order); FP8 an f32 scale per tensor or row; k-means `k` f16
-///   centroids per tensor.
-/// - GGUF block types (and unquantized tensors stored as ggml blocks) cost exactly their blocks; pruning
-///   does not shrink them.
+/// - Values and metadata (scales, zero points, absmax, centroids): as the format's codec accounts them
+///   (`Codec.valueBits`, `Codec.metadataBits`); unquantized, the original dtype's size.
+/// - Block formats (`Codec.blockBits`: ggml types, and unquantized tensors stored as ggml blocks) cost
+///   exactly their blocks; pruning does not shrink them.
 /// - Unstructured pruning (threshold, sparsity, global): the cheaper of dense and a bitmap (1 bit per weight
 ///   plus the non-zero values after pruning at their cost); scales as for dense; dense wins ties.
 /// - N:M: `n/m` of the values plus `ceil(log2 m)` position bits per kept value (2:4 → 2 bits).
@@ -47,16 +45,17 @@ public enum SizeModel {
                             zerosAfterPruning: Int = 0, prunedRows: Int = 0) -> CompressedSize {
         let layout = TensorLayout(shape: shape)
         let n = layout.count
-        // Block-stored: GGUF targets, or unquantized ggml originals.
-        if case .gguf(let t) = settings.quantize {
+        let codec = settings.quantize.codec
+        // Block-stored: ggml targets, or unquantized ggml originals.
+        if let bits = codec?.blockBits(count: n) {
+            return CompressedSize(bits: bits, count: n, encoding: codec!.storageName)
+        }
+        if codec == nil, case .ggml(let t) = originalDType {
             return CompressedSize(bits: n / t.blockSize * t.typeSize * 8, count: n, encoding: "\(t.name) blocks")
         }
-        if settings.quantize == .none, case .ggml(let t) = originalDType {
-            return CompressedSize(bits: n / t.blockSize * t.typeSize * 8, count: n, encoding: "\(t.name) blocks")
-        }
-        let valueBits = self.valueBits(settings.quantize, originalDType: originalDType)
-        let name = quantName(settings.quantize, originalDType: originalDType)
-        let overhead = metadataBits(settings.quantize, layout: layout)
+        let valueBits = codec?.valueBits ?? originalDType.blockBytes * 8 / max(1, originalDType.blockSize)
+        let name = codec?.storageName ?? originalDType.description
+        let overhead = codec?.metadataBits(layout) ?? 0
         let dense = n * valueBits + overhead
 
         switch settings.prune {
@@ -77,53 +76,13 @@ public enum SizeModel {
             var keptShape = shape
             if shape.count >= 2 { keptShape[0] = keptRows } else { keptShape = [keptRows * layout.rowLength] }
             let keptLayout = TensorLayout(shape: keptShape)
-            let bits = layout.rows + keptLayout.count * valueBits + metadataBits(settings.quantize, layout: keptLayout)
+            let bits = layout.rows + keptLayout.count * valueBits + (codec?.metadataBits(keptLayout) ?? 0)
             return CompressedSize(bits: bits, count: n, encoding: "row mask + " + name)
         }
     }
 
-    /// Bits per stored value.
-    static func valueBits(_ q: QuantFormat, originalDType: DType) -> Int {
-        switch q {
-        case .none: return originalDType.blockBytes * 8 / max(1, originalDType.blockSize)
-        case .int(let bits, _, _, _): return bits
-        case .nf4: return 4
-        case .fp8: return 8
-        case .kmeans(let k): return ceilLog2(k)
-        case .gguf(let t): return t.typeSize * 8 / t.blockSize
-        }
-    }
-
-    /// Scales, zero points, absmaxes and centroids.
-    static func metadataBits(_ q: QuantFormat, layout: TensorLayout) -> Int {
-        switch q {
-        case .none, .gguf: return 0
-        case .int(let bits, let symmetric, let granularity, _):
-            return layout.segmentCount(granularity) * (16 + (symmetric ? 0 : bits))
-        case .nf4(let group): return (layout.count + group - 1) / group * 32
-        case .fp8(_, let granularity): return layout.segmentCount(granularity) * 32
-        case .kmeans(let k): return k * 16
-        }
-    }
-
-    static func granularityName(_ g: Granularity) -> String {
-        switch g {
-        case .tensor: "per-tensor"
-        case .channel: "per-channel"
-        case .group(let g): "g\(g)"
-        }
-    }
-
-    /// The quantizer part of the encoding name.
+    /// The quantizer part of the encoding name (the codec's, or the original dtype when unquantized).
     public static func quantName(_ q: QuantFormat, originalDType: DType = .float32) -> String {
-        switch q {
-        case .none: return originalDType.description
-        case .int(let bits, let symmetric, let g, _):
-            return "int\(bits)\(symmetric ? "" : " asym") \(granularityName(g)) + f16 scales" + (symmetric ? "" : " + int\(bits) zero points")
-        case .nf4(let group): return "nf4 g\(group) + f32 absmax"
-        case .fp8(let f, let g): return "\(f.rawValue) \(granularityName(g)) + f32 scale"
-        case .kmeans(let k): return "k-means \(k) (\(ceilLog2(k))-bit codes) + f16 centroids"
-        case .gguf(let t): return "\(t.name) blocks"
-        }
+        q.codec?.storageName ?? originalDType.description
     }
 }

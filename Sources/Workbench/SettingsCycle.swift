@@ -69,97 +69,36 @@ enum SettingsCycle {
 
     // MARK: Quantization
 
-    /// `f`: none → int8 → nf4 → fp8 e4m3 → fp8 e5m2 → Q8_0 → Q4_0 → Q4_1 → Q5_0 → Q5_1 → kmeans 16 → none
-    /// (ggml blocks skipped when 32 does not divide the last dimension; nf4 takes the first block size of
-    /// 64, 32, 128, 256 that divides it, and is skipped when none does).
+    /// `f`: none → the first setting of each codec's cycle step that fits the layer (`Codecs.cycle`: int8 →
+    /// nf4 → fp8 e4m3 → fp8 e5m2 → Q8_0 → Q4_0 → Q4_1 → Q5_0 → Q5_1 → kmeans 16) → none.
     static func nextFormat(_ s: LayerSettings, layer: Layer) -> LayerSettings {
-        let blocksFit = layer.lastDimension % 32 == 0
-        var order: [QuantFormat] = [.none, .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax)]
-        if let group = [64, 32, 128, 256].first(where: nf4Groups(layer).contains) { order.append(.nf4(group: group)) }
-        order += [.fp8(.e4m3, granularity: .tensor), .fp8(.e5m2, granularity: .tensor)]
-        if blocksFit { order += [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1].map { .gguf($0) } }
-        order.append(.kmeans(clusters: 16))
-        let k = order.firstIndex { sameFamily($0, s.quantize) } ?? 0
+        let order: [QuantFormat] = [.none] + Codecs.cycle(for: layer.shape)
+        let step = s.quantize.codec?.cycleStep
+        let k = order.firstIndex { $0.codec?.cycleStep == step } ?? 0
         var s = s
         s.quantize = order[(k + 1) % order.count]
         return s
     }
 
-    /// Whether two formats are the same step of the `f` cycle (ignoring bits, granularity and so on).
-    static func sameFamily(_ a: QuantFormat, _ b: QuantFormat) -> Bool {
-        switch (a, b) {
-        case (.none, .none), (.int, .int), (.nf4, .nf4), (.kmeans, .kmeans): return true
-        case (.fp8(let x, _), .fp8(let y, _)): return x == y
-        case (.gguf(let x), .gguf(let y)): return x == y
-        default: return false
-        }
-    }
-
-    /// `+` / `-`: integer bits within 2…8, k-means clusters ×2 / ÷2 within 2…256.
-    static func adjustBits(_ s: LayerSettings, up: Bool) -> LayerSettings {
+    /// Turns one of the codec's knobs (`Codec.turned`); settings without that knob stay as they are.
+    static func turn(_ s: LayerSettings, _ knob: CodecKnob, up: Bool = true, shape: [Int] = []) -> LayerSettings {
+        guard let next = s.quantize.codec?.turned(knob, up: up, shape: shape) else { return s }
         var s = s
-        switch s.quantize {
-        case .int(let bits, let sym, let g, let clip):
-            s.quantize = .int(bits: max(2, min(8, bits + (up ? 1 : -1))), symmetric: sym, granularity: g, clip: clip)
-        case .kmeans(let k):
-            s.quantize = .kmeans(clusters: max(2, min(256, up ? k * 2 : k / 2)))
-        default: break
-        }
+        s.quantize = next
         return s
     }
 
-    /// The NF4 block sizes a layer can take. Plans require blocks to divide the last dimension (a block never
-    /// straddles two rows), so the workbench offers only those: a plan it saves always loads again.
-    static func nf4Groups(_ layer: Layer) -> [Int] {
-        [32, 64, 128, 256].filter { layer.lastDimension % $0 == 0 }
-    }
+    /// `+` / `-`: integer bits, k-means clusters (within the codec's bounds).
+    static func adjustBits(_ s: LayerSettings, up: Bool) -> LayerSettings { turn(s, .amount, up: up) }
 
     /// `y`: symmetric ↔ asymmetric (integer formats only).
-    static func toggleSymmetric(_ s: LayerSettings) -> LayerSettings {
-        var s = s
-        if case .int(let bits, let sym, let g, let clip) = s.quantize {
-            s.quantize = .int(bits: bits, symmetric: !sym, granularity: g, clip: clip)
-        }
-        return s
-    }
+    static func toggleSymmetric(_ s: LayerSettings) -> LayerSettings { turn(s, .symmetry) }
 
-    /// `c`: integer tensor → channel → group 32 → 64 → 128 → 256 → tensor (groups that do not divide the
-    /// last dimension are skipped); fp8 tensor ↔ channel; nf4 blocks 32 → 64 → 128 → 256 (likewise).
-    static func nextGranularity(_ s: LayerSettings, layer: Layer) -> LayerSettings {
-        var s = s
-        switch s.quantize {
-        case .int(let bits, let sym, let g, let clip):
-            let order: [Granularity] = [.tensor, .channel]
-                + [32, 64, 128, 256].filter { layer.lastDimension % $0 == 0 }.map { .group($0) }
-            let k = order.firstIndex(of: g) ?? 0
-            s.quantize = .int(bits: bits, symmetric: sym, granularity: order[(k + 1) % order.count], clip: clip)
-        case .fp8(let f, let g):
-            s.quantize = .fp8(f, granularity: g == .tensor ? .channel : .tensor)
-        case .nf4(let group):
-            let order = nf4Groups(layer)
-            guard !order.isEmpty else { break }
-            let k = order.firstIndex(of: group) ?? -1
-            s.quantize = .nf4(group: order[(k + 1) % order.count])
-        default: break
-        }
-        return s
-    }
+    /// `c`: scale granularity or block size, among those that fit the layer.
+    static func nextGranularity(_ s: LayerSettings, layer: Layer) -> LayerSettings { turn(s, .granularity, shape: layer.shape) }
 
     /// `C`: minmax → p99.9 → p99 → mse → minmax (integer formats only).
-    static func nextClip(_ s: LayerSettings) -> LayerSettings {
-        var s = s
-        if case .int(let bits, let sym, let g, let clip) = s.quantize {
-            let next: Clipping
-            switch clip {
-            case .minmax: next = .percentile(99.9)
-            case .percentile(let p) where p > 99: next = .percentile(99)
-            case .percentile: next = .mse
-            case .mse: next = .minmax
-            }
-            s.quantize = .int(bits: bits, symmetric: sym, granularity: g, clip: next)
-        }
-        return s
-    }
+    static func nextClip(_ s: LayerSettings) -> LayerSettings { turn(s, .clipping) }
 
     // MARK: Following a lead layer
 
@@ -192,12 +131,8 @@ enum SettingsCycle {
             default: s.prune = lead.prune
             }
         case .quantize:
-            switch lead.quantize {
-            case .int(_, _, .group(let g), _) where last % g != 0: return nil
-            case .nf4(let g) where last % g != 0: return nil
-            case .gguf(let t) where last % t.blockSize != 0: return nil
-            default: s.quantize = lead.quantize
-            }
+            if lead.quantize.codec?.misfit(layer.shape) != nil { return nil }
+            s.quantize = lead.quantize
         }
         return s
     }

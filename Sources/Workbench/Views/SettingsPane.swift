@@ -42,21 +42,11 @@ enum SettingsPane {
 
         // Quantization.
         line("f", "format", formatName(s.quantize))
-        switch s.quantize {
-        case .int(let bits, let sym, let g, let clip):
-            line("+ -", "bits", "\(bits)")
-            line("y", "range", sym ? "symmetric" : "asymmetric")
-            line("c", "scale", granularityName(g))
-            line("C", "clip", clipName(clip))
-        case .kmeans(let k):
-            line("+ -", "clusters", "\(k)")
-        case .nf4(let group):
-            line("c", "block", "\(group)")
-        case .fp8(_, let g):
-            line("c", "scale", granularityName(g))
-        case .gguf(let t):
-            line("", "blocks", "\(t.blockSize) values, \(t.typeSize) bytes")
-        case .none:
+        if let codec = s.quantize.codec {
+            for setting in codec.settingLines(number: Format.value) {
+                line(setting.knob.map(keys) ?? "", setting.label, setting.value)
+            }
+        } else {
             line("+ -", "bits", none, active: false)
         }
 
@@ -104,30 +94,15 @@ enum SettingsPane {
         }
     }
 
-    static func formatName(_ q: QuantFormat) -> String {
-        switch q {
-        case .none: "none"
-        case .int: "int"
-        case .nf4: "nf4"
-        case .fp8(let f, _): f == .e4m3 ? "fp8 e4m3" : "fp8 e5m2"
-        case .gguf(let t): t.name
-        case .kmeans: "k-means"
-        }
-    }
+    static func formatName(_ q: QuantFormat) -> String { q.codec?.name ?? "none" }
 
-    static func granularityName(_ g: Granularity) -> String {
-        switch g {
-        case .tensor: "per tensor"
-        case .channel: "per channel"
-        case .group(let n): "group \(n)"
-        }
-    }
-
-    static func clipName(_ c: Clipping) -> String {
-        switch c {
-        case .minmax: "min/max"
-        case .percentile(let p): "p" + Format.value(p)
-        case .mse: "mse search"
+    /// The keys that turn a codec's knob (see `Keymap`).
+    static func keys(_ knob: CodecKnob) -> String {
+        switch knob {
+        case .amount: "+ -"
+        case .granularity: "c"
+        case .symmetry: "y"
+        case .clipping: "C"
         }
     }
 }
