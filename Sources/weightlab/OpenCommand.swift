@@ -2,6 +2,7 @@ import ArgumentParser
 import Compression
 import Dispatch
 import Foundation
+import Runtime
 import Terminal
 import WeightFormats
 import Workbench
@@ -58,13 +59,16 @@ struct Open: ParsableCommand {
         } catch {
             Failure.exit(error)
         }
-        let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme, screen: screen)
-        if let notice { session.state.message = AppState.Message(notice) }
+        let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme,
+                                       terminal: screen, notice: notice)
         session.loop()
         screen.close()
 
     }
 }
+
+/// The ncurses screen is the runtime's terminal.
+extension TerminalScreen: TerminalDevice {}
 
 /// Finds the theme: a name in the Themes/ folder shipped with weightlab, or a path to a theme file.
 enum ThemeFiles {

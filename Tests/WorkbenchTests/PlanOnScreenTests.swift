@@ -11,25 +11,29 @@ import WeightFormats
 struct PlanOnScreenTests {
     let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
 
-    /// Runs every effect inline until none are left, as the run loop would, but synchronously.
+    /// Runs every effect inline until none are left, as the run loop would, but synchronously: analyses and
+    /// evaluations through the engine (which resolves global magnitude groups itself).
     func settle(_ state: inout AppState, _ effects: [Effect], model: Model, engine: Engine) throws {
+        final class Box: @unchecked Sendable { var actions: [Action] = [] }
+        let box = Box()
         var queue = effects
         while !queue.isEmpty {
             let effect = queue.removeFirst()
-            var actions: [Action] = []
             switch effect {
             case .analyse(let layer):
-                actions.append(.analysed(layer: layer, try LayerAnalysis.analyse(model.tensors[layer])))
+                engine.analyse(layer: layer) { layer, result in
+                    box.actions.append(.analysed(layer: layer, try! result.get()))
+                }
             case .evaluate(let layer, let settings, let revision):
-                // As the run loop does: a global magnitude group is resolved before its layers are evaluated.
-                if case .globalMagnitude = settings.prune { try engine.prepareGlobalCuts(state.settings) }
-                final class Box: @unchecked Sendable { var r: [EvaluationResult] = [] }
-                let box = Box()
-                engine.evaluate(layer: layer, settings: settings, revision: revision) { box.r.append($0) }
-                actions += box.r.map { .evaluated($0) }
-            case .histogram, .savePlan, .quit:
+                let stale = engine.evaluate([EvaluationRequest(layer: layer, settings: settings, revision: revision)]) {
+                    box.actions.append(.evaluated($0))
+                }
+                if !stale.isEmpty { box.actions.append(.evaluationsStale(layers: stale)) }
+            case .histogram, .savePlan, .job, .quit:
                 break
             }
+            let actions = box.actions
+            box.actions = []
             for a in actions { queue += reduce(&state, a) }
         }
     }
