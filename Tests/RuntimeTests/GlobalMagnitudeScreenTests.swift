@@ -21,7 +21,7 @@ import Workbench
             .write(toFile: planPath, atomically: true, encoding: .utf8)
         let model = try ModelFile.open(example)
         let settings = try PlanEvaluation.resolve(planPath, for: model)
-        let terminal = FakeTerminal(width: 140, height: 44)
+        let terminal = FakeTerminal(width: 140, height: 50)
         let session = WorkbenchSession(model: model, settings: settings, planPath: dir.appendingPathComponent("saved.json").path,
                                        theme: Theme.dark, terminal: terminal, scheduler: ImmediateScheduler(), trace: nil)
         session.settle()
@@ -86,10 +86,7 @@ import Workbench
         }
         // And the status line the totals, settled (no "~").
         let t = report.totals
-        guard let status = terminal.lastLines.first(where: { $0.contains("bits/w") }) else {
-            Issue.record("no status line in\n\(screen)")
-            return
-        }
+        let status = terminal.lastLines[Layout(width: 140, height: 50).statusRow]
         #expect(status.contains(Format.bytes(t.bytesOriginal) + " → " + Format.bytes(t.bytesCompressed)), "\(status)")
         #expect(status.contains(Format.fixed(t.bitsPerWeight, 2) + " bits/w"), "\(status)")
         #expect(status.contains("sparsity " + Format.percent(t.metrics.sparsity)), "\(status)")
