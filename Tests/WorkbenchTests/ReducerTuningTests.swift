@@ -253,3 +253,61 @@ import WeightFormats
         #expect(withPath.message == .init("disk full", isError: true))
     }
 }
+
+/// The engine's answers about plan-level changes, as the reducer handles them.
+@Suite struct ReducerPlanTests {
+    /// Layers the engine reports stale get new revisions (older answers are dropped) and one evaluate each.
+    @Test func staleLayersAreEvaluatedAgainWithNewRevisions() {
+        var s = FakeModel.loadedState()
+        let old = FakeModel.evaluation(s, layer: 1)
+        let before = s.records[1].revision
+        let effects = reduce(&s, .evaluationsStale(layers: [1, 7]))
+        // The I64 tensor (7) is never evaluated.
+        #expect(effects == [.evaluate(layer: 1, settings: s.records[1].settings, revision: before + 1)])
+        #expect(s.records[1].evaluation == nil)
+        #expect(LayerNumbers.of(1, in: s).status == .pending)
+        #expect(reduce(&s, .evaluated(old)).isEmpty)
+        #expect(s.records[1].evaluation == nil)
+    }
+
+    /// A layer edited back to identity still tells the engine (its plan changes), with a new revision.
+    @Test func editToIdentityIsAnEvaluateEffect() {
+        var s = FakeModel.loadedState()
+        _ = reduce(&s, .input(.key(.down)))   // layer 1: int4 g32
+        var effects: [Effect] = []
+        for _ in 0..<12 where !s.records[1].settings.isIdentity { effects = reduce(&s, .input(.key(.character("f")))) }
+        #expect(s.records[1].settings.isIdentity)
+        #expect(effects == [.evaluate(layer: 1, settings: .identity, revision: s.records[1].revision)])
+        // Nothing to wait for: identity numbers are exact from the analysis.
+        #expect(LayerNumbers.of(1, in: s).status == .exact)
+    }
+
+    /// Records keep their numbers and the totals current: a change to a record recomputes them once.
+    @Test func numbersAndTotalsFollowTheRecords() {
+        var s = FakeModel.loadedState()
+        let answer = FakeModel.evaluation(s, layer: 4)
+        #expect(s.records[4].numbers.status == .pending)
+        let unsettledBefore = s.totals.unsettled
+        _ = reduce(&s, .evaluated(answer))
+        guard case .success(let e) = answer.outcome else { Issue.record("failed"); return }
+        #expect(s.records[4].numbers == LayerNumbers.exact(e))
+        #expect(s.totals.unsettled == unsettledBefore - 1)
+        #expect(s.totals == WorkbenchTotals.of(s.records))
+    }
+
+    @Test func jobProgressAndResultsAreShown() {
+        var s = FakeModel.loadedState()
+        let job = JobRequest.checkPlan(path: "p.json")
+        _ = reduce(&s, .jobProgress(JobProgress(job: job, done: 1, total: 4)))
+        #expect(s.progress?.label == "checking plan")
+        _ = reduce(&s, .jobFinished(job, .failure(EvaluationFailure(message: "no such file"))))
+        #expect(s.progress == nil)
+        #expect(s.message == .init("checking plan: no such file", isError: true))
+        var totals = ModelTotals()
+        totals.parameters = 100
+        totals.bytesOriginal = 400
+        totals.bytesCompressed = 50
+        _ = reduce(&s, .jobFinished(job, .success(.planChecked(path: "p.json", totals: totals))))
+        #expect(s.message?.text.hasPrefix("saved plan to p.json · report: 50 B · 4.00 bits/w") == true)
+    }
+}
