@@ -11,6 +11,9 @@ extension Engine {
         let members: [Int]
     }
 
+    /// Resolved groups kept before the cache starts over (a group is a few cuts; resolving one reads its members).
+    static let groupsKept = 32
+
     /// The floating layers of `plan` in the group of sparsity `s`, in layer order.
     func globalMembers(sparsity s: Double, in plan: [LayerSettings]) -> [Int] {
         plan.indices.filter { model.tensors[$0].isFloating && plan[$0].globalSparsity == s }
@@ -31,7 +34,11 @@ extension Engine {
         }
         let cuts = withBuffers(buffers) { Pruning.globalMagnitudeCuts($0, sparsity: sparsity) }
         let byLayer = Dictionary(uniqueKeysWithValues: zip(group.members, cuts))
-        lock.withLock { groupCuts[group] = byLayer }
+        lock.withLock {
+            // Each edit of a member's target makes a new group; keep the few most likely to come back.
+            if groupCuts.count >= Self.groupsKept { groupCuts.removeAll() }
+            groupCuts[group] = byLayer
+        }
         guard let cut = byLayer[layer] else { throw EvaluationFailure(message: "layer \(layer) is not in its global group") }
         return cut
     }
