@@ -85,7 +85,7 @@ public enum SizeModel {
     /// Bits per stored value.
     static func valueBits(_ q: QuantFormat, originalDType: DType) -> Int {
         switch q {
-        case .none: return originalDType.blockBytes * 8 / max(1, originalDType.blockSize)
+        case .none: return Int(originalDType.storedBitsPerWeight)   // whole for non-block dtypes (block ones return above)
         case .int(let bits, _, _, _): return bits
         case .nf4: return 4
         case .fp8: return 8
