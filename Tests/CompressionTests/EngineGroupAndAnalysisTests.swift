@@ -65,6 +65,34 @@ struct EngineGroupAndAnalysisTests {
         #expect(engine.evaluate([EvaluationRequest(layer: 3, settings: .identity, revision: 2)]) { _ in } == [0, 2])
     }
 
+    /// On real queues (workers in parallel, a group resolved while its members wait), the latest answer for
+    /// every layer equals the whole plan's evaluation.
+    @Test func concurrentWorkersConvergeOnTheWholePlan() throws {
+        let m = try model()
+        let delivery = DispatchQueue(label: "test.delivery")
+        let engine = Engine(model: m, scheduler: DispatchScheduler(deliveryQueue: delivery))
+        let latest = Box<EvaluationResult>()
+        let deliver: @Sendable (EvaluationResult) -> Void = { latest.add($0) }
+        _ = engine.evaluate((0..<4).map { EvaluationRequest(layer: $0, settings: half, revision: 0) }, deliver: deliver)
+        let stale = engine.evaluate([EvaluationRequest(layer: 1, settings: sixty, revision: 1)], deliver: deliver)
+        #expect(stale == [0, 2, 3])
+        _ = engine.evaluate(stale.map { EvaluationRequest(layer: $0, settings: half, revision: 1) }, deliver: deliver)
+        // Wait for every layer's revision-1 answer.
+        let deadline = Date().addingTimeInterval(20)
+        func answered() -> [Int: EvaluationResult] {
+            latest.lock.withLock {
+                Dictionary(latest.value.filter { $0.revision == 1 }.map { ($0.layer, $0) }, uniquingKeysWith: { _, b in b })
+            }
+        }
+        while answered().count < 4 && Date() < deadline { usleep(1000) }
+        let got = answered()
+        #expect(got.count == 4)
+        let expected = try Engine(model: m, scheduler: ImmediateScheduler()).evaluateAll([half, sixty, half, half])
+        for (layer, r) in got {
+            #expect(try r.outcome.get().metrics.zeros == expected[layer]!.metrics.zeros, "layer \(layer)")
+        }
+    }
+
     @Test func otherChangesToAMemberDoNotTouchItsGroup() throws {
         let engine = Engine(model: try model(), scheduler: ImmediateScheduler())
         _ = engine.evaluate((0..<4).map { EvaluationRequest(layer: $0, settings: half, revision: 0) }) { _ in }
