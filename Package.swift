@@ -1,8 +1,9 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// Dependencies flow one way: WeightFormats <- Compression <- Workbench <- weightlab; Terminal is the only
-/// importer of CNcursesw, and the executable wires everything together.
+/// Dependencies flow one way: WeightFormats <- Compression <- Workbench <- Runtime <- weightlab; Terminal is
+/// the only importer of CNcursesw; Runtime runs the loop against a terminal protocol (no ncurses), and the
+/// executable parses arguments and wires the real terminal to it.
 let package = Package(
     name: "weightlab",
     platforms: [.macOS(.v13)],
@@ -25,17 +26,20 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
+        .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
         .executableTarget(name: "weightlab", dependencies: [
-            "WeightFormats", "Compression", "Workbench", "Terminal",
+            "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // A child process for the AtomicFile crash test: writes slowly so the test can SIGKILL it mid-write.
         .executableTarget(name: "weightlab-atomic-probe", dependencies: ["WeightFormats"], path: "Sources/AtomicProbe"),
-        .target(name: "TestSupport", dependencies: ["WeightFormats", "Compression"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["WeightFormats", "Compression", "Workbench", "Runtime"],
+                path: "Tests/TestSupport"),
         .testTarget(name: "WeightFormatsTests",
                     dependencies: ["WeightFormats", "TestSupport", "weightlab-atomic-probe"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
         .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport"]),
     ]

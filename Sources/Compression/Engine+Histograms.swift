@@ -11,12 +11,17 @@ extension Engine {
             return try TensorScan.valueHistogram(tensor, bins: bins, lo: lo, hi: hi, cancelled: { token.isCancelled })
         }
         try LayerEvaluator.validate(settings, shape: tensor.shape)
+        // A global magnitude layer's error is that of its group's cut in the engine's plan.
+        var cut: MagnitudeCut? = nil
+        if let s = settings.globalSparsity {
+            cut = try globalCut(layer: layer, sparsity: s, plan: lock.withLock { plan }, token: token)
+        }
         let w = try values(of: tensor)
         var error = [Float](repeating: 0, count: w.count)
         let e = try w.withUnsafeBufferPointer { wb in
             try error.withUnsafeMutableBufferPointer { out in
                 try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: wb, originalDType: tensor.dtype,
-                                            reconstruction: out, cancelled: { token.isCancelled })
+                                            globalCut: cut, reconstruction: out, cancelled: { token.isCancelled })
             }
         }
         for i in error.indices { error[i] = w[i] - error[i] }

@@ -11,14 +11,32 @@ public struct EvaluationResult: Sendable {
     public let outcome: Result<LayerEvaluation, EvaluationFailure>
     /// The grid of the unit with the widest range, for drawing (nil when nothing is quantized).
     public let levels: QuantizationLevels?
+    /// The cut of the layer's global magnitude group (one threshold over every member), for drawing the
+    /// pruned band; nil for other pruning.
+    public let groupCut: MagnitudeCut?
 
     public init(layer: Int, settings: LayerSettings, revision: Int,
-                outcome: Result<LayerEvaluation, EvaluationFailure>, levels: QuantizationLevels? = nil) {
+                outcome: Result<LayerEvaluation, EvaluationFailure>, levels: QuantizationLevels? = nil,
+                groupCut: MagnitudeCut? = nil) {
         self.layer = layer
         self.settings = settings
         self.revision = revision
         self.outcome = outcome
         self.levels = levels
+        self.groupCut = groupCut
+    }
+}
+
+/// One layer's new settings for the engine, with the revision its answer will carry.
+public struct EvaluationRequest: Hashable, Sendable {
+    public var layer: Int
+    public var settings: LayerSettings
+    public var revision: Int
+
+    public init(layer: Int, settings: LayerSettings, revision: Int) {
+        self.layer = layer
+        self.settings = settings
+        self.revision = revision
     }
 }
 
@@ -36,10 +54,13 @@ public struct EvaluationFailure: Error, Sendable, Equatable, CustomStringConvert
 /// - Results carry the request's revision; the owner of the UI state drops those that are not current.
 /// - Large layers whose settings act row by row are split across cores; others run whole.
 /// - Results are cached per (layer, settings): returning to earlier settings is instant.
+/// - The engine keeps the plan its requests add up to, and owns what spans layers: global magnitude groups
+///   are resolved over that plan (see `Engine+GlobalMagnitude.swift`), and a request that changes a group
+///   reports the other members whose answers it made stale.
 public final class Engine: @unchecked Sendable {
     public let model: Model
     let scheduler: any Scheduler
-    private let lock = NSLock()
+    let lock = NSLock()
     private var cache: [CacheKey: Evaluated] = [:]
     private var running: [Int: CancellationToken] = [:]
     private var pending: [Int: Request] = [:]
@@ -47,7 +68,14 @@ public final class Engine: @unchecked Sendable {
     private var waiting: [Int] = []
     private var workers = 0
     let maxWorkers = ProcessInfo.activeCores
-    private var globalCuts: [Double: [Int: MagnitudeCut]] = [:]
+    /// Every layer's settings as the requests so far set them (identity until asked).
+    var plan: [LayerSettings]
+    /// Resolved global magnitude groups: each member's cut, by group (sparsity and members).
+    var groupCuts: [GlobalGroup: [Int: MagnitudeCut]] = [:]
+    /// Held while a group is resolved, so concurrent members wait for one selection instead of each doing it.
+    let resolving = NSLock()
+    /// Analyses waiting and running (see `Engine+Analysis.swift`).
+    var analysisQueue = AnalysisQueue()
     private let buffers = BufferPool()
 
     struct CacheKey: Hashable {
@@ -60,6 +88,7 @@ public final class Engine: @unchecked Sendable {
     struct Evaluated {
         let evaluation: LayerEvaluation
         let levels: QuantizationLevels?
+        var groupCut: MagnitudeCut? = nil
     }
 
     struct Request {
@@ -71,6 +100,7 @@ public final class Engine: @unchecked Sendable {
     public init(model: Model, scheduler: any Scheduler = DispatchScheduler()) {
         self.model = model
         self.scheduler = scheduler
+        plan = Array(repeating: .identity, count: model.tensors.count)
     }
 
     /// Elements per piece when a large layer is split across cores.
@@ -86,40 +116,71 @@ public final class Engine: @unchecked Sendable {
     /// `urgent` requests (the layer the user is looking at) go to the front of the queue.
     public func evaluate(layer: Int, settings: LayerSettings, revision: Int, urgent: Bool = false,
                          deliver: @escaping @Sendable (EvaluationResult) -> Void) {
-        let startWorker: Bool = lock.withLock {
-            running[layer]?.cancel()
-            if pending[layer] == nil || urgent {
-                waiting.removeAll { $0 == layer }
-                if urgent { waiting.insert(layer, at: 0) } else { waiting.append(layer) }
+        _ = evaluate([EvaluationRequest(layer: layer, settings: settings, revision: revision)],
+                     urgent: urgent ? layer : nil, deliver: deliver)
+    }
+
+    /// Records a batch of settings changes in the engine's plan and evaluates each changed layer (identity
+    /// settings are recorded, not evaluated: nothing to compute). The batch is applied at once, so a global
+    /// magnitude group whose members all change together is resolved once.
+    ///
+    /// Returns the layers, outside the batch, whose answers the batch made stale: the other members of every
+    /// global magnitude group a request joined or left. Their owner asks for them again (with new revisions).
+    public func evaluate(_ requests: [EvaluationRequest], urgent: Int? = nil,
+                         deliver: @escaping @Sendable (EvaluationResult) -> Void) -> [Int] {
+        let (stale, startWorkers): ([Int], Int) = lock.withLock {
+            var touched: Set<Double> = []
+            for r in requests {
+                // A group's cut depends only on its members: other changes to a member concern that member.
+                let (old, new) = (plan[r.layer].globalSparsity, r.settings.globalSparsity)
+                if old != new { touched.formUnion([old, new].compactMap { $0 }) }
+                plan[r.layer] = r.settings
             }
-            pending[layer] = Request(settings: settings, revision: revision, deliver: deliver)
-            guard workers < maxWorkers, workers < waiting.count else { return false }
-            workers += 1
-            return true
+            let asked = Set(requests.map(\.layer))
+            let stale = touched.flatMap { globalMembers(sparsity: $0, in: plan) }.filter { !asked.contains($0) }
+            for r in requests {
+                running[r.layer]?.cancel()
+                guard !r.settings.isIdentity else {
+                    pending[r.layer] = nil
+                    waiting.removeAll { $0 == r.layer }
+                    continue
+                }
+                let isUrgent = r.layer == urgent
+                if pending[r.layer] == nil || isUrgent {
+                    waiting.removeAll { $0 == r.layer }
+                    if isUrgent { waiting.insert(r.layer, at: 0) } else { waiting.append(r.layer) }
+                }
+                pending[r.layer] = Request(settings: r.settings, revision: r.revision, deliver: deliver)
+            }
+            let start = max(0, min(maxWorkers, waiting.count) - workers)
+            workers += start
+            return (Array(Set(stale)).sorted(), start)
         }
-        if startWorker { scheduler.background { [self] in work() } }
+        for _ in 0..<startWorkers { scheduler.background { [self] in work() } }
+        return stale
     }
 
     /// One worker: takes the next waiting layer's latest request until none is left.
     private func work() {
         while true {
-            let next: (layer: Int, request: Request, token: CancellationToken)? = lock.withLock {
-                guard !waiting.isEmpty else {
+            let next: (layer: Int, request: Request, token: CancellationToken, plan: [LayerSettings])? = lock.withLock {
+                // A layer runs one job at a time, so its answers arrive in the order they were asked.
+                guard let k = waiting.firstIndex(where: { running[$0] == nil }) else {
                     workers -= 1
                     return nil
                 }
-                let layer = waiting.removeFirst()
+                let layer = waiting.remove(at: k)
                 let token = CancellationToken()
                 running[layer] = token
-                return (layer, pending.removeValue(forKey: layer)!, token)
+                return (layer, pending.removeValue(forKey: layer)!, token, plan)
             }
-            guard let (layer, request, token) = next else { return }
-            let outcome = self.outcome(layer: layer, settings: request.settings, token: token, withLevels: true)
+            guard let (layer, request, token, plan) = next else { return }
+            let outcome = self.outcome(layer: layer, settings: request.settings, plan: plan, token: token, withLevels: true)
             lock.withLock { if running[layer] === token { running[layer] = nil } }
             if case .failure(let f) = outcome, f == Self.cancelled { continue }
             let result = EvaluationResult(layer: layer, settings: request.settings, revision: request.revision,
                                           outcome: outcome.map(\.evaluation),
-                                          levels: (try? outcome.get())?.levels)
+                                          levels: (try? outcome.get())?.levels, groupCut: (try? outcome.get())?.groupCut)
             scheduler.deliver { request.deliver(result) }
         }
     }
@@ -133,13 +194,12 @@ public final class Engine: @unchecked Sendable {
     public func evaluateAll(_ settings: [LayerSettings], cancel: CancellationToken = CancellationToken(),
                             progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [LayerEvaluation?] {
         precondition(settings.count == model.tensors.count)
-        try prepareGlobalCuts(settings, token: cancel)
         let todo = model.tensors.indices.filter { model.tensors[$0].isFloating }
         let slots = ResultSlots<Result<LayerEvaluation, EvaluationFailure>>(count: model.tensors.count)
         let done = Counter()
         DispatchQueue.concurrentPerform(iterations: todo.count) { k in
             let i = todo[k]
-            slots.set(i, outcome(layer: i, settings: settings[i], token: cancel, withLevels: false).map(\.evaluation))
+            slots.set(i, outcome(layer: i, settings: settings[i], plan: settings, token: cancel, withLevels: false).map(\.evaluation))
             progress(done.increment(), todo.count)
         }
         if cancel.isCancelled { throw CancellationError() }
@@ -152,43 +212,25 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Resolves every `.globalMagnitude(s)` group into per-layer cuts: one threshold over the concatenation
-    /// of the layers that share `s`, ties broken by layer order then index (torch `global_unstructured`).
-    /// Holds those layers' values in memory while it selects.
-    public func prepareGlobalCuts(_ settings: [LayerSettings], token: CancellationToken = CancellationToken()) throws {
-        var groups: [Double: [Int]] = [:]
-        for (i, s) in settings.enumerated() where model.tensors[i].isFloating {
-            if case .globalMagnitude(let sp) = s.prune { groups[sp, default: []].append(i) }
-        }
-        for (sparsity, layers) in groups {
-            if lock.withLock({ globalCuts[sparsity].map { Set($0.keys) == Set(layers) } ?? false }) { continue }
-            var buffers: [[Float]] = []
-            for i in layers {
-                if token.isCancelled { throw CancellationError() }
-                buffers.append(try values(of: model.tensors[i]))
-            }
-            let cuts = withBuffers(buffers) { Pruning.globalMagnitudeCuts($0, sparsity: sparsity) }
-            lock.withLock { globalCuts[sparsity] = Dictionary(uniqueKeysWithValues: zip(layers, cuts)) }
-        }
-    }
-
     // MARK: - The work itself
 
-    func outcome(layer: Int, settings: LayerSettings, token: CancellationToken,
+    /// One layer's evaluation under `settings`; a global magnitude layer is pruned with its group's cut over
+    /// `plan` (the engine's plan for the workbench, the whole plan for `evaluateAll`).
+    func outcome(layer: Int, settings: LayerSettings, plan: [LayerSettings], token: CancellationToken,
                  withLevels: Bool) -> Result<Evaluated, EvaluationFailure> {
         let tensor = model.tensors[layer]
         guard tensor.isFloating else {
             return .failure(EvaluationFailure(message: "\(tensor.dtype) tensors are not compressed"))
         }
-        // Global cuts come from `prepareGlobalCuts`; without one the layer is pruned to the target alone.
-        var cut: MagnitudeCut? = nil
-        if case .globalMagnitude(let s) = settings.prune { cut = lock.withLock { globalCuts[s]?[layer] } }
-        let key = CacheKey(layer: layer, settings: settings, cut: cut)
-        if let hit = lock.withLock({ cache[key] }), hit.levels != nil || !withLevels || settings.quantize == .none {
-            return .success(hit)
-        }
         do {
-            let e = try evaluate(tensor, settings: settings, cut: cut, token: token, withLevels: withLevels)
+            var cut: MagnitudeCut? = nil
+            if let s = settings.globalSparsity { cut = try globalCut(layer: layer, sparsity: s, plan: plan, token: token) }
+            let key = CacheKey(layer: layer, settings: settings, cut: cut)
+            if let hit = lock.withLock({ cache[key] }), hit.levels != nil || !withLevels || settings.quantize == .none {
+                return .success(hit)
+            }
+            var e = try evaluate(tensor, settings: settings, cut: cut, token: token, withLevels: withLevels)
+            e.groupCut = cut
             lock.withLock { cache[key] = e }
             return .success(e)
         } catch is CancellationError {

@@ -17,19 +17,12 @@ public struct ModelTotals: Sendable, Equatable {
     public var bitsPerWeight: Double { parameters == 0 ? 0 : Double(bytesCompressed) * 8 / Double(parameters) }
     public var compressionRatio: Double { bytesCompressed == 0 ? 0 : Double(bytesOriginal) / Double(bytesCompressed) }
 
-    /// Totals for `evaluations` (one per tensor; nil for non-floating tensors and layers not evaluated yet,
-    /// which count at their original size).
+    /// Totals for `evaluations` (one per tensor, as `Engine.evaluateAll` returns them), through the same
+    /// numbers the workbench shows.
     public init(model: Model, evaluations: [LayerEvaluation?]) {
-        for (t, e) in zip(model.tensors, evaluations) {
-            parameters += t.parameters
-            bytesOriginal += t.byteCount
-            if let e {
-                metrics.merge(e.metrics)
-                bytesCompressed += e.size.bytes
-            } else {
-                bytesCompressed += t.byteCount
-                if t.isFloating && t.parameters > 0 { pendingLayers += 1 }
-            }
-        }
+        self.init(zip(model.tensors, evaluations).map { t, e in
+            let info = TensorInfo(t)
+            return (info, LayerNumbers.evaluated(info, e))
+        })
     }
 }

@@ -53,7 +53,7 @@ public enum SizeModel {
         if codec == nil, case .ggml(let t) = originalDType {
             return CompressedSize(bits: n / t.blockSize * t.typeSize * 8, count: n, encoding: "\(t.name) blocks")
         }
-        let valueBits = codec?.valueBits ?? originalDType.blockBytes * 8 / max(1, originalDType.blockSize)
+        let valueBits = codec?.valueBits ?? Int(originalDType.storedBitsPerWeight)   // whole for non-block dtypes (block ones return above)
         let name = codec?.storageName ?? originalDType.description
         let overhead = codec?.metadataBits(layout) ?? 0
         let dense = n * valueBits + overhead

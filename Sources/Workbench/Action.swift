@@ -12,8 +12,13 @@ public enum Action: Sendable {
     case evaluated(EvaluationResult)
     /// Answer to `Effect.histogram` (dropped unless the pane still wants that request).
     case histogramReady(HistogramRequest, ValueHistogram)
-    /// Background work the run loop does on its own (opening, whole-model passes); `done == total` ends it.
-    case progress(done: Int, total: Int, label: String)
+    /// The engine found these layers' answers stale: a settings change moved another member into or out of
+    /// their global magnitude group. They are evaluated again.
+    case evaluationsStale(layers: [Int])
+    /// Progress of `Effect.job`; `done == total` ends the progress display.
+    case jobProgress(JobProgress)
+    /// Answer to `Effect.job`: its result, or why it failed.
+    case jobFinished(JobRequest, Result<JobResult, EvaluationFailure>)
     /// Answer to `Effect.savePlan`.
     case planSaved(path: String)
     /// Any effect that failed; shown as a transient error message.

@@ -5,11 +5,11 @@ extension AppState {
     /// file order; layers without a number sort last in either direction).
     public var visibleLayers: [Int] {
         let needle = filter.lowercased()
-        let shown = layers.indices.filter { needle.isEmpty || layers[$0].name.lowercased().contains(needle) }
+        let shown = records.indices.filter { needle.isEmpty || records[$0].tensor.name.lowercased().contains(needle) }
         guard sort != .file else { return sortDescending ? shown.reversed() : shown }
         if sort == .name {
             return shown.sorted { a, b in
-                let x = layers[a].name.lowercased(), y = layers[b].name.lowercased()
+                let x = records[a].tensor.name.lowercased(), y = records[b].tensor.name.lowercased()
                 return x == y ? a < b : (sortDescending ? x > y : x < y)
             }
         }
@@ -29,11 +29,11 @@ extension AppState {
     func sortKey(_ i: Int) -> Double? {
         switch sort {
         case .file, .name: return Double(i)
-        case .params: return Double(layers[i].parameters)
-        case .bits: return LayerNumbers.of(i, in: self).bitsPerWeight
-        case .sparsity: return LayerNumbers.of(i, in: self).sparsity
-        case .sqnr: return LayerNumbers.of(i, in: self).sqnr
-        case .size: return LayerNumbers.of(i, in: self).bytes.map(Double.init)
+        case .params: return Double(records[i].tensor.parameters)
+        case .bits: return records[i].numbers.bitsPerWeight
+        case .sparsity: return records[i].numbers.sparsity
+        case .sqnr: return records[i].numbers.sqnr
+        case .size: return records[i].numbers.bytes.map(Double.init)
         }
     }
 }

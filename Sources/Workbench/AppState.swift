@@ -1,37 +1,14 @@
 import Compression
 import WeightFormats
 
-/// The whole UI state, a plain value: the model's layers (described, not loaded), their settings and
-/// revisions, what the background work has answered so far, and what the user is looking at. Tests build
+/// The whole UI state, a plain value: one record per layer (its tensor described, not loaded, its settings,
+/// revision, analysis and evaluation), the totals, and what the user is looking at. Tests build
 /// states directly; the run loop owns one and changes it only through `reduce`.
 public struct AppState: Equatable, Sendable {
-    /// One tensor as the workbench needs it: plain values, so tests need no files.
-    public struct Layer: Equatable, Sendable {
-        public var name: String
-        public var dtype: DType
-        public var shape: [Int]
-        public var parameters: Int
-        public var bytes: Int
-
-        public init(name: String, dtype: DType, shape: [Int], parameters: Int? = nil, bytes: Int? = nil) {
-            self.name = name
-            self.dtype = dtype
-            self.shape = shape
-            let n = parameters ?? shape.reduce(1, *)
-            self.parameters = n
-            self.bytes = bytes ?? dtype.byteCount(elements: n) ?? 0
-        }
-
-        public init(_ tensor: Tensor) {
-            self.init(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, parameters: tensor.parameters,
-                      bytes: tensor.byteCount)
-        }
-
-        public var dtypeName: String { dtype.description }
-        /// Only floating tensors are analysed and compressed; integer and bool tensors are listed.
-        public var isFloating: Bool { dtype.isFloating && parameters > 0 }
-        public var lastDimension: Int { shape.last ?? 1 }
-    }
+    /// One tensor as the workbench needs it (the same description the numbers model takes).
+    public typealias Layer = TensorInfo
+    /// An engine answer for a layer's current revision.
+    public typealias Evaluation = LayerRecord.Evaluation
 
     /// The panes Tab moves between.
     public enum Pane: Int, CaseIterable, Sendable { case layers, histogram, settings }
@@ -59,21 +36,6 @@ public struct AppState: Equatable, Sendable {
         public var label: String { ["full", "±10%", "±1%"][rawValue] }
     }
 
-    /// An engine answer for the layer's current revision (kept as an Equatable value).
-    public struct Evaluation: Equatable, Sendable {
-        public var settings: LayerSettings
-        public var revision: Int
-        public var outcome: Result<LayerEvaluation, EvaluationFailure>
-        public var levels: QuantizationLevels?
-
-        public init(_ r: EvaluationResult) {
-            settings = r.settings
-            revision = r.revision
-            outcome = r.outcome
-            levels = r.levels
-        }
-    }
-
     /// A one-line note on the hint row until the next key press.
     public struct Message: Equatable, Sendable {
         public var text: String
@@ -93,14 +55,13 @@ public struct AppState: Equatable, Sendable {
     // MARK: Model and settings
 
     public var modelName: String
-    public var layers: [Layer]
-    public var settings: [LayerSettings]
-    /// Bumped by every edit of a layer's settings; answers for older revisions are dropped.
-    public var revisions: [Int]
-    public var analyses: [LayerAnalysis?]
-    public var analysisErrors: [String?]
-    /// The engine's answer for each layer's current revision, if it has arrived.
-    public var evaluations: [Evaluation?]
+    /// One record per tensor, in file order (a record's `id` is its index here and in the model).
+    public var records: [LayerRecord] {
+        didSet { totals = WorkbenchTotals.of(records) }
+    }
+    /// Whole-model numbers, recomputed whenever a record changes (the reducer changes records in one
+    /// assignment per action), never per frame.
+    public private(set) var totals: WorkbenchTotals
 
     // MARK: What the user looks at
 
@@ -145,12 +106,9 @@ public struct AppState: Equatable, Sendable {
                 planPath: String? = nil, width: Int = 80, height: Int = 24) {
         precondition(settings == nil || settings!.count == layers.count, "one settings value per layer")
         self.modelName = modelName
-        self.layers = layers
-        self.settings = settings ?? Array(repeating: .identity, count: layers.count)
-        revisions = Array(repeating: 0, count: layers.count)
-        analyses = Array(repeating: nil, count: layers.count)
-        analysisErrors = Array(repeating: nil, count: layers.count)
-        evaluations = Array(repeating: nil, count: layers.count)
+        let records = layers.indices.map { LayerRecord(id: $0, tensor: layers[$0], settings: settings?[$0] ?? .identity) }
+        self.records = records
+        totals = WorkbenchTotals.of(records)
         self.themeName = themeName
         self.planPath = planPath
         self.width = width
@@ -168,12 +126,12 @@ public struct AppState: Equatable, Sendable {
     /// evaluate every layer whose settings are not identity (focused first).
     public static func start(_ state: AppState) -> (AppState, [Effect]) {
         var s = state
-        let floating = s.layers.indices.filter { s.layers[$0].isFloating }
-        if !floating.isEmpty && !s.layers[s.focus].isFloating { s.focus = floating[0] }
+        let floating = s.records.indices.filter { s.records[$0].tensor.isFloating }
+        if !floating.isEmpty && !s.records[s.focus].tensor.isFloating { s.focus = floating[0] }
         let order = [s.focus] + floating.filter { $0 != s.focus }
-        var effects: [Effect] = order.filter { s.layers[$0].isFloating }.map { .analyse(layer: $0) }
-        for i in order where s.layers[i].isFloating && !s.settings[i].isIdentity {
-            effects.append(.evaluate(layer: i, settings: s.settings[i], revision: s.revisions[i]))
+        var effects: [Effect] = order.filter { s.records[$0].tensor.isFloating }.map { .analyse(layer: $0) }
+        for i in order where s.records[i].tensor.isFloating && !s.records[i].settings.isIdentity {
+            effects.append(.evaluate(layer: i, settings: s.records[i].settings, revision: s.records[i].revision))
         }
         return (s, effects)
     }
@@ -185,9 +143,6 @@ public struct AppState: Equatable, Sendable {
                        width: width, height: height))
     }
 
-    /// The evaluation of `layer` if it answers the current revision.
-    public func currentEvaluation(_ layer: Int) -> Evaluation? {
-        guard let e = evaluations[layer], e.revision == revisions[layer] else { return nil }
-        return e
-    }
+    /// The evaluation of `layer` (a record only keeps the answer to its current revision).
+    public func currentEvaluation(_ layer: Int) -> LayerRecord.Evaluation? { records[layer].evaluation }
 }

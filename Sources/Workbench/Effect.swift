@@ -6,13 +6,17 @@ public enum Effect: Equatable, Sendable {
     /// Analyse one layer (statistics, magnitude and value histograms). Answer: `.analysed` or
     /// `.analysisFailed`.
     case analyse(layer: Int)
-    /// Evaluate `settings` on `layer` in the engine. Answer: `.evaluated` with the same revision (the reducer
-    /// drops answers whose revision is no longer current, so the run loop may coalesce or cancel freely).
+    /// `layer` has new settings: the engine records them in its plan and evaluates them. Answer: `.evaluated`
+    /// with the same revision (none for identity settings; the reducer drops answers whose revision is no
+    /// longer current, so the run loop may coalesce or cancel freely), and `.evaluationsStale` for other
+    /// layers whose global magnitude group the change altered.
     case evaluate(layer: Int, settings: LayerSettings, revision: Int)
     /// Compute a value or error histogram over a range. Answer: `.histogramReady` with the same request.
     case histogram(HistogramRequest)
     /// Write `text` to `path` (temporary file + rename). Answer: `.planSaved` or `.failed`.
     case savePlan(path: String, text: String)
+    /// Run a long job in the background. Answers: `.jobProgress` while it runs, then `.jobFinished`.
+    case job(JobRequest)
     /// Leave the program (restore the terminal first).
     case quit
 }

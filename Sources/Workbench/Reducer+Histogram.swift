@@ -45,7 +45,7 @@ extension Reducer {
             let inside = bars.contains(x: m.x, y: m.y) || (m.kind == .drag && layout.histogram.contains(x: m.x, y: m.y))
             guard inside else { return [] }
             state.pane = .histogram
-            guard !state.showError, state.layers.indices.contains(state.focus), state.layers[state.focus].isFloating,
+            guard !state.showError, state.records.indices.contains(state.focus), state.records[state.focus].tensor.isFloating,
                   let range = HistogramGeometry.range(state) else { return [] }
             let column = max(0, min(bars.width - 1, m.x - bars.x))
             let value = range.lo + (Double(column) + 0.5) / Double(bars.width) * (range.hi - range.lo)
@@ -64,7 +64,7 @@ enum HistogramGeometry {
     /// The value range shown for the focused layer: the whole range, or ±zoom·absmax, narrowed to the 99.9th
     /// percentile of |w| when the clip view is on. Nil before the layer is analysed.
     static func valueRange(_ state: AppState) -> (lo: Double, hi: Double)? {
-        guard state.layers.indices.contains(state.focus), let a = state.analyses[state.focus] else { return nil }
+        guard state.records.indices.contains(state.focus), let a = state.records[state.focus].analysis else { return nil }
         var lo = a.values.lo, hi = a.values.hi
         if state.zoom != .full {
             let r = a.statistics.absmax * state.zoom.factor
@@ -90,13 +90,13 @@ enum HistogramGeometry {
     /// error sets its range).
     static func wantedRequest(_ state: AppState) -> HistogramRequest? {
         let i = state.focus
-        guard state.layers.indices.contains(i), state.layers[i].isFloating, let a = state.analyses[i] else { return nil }
+        guard state.records.indices.contains(i), state.records[i].tensor.isFloating, let a = state.records[i].analysis else { return nil }
         if state.showError {
-            guard !state.settings[i].isIdentity, let e = state.currentEvaluation(i),
+            guard !state.records[i].settings.isIdentity, let e = state.currentEvaluation(i),
                   case .success(let r) = e.outcome else { return nil }
             let largest = r.metrics.maxAbsError > 0 ? r.metrics.maxAbsError : max(a.statistics.absmax * 1e-6, 1e-30)
             let h = largest * state.zoom.factor
-            return HistogramRequest(layer: i, kind: .error(state.settings[i]), lo: -h, hi: h,
+            return HistogramRequest(layer: i, kind: .error(state.records[i].settings), lo: -h, hi: h,
                                     bins: HistogramRequest.defaultBins)
         }
         guard state.zoom != .full || state.clipToPercentile, let r = valueRange(state) else { return nil }

@@ -9,13 +9,13 @@ extension Reducer {
     static func targets(_ state: AppState) -> [Int] {
         let candidates: [Int]
         if state.applyToAll {
-            candidates = Array(state.layers.indices)
+            candidates = Array(state.records.indices)
         } else if !state.marked.isEmpty {
             candidates = state.marked.sorted()
         } else {
             candidates = [state.focus]
         }
-        let floating = candidates.filter { state.layers.indices.contains($0) && state.layers[$0].isFloating }
+        let floating = candidates.filter { state.records.indices.contains($0) && state.records[$0].tensor.isFloating }
         return floating.contains(state.focus) ? [state.focus] + floating.filter { $0 != state.focus } : floating
     }
 
@@ -29,8 +29,9 @@ extension Reducer {
         }
         let targets = targets(state)
         guard !targets.isEmpty else {
-            let name = state.layers.indices.contains(state.focus) ? DisplayText.escaped(state.layers[state.focus].name) : "layer"
-            state.message = .init(name + " is a " + (state.layers.indices.contains(state.focus) ? state.layers[state.focus].dtypeName : "")
+            let focused = state.records.indices.contains(state.focus) ? state.records[state.focus].tensor : nil
+            let name = focused.map { DisplayText.escaped($0.name) } ?? "layer"
+            state.message = .init(name + " is a " + (focused?.dtypeName ?? "")
                                   + " tensor: it is not compressed", isError: true)
             return []
         }
@@ -55,8 +56,9 @@ extension Reducer {
         // it where the result fits them, so `*` then `f` makes every layer int8 instead of moving each one
         // a step along its own cycle (which left a mix of formats). Relative keys (bits, amounts) stay per layer.
         let lead = targets[0]
-        let leadNew = transform(state.settings[lead], state.layers[lead], state.analyses[lead])
-        let aspect = leadNew == state.settings[lead] ? nil : SettingsCycle.Aspect(command)
+        let leadRecord = state.records[lead]
+        let leadNew = transform(leadRecord.settings, leadRecord.tensor, leadRecord.analysis)
+        let aspect = leadNew == leadRecord.settings ? nil : SettingsCycle.Aspect(command)
         return edit(&state, layers: targets) { settings, layer, analysis in
             guard let aspect else { return transform(settings, layer, analysis) }
             // A layer the lead's choice does not fit keeps its settings rather than wander along its own cycle.
@@ -65,19 +67,34 @@ extension Reducer {
     }
 
     /// Applies `transform` to each of `layers`. A layer whose settings change gets a new revision (so any
-    /// answer still on its way is dropped) and, unless it is now identity, one `.evaluate`. Layers the edit
-    /// does not change are left alone: a key held at a limit costs nothing.
+    /// answer still on its way is dropped) and one `.evaluate` (for identity too: the engine keeps the plan,
+    /// and a layer leaving a global magnitude group changes the group). Layers the edit does not change are
+    /// left alone: a key held at a limit costs nothing. The records are replaced in one assignment, so the
+    /// totals are recomputed once.
     static func edit(_ state: inout AppState, layers: [Int],
                      _ transform: (LayerSettings, AppState.Layer, LayerAnalysis?) -> LayerSettings) -> [Effect] {
         var effects: [Effect] = []
+        var records = state.records
         for i in layers {
-            let new = transform(state.settings[i], state.layers[i], state.analyses[i])
-            guard new != state.settings[i] else { continue }
-            state.settings[i] = new
-            state.revisions[i] += 1
-            state.evaluations[i] = nil
-            if !new.isIdentity { effects.append(.evaluate(layer: i, settings: new, revision: state.revisions[i])) }
+            let new = transform(records[i].settings, records[i].tensor, records[i].analysis)
+            guard new != records[i].settings else { continue }
+            records[i].edit(new)
+            effects.append(.evaluate(layer: i, settings: new, revision: records[i].revision))
         }
+        if !effects.isEmpty { state.records = records }
+        return effects
+    }
+
+    /// The engine reported these layers' answers stale (their global magnitude group changed): each gets a
+    /// new revision and is evaluated again with its unchanged settings.
+    static func reevaluate(_ state: inout AppState, layers: [Int]) -> [Effect] {
+        var effects: [Effect] = []
+        var records = state.records
+        for i in layers where records.indices.contains(i) && records[i].tensor.isFloating {
+            records[i].edit(records[i].settings)
+            effects.append(.evaluate(layer: i, settings: records[i].settings, revision: records[i].revision))
+        }
+        state.records = records
         return effects
     }
 }

@@ -15,24 +15,33 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .input(let event):
         effects = Reducer.input(&state, event)
     case .analysed(let layer, let analysis):
-        guard state.layers.indices.contains(layer) else { return [] }
-        state.analyses[layer] = analysis
-        state.analysisErrors[layer] = nil
+        guard state.records.indices.contains(layer) else { return [] }
+        var r = state.records[layer]
+        r.analysis = analysis
+        r.analysisFailure = nil
+        state.records[layer] = r
     case .analysisFailed(let layer, let message):
-        guard state.layers.indices.contains(layer) else { return [] }
-        state.analysisErrors[layer] = message
-        state.message = .init(DisplayText.escaped(state.layers[layer].name) + ": " + message, isError: true)
+        guard state.records.indices.contains(layer) else { return [] }
+        state.records[layer].analysisFailure = message
+        state.message = .init(DisplayText.escaped(state.records[layer].tensor.name) + ": " + message, isError: true)
     case .evaluated(let result):
-        guard state.layers.indices.contains(result.layer), result.revision == state.revisions[result.layer],
-              result.settings == state.settings[result.layer] else { return [] }
-        state.evaluations[result.layer] = AppState.Evaluation(result)
+        guard state.records.indices.contains(result.layer), result.revision == state.records[result.layer].revision,
+              result.settings == state.records[result.layer].settings else { return [] }
+        state.records[result.layer].evaluation = AppState.Evaluation(result)
+    case .evaluationsStale(let layers):
+        effects = Reducer.reevaluate(&state, layers: layers)
     case .histogramReady(let request, let histogram):
         guard request == state.histogramRequested else { return [] }
         state.histogramReceived = histogram
-    case .progress(let done, let total, let label):
-        state.progress = done >= total ? nil : AppState.Progress(done: done, total: total, label: label)
+    case .jobProgress(let p):
+        state.progress = p.done >= p.total ? nil : AppState.Progress(done: p.done, total: p.total, label: p.job.label)
+    case .jobFinished(let job, let result):
+        if state.progress?.label == job.label { state.progress = nil }
+        Reducer.finished(&state, job, result)
     case .planSaved(let path):
         state.message = .init("saved plan to " + DisplayText.escaped(path))
+        // Read it back and evaluate it as `report` will, so the user sees the file reproduces the screen.
+        effects = [.job(.checkPlan(path: path))]
     case .failed(let message):
         state.message = .init(message, isError: true)
     }
@@ -43,6 +52,19 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
 
 /// The reducer's parts, split by concern across `Reducer+*.swift`.
 enum Reducer {
+    /// A job's answer becomes a message.
+    static func finished(_ state: inout AppState, _ job: JobRequest, _ result: Result<JobResult, EvaluationFailure>) {
+        switch result {
+        case .success(.planChecked(let path, let t)):
+            let m = t.metrics
+            state.message = .init("saved plan to " + DisplayText.escaped(path) + " · report: " + Format.bytes(t.bytesCompressed)
+                                  + " · " + Format.fixed(t.bitsPerWeight, 2) + " bits/w · sparsity " + Format.percent(m.sparsity)
+                                  + " · SQNR " + Format.sqnr(m.sqnrDB) + (m.sqnrDB.isFinite ? " dB" : ""))
+        case .failure(let f):
+            state.message = .init(job.label + ": " + f.message, isError: true)
+        }
+    }
+
     static func input(_ state: inout AppState, _ event: InputEvent) -> [Effect] {
         switch event {
         case .resize(let w, let h):
@@ -65,8 +87,8 @@ enum Reducer {
         switch command {
         case .moveUp: move(&state, by: -1)
         case .moveDown: move(&state, by: 1)
-        case .first: move(&state, by: -state.layers.count)
-        case .last: move(&state, by: state.layers.count)
+        case .first: move(&state, by: -state.records.count)
+        case .last: move(&state, by: state.records.count)
         case .pageUp: move(&state, by: -Layout(width: state.width, height: state.height).tableRows)
         case .pageDown: move(&state, by: Layout(width: state.width, height: state.height).tableRows)
         case .nextPane: state.pane = AppState.Pane(rawValue: (state.pane.rawValue + 1) % 3)!
@@ -78,7 +100,7 @@ enum Reducer {
         case .sortReverse: state.sortDescending.toggle()
         case .toggleMark:
             if state.marked.contains(state.focus) { state.marked.remove(state.focus) } else { state.marked.insert(state.focus) }
-        case .markAll: state.marked.formUnion(state.visibleLayers.filter { state.layers[$0].isFloating })
+        case .markAll: state.marked.formUnion(state.visibleLayers.filter { state.records[$0].tensor.isFloating })
         case .clearMarks: state.marked.removeAll()
         case .cancel: setFilter(&state, "")
 
@@ -147,8 +169,8 @@ extension AppState {
 
     /// The plan that reproduces the current settings, as file text.
     public var planText: String {
-        Plan.from(settings: layers.indices.map {
-            (tensor: (name: layers[$0].name, dtype: layers[$0].dtype, shape: layers[$0].shape), settings: settings[$0])
+        Plan.from(settings: records.map {
+            (tensor: (name: $0.tensor.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape), settings: $0.settings)
         }).jsonText()
     }
 }

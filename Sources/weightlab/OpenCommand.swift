@@ -2,6 +2,7 @@ import ArgumentParser
 import Compression
 import Dispatch
 import Foundation
+import Runtime
 import Terminal
 import WeightFormats
 import Workbench
@@ -33,7 +34,7 @@ struct Open: ParsableCommand {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
                 notice = "new plan: w saves it to \(plan)"
             } else if let plan {
-                settings = try PlanLoading.settings(plan, for: opened)
+                settings = try PlanEvaluation.resolve(plan, for: opened)
             } else {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
             }
@@ -58,13 +59,16 @@ struct Open: ParsableCommand {
         } catch {
             Failure.exit(error)
         }
-        let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme, screen: screen)
-        if let notice { session.state.message = AppState.Message(notice) }
+        let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme,
+                                       terminal: screen, notice: notice)
         session.loop()
         screen.close()
 
     }
 }
+
+/// The ncurses screen is the runtime's terminal.
+extension TerminalScreen: TerminalDevice {}
 
 /// Finds the theme: a name in the Themes/ folder shipped with weightlab, or a path to a theme file.
 enum ThemeFiles {
@@ -73,7 +77,7 @@ enum ThemeFiles {
     }
 
     /// The theme and its warnings; the built-in dark theme when the default is asked for and no Themes/
-    /// folder is around (an installed binary). Out of line for the same optimiser bug as `PlanLoading`.
+    /// folder is around (an installed binary). Out of line for the same optimiser bug as `PlanEvaluation.load`.
     @inline(never)
     static func load(_ nameOrPath: String) throws -> (Theme, [String]) {
         do {
@@ -82,15 +86,5 @@ enum ThemeFiles {
             if nameOrPath == "dark" { return (Theme.dark, []) }
             throw error
         }
-    }
-}
-
-/// Loads and resolves a plan. Kept out of line: inlining the typed-throws `Plan.load`/`resolve` calls into a
-/// `do`/`catch` of untyped errors crashes the Swift 6.3 optimiser (release builds only).
-enum PlanLoading {
-    @inline(never)
-    static func settings(_ path: String, for model: Model) throws -> [LayerSettings] {
-        let plan = try Plan.load(path: path)
-        return try plan.resolve(for: model.tensors)
     }
 }

@@ -22,7 +22,12 @@ struct Report: ParsableCommand {
     func run() throws {
         let evaluation: PlanEvaluation
         do {
-            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, showProgress: isatty(2) == 1)
+            let showProgress = isatty(2) == 1
+            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, progress: { done, total in
+                guard showProgress else { return }
+                FileHandle.standardError.write(Data("\rweightlab: evaluating layer \(done)/\(total)\u{1b}[K".utf8))
+            })
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
         } catch {
             Failure.exit(error)
         }
@@ -34,45 +39,24 @@ struct Report: ParsableCommand {
     }
 }
 
-/// A plan resolved against a model and evaluated on every layer.
-struct PlanEvaluation {
-    let model: Model
-    let settings: [LayerSettings]
-    let layers: [LayerEvaluation?]
-    let totals: ModelTotals
-
-    init(modelPath: String, planPath: String, showProgress: Bool) throws {
-        let plan = try Plan.load(path: planPath)
-        model = try ModelFile.open(modelPath)
-        settings = try plan.resolve(for: model.tensors)
-        let engine = Engine(model: model, scheduler: ImmediateScheduler())
-        layers = try engine.evaluateAll(settings, progress: { done, total in
-            guard showProgress else { return }
-            FileHandle.standardError.write(Data("\rweightlab: evaluating layer \(done)/\(total)\u{1b}[K".utf8))
-        })
-        if showProgress { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
-        totals = ModelTotals(model: model, evaluations: layers)
-    }
-}
-
 enum ReportOutput {
     static func table(_ r: PlanEvaluation) -> String {
         let header = ["name", "shape", "params", "settings", "sparsity", "SQNR dB", "max err", "cosine",
                       "bytes", "compressed", "bits/w", "encoding"]
         var rows: [[String]] = []
         for (i, t) in r.model.tensors.enumerated() {
-            let e = r.layers[i]
+            let n = r.layers[i], m = n.metrics
             rows.append([
                 DisplayText.escaped(t.name), InspectOutput.shapeText(t.shape), TableFormat.count(t.parameters),
                 SettingsText.summary(r.settings[i]),
-                e.map { TableFormat.percent($0.metrics.sparsity) } ?? "-",
-                e.map { sqnrText($0.metrics.sqnrDB) } ?? "-",
-                e.map { TableFormat.g($0.metrics.maxAbsError) } ?? "-",
-                e.map { String(format: "%.6f", $0.metrics.cosineSimilarity) } ?? "-",
+                n.sparsity.map { TableFormat.percent($0) } ?? "-",
+                n.sqnr.map { sqnrText($0) } ?? "-",
+                m.map { TableFormat.g($0.maxAbsError) } ?? "-",
+                m.map { String(format: "%.6f", $0.cosineSimilarity) } ?? "-",
                 Workbench.Format.bytes(t.byteCount),
-                Workbench.Format.bytes(e?.size.bytes ?? t.byteCount),
-                String(format: "%.3f", e?.size.bitsPerWeight ?? Double(t.dtype.blockBytes * 8) / Double(t.dtype.blockSize)),
-                e?.size.encoding ?? "not compressed (\(t.dtype))",
+                Workbench.Format.bytes(n.bytes ?? t.byteCount),
+                String(format: "%.3f", n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
+                encoding(n, t),
             ])
         }
         let m = r.totals.metrics
@@ -85,30 +69,35 @@ enum ReportOutput {
             + TextTable.render(header: header, rows: rows, footer: footer, rightAligned: [2, 4, 5, 6, 7, 8, 9, 10])
     }
 
+    /// The assumed encoding of an evaluated layer; a tensor stored as is says so with its dtype.
+    static func encoding(_ n: LayerNumbers, _ t: Tensor) -> String {
+        n.status == .exact ? n.encoding ?? "" : "not compressed (\(t.dtype))"
+    }
+
     static func sqnrText(_ d: Double) -> String { d.isInfinite && d > 0 ? "exact" : String(format: "%.2f", d) }
 
     static func json(_ r: PlanEvaluation) -> JSONValue {
         var layers: [JSONValue] = []
         for (i, t) in r.model.tensors.enumerated() {
-            let e = r.layers[i]
-            let compressed = e != nil && !r.settings[i].isIdentity
+            let n = r.layers[i]
+            let compressed = n.status == .exact && !r.settings[i].isIdentity
             var o: [(String, JSONValue)] = [
                 ("name", .string(t.name)),
                 ("shape", .array(t.shape.map { .int($0) })),
                 ("parameters", .int(t.parameters)),
                 ("compressed", .bool(compressed)),
             ]
-            if let e {
-                o += [("sparsity", .number(e.metrics.sparsity)), ("mse", .number(e.metrics.mse)),
-                      ("sqnr_db", .number(e.metrics.sqnrDB)), ("max_abs_error", .number(e.metrics.maxAbsError)),
-                      ("cosine", .number(e.metrics.cosineSimilarity)),
-                      ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(e.size.bytes)),
-                      ("bits_per_weight", .number(e.size.bitsPerWeight)), ("encoding", .string(e.size.encoding))]
+            if n.status == .exact, let m = n.metrics {
+                o += [("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)),
+                      ("sqnr_db", .number(m.sqnrDB)), ("max_abs_error", .number(m.maxAbsError)),
+                      ("cosine", .number(m.cosineSimilarity)),
+                      ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
+                      ("bits_per_weight", .number(n.bitsPerWeight ?? 0)), ("encoding", .string(encoding(n, t)))]
             } else {
                 o += [("sparsity", .null), ("mse", .null), ("sqnr_db", .null), ("max_abs_error", .null),
-                      ("cosine", .null), ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(t.byteCount)),
-                      ("bits_per_weight", .number(Double(t.byteCount * 8) / Double(max(1, t.parameters)))),
-                      ("encoding", .string("not compressed (\(t.dtype))"))]
+                      ("cosine", .null), ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
+                      ("bits_per_weight", .number(n.bitsPerWeight ?? t.dtype.storedBitsPerWeight)),
+                      ("encoding", .string(encoding(n, t)))]
             }
             o.append(("settings", .string(SettingsText.summary(r.settings[i]))))
             layers.append(.object(o))
@@ -135,13 +124,13 @@ enum ReportOutput {
         func num(_ d: Double?) -> String { d.map { $0.isFinite ? "\($0)" : "" } ?? "" }
         var out = "name,shape,parameters,compressed,sparsity,mse,sqnr_db,max_abs_error,cosine,bytes_original,bytes_compressed,bits_per_weight,encoding\n"
         for (i, t) in r.model.tensors.enumerated() {
-            let e = r.layers[i]
+            let n = r.layers[i], m = n.metrics
             let cols = [field(DisplayText.escaped(t.name)), field(t.shape.map(String.init).joined(separator: "x")),
-                        String(t.parameters), String(e != nil && !r.settings[i].isIdentity),
-                        num(e?.metrics.sparsity), num(e?.metrics.mse), num(e?.metrics.sqnrDB),
-                        num(e?.metrics.maxAbsError), num(e?.metrics.cosineSimilarity), String(t.byteCount),
-                        String(e?.size.bytes ?? t.byteCount), num(e?.size.bitsPerWeight ?? Double(t.byteCount * 8) / Double(max(1, t.parameters))),
-                        field(e?.size.encoding ?? "not compressed (\(t.dtype))")]
+                        String(t.parameters), String(n.status == .exact && !r.settings[i].isIdentity),
+                        num(m?.sparsity), num(m?.mse), num(m?.sqnrDB),
+                        num(m?.maxAbsError), num(m?.cosineSimilarity), String(t.byteCount),
+                        String(n.bytes ?? t.byteCount), num(n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
+                        field(encoding(n, t))]
             out += cols.joined(separator: ",") + "\n"
         }
         let m = r.totals.metrics

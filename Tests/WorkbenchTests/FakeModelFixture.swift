@@ -66,7 +66,7 @@ enum FakeModel {
 
     /// The evaluation the engine would send for `layer` at its current settings and revision.
     static func evaluation(_ state: AppState, layer i: Int, levels: QuantizationLevels? = nil) -> EvaluationResult {
-        let s = state.settings[i]
+        let s = state.records[i].settings
         let outcome: Result<LayerEvaluation, EvaluationFailure>
         do {
             outcome = .success(try LayerEvaluator.evaluate(s, shape: layers[i].shape, values: values[i]!,
@@ -74,7 +74,7 @@ enum FakeModel {
         } catch {
             outcome = .failure(EvaluationFailure(message: "\(error)"))
         }
-        return EvaluationResult(layer: i, settings: s, revision: state.revisions[i], outcome: outcome, levels: levels)
+        return EvaluationResult(layer: i, settings: s, revision: state.records[i].revision, outcome: outcome, levels: levels)
     }
 
     /// The 16 int4 levels of group 1 of row 17 of layer 1 (symmetric: q·absmax/7 for q in −8…7).

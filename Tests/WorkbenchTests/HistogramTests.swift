@@ -17,14 +17,14 @@ import WeightFormats
 
     @Test func zoomAsksForTheNarrowerRangeAndStoresTheAnswer() {
         var s = FakeModel.loadedState()
-        let absmax = s.analyses[0]!.statistics.absmax
+        let absmax = s.records[0].analysis!.statistics.absmax
         let effects = press(&s, "z")
         let request = HistogramRequest(layer: 0, kind: .values, lo: -0.1 * absmax, hi: 0.1 * absmax,
                                        bins: HistogramRequest.defaultBins)
         #expect(effects == [.histogram(request)])
         #expect(s.histogramRequested == request)
         // Until the answer arrives the open-time histogram is drawn restricted to the range.
-        #expect(HistogramView.columns(s, s.analyses[0]!, width: 40)?.lo == request.lo)
+        #expect(HistogramView.columns(s, s.records[0].analysis!, width: 40)?.lo == request.lo)
 
         var answer = ValueHistogram(bins: request.bins, lo: request.lo, hi: request.hi)
         FakeModel.values[0]!.withUnsafeBufferPointer { answer.add($0) }
@@ -46,11 +46,11 @@ import WeightFormats
     @Test func clipViewUsesThe999thPercentile() {
         var s = FakeModel.loadedState()
         let effects = press(&s, "x")
-        let p = s.analyses[0]!.magnitudes.percentile(99.9)
+        let p = s.records[0].analysis!.magnitudes.percentile(99.9)
         guard case .histogram(let r)? = effects.first else { Issue.record("no request"); return }
         #expect(r.kind == .values)
-        #expect(r.hi == min(s.analyses[0]!.statistics.max, p))
-        #expect(r.lo == max(s.analyses[0]!.statistics.min, -p))
+        #expect(r.hi == min(s.records[0].analysis!.statistics.max, p))
+        #expect(r.lo == max(s.records[0].analysis!.statistics.min, -p))
     }
 
     @Test func errorViewWaitsForTheCurrentEvaluationThenAsks() {
@@ -58,7 +58,7 @@ import WeightFormats
         _ = reduce(&s, .input(.key(.down)))    // int4 layer, evaluated
         let effects = press(&s, "e")
         guard case .histogram(let r)? = effects.first else { Issue.record("no request: \(effects)"); return }
-        #expect(r.kind == .error(s.settings[1]))
+        #expect(r.kind == .error(s.records[1].settings))
         #expect(r.lo == -r.hi && r.hi > 0)
         // An edit makes a new evaluation necessary; the error histogram waits for it.
         let edit = press(&s, "+")
@@ -66,7 +66,7 @@ import WeightFormats
         #expect(s.histogramRequested == nil)
         let again = reduce(&s, .evaluated(FakeModel.evaluation(s, layer: 1)))
         guard case .histogram(let r2)? = again.first else { Issue.record("no second request"); return }
-        #expect(r2.kind == .error(s.settings[1]))
+        #expect(r2.kind == .error(s.records[1].settings))
         // Identity layers have no error to draw.
         _ = reduce(&s, .input(.key(.up)))
         #expect(s.histogramRequested == nil)
@@ -118,7 +118,7 @@ import WeightFormats
         let grid = view(s, width: 80, height: 24)
         let layout = Layout(width: 80, height: 24)
         let bars = layout.bars
-        let columns = HistogramView.columns(s, s.analyses[3]!, width: bars.width)!
+        let columns = HistogramView.columns(s, s.records[3].analysis!, width: bars.width)!
         let bottom = bars.maxY - 1
         var pruned = 0, kept = 0
         for c in 0..<bars.width where grid[bars.x + c, bottom].character != " " {
@@ -142,9 +142,9 @@ import WeightFormats
 
     @Test func clipPointsUseTheClipRole() {
         var s = SnapshotTests.int4Focused(width: 120, height: 40)
-        var e = s.evaluations[1]!
+        var e = s.records[1].evaluation!
         e.levels = QuantizationLevels(values: [-0.05, 0, 0.05], unit: "tensor", clip: -0.05...0.05)
-        s.evaluations[1] = e
+        s.records[1].evaluation = e
         let grid = view(s, width: 120, height: 40)
         let layout = Layout(width: 120, height: 40)
         let clips = (layout.bars.x..<layout.bars.maxX).filter { grid[$0, layout.tickRow].style.foreground == .histogramClip }

@@ -29,7 +29,7 @@ import WeightFormats
                     type(&s, "c")
                     let plan = try Plan.parse(s.planText, path: "saved.json")
                     #expect(throws: Never.self) { try plan.resolve(for: tensors) }
-                    if case .nf4(let group) = s.settings[layer].quantize {
+                    if case .nf4(let group) = s.records[layer].settings.quantize {
                         #expect(Self.oddLayers[layer].lastDimension % group == 0)
                     }
                 }
@@ -39,31 +39,31 @@ import WeightFormats
         var s = AppState(modelName: "odd", layers: Self.oddLayers)
         s.focus = 1
         type(&s, "ff")
-        #expect(s.settings[1].quantize == .nf4(group: 32))
+        #expect(s.records[1].settings.quantize == .nf4(group: 32))
         s.focus = 0
         type(&s, "ff")
-        #expect(s.settings[0].quantize == .fp8(.e4m3, granularity: .tensor))
+        #expect(s.records[0].settings.quantize == .fp8(.e4m3, granularity: .tensor))
         s.focus = 2
         type(&s, "ff")
-        #expect(s.settings[2].quantize == .nf4(group: 64))
+        #expect(s.records[2].settings.quantize == .nf4(group: 64))
     }
 
     /// With a filter that matches nothing the table is empty; a tuning key used to change the focused layer
     /// anyway, out of sight. It now says why nothing happened.
     @Test func editsNeedAVisibleLayerUnlessMarkedOrAll() {
         var s = FakeModel.loadedState()
-        let before = s.settings
+        let before = s.records.map(\.settings)
         type(&s, "/zzz")
         _ = key(&s, .enter)
         #expect(s.visibleLayers.isEmpty)
         #expect(key(&s, .character("f")).isEmpty)
-        #expect(s.settings == before)
+        #expect(s.records.map(\.settings) == before)
         #expect(s.message?.isError == true)
         #expect(s.message?.text.contains("Esc clears the filter") == true)
         // `*` names its layers explicitly: it still applies.
         type(&s, "*")
         #expect(!key(&s, .character("f")).isEmpty)
-        #expect(s.settings != before)
+        #expect(s.records.map(\.settings) != before)
     }
 
     /// While a layer waits for the engine, the totals use the size the table shows for it (not its original
@@ -71,8 +71,8 @@ import WeightFormats
     /// table said 1.00 MiB for the layer being quantized.
     @Test func totalsWhileALayerIsPending() {
         var s = AppState(modelName: "m", layers: Self.oddLayers, width: 120, height: 40)
-        for i in s.layers.indices {
-            _ = reduce(&s, .analysed(layer: i, FakeModel.analysis(FakeModel.weights(s.layers[i].parameters, seed: UInt64(i + 1), std: 0.03))))
+        for i in s.records.indices {
+            _ = reduce(&s, .analysed(layer: i, FakeModel.analysis(FakeModel.weights(s.records[i].tensor.parameters, seed: UInt64(i + 1), std: 0.03))))
         }
         s.focus = 2
         type(&s, "f")
@@ -80,7 +80,7 @@ import WeightFormats
         #expect(pending.status == .pending)
         let size = try! #require(pending.bytes)
         let totals = WorkbenchTotals.of(s).totals
-        #expect(totals.bytesCompressed == s.layers[0].bytes + s.layers[1].bytes + size)
+        #expect(totals.bytesCompressed == s.records[0].tensor.bytes + s.records[1].tensor.bytes + size)
         #expect(totals.pendingLayers == 1)
         let status = view(s, width: 120, height: 40).lines[38]
         #expect(status.contains("SQNR … dB"))
@@ -131,20 +131,20 @@ import WeightFormats
         #expect(s.focus == 0)                     // identity, [256, 64]
         type(&s, "*f")
         let int8 = QuantFormat.int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax)
-        for i in s.layers.indices where s.layers[i].isFloating { #expect(s.settings[i].quantize == int8, "layer \(i)") }
+        for i in s.records.indices where s.records[i].tensor.isFloating { #expect(s.records[i].settings.quantize == int8, "layer \(i)") }
         type(&s, "c")                            // int8 per channel → group 32, which [32, 48] cannot take
         let group32 = QuantFormat.int(bits: 8, symmetric: true, granularity: .group(32), clip: .minmax)
-        #expect(s.settings[0].quantize == group32)
-        #expect(s.settings[8].quantize == group32)
-        #expect(s.settings[5].quantize == int8)
+        #expect(s.records[0].settings.quantize == group32)
+        #expect(s.records[8].settings.quantize == group32)
+        #expect(s.records[5].settings.quantize == int8)
         // Pruning: each layer starts at its own median magnitude, not the focused layer's threshold.
         type(&s, "p")
-        guard case .threshold(let t0) = s.settings[0].prune, case .threshold(let t2) = s.settings[2].prune else {
+        guard case .threshold(let t0) = s.records[0].settings.prune, case .threshold(let t2) = s.records[2].settings.prune else {
             Issue.record("not threshold"); return
         }
-        #expect(t0 == SettingsCycle.defaultThreshold(s.analyses[0]))
-        #expect(t2 == SettingsCycle.defaultThreshold(s.analyses[2]))
+        #expect(t0 == SettingsCycle.defaultThreshold(s.records[0].analysis))
+        #expect(t2 == SettingsCycle.defaultThreshold(s.records[2].analysis))
         type(&s, "p")
-        for i in s.layers.indices where s.layers[i].isFloating { #expect(s.settings[i].prune == .sparsity(0.5)) }
+        for i in s.records.indices where s.records[i].tensor.isFloating { #expect(s.records[i].settings.prune == .sparsity(0.5)) }
     }
 }

@@ -73,14 +73,14 @@ import WeightFormats
         var s = FakeModel.loadedState()
         type(&s, "s")
         #expect(s.sort == .name)
-        #expect(s.visibleLayers.map { s.layers[$0].name }.first == "evil\u{1b}[31m.weight")
+        #expect(s.visibleLayers.map { s.records[$0].tensor.name }.first == "evil\u{1b}[31m.weight")
         type(&s, "s")
         #expect(s.sort == .params)
-        let byParams = s.visibleLayers.map { s.layers[$0].parameters }
+        let byParams = s.visibleLayers.map { s.records[$0].tensor.parameters }
         #expect(byParams == byParams.sorted())
         type(&s, "S")
         #expect(s.sortDescending)
-        let reversed = s.visibleLayers.map { s.layers[$0].parameters }
+        let reversed = s.visibleLayers.map { s.records[$0].tensor.parameters }
         #expect(reversed == byParams.sorted(by: >))
         type(&s, "sss")
         #expect(s.sort == .sqnr)
@@ -150,12 +150,13 @@ import WeightFormats
 
     @Test func progressAndAnalysisFailure() {
         var s = FakeModel.freshState()
-        _ = reduce(&s, .progress(done: 2, total: 5, label: "opening"))
-        #expect(s.progress == AppState.Progress(done: 2, total: 5, label: "opening"))
-        _ = reduce(&s, .progress(done: 5, total: 5, label: "opening"))
+        let job = JobRequest.checkPlan(path: "p.json")
+        _ = reduce(&s, .jobProgress(JobProgress(job: job, done: 2, total: 5)))
+        #expect(s.progress == AppState.Progress(done: 2, total: 5, label: "checking plan"))
+        _ = reduce(&s, .jobProgress(JobProgress(job: job, done: 5, total: 5)))
         #expect(s.progress == nil)
         _ = reduce(&s, .analysisFailed(layer: 1, message: "short read"))
-        #expect(s.analysisErrors[1] == "short read")
+        #expect(s.records[1].analysisFailure == "short read")
         #expect(LayerNumbers.of(1, in: s).status == .failed("short read"))
         #expect(s.message?.isError == true)
     }
@@ -180,19 +181,19 @@ import WeightFormats
         let range = HistogramGeometry.range(s)!
         // The leftmost column: |value| near |min|.
         let effects = reduce(&s, .input(.mouse(MouseEvent(.press, x: bars.x, y: bars.y + 1))))
-        guard case .threshold(let t) = s.settings[0].prune else { Issue.record("no threshold: \(s.settings[0])"); return }
+        guard case .threshold(let t) = s.records[0].settings.prune else { Issue.record("no threshold: \(s.records[0].settings)"); return }
         let expected = abs(range.lo + 0.5 / Double(bars.width) * (range.hi - range.lo))
         #expect(abs(t - expected) / expected < 0.01)
         #expect(s.pane == .histogram)
-        #expect(effects == [.evaluate(layer: 0, settings: s.settings[0], revision: 1)])
+        #expect(effects == [.evaluate(layer: 0, settings: s.records[0].settings, revision: 1)])
         // A drag moves it again; each event costs one evaluate at most.
         let drag = reduce(&s, .input(.mouse(MouseEvent(.drag, x: bars.x + bars.width / 2 + 2, y: bars.y))))
-        guard case .threshold(let t2) = s.settings[0].prune else { Issue.record("lost threshold"); return }
+        guard case .threshold(let t2) = s.records[0].settings.prune else { Issue.record("lost threshold"); return }
         #expect(t2 < t)
         #expect(drag.count == 1)
         // Clicks outside the bars (the axis row) do nothing.
         let before = s
         _ = reduce(&s, .input(.mouse(MouseEvent(.press, x: bars.x + 3, y: Layout(width: 120, height: 40).axisRow))))
-        #expect(s.settings == before.settings)
+        #expect(s.records.map(\.settings) == before.records.map(\.settings))
     }
 }

@@ -30,16 +30,16 @@ import WeightFormats
         #expect(!analyses.contains(7))   // the I64 tensor
         let evaluations = effects.compactMap { if case .evaluate(let l, let s, let r) = $0 { (l, s, r) } else { nil } }
         #expect(evaluations.map(\.0) == [3, 1, 4, 5])
-        #expect(evaluations.allSatisfy { $0.1 == state.settings[$0.0] && $0.2 == 0 })
+        #expect(evaluations.allSatisfy { $0.1 == state.records[$0.0].settings && $0.2 == 0 })
     }
 
     @Test func plusOnInt4GivesBits5AndOneEvaluate() {
         var s = int4Focused()
-        let before = s.revisions[1]
+        let before = s.records[1].revision
         let effects = press(&s, "+")
         let expected = LayerSettings(quantize: .int(bits: 5, symmetric: true, granularity: .group(32), clip: .minmax))
-        #expect(s.settings[1] == expected)
-        #expect(s.revisions[1] == before + 1)
+        #expect(s.records[1].settings == expected)
+        #expect(s.records[1].revision == before + 1)
         #expect(effects == [.evaluate(layer: 1, settings: expected, revision: before + 1)])
         // The old answer no longer counts: SQNR is pending until the new one arrives.
         #expect(s.currentEvaluation(1) == nil)
@@ -48,7 +48,7 @@ import WeightFormats
 
     @Test func heldPlusQueuesNoBacklogAndClampsAt8() {
         var s = int4Focused()
-        let start = s.revisions[1]
+        let start = s.records[1].revision
         var evaluates = 0
         for _ in 0..<30 {
             let effects = press(&s, "+")
@@ -57,11 +57,11 @@ import WeightFormats
             #expect(effects.count == forLayer.count)
             evaluates += forLayer.count
         }
-        guard case .int(let bits, _, _, _) = s.settings[1].quantize else { Issue.record("not int"); return }
+        guard case .int(let bits, _, _, _) = s.records[1].settings.quantize else { Issue.record("not int"); return }
         #expect(bits == 8)
         // Four real changes (5, 6, 7, 8); presses at the limit change nothing and cost nothing.
         #expect(evaluates == 4)
-        #expect(s.revisions[1] == start + 4)
+        #expect(s.records[1].revision == start + 4)
     }
 
     @Test func editsApplyToEveryMarkedLayer() {
@@ -73,10 +73,10 @@ import WeightFormats
         #expect(s.marked == [0, 1])
         // int → nf4 on the focused layer 1; layer 0 follows it (see QAFollowTheLeadTests).
         let effects = press(&s, "f")
-        #expect(s.settings[0].quantize == .nf4(group: 64))
-        #expect(s.settings[1].quantize == .nf4(group: 64))
-        #expect(effects == [.evaluate(layer: 1, settings: s.settings[1], revision: 1),
-                            .evaluate(layer: 0, settings: s.settings[0], revision: 1)])
+        #expect(s.records[0].settings.quantize == .nf4(group: 64))
+        #expect(s.records[1].settings.quantize == .nf4(group: 64))
+        #expect(effects == [.evaluate(layer: 1, settings: s.records[1].settings, revision: 1),
+                            .evaluate(layer: 0, settings: s.records[0].settings, revision: 1)])
     }
 
     @Test func applyToAllEditsEveryFloatingLayerOnce() {
@@ -87,9 +87,9 @@ import WeightFormats
         let layers = effects.compactMap { if case .evaluate(let l, _, _) = $0 { l } else { nil } }
         #expect(Set(layers).count == layers.count)
         #expect(!layers.contains(7))
-        #expect(s.settings[7] == .identity)
+        #expect(s.records[7].settings == .identity)
         // Every floating layer's pruning moved one step.
-        #expect(s.settings[0].prune != .none && s.settings[8].prune != .none)
+        #expect(s.records[0].settings.prune != .none && s.records[8].settings.prune != .none)
     }
 
     @Test func integerTensorsAreNotEdited() {
@@ -98,7 +98,7 @@ import WeightFormats
         _ = key(&s, .up)
         #expect(s.focus == 7)
         #expect(press(&s, "f").isEmpty)
-        #expect(s.settings[7] == .identity)
+        #expect(s.records[7].settings == .identity)
         #expect(s.message?.isError == true)
     }
 
@@ -129,13 +129,13 @@ import WeightFormats
         var layer0 = FakeModel.loadedState()
         #expect(layer0.focus == 0)
         _ = press(&layer0, "p")       // layer 0: none → threshold at the median |w|
-        guard case .threshold(let t) = layer0.settings[0].prune else { Issue.record("no threshold"); return }
+        guard case .threshold(let t) = layer0.records[0].settings.prune else { Issue.record("no threshold"); return }
         let n = LayerNumbers.of(0, in: layer0)
         #expect(n.status == .estimate)
         #expect(abs(n.sparsity! - 0.5) < 0.03)
         // SQNR from the magnitude histogram: 10·log10(Σw² / Σ pruned w²).
-        let cut = layer0.analyses[0]!.magnitudes.cut(threshold: t)
-        let expected = 10 * log10(layer0.analyses[0]!.magnitudes.totalSquares / cut.prunedSquares)
+        let cut = layer0.records[0].analysis!.magnitudes.cut(threshold: t)
+        let expected = 10 * log10(layer0.records[0].analysis!.magnitudes.totalSquares / cut.prunedSquares)
         #expect(abs(n.sqnr! - expected) < 1e-9)
         // The exact answer replaces it.
         _ = reduce(&layer0, .evaluated(FakeModel.evaluation(layer0, layer: 0)))
@@ -146,19 +146,19 @@ import WeightFormats
         var s = FakeModel.loadedState()
         s.focus = 3                    // threshold 0.02
         _ = press(&s, "]")
-        #expect(s.settings[3].prune == .threshold(0.022))
+        #expect(s.records[3].settings.prune == .threshold(0.022))
         _ = press(&s, "}")
-        #expect(s.settings[3].prune == .threshold(0.044))
+        #expect(s.records[3].settings.prune == .threshold(0.044))
         _ = press(&s, "{")
         _ = press(&s, "[")
-        #expect(s.settings[3].prune == .threshold(0.02))
+        #expect(s.records[3].settings.prune == .threshold(0.02))
         _ = press(&s, "p")             // → sparsity 50 %
-        #expect(s.settings[3].prune == .sparsity(0.5))
+        #expect(s.records[3].settings.prune == .sparsity(0.5))
         _ = press(&s, "]")
         _ = press(&s, "}")
-        #expect(s.settings[3].prune == .sparsity(0.61))
+        #expect(s.records[3].settings.prune == .sparsity(0.61))
         for _ in 0..<10 { _ = press(&s, "}") }
-        #expect(s.settings[3].prune == .sparsity(0.99))
+        #expect(s.records[3].settings.prune == .sparsity(0.99))
     }
 
     @Test func pruneCycleAndNMCycle() {
@@ -167,7 +167,7 @@ import WeightFormats
         var seen: [PruneMethod] = []
         for _ in 0..<6 {
             _ = press(&s, "p")
-            seen.append(s.settings[0].prune)
+            seen.append(s.records[0].settings.prune)
         }
         #expect(seen.map { SettingsText.prune($0) ?? "none" }.count == 6)
         guard case .threshold = seen[0], case .sparsity(0.5) = seen[1], case .nm(2, 4) = seen[2],
@@ -176,11 +176,11 @@ import WeightFormats
             return
         }
         _ = press(&s, "n")
-        #expect(s.settings[0].prune == .nm(n: 2, m: 4))
+        #expect(s.records[0].settings.prune == .nm(n: 2, m: 4))
         _ = press(&s, "n")
-        #expect(s.settings[0].prune == .nm(n: 1, m: 4))
+        #expect(s.records[0].settings.prune == .nm(n: 1, m: 4))
         _ = press(&s, "n")
-        #expect(s.settings[0].prune == .nm(n: 4, m: 8))
+        #expect(s.records[0].settings.prune == .nm(n: 4, m: 8))
     }
 
     @Test func formatCycleSkipsBlocksThatDoNotFit() {
@@ -215,9 +215,9 @@ import WeightFormats
         var s = int4Focused()
         _ = press(&s, "y")
         _ = press(&s, "C")
-        #expect(s.settings[1].quantize == .int(bits: 4, symmetric: false, granularity: .group(32), clip: .percentile(99.9)))
+        #expect(s.records[1].settings.quantize == .int(bits: 4, symmetric: false, granularity: .group(32), clip: .percentile(99.9)))
         _ = press(&s, "C"); _ = press(&s, "C"); _ = press(&s, "C")
-        #expect(s.settings[1].quantize == .int(bits: 4, symmetric: false, granularity: .group(32), clip: .minmax))
+        #expect(s.records[1].settings.quantize == .int(bits: 4, symmetric: false, granularity: .group(32), clip: .minmax))
         var k = LayerSettings(quantize: .kmeans(clusters: 16))
         k = SettingsCycle.adjustBits(k, up: true)
         #expect(k.quantize == .kmeans(clusters: 32))
@@ -236,12 +236,12 @@ import WeightFormats
         }
         #expect(path == "weightlab-plan.json")
         let plan = try Plan.parse(text, path: path)
-        let tensors = s.layers.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        let tensors = s.records.map(\.tensor).map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) }
         // The Q4_0 layer's settings do not fit its shape, which the resolver rightly refuses; check the rest.
         var fitting = s
-        fitting.settings[5] = .identity
+        fitting.records[5].settings = .identity
         let fittingPlan = try Plan.parse(fitting.planText, path: path)
-        #expect(try fittingPlan.resolve(for: tensors) == fitting.settings)
+        #expect(try fittingPlan.resolve(for: tensors) == fitting.records.map(\.settings))
         #expect(plan.rules.count >= fittingPlan.rules.count)
 
         var withPath = s
@@ -251,5 +251,63 @@ import WeightFormats
         #expect(withPath.message == .init("saved plan to /tmp/x.plan.json"))
         _ = reduce(&withPath, .failed(message: "disk full"))
         #expect(withPath.message == .init("disk full", isError: true))
+    }
+}
+
+/// The engine's answers about plan-level changes, as the reducer handles them.
+@Suite struct ReducerPlanTests {
+    /// Layers the engine reports stale get new revisions (older answers are dropped) and one evaluate each.
+    @Test func staleLayersAreEvaluatedAgainWithNewRevisions() {
+        var s = FakeModel.loadedState()
+        let old = FakeModel.evaluation(s, layer: 1)
+        let before = s.records[1].revision
+        let effects = reduce(&s, .evaluationsStale(layers: [1, 7]))
+        // The I64 tensor (7) is never evaluated.
+        #expect(effects == [.evaluate(layer: 1, settings: s.records[1].settings, revision: before + 1)])
+        #expect(s.records[1].evaluation == nil)
+        #expect(LayerNumbers.of(1, in: s).status == .pending)
+        #expect(reduce(&s, .evaluated(old)).isEmpty)
+        #expect(s.records[1].evaluation == nil)
+    }
+
+    /// A layer edited back to identity still tells the engine (its plan changes), with a new revision.
+    @Test func editToIdentityIsAnEvaluateEffect() {
+        var s = FakeModel.loadedState()
+        _ = reduce(&s, .input(.key(.down)))   // layer 1: int4 g32
+        var effects: [Effect] = []
+        for _ in 0..<12 where !s.records[1].settings.isIdentity { effects = reduce(&s, .input(.key(.character("f")))) }
+        #expect(s.records[1].settings.isIdentity)
+        #expect(effects == [.evaluate(layer: 1, settings: .identity, revision: s.records[1].revision)])
+        // Nothing to wait for: identity numbers are exact from the analysis.
+        #expect(LayerNumbers.of(1, in: s).status == .exact)
+    }
+
+    /// Records keep their numbers and the totals current: a change to a record recomputes them once.
+    @Test func numbersAndTotalsFollowTheRecords() {
+        var s = FakeModel.loadedState()
+        let answer = FakeModel.evaluation(s, layer: 4)
+        #expect(s.records[4].numbers.status == .pending)
+        let unsettledBefore = s.totals.unsettled
+        _ = reduce(&s, .evaluated(answer))
+        guard case .success(let e) = answer.outcome else { Issue.record("failed"); return }
+        #expect(s.records[4].numbers == LayerNumbers.exact(e))
+        #expect(s.totals.unsettled == unsettledBefore - 1)
+        #expect(s.totals == WorkbenchTotals.of(s.records))
+    }
+
+    @Test func jobProgressAndResultsAreShown() {
+        var s = FakeModel.loadedState()
+        let job = JobRequest.checkPlan(path: "p.json")
+        _ = reduce(&s, .jobProgress(JobProgress(job: job, done: 1, total: 4)))
+        #expect(s.progress?.label == "checking plan")
+        _ = reduce(&s, .jobFinished(job, .failure(EvaluationFailure(message: "no such file"))))
+        #expect(s.progress == nil)
+        #expect(s.message == .init("checking plan: no such file", isError: true))
+        var totals = ModelTotals()
+        totals.parameters = 100
+        totals.bytesOriginal = 400
+        totals.bytesCompressed = 50
+        _ = reduce(&s, .jobFinished(job, .success(.planChecked(path: "p.json", totals: totals))))
+        #expect(s.message?.text.hasPrefix("saved plan to p.json · report: 50 B · 4.00 bits/w") == true)
     }
 }

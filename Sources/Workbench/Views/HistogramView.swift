@@ -9,26 +9,26 @@ enum HistogramView {
         let rect = layout.histogram
         guard rect.width > 4, rect.height > 4 else { return }
         let i = state.focus
-        let valid = state.layers.indices.contains(i)
-        let name = valid ? DisplayText.escaped(state.layers[i].name) : ""
+        let valid = state.records.indices.contains(i)
+        let name = valid ? DisplayText.escaped(state.records[i].tensor.name) : ""
         p.paneTitle(state.showError ? "error · " : "histogram · ", subject: name, extra: modes(state),
                     x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .histogram)
         guard valid else { return }
-        let info = state.layers[i]
+        let info = state.records[i].tensor
         guard info.isFloating else {
             return placeholder(&p, layout, "\(info.dtypeName) tensor: listed only, not compressed")
         }
-        if let error = state.analysisErrors[i] { return placeholder(&p, layout, "cannot analyse: " + error, .bad) }
-        guard let analysis = state.analyses[i] else { return placeholder(&p, layout, "analysing…") }
+        if let error = state.records[i].analysisFailure { return placeholder(&p, layout, "cannot analyse: " + error, .bad) }
+        guard let analysis = state.records[i].analysis else { return placeholder(&p, layout, "analysing…") }
         let numbers = LayerNumbers.of(i, in: state)
         statisticsLine(&p, state, analysis, numbers, layout)
 
         guard let columns = columns(state, analysis, width: layout.bars.width) else {
-            if state.settings[i].isIdentity { return placeholder(&p, layout, "no error: this layer is not compressed") }
+            if state.records[i].settings.isIdentity { return placeholder(&p, layout, "no error: this layer is not compressed") }
             if case .failed(let m) = numbers.status { return placeholder(&p, layout, m, .bad) }
             return placeholder(&p, layout, state.currentEvaluation(i) == nil ? "waiting for the evaluation…" : "computing the error histogram…")
         }
-        let threshold = state.showError ? nil : prunedBelow(state.settings[i], analysis)
+        let threshold = state.showError ? nil : prunedBelow(state.records[i], analysis)
         bars(&p, columns, layout: layout, log: state.logCounts, threshold: threshold)
         let levels = state.showError ? nil : state.currentEvaluation(i)?.levels
         ticks(&p, columns, layout: layout, levels: levels, threshold: threshold)
@@ -80,13 +80,18 @@ enum HistogramView {
                                 sourceBelow: a.values.below, sourceAbove: a.values.above, columns: width, lo: r.lo, hi: r.hi)
     }
 
-    /// The magnitude below which values are pruned, for unstructured magnitude pruning.
-    static func prunedBelow(_ s: LayerSettings, _ a: LayerAnalysis) -> Double? {
-        switch s.prune {
+    /// The magnitude below which values are pruned, for unstructured magnitude pruning. A global magnitude
+    /// layer is cut at its group's threshold (one over every member), which only the engine knows: nothing is
+    /// shaded until its answer arrives, rather than the layer's own quantile, which is not what is pruned.
+    static func prunedBelow(_ record: LayerRecord, _ a: LayerAnalysis) -> Double? {
+        switch record.settings.prune {
         case .threshold(let t): return t > 0 ? t : nil
-        case .sparsity(let sp), .globalMagnitude(let sp):
+        case .sparsity(let sp):
             let t = a.magnitudes.cut(sparsity: sp).threshold
             return t > 0 ? t : nil
+        case .globalMagnitude:
+            guard let t = record.evaluation?.groupCut?.threshold, t > 0, t.isFinite else { return nil }
+            return Double(t)
         default: return nil
         }
     }

@@ -68,7 +68,7 @@ enum LayerTable {
         }
 
         if rows.isEmpty {
-            let text = state.layers.isEmpty ? "this model has no tensors" : "no layer name contains “" + DisplayText.escaped(state.filter) + "”"
+            let text = state.records.isEmpty ? "this model has no tensors" : "no layer name contains “" + DisplayText.escaped(state.filter) + "”"
             p.text(text, x: markWidth, y: layout.tableFirstRow, Style(.inactive), width: rect.width - markWidth)
             return
         }
@@ -84,7 +84,7 @@ enum LayerTable {
         if rows.count > visible {
             t += " \(state.scroll + 1)–\(min(rows.count, state.scroll + visible)) of \(rows.count)"
         } else {
-            t += " (\(rows.count)" + (rows.count == state.layers.count ? ")" : " of \(state.layers.count))")
+            t += " (\(rows.count)" + (rows.count == state.records.count ? ")" : " of \(state.records.count))")
         }
         return t
     }
@@ -110,7 +110,7 @@ enum LayerTable {
     }
 
     static func row(_ p: inout Painter, _ state: AppState, layer i: Int, y: Int, width: Int, nameWidth: Int, fixed: [Column]) {
-        let info = state.layers[i]
+        let info = state.records[i].tensor
         let focused = i == state.focus
         let background: ThemeRole = focused ? .selectedBackground : .mainBackground
         let base = Style(focused ? .selectedForeground : (info.isFloating ? .mainForeground : .inactive), on: background, bold: focused)
@@ -122,7 +122,7 @@ enum LayerTable {
         let n = LayerNumbers.of(i, in: state)
         var x = markWidth + nameWidth + 1
         for c in fixed {
-            let (text, role) = value(c.title, info: info, settings: state.settings[i], numbers: n)
+            let (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n)
             cell(&p, text, x: x, y: y, width: c.width, align: c.align, role.map(styled) ?? base)
             x += c.width + 1
         }

@@ -33,8 +33,8 @@ enum Screen {
         p.grid.fill(x: 0, y: 0, width: layout.width, height: 1, style: bar)
         var col = 1
         col += p.text("weightlab", x: col, y: 0, Style(.title, on: .statusBackground, bold: true))
-        let params = state.layers.reduce(0) { $0 + $1.parameters }
-        let about = "  " + DisplayText.escaped(state.modelName) + " · \(state.layers.count) tensors · "
+        let params = state.records.reduce(0) { $0 + $1.tensor.parameters }
+        let about = "  " + DisplayText.escaped(state.modelName) + " · \(state.records.count) tensors · "
             + Format.count(params) + " params"
         let right = state.showHelp ? "Esc closes help " : "? help  q quit "
         let room = layout.width - col - DisplayWidth.of(right) - 1

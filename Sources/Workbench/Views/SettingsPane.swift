@@ -10,7 +10,7 @@ enum SettingsPane {
         guard rect.width > 8, rect.height > 1 else { return }
         p.paneTitle("settings", extra: scope(state), x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .settings)
         let i = state.focus
-        guard state.layers.indices.contains(i) else { return }
+        guard state.records.indices.contains(i) else { return }
         var y = rect.y + 1
         let x = rect.x + 1, width = rect.width - 2
         func line(_ key: String, _ label: String, _ value: String, active: Bool = true, role: ThemeRole? = nil) {
@@ -23,12 +23,12 @@ enum SettingsPane {
             p.text(value, x: col, y: y, Style(role ?? (active ? .mainForeground : .inactive)), width: max(0, x + width - col))
             y += 1
         }
-        guard state.layers[i].isFloating else {
-            line("", "dtype", state.layers[i].dtypeName)
+        guard state.records[i].tensor.isFloating else {
+            line("", "dtype", state.records[i].tensor.dtypeName)
             line("", "", "not compressed", active: false)
             return
         }
-        let s = state.settings[i]
+        let s = state.records[i].settings
         let none = "—"
 
         // Pruning.
@@ -64,7 +64,7 @@ enum SettingsPane {
         line("", "sparsity", n.sparsity.map { approx + Format.percent($0) } ?? "…")
         line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
              role: n.sqnr.map(LayerTable.quality))
-        let original = Format.bytes(state.layers[i].bytes)
+        let original = Format.bytes(state.records[i].tensor.bytes)
         let valueWidth = rect.maxX - 1 - (x + 13)
         line("", "size", n.bytes.map { b in
             let s = Format.bytes(b), long = s + " of " + original

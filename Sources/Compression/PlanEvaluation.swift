@@ -1,0 +1,46 @@
+import WeightFormats
+
+/// A plan evaluated on every layer of a model, as the shared numbers model gives it: what `weightlab report`
+/// prints, what the workbench's "check the saved plan" job shows, and what tests compare the screen with.
+public struct PlanEvaluation: Sendable {
+    public let model: Model
+    public let settings: [LayerSettings]
+    /// One per tensor: the engine's answer, or the tensor as stored (integer and bool tensors).
+    public let layers: [LayerNumbers]
+    public let totals: ModelTotals
+
+    /// Evaluates `settings` (one per tensor) with `engine` (a fresh one by default; the workbench passes its
+    /// own, whose cache already holds most layers). `progress` gets (layers done, layers total).
+    public init(model: Model, settings: [LayerSettings], engine: Engine? = nil,
+                cancel: CancellationToken = CancellationToken(),
+                progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
+        self.model = model
+        self.settings = settings
+        let engine = engine ?? Engine(model: model, scheduler: ImmediateScheduler())
+        let evaluations = try engine.evaluateAll(settings, cancel: cancel, progress: progress)
+        let tensors = model.tensors.map(TensorInfo.init)
+        layers = zip(tensors, evaluations).map { LayerNumbers.evaluated($0, $1) }
+        totals = ModelTotals(Array(zip(tensors, layers)))
+    }
+
+    /// Loads the plan (first: a bad plan is reported before the model is read), opens the model, resolves
+    /// the plan against it and evaluates it.
+    public init(modelPath: String, planPath: String, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
+        let plan = try Self.load(planPath)
+        let model = try ModelFile.open(modelPath)
+        try self.init(model: model, settings: try Self.resolve(plan, for: model), progress: progress)
+    }
+
+    /// The plan at `path` resolved against `model`'s tensors.
+    public static func resolve(_ path: String, for model: Model) throws -> [LayerSettings] {
+        try resolve(try load(path), for: model)
+    }
+
+    // Out of line: inlining the typed-throws `Plan.load`/`resolve` into an untyped `do`/`catch` crashes the
+    // Swift 6.3 optimiser (release builds only).
+    @inline(never)
+    static func load(_ path: String) throws -> Plan { try Plan.load(path: path) }
+
+    @inline(never)
+    static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] { try plan.resolve(for: model.tensors) }
+}

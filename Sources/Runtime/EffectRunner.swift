@@ -1,0 +1,127 @@
+import Compression
+import Foundation
+import WeightFormats
+import Workbench
+
+/// Executes the reducer's effects: evaluations and analyses through the engine, histograms and jobs on the
+/// scheduler's background, plan saving inline. Every answer is posted to the inbox as an action, except
+/// what must be reduced before anything else (`.evaluationsStale`, returned by `run`). With an immediate or
+/// manual scheduler, tests drive it synchronously.
+public final class EffectRunner {
+    public let model: Model
+    public let engine: Engine
+    let inbox: Inbox
+    let scheduler: any Scheduler
+    private var histogramToken = CancellationToken()
+    private var jobTokens: [JobRequest: CancellationToken] = [:]
+
+    public init(model: Model, scheduler: any Scheduler, inbox: Inbox) {
+        self.model = model
+        self.scheduler = scheduler
+        self.inbox = inbox
+        engine = Engine(model: model, scheduler: scheduler)
+    }
+
+    /// Runs one reduce's effects. `focus` is the layer in view (its evaluation goes first). Returns the
+    /// actions to reduce at once: the layers whose answers these settings made stale.
+    public func run(_ effects: [Effect], focus: Int) -> [Action] {
+        var requests: [EvaluationRequest] = []
+        for effect in effects {
+            switch effect {
+            case .analyse(let layer):
+                engine.analyse(layer: layer) { [inbox] layer, result in
+                    switch result {
+                    case .success(let a): inbox.post(.analysed(layer: layer, a))
+                    case .failure(let f): inbox.post(.analysisFailed(layer: layer, message: f.message))
+                    }
+                }
+            case .evaluate(let layer, let settings, let revision):
+                requests.append(EvaluationRequest(layer: layer, settings: settings, revision: revision))
+            case .histogram(let request):
+                histogram(request)
+            case .savePlan(let path, let text):
+                do {
+                    try PlanFileWriter.write(text, to: path)
+                    inbox.post(.planSaved(path: path))
+                } catch {
+                    inbox.post(.failed(message: "cannot save plan to \(path): \(error)"))
+                }
+            case .job(let job):
+                start(job)
+            case .quit:
+                cancelAll()
+            }
+        }
+        guard !requests.isEmpty else { return [] }
+        // One batch, so a global magnitude group whose members all change at once is resolved once.
+        let stale = engine.evaluate(requests, urgent: focus) { [inbox] in inbox.post(.evaluated($0)) }
+        return stale.isEmpty ? [] : [.evaluationsStale(layers: stale)]
+    }
+
+    /// Stops background work that nobody will read (on quit).
+    public func cancelAll() {
+        engine.cancelAnalyses()
+        histogramToken.cancel()
+        for token in jobTokens.values { token.cancel() }
+    }
+
+    /// Analyses asked and not answered yet.
+    public var analysesOutstanding: Int { engine.analysesOutstanding }
+
+    func histogram(_ request: HistogramRequest) {
+        histogramToken.cancel()
+        let token = CancellationToken()
+        histogramToken = token
+        scheduler.background { [engine, inbox] in
+            if token.isCancelled { return }
+            let errorSettings: LayerSettings?
+            switch request.kind {
+            case .values: errorSettings = nil
+            case .error(let s): errorSettings = s
+            }
+            do {
+                let h = try engine.histogram(layer: request.layer, error: errorSettings, lo: request.lo, hi: request.hi,
+                                             bins: request.bins, token: token)
+                inbox.post(.histogramReady(request, h))
+            } catch is CancellationError {
+            } catch {
+                inbox.post(.failed(message: "histogram: \(error)"))
+            }
+        }
+    }
+
+    /// Starts `job` in the background, replacing a running job of the same request.
+    func start(_ job: JobRequest) {
+        jobTokens[job]?.cancel()
+        let token = CancellationToken()
+        jobTokens[job] = token
+        scheduler.background { [engine, inbox, model] in
+            let result: Result<JobResult, EvaluationFailure>
+            switch job {
+            case .checkPlan(let path):
+                result = PlanCheck.run(path: path, model: model, engine: engine, token: token) { done, total in
+                    inbox.post(.jobProgress(JobProgress(job: job, done: done, total: total)))
+                }
+            }
+            if token.isCancelled { return }
+            inbox.post(.jobFinished(job, result))
+        }
+    }
+}
+
+/// The `checkPlan` job: the saved file read back and evaluated on every layer, as `report` does.
+enum PlanCheck {
+    static func run(path: String, model: Model, engine: Engine, token: CancellationToken,
+                    progress: @escaping @Sendable (Int, Int) -> Void) -> Result<JobResult, EvaluationFailure> {
+        do {
+            let settings = try PlanEvaluation.resolve(path, for: model)
+            let evaluation = try PlanEvaluation(model: model, settings: settings, engine: engine, cancel: token,
+                                                progress: progress)
+            return .success(.planChecked(path: path, totals: evaluation.totals))
+        } catch let e as ModelError {
+            return .failure(EvaluationFailure(message: e.reason))
+        } catch {
+            return .failure(EvaluationFailure(message: String(describing: error)))
+        }
+    }
+}
