@@ -40,9 +40,12 @@ public final class EffectRunner {
             case .histogram(let request):
                 histogram(request)
             case .savePlan(let path, let text):
+                // The plan is the user's to replace; the model's files never are.
                 do {
-                    try PlanFileWriter.write(text, to: path)
+                    try AtomicFile.write(text, to: path, overwrite: true, inputs: model.sourceFiles)
                     inbox.post(.planSaved(path: path))
+                } catch let e as ModelError {
+                    inbox.post(.failed(message: "cannot save plan to \(path): \(e.reason)"))
                 } catch {
                     inbox.post(.failed(message: "cannot save plan to \(path): \(error)"))
                 }

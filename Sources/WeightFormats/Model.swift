@@ -35,4 +35,11 @@ public struct Model: Sendable {
 
     public var parameters: Int { tensors.reduce(0) { $0 + $1.parameters } }
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+
+    /// The paths this model was read from (the model's own path and every tensor's source), for writers to
+    /// refuse as outputs (`AtomicFile.write(inputs:)` compares them by device and inode).
+    public var sourceFiles: [String] {
+        var seen = Set<String>()
+        return ([path] + tensors.map(\.data.path)).filter { seen.insert($0).inserted }
+    }
 }
