@@ -1,6 +1,8 @@
 import WeightFormats
 
-/// ggml's reference block quantizers for Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1, producing the same bytes as
+/// The entry point of ggml block quantization (every row of `GGMLBlockCodec.traits`: the 32-value types below,
+/// the K-quants and IQ4 of `GGMLKQuantizer`, blocks spread over the cores), and ggml's reference block
+/// quantizers for Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1, producing the same bytes as
 /// `gguf.quants.quantize` of gguf-py 0.19.0 (itself bit-exact with ggml-quants.c), in Float32 arithmetic:
 ///
 /// - Q8_0: `d = amax/127`, `id = d == 0 ? 0 : 1/d`, `q = round_half_away(x·id)`; block `f16 d, i8 q[32]`.
@@ -37,7 +39,7 @@ public enum GGUFBlockQuantizer {
         precondition(values.count % size == 0, "\(type.name) needs a multiple of \(size) values")
         precondition(out.count >= byteCount(type, count: values.count))
         let blocks = values.count / size
-        let perTask = max(1, (1 << 14) / size)
+        let perTask = max(1, (size == 256 ? 1 << 12 : 1 << 14) / size)
         let tasks = (blocks + perTask - 1) / perTask
         KernelWork.forEach(tasks, totalWork: values.count) { t in
             for b in (t * perTask) ..< min(blocks, (t + 1) * perTask) {
@@ -46,6 +48,32 @@ public enum GGUFBlockQuantizer {
                 traits.quantizeBlock(x, o)
             }
         }
+    }
+
+    /// Quantizes rows of `rowLength` values with ggml's importance-matrix path: `importance` holds one weight
+    /// per column (ggml's `quant_weights`, the imatrix entry of this tensor). Rows are spread over the cores.
+    /// Types without such a path (Q8_0) quantize as without weights, as ggml does.
+    public static func quantize(_ values: UnsafeBufferPointer<Float>, type: GGMLType, rowLength: Int,
+                                importance: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer) {
+        guard let traits = GGMLBlockCodec.traits(of: type) else { preconditionFailure("cannot quantize to \(type.name)") }
+        guard let weighted = traits.quantizeWeightedRow else { return quantize(values, type: type, into: out) }
+        precondition(rowLength > 0 && rowLength % type.blockSize == 0 && values.count % rowLength == 0)
+        precondition(importance.count == rowLength, "one importance weight per column")
+        let rows = values.count / rowLength
+        let rowBytes = byteCount(type, count: rowLength)
+        precondition(out.count >= rows * rowBytes)
+        KernelWork.forEach(rows, totalWork: values.count * 4) { r in
+            weighted(UnsafeBufferPointer(rebasing: values[(r * rowLength) ..< ((r + 1) * rowLength)]), importance,
+                     UnsafeMutableRawBufferPointer(rebasing: out[(r * rowBytes) ..< ((r + 1) * rowBytes)]))
+        }
+    }
+
+    /// `quantize(_:type:rowLength:importance:into:)` into a new array.
+    public static func quantize(_ values: UnsafeBufferPointer<Float>, type: GGMLType, rowLength: Int,
+                                importance: UnsafeBufferPointer<Float>) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: byteCount(type, count: values.count))
+        out.withUnsafeMutableBytes { quantize(values, type: type, rowLength: rowLength, importance: importance, into: $0) }
+        return out
     }
 
     /// Quantizes to `type` and decodes the blocks back through `ElementDecoder` into `output`.

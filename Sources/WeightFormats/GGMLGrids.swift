@@ -3,7 +3,7 @@
 
 /// The lookup tables of ggml's IQ and FP4 block types, as gguf-py's dequantizer uses them. Grid rows are
 /// packed as ggml packs them: element k of a row is byte k (little-endian) of the row's integer.
-enum GGMLGrids {
+public enum GGMLGrids {
     /// IQ2_XXS: 256 rows of 8 magnitudes (0x08, 0x19, 0x2b), ggml's `iq2xxs_grid`.
     static let iq2xxs: [UInt64] = [
         0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08,
@@ -1131,7 +1131,7 @@ enum GGMLGrids {
     ]
 
     /// IQ4_NL and IQ4_XS: the 16 non-linear 4-bit values, ggml's `kvalues_iq4nl`.
-    static let iq4nl: [Int8] = [
+    public static let iq4nl: [Int8] = [
         -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
     ]
 

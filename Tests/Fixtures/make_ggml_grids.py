@@ -45,9 +45,9 @@ def packed(rows):
     return out
 
 
-def swift_array(name, element, values, doc, per_line, width):
+def swift_array(name, element, values, doc, per_line, width, access=""):
     lines = [f"    /// {line}" for line in doc]
-    lines.append(f"    static let {name}: [{element}] = [")
+    lines.append(f"    {access}static let {name}: [{element}] = [")
     for i in range(0, len(values), per_line):
         chunk = values[i:i + per_line]
         lines.append("        " + ", ".join(width(v) for v in chunk) + ",")
@@ -93,7 +93,7 @@ def main():
                               16, hex_of(2)))
     tables.append(swift_array("iq4nl", "Int8", list(quants.IQ4_NL.kvalues),
                               ["IQ4_NL and IQ4_XS: the 16 non-linear 4-bit values, ggml's `kvalues_iq4nl`."],
-                              16, str))
+                              16, str, access="public "))
     assert quants.NVFP4.kvalues == quants.MXFP4.kvalues
     tables.append(swift_array("fp4", "Int8", list(quants.MXFP4.kvalues),
                               ["MXFP4 and NVFP4: the 16 E2M1 values doubled (sign bit 3), ggml's `kvalues_mxfp4`."],
@@ -105,7 +105,7 @@ def main():
         "\n"
         "/// The lookup tables of ggml's IQ and FP4 block types, as gguf-py's dequantizer uses them. Grid rows are\n"
         "/// packed as ggml packs them: element k of a row is byte k (little-endian) of the row's integer.\n"
-        "enum GGMLGrids {\n"
+        "public enum GGMLGrids {\n"
     )
     text = header + "\n\n".join(tables) + "\n}\n"
     with open(OUT, "w") as f:

@@ -3,14 +3,45 @@ import WeightFormats
 /// What the program knows about one ggml block type, in the manner of ggml's `type_traits`: the block
 /// length and bytes per block come from `GGMLType` (WeightFormats, the reader's table), the block quantizer
 /// from `GGUFBlockQuantizer`, and the values one block can take for drawing. Decoding is the reader's
-/// (`ElementDecoder`), so it is exactly what a GGUF reader produces. A K-quant (256-element blocks) is one
-/// more row here.
+/// (`ElementDecoder`), so it is exactly what a GGUF reader produces. K-quants (256-element blocks) and IQ4
+/// are rows like the others; their quantizers are `GGMLKQuantizer`.
 public struct GGMLBlockTraits: Sendable {
     public let type: GGMLType
     /// Quantizes one block of `type.blockSize` values into `type.typeSize` bytes.
     let quantizeBlock: @Sendable (UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer) -> Void
     /// Every value one block (its bytes) can represent, unsorted.
     let blockValues: @Sendable ([UInt8]) -> [Double]
+    /// Quantizes one row with importance weights (one per column), ggml's imatrix path; nil when ggml
+    /// ignores the weights for this type (Q8_0).
+    let quantizeWeightedRow: (@Sendable (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer) -> Void)?
+
+    init(type: GGMLType, quantizeBlock: @escaping @Sendable (UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer) -> Void,
+         blockValues: @escaping @Sendable ([UInt8]) -> [Double],
+         quantizeWeightedRow: (@Sendable (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer) -> Void)? = nil) {
+        self.type = type
+        self.quantizeBlock = quantizeBlock
+        self.blockValues = blockValues
+        self.quantizeWeightedRow = quantizeWeightedRow
+    }
+
+    /// A row of a ggml quantizer that works one block at a time with an optional slice of importance weights
+    /// (the K-quants and IQ4): its unweighted block function and weighted row function.
+    typealias BlockFunction = @Sendable (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutableRawPointer) -> Void
+
+    init(type: GGMLType, blocks: @escaping BlockFunction, blockValues: @escaping @Sendable ([UInt8]) -> [Double]) {
+        self.init(type: type, quantizeBlock: { x, o in blocks(x.baseAddress!, nil, o.baseAddress!) }, blockValues: blockValues,
+                  quantizeWeightedRow: { x, qw, o in
+                      let size = type.blockSize
+                      for b in 0..<(x.count / size) {
+                          blocks(x.baseAddress! + b * size, qw.baseAddress! + b * size, o.baseAddress! + b * type.typeSize)
+                      }
+                  })
+    }
+
+    /// A 32-value type whose importance path weighs with σ² over the whole row.
+    static func legacyWeighted(nmax: Int32, asymmetric: Bool) -> @Sendable (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer) -> Void {
+        { x, qw, o in GGMLLegacyImportance.row(x.baseAddress!, qw.baseAddress!, count: x.count, nmax: nmax, asymmetric: asymmetric, into: o.baseAddress!) }
+    }
 }
 
 /// One ggml block type as a codec: fixed-size blocks along the last dimension, stored as ggml stores them.
@@ -29,10 +60,21 @@ public struct GGMLBlockCodec: Codec, Hashable {
     /// The block types that can be quantized to, in the format key's order.
     public static let traits: [GGMLBlockTraits] = [
         GGMLBlockTraits(type: .q8_0, quantizeBlock: GGUFBlockQuantizer.q8_0, blockValues: { b in (-128...127).map { Double($0) * half(b, 0) } }),
-        GGMLBlockTraits(type: .q4_0, quantizeBlock: GGUFBlockQuantizer.q4_0, blockValues: { b in (0...15).map { Double($0 - 8) * half(b, 0) } }),
-        GGMLBlockTraits(type: .q4_1, quantizeBlock: GGUFBlockQuantizer.q4_1, blockValues: { b in (0...15).map { Double($0) * half(b, 0) + half(b, 2) } }),
-        GGMLBlockTraits(type: .q5_0, quantizeBlock: GGUFBlockQuantizer.q5_0, blockValues: { b in (0...31).map { Double($0 - 16) * half(b, 0) } }),
-        GGMLBlockTraits(type: .q5_1, quantizeBlock: GGUFBlockQuantizer.q5_1, blockValues: { b in (0...31).map { Double($0) * half(b, 0) + half(b, 2) } }),
+        GGMLBlockTraits(type: .q4_0, quantizeBlock: GGUFBlockQuantizer.q4_0, blockValues: { b in (0...15).map { Double($0 - 8) * half(b, 0) } },
+                        quantizeWeightedRow: GGMLBlockTraits.legacyWeighted(nmax: 8, asymmetric: false)),
+        GGMLBlockTraits(type: .q4_1, quantizeBlock: GGUFBlockQuantizer.q4_1, blockValues: { b in (0...15).map { Double($0) * half(b, 0) + half(b, 2) } },
+                        quantizeWeightedRow: GGMLBlockTraits.legacyWeighted(nmax: 15, asymmetric: true)),
+        GGMLBlockTraits(type: .q5_0, quantizeBlock: GGUFBlockQuantizer.q5_0, blockValues: { b in (0...31).map { Double($0 - 16) * half(b, 0) } },
+                        quantizeWeightedRow: GGMLBlockTraits.legacyWeighted(nmax: 16, asymmetric: false)),
+        GGMLBlockTraits(type: .q5_1, quantizeBlock: GGUFBlockQuantizer.q5_1, blockValues: { b in (0...31).map { Double($0) * half(b, 0) + half(b, 2) } },
+                        quantizeWeightedRow: GGMLBlockTraits.legacyWeighted(nmax: 31, asymmetric: true)),
+        GGMLBlockTraits(type: .q2_K, blocks: GGMLKQuantizer.q2K, blockValues: GGMLBlockValues.q2K),
+        GGMLBlockTraits(type: .q3_K, blocks: GGMLKQuantizer.q3K, blockValues: GGMLBlockValues.q3K),
+        GGMLBlockTraits(type: .q4_K, blocks: GGMLKQuantizer.q4K, blockValues: { GGMLBlockValues.scaleMinK($0, top: 15) }),
+        GGMLBlockTraits(type: .q5_K, blocks: GGMLKQuantizer.q5K, blockValues: { GGMLBlockValues.scaleMinK($0, top: 31) }),
+        GGMLBlockTraits(type: .q6_K, blocks: GGMLKQuantizer.q6K, blockValues: GGMLBlockValues.q6K),
+        GGMLBlockTraits(type: .iq4_NL, blocks: GGMLKQuantizer.iq4NL, blockValues: GGMLBlockValues.iq4NL),
+        GGMLBlockTraits(type: .iq4_XS, blocks: GGMLKQuantizer.iq4XS, blockValues: GGMLBlockValues.iq4XS),
     ]
 
     public static func traits(of type: GGMLType) -> GGMLBlockTraits? { traits.first { $0.type == type } }

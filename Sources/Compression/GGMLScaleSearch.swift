@@ -1,0 +1,276 @@
+/// ggml's scale searches for its K-quants and importance-weighted quantizers (`make_qx_quants`,
+/// `make_q3_quants`, `make_qkx2_quants` / `make_qkx3_quants`, `make_qp_quants`, `best_index_int8` and
+/// `nearest_int` of ggml-quants.c), written so that every Float32 operation happens in C's order: sums run
+/// left to right from 0, products associate left to right (`w*x*l` is `(w*x)*l`), integers convert to Float
+/// where C converts them, and nothing is fused into a multiply-add. That is what makes the bytes equal to
+/// a build of ggml without FMA contraction (x86-64 baseline), which is how stock llama-quantize is built.
+///
+/// Pointers, not arrays: these run per 16 or 32 values inside the hottest loops, and the callers own
+/// fixed scratch for them.
+enum GGMLScaleSearch {
+    /// ggml's `GROUP_MAX_EPS`: below this magnitude a group counts as all zero.
+    static let groupMaxEps: Float = 1e-15
+
+    /// ggml's `nearest_int`: adds 1.5·2²³ and reads the low mantissa bits, i.e. round half to even for
+    /// |f| ≤ 2²². Outside that range (and for NaN) it returns the same wrapped value C does.
+    @inline(__always)
+    static func nearestInt(_ f: Float) -> Int32 {
+        let v = f + 12_582_912
+        return (Int32(bitPattern: v.bitPattern) & 0x7F_FFFF) - 0x40_0000
+    }
+
+    @inline(__always)
+    static func clamp(_ v: Int32, _ lo: Int32, _ hi: Int32) -> Int32 { v < lo ? lo : (v > hi ? hi : v) }
+
+    /// `make_qx_quants(n, nmax, x, L, 1, qw)`: symmetric levels `L` in `0..<2·nmax` (stored as l + nmax) and the
+    /// scale (sign folded in) minimizing the weighted error over 19 trial scales. Weights are `qw`, or x².
+    static func symmetric(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+                          _ qw: UnsafePointer<Float>?) -> Float {
+        var max: Float = 0, amax: Float = 0
+        for i in 0..<n {
+            let ax = abs(x[i])
+            if ax > amax { amax = ax; max = x[i] }
+        }
+        if amax < groupMaxEps {
+            for i in 0..<n { L[i] = 0 }
+            return 0
+        }
+        let fmax = Float(nmax)
+        var iscale = Float(-nmax) / max
+        var sumlx: Float = 0, suml2: Float = 0
+        for i in 0..<n {
+            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
+            L[i] = Int8(truncatingIfNeeded: l + nmax)
+            let w = qw?[i] ?? x[i] * x[i]
+            let fl = Float(l)
+            sumlx += w * x[i] * fl
+            suml2 += w * fl * fl
+        }
+        var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
+        var best = scale * sumlx
+        for step in -9...9 where step != 0 {
+            iscale = -(fmax + 0.1 * Float(step)) / max
+            sumlx = 0; suml2 = 0
+            for i in 0..<n {
+                let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
+                let w = qw?[i] ?? x[i] * x[i]
+                let fl = Float(l)
+                sumlx += w * x[i] * fl
+                suml2 += w * fl * fl
+            }
+            if suml2 > 0 && sumlx * sumlx > best * suml2 {
+                for i in 0..<n {
+                    L[i] = Int8(truncatingIfNeeded: nmax + clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1))
+                }
+                scale = sumlx / suml2
+                best = scale * sumlx
+            }
+        }
+        return scale
+    }
+
+    /// `make_q3_quants(n, nmax, x, L, true)`: symmetric levels with weights x², refined by up to five passes
+    /// of coordinate descent. `L` ends as l + nmax.
+    static func symmetricRefined(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float {
+        var max: Float = 0, amax: Float = 0
+        for i in 0..<n {
+            let ax = abs(x[i])
+            if ax > amax { amax = ax; max = x[i] }
+        }
+        if amax < groupMaxEps {
+            for i in 0..<n { L[i] = 0 }
+            return 0
+        }
+        let iscale = Float(-nmax) / max
+        var sumlx: Float = 0, suml2: Float = 0
+        for i in 0..<n {
+            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
+            L[i] = Int8(truncatingIfNeeded: l)
+            let w = x[i] * x[i]
+            let fl = Float(l)
+            sumlx += w * x[i] * fl
+            suml2 += w * fl * fl
+        }
+        for _ in 0..<5 {
+            var changed = 0
+            for i in 0..<n {
+                let w = x[i] * x[i]
+                let li = Float(L[i])
+                var slx = sumlx - w * x[i] * li
+                if slx > 0 {
+                    var sl2 = suml2 - w * li * li
+                    let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
+                    if newL != Int32(L[i]) {
+                        let fl = Float(newL)
+                        slx += w * x[i] * fl
+                        sl2 += w * fl * fl
+                        if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                            L[i] = Int8(truncatingIfNeeded: newL); sumlx = slx; suml2 = sl2
+                            changed += 1
+                        }
+                    }
+                }
+            }
+            if changed == 0 { break }
+        }
+        for i in 0..<n { L[i] = Int8(truncatingIfNeeded: Int32(L[i]) + nmax) }
+        return suml2 > 0 ? sumlx / suml2 : 0
+    }
+
+    /// `make_qkx2_quants` / `make_qkx3_quants`: levels `L` in `0...nmax` with a scale and a minimum (returned
+    /// through `theMin` as −min ≥ 0), trying `nstep + 1` scales `(rmin + rdelta·is + nmax)/(max − min)` and
+    /// keeping the lowest weighted error (absolute with `mad`, else squared). Weights are `weights`, or x².
+    static func asymmetric(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>?,
+                           _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ Laux: UnsafeMutablePointer<UInt8>,
+                           rmin: Float, rdelta: Float, nstep: Int, mad: Bool) -> Float {
+        @inline(__always) func weight(_ i: Int) -> Float { weights?[i] ?? x[i] * x[i] }
+        var min = x[0], max = x[0]
+        var sumW = weight(0)
+        var sumX = sumW * x[0]
+        for i in 1..<n {
+            if x[i] < min { min = x[i] }
+            if x[i] > max { max = x[i] }
+            let w = weight(i)
+            sumW += w
+            sumX += w * x[i]
+        }
+        if min > 0 { min = 0 }
+        if !(max > min) {
+            for i in 0..<n { L[i] = 0 }
+            theMin = -min
+            return 0
+        }
+        let fmax = Float(nmax)
+        var iscale = fmax / (max - min)
+        var scale = 1 / iscale
+        var bestError: Float = 0
+        for i in 0..<n {
+            let l = clamp(nearestInt(iscale * (x[i] - min)), 0, nmax)
+            L[i] = UInt8(truncatingIfNeeded: l)
+            var diff = scale * Float(l) + min - x[i]
+            diff = mad ? abs(diff) : diff * diff
+            bestError += weight(i) * diff
+        }
+        if nstep < 1 {
+            theMin = -min
+            return scale
+        }
+        for step in 0...nstep {
+            iscale = (rmin + rdelta * Float(step) + fmax) / (max - min)
+            var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
+            for i in 0..<n {
+                let l = clamp(nearestInt(iscale * (x[i] - min)), 0, nmax)
+                Laux[i] = UInt8(truncatingIfNeeded: l)
+                let w = weight(i)
+                let fl = Float(l)
+                sumL += w * fl
+                sumL2 += w * fl * fl
+                sumXL += w * fl * x[i]
+            }
+            let D = sumW * sumL2 - sumL * sumL
+            if D > 0 {
+                var thisScale = (sumW * sumXL - sumX * sumL) / D
+                var thisMin = (sumL2 * sumX - sumL * sumXL) / D
+                if thisMin > 0 {
+                    thisMin = 0
+                    thisScale = sumXL / sumL2
+                }
+                var error: Float = 0
+                for i in 0..<n {
+                    var diff = thisScale * Float(Laux[i]) + thisMin - x[i]
+                    diff = mad ? abs(diff) : diff * diff
+                    error += weight(i) * diff
+                }
+                if error < bestError {
+                    for i in 0..<n { L[i] = Laux[i] }
+                    bestError = error
+                    scale = thisScale
+                    min = thisMin
+                }
+            }
+        }
+        theMin = -min
+        return scale
+    }
+
+    /// `make_qp_quants(n, nmax, x, L, qw)`: levels `L` in `0...nmax` for non-negative `x` (the sub-block
+    /// scales or minima of an importance-weighted K-quant), with the super-block scale found by a nine-point
+    /// search and five passes of coordinate descent.
+    static func positive(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>,
+                         _ qw: UnsafePointer<Float>) -> Float {
+        var max: Float = 0
+        for i in 0..<n { max = max > x[i] ? max : x[i] }
+        if max < groupMaxEps {
+            for i in 0..<n { L[i] = 0 }
+            return 0
+        }
+        let fmax = Float(nmax)
+        var iscale = fmax / max
+        for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: nearestInt(iscale * x[i])) }
+        let scale = 1 / iscale
+        var bestMSE: Float = 0
+        for i in 0..<n {
+            let diff = x[i] - scale * Float(L[i])
+            bestMSE += qw[i] * diff * diff
+        }
+        for step in -4...4 where step != 0 {
+            let iscaleStep = (0.1 * Float(step) + fmax) / max
+            let scaleStep = 1 / iscaleStep
+            var mse: Float = 0
+            for i in 0..<n {
+                let l = Swift.min(nmax, nearestInt(iscaleStep * x[i]))
+                let diff = x[i] - scaleStep * Float(l)
+                mse += qw[i] * diff * diff
+            }
+            if mse < bestMSE {
+                bestMSE = mse
+                iscale = iscaleStep
+            }
+        }
+        var sumlx: Float = 0, suml2: Float = 0
+        for i in 0..<n {
+            let l = Swift.min(nmax, nearestInt(iscale * x[i]))
+            L[i] = UInt8(truncatingIfNeeded: l)
+            let w = qw[i]
+            let fl = Float(l)
+            sumlx += w * x[i] * fl
+            suml2 += w * fl * fl
+        }
+        for _ in 0..<5 {
+            var changed = 0
+            for i in 0..<n {
+                let w = qw[i]
+                let li = Float(L[i])
+                var slx = sumlx - w * x[i] * li
+                var sl2 = suml2 - w * li * li
+                if slx > 0 && sl2 > 0 {
+                    let newL = Swift.min(nmax, nearestInt(x[i] * sl2 / slx))
+                    if newL != Int32(L[i]) {
+                        let fl = Float(newL)
+                        slx += w * x[i] * fl
+                        sl2 += w * fl * fl
+                        if slx * slx * suml2 > sumlx * sumlx * sl2 {
+                            L[i] = UInt8(truncatingIfNeeded: newL); sumlx = slx; suml2 = sl2
+                            changed += 1
+                        }
+                    }
+                }
+            }
+            if changed == 0 { break }
+        }
+        return suml2 > 0 ? sumlx / suml2 : 0
+    }
+
+    /// `best_index_int8(n, values, x)`: the index of the nearest of the sorted `values`; on a tie the upper one.
+    @inline(__always)
+    static func nearestIndex(_ values: UnsafePointer<Int8>, _ n: Int, _ x: Float) -> Int {
+        if x <= Float(values[0]) { return 0 }
+        if x >= Float(values[n - 1]) { return n - 1 }
+        var lo = 0, hi = n - 1
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if x < Float(values[mid]) { hi = mid } else { lo = mid }
+        }
+        return x - Float(values[hi - 1]) < Float(values[hi]) - x ? hi - 1 : hi
+    }
+}
