@@ -119,7 +119,7 @@ import WeightFormats
         #expect(e5.parts[0].bytes[0] == 0x7B && e5.parts[0].bytes[1] == 0xFB)   // ±57344, the row's absmax
         #expect(layout(try encode(.kmeans(clusters: 4))) == ["codes:U8:64:64", "centroids:F16:4:8"])
         #expect(layout(try encode(.kmeans(clusters: 4), pruned: true)) == ["codes:U8:64:64", "centroids:F16:4:8", "keep_mask:U8:64:8"])
-        for t in GGMLBlockCodec.traits.map(\.type) {
+        for t in GGMLBlockCodec.traits.map(\.type) where t.blockSize == 32 {   // 256-value blocks: KQuantCodecTests
             let e = try encode(.gguf(t))
             #expect(layout(e) == ["blocks:\(t.name):64:\(2 * t.typeSize)"])
             #expect(e.parts[0].bytes == w.withUnsafeBufferPointer { GGUFBlockQuantizer.quantize($0, type: t) })
@@ -169,7 +169,8 @@ import WeightFormats
             (.fp8(.e4m3, granularity: .group(32)), [4, 64], "granularity",
              "fp8 supports only \"tensor\" or \"channel\" granularity, not groups, so it cannot quantize the weights"),
             (.gguf(.q4_0), [4, 48], "type", "q4_0 (blocks of 32) does not divide the last dimension (48)"),
-            (.gguf(.q4_K), [4, 256], "type", "cannot quantize to Q4_K"),
+            (.gguf(.iq2_XXS), [4, 256], "type", "cannot quantize to IQ2_XXS"),
+            (.gguf(.q4_K), [4, 288], "type", "q4_k (blocks of 256) does not divide the last dimension (288)"),
             (.kmeans(clusters: 257), [4, 4], "clusters", "k-means takes 2–256 clusters, got 257"),
             (.kmeans(clusters: 1), [4, 4], "clusters", "k-means takes 2–256 clusters, got 1"),
         ]
@@ -233,7 +234,7 @@ import WeightFormats
     /// The format key visits one setting per step in table order, skipping what does not fit.
     @Test func cycleHasOneSettingPerStep() {
         let labels = Codecs.cycle(for: [16, 64]).compactMap { $0.codec?.label }
-        #expect(labels == ["int8 ch", "nf4 g64", "e4m3 tensor", "e5m2 tensor", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "kmeans 16"])
+        #expect(labels == ["int8 ch", "nf4 g64", "e4m3 tensor", "e5m2 tensor", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "kmeans 16"])
         let narrow = Codecs.cycle(for: [16, 3]).compactMap { $0.codec?.label }
         #expect(narrow == ["int8 ch", "e4m3 tensor", "e5m2 tensor", "kmeans 16"])
         let wide = Codecs.cycle(for: [4, 96]).compactMap { $0.codec?.label }

@@ -71,3 +71,45 @@ enum KQuantReference {
         }
     }
 }
+
+/// The K-quant and IQ4 rows as codecs: sizes, fit, encode → decode equal to the fake-quantizer, levels.
+@Suite struct KQuantCodecTests {
+    static let types: [GGMLType] = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS]
+
+    @Test func sizesAreGGMLsBlocks() throws {
+        let bits: [GGMLType: Double] = [.q2_K: 2.625, .q3_K: 3.4375, .q4_K: 4.5, .q5_K: 5.5, .q6_K: 6.5625, .iq4_NL: 4.5, .iq4_XS: 4.25]
+        for t in Self.types {
+            let codec = try #require(QuantFormat.gguf(t).codec)
+            #expect(Double(try #require(codec.blockBits(count: 4096))) / 4096 == bits[t])
+            #expect(codec.pieceAlignment == t.blockSize)
+        }
+        #expect(QuantFormat.gguf(.q6_K).codec?.misfit([4, 4544]) == CodecMisfit(field: "type", reason: "q6_k (blocks of 256) does not divide the last dimension (4544)"))
+        #expect(QuantFormat.gguf(.iq4_NL).codec?.misfit([4, 4544]) == nil)
+    }
+
+    @Test func encodeDecodesToTheFakeQuantizationAndTheLevelsHoldEveryValue() throws {
+        let x = try KQuantReference.floats("inputs/heavy_4x512.bin")
+        let shape = [4, 512]
+        for t in Self.types {
+            let codec = try #require(QuantFormat.gguf(t).codec)
+            var fake = [Float](repeating: .nan, count: x.count), decoded = fake
+            let encoded = try x.withUnsafeBufferPointer { input in
+                _ = try fake.withUnsafeMutableBufferPointer {
+                    try codec.fakeQuantize(input, shape: shape, into: $0, measuringAgainst: nil, zerosArePruned: false)
+                }
+                return codec.encode(input, shape: shape, zerosArePruned: false)
+            }
+            #expect(encoded.parts.map(\.bytes.count) == [x.count / t.blockSize * t.typeSize])
+            try decoded.withUnsafeMutableBufferPointer { try codec.decode(encoded, into: $0) }
+            #expect(fake.map(\.bitPattern) == decoded.map(\.bitPattern), "\(t.name)")
+            // The widest block's levels contain every value that block decodes to.
+            let found = try #require(x.withUnsafeBufferPointer { codec.levels($0, shape: shape, firstRow: 0, clustering: nil) })
+            let unit = found.levels.unit
+            let block = try #require(Int(unit.split(separator: " ").last ?? ""))
+            let values = Set(found.levels.values.map { Float($0) })
+            for i in (block * t.blockSize) ..< ((block + 1) * t.blockSize) {
+                #expect(values.contains(fake[i]), "\(t.name) block \(block) value \(fake[i])")
+            }
+        }
+    }
+}
