@@ -35,6 +35,8 @@ import WeightFormats
 ///   64); `fp8_e4m3` / `fp8_e5m2` with `granularity` `"tensor"` (default) or `"channel"`; `gguf` with `type`
 ///   `q8_0`, `q4_0`, `q4_1`, `q5_0`, `q5_1`; `kmeans` with `clusters` 2…256 (an 8-bit index per weight).
 /// - Integer fields must be written as integers: `4.0`, `4.5` and `1e3` are all rejected there.
+/// - `preset` (optional): a llama.cpp preset name (`Q4_K_M`, `Q6_K`, `IQ4_XS`, … `LlamaPreset`); `imatrix`
+///   (optional): the path of an importance matrix.
 /// - An optional `note` string is allowed at the top level and in each rule: JSON has no comments, and plans
 ///   are worth explaining. It is kept when the plan is written back.
 public struct Plan: Equatable, Sendable {
@@ -43,17 +45,26 @@ public struct Plan: Equatable, Sendable {
     public var note: String?
     public var defaultSettings: PlanSection
     public var rules: [PlanRule]
+    /// A llama.cpp preset (`"preset": "Q4_K_M"`): every tensor's format is the type llama-quantize picks for
+    /// it (`LlamaTypeSelection`), before the rules; `default.quantize` cannot be set beside it.
+    public var preset: LlamaPreset?
+    /// An importance matrix file (`"imatrix": "imatrix.gguf"`, GGUF or legacy .dat) for ggml's weighted
+    /// quantizers and the importance-weighted error.
+    public var imatrix: String?
 
     public init(defaultSettings: PlanSection = PlanSection(), rules: [PlanRule] = [], note: String? = nil,
-                source: String = "plan") {
+                source: String = "plan", preset: LlamaPreset? = nil, imatrix: String? = nil) {
         self.defaultSettings = defaultSettings
         self.rules = rules
         self.note = note
         self.source = source
+        self.preset = preset
+        self.imatrix = imatrix
     }
 
     public static func == (a: Plan, b: Plan) -> Bool {
-        a.note == b.note && a.defaultSettings == b.defaultSettings && a.rules == b.rules
+        a.note == b.note && a.defaultSettings == b.defaultSettings && a.rules == b.rules && a.preset == b.preset
+            && a.imatrix == b.imatrix
     }
 
     /// The only plan version this program reads and writes.

@@ -42,5 +42,5 @@ public struct PlanEvaluation: Sendable {
     static func load(_ path: String) throws -> Plan { try Plan.load(path: path) }
 
     @inline(never)
-    static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] { try plan.resolve(for: model.tensors) }
+    static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] { try plan.resolve(for: model.tensors, metadata: model.metadata) }
 }

@@ -32,7 +32,7 @@ struct PlanReader {
             throw fail("", "the plan must be a JSON object, got \(describe(root))")
         }
         let o = try object(root, at: "")
-        try allow(o, at: "", ["version", "note", "default", "rules"])
+        try allow(o, at: "", ["version", "note", "preset", "imatrix", "default", "rules"])
         guard let v = o["version"] else { throw fail("version", "missing (expected \(Plan.version))") }
         let version = try integer(v, at: "version")
         guard version == Plan.version else {
@@ -40,11 +40,23 @@ struct PlanReader {
         }
         var plan = Plan()
         plan.note = try o["note"].map { (v) throws(PlanError) in try string(v, at: "note") }
+        if let p = o["preset"] {
+            let name = try string(p, at: "preset")
+            guard let preset = LlamaPreset(name: name) else {
+                throw fail("preset", "unknown preset \"\(DisplayText.escaped(name))\" (expected one of \(LlamaPreset.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            plan.preset = preset
+        }
+        plan.imatrix = try o["imatrix"].map { (v) throws(PlanError) in try string(v, at: "imatrix") }
+        if plan.imatrix?.isEmpty == true { throw fail("imatrix", "empty path") }
         if let d = o["default"] {
             let s = try object(d, at: "default")
             try allow(s, at: "default", ["prune", "quantize"])
             plan.defaultSettings.prune = try s["prune"].map { (v) throws(PlanError) in try prune(v, at: "default.prune") }
             plan.defaultSettings.quantize = try s["quantize"].map { (v) throws(PlanError) in try quantize(v, at: "default.quantize") }
+            if plan.preset != nil && plan.defaultSettings.quantize != nil {
+                throw fail("default.quantize", "a plan with a preset takes every tensor's format from the preset; set formats in rules instead")
+            }
         }
         if let r = o["rules"] {
             guard case .array(let items) = r else { throw fail("rules", "expected an array of rules, got \(describe(r))") }

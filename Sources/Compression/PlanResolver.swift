@@ -7,12 +7,15 @@ extension Plan {
     /// divide a tensor's last dimension, and a rule that matches no floating tensor (almost always a typo in
     /// the pattern, which would otherwise silently leave layers uncompressed). Errors name the field that set
     /// the offending value — the default or the rule that won for that tensor — and the tensor.
-    public func resolve(for tensors: [Tensor]) throws(PlanError) -> [LayerSettings] {
-        try resolve(for: tensors.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) })
+    /// `metadata` (the model's) tells a preset the architecture and its hyperparameters.
+    public func resolve(for tensors: [Tensor], metadata: [(key: String, value: MetadataValue)] = []) throws(PlanError) -> [LayerSettings] {
+        try resolve(for: tensors.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) }, metadata: metadata)
     }
 
     /// As `resolve(for:)` on tensor descriptions, for callers (and tests) that have no tensor data.
-    public func resolve(for tensors: [(name: String, dtype: DType, shape: [Int])]) throws(PlanError) -> [LayerSettings] {
+    public func resolve(for tensors: [(name: String, dtype: DType, shape: [Int])],
+                        metadata: [(key: String, value: MetadataValue)] = []) throws(PlanError) -> [LayerSettings] {
+        let presetChoices = presetChoices(for: tensors, metadata: metadata)
         var patterns: [Regex<AnyRegexOutput>] = []
         for (i, rule) in rules.enumerated() {
             // Plans from `parse` are already checked; plans built in code are checked here.
@@ -41,6 +44,7 @@ extension Plan {
                 prune = defaultSettings.prune.map { ($0, "default") }
                 quantize = defaultSettings.quantize.map { ($0, "default") }
             }
+            if let choice = presetChoices?[t.name] { quantize = (choice.quantize, "preset") }
             for (i, rule) in rules.enumerated() where t.name.contains(patterns[i]) {
                 matchedFloating[i] = true
                 let origin = FieldPath.index("rules", i)
@@ -62,6 +66,15 @@ extension Plan {
             throw PlanError(path: source, field: field, reason: "\(pattern) matches no tensor")
         }
         return out
+    }
+
+    /// Each floating tensor's type under the plan's preset (nil without one), as llama-quantize picks it.
+    public func presetChoices(for tensors: [(name: String, dtype: DType, shape: [Int])],
+                              metadata: [(key: String, value: MetadataValue)]) -> [String: PresetChoice]? {
+        guard let preset else { return nil }
+        let floating = tensors.filter { $0.dtype.isFloating }.map { (name: $0.name, shape: $0.shape) }
+        let facts = LlamaModelFacts(metadata: metadata, tensors: floating)
+        return LlamaTypeSelection.choose(preset, facts: facts, tensors: floating, hasImportance: imatrix != nil)
     }
 
     /// Shape constraints of a prune method: N:M works on runs of `m` along the last dimension.

@@ -7,6 +7,8 @@ extension Plan {
     public func jsonText() -> String {
         var lines = ["{", "  \"version\": \(Plan.version),"]
         if let note { lines.append("  \"note\": \(PlanJSON.string(note)),") }
+        if let preset { lines.append("  \"preset\": \(PlanJSON.string(preset.rawValue)),") }
+        if let imatrix { lines.append("  \"imatrix\": \(PlanJSON.string(imatrix)),") }
         let d = PlanJSON.sections(prune: defaultSettings.prune, quantize: defaultSettings.quantize)
         if d.isEmpty {
             lines.append("  \"default\": {},")
