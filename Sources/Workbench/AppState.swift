@@ -96,6 +96,11 @@ public struct AppState: Equatable, Sendable {
 
     public var themeName: String
     public var planPath: String?
+    /// What llama-quantize's type choice reads from the model (architecture, layers, heads, experts).
+    public var presetFacts: LlamaModelFacts?
+    /// The llama.cpp preset `P` last applied to the whole model, and each layer's choice under it (by index).
+    public var preset: LlamaPreset?
+    public var presetChoices: [Int: PresetChoice] = [:]
     /// Set by the run loop from the locale: block glyphs and box drawing, or ASCII.
     public var useUnicode = true
     public var message: Message?
@@ -120,6 +125,7 @@ public struct AppState: Equatable, Sendable {
         let file = model.path.split(separator: "/").last.map(String.init) ?? model.path
         self.init(modelName: file, layers: model.tensors.map(Layer.init), settings: settings, themeName: themeName,
                   planPath: planPath, width: width, height: height)
+        presetFacts = LlamaModelFacts(metadata: model.metadata, tensors: model.tensors.map { (name: $0.name, shape: $0.shape) })
     }
 
     /// The state to open with and the work to start: analyse every floating layer (the focused one first) and

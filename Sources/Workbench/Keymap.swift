@@ -6,7 +6,7 @@ public enum Command: String, CaseIterable, Sendable {
     case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
-    case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll
+    case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll, cyclePreset
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
@@ -76,6 +76,7 @@ public enum Keymap {
         KeyBinding(c("c"), .cycleGranularity, "scale: tensor, channel, group 32…256", .tuning),
         KeyBinding(c("C"), .cycleClip, "clipping: minmax, p99.9, p99, mse", .tuning),
         KeyBinding(c("*"), .toggleApplyAll, "apply edits to every layer", .tuning),
+        KeyBinding(c("P"), .cyclePreset, "llama.cpp preset, whole model: Q8_0, Q6_K…Q2_K", .tuning),
 
         KeyBinding(c("l"), .toggleLogCounts, "linear / log counts", .histogram),
         KeyBinding(c("z"), .cycleZoom, "zoom: full, ±10 %, ±1 % of max |w|", .histogram),

@@ -107,6 +107,8 @@ enum Reducer {
         case .cyclePrune, .fineUp, .fineDown, .coarseUp, .coarseDown, .cycleNM, .cycleFormat, .bitsUp, .bitsDown,
              .toggleSymmetric, .cycleGranularity, .cycleClip, .thresholdUp, .thresholdDown:
             return tune(&state, command)
+        case .cyclePreset:
+            return applyNextPreset(&state)
         case .toggleApplyAll:
             state.applyToAll.toggle()
             state.message = .init(state.applyToAll ? "edits apply to every layer (* to stop)" : "edits apply to the marked or focused layer")

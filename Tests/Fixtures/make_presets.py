@@ -90,7 +90,7 @@ def write_model(path, meta, tensors):
     w.close()
 
 
-LINE = re.compile(r"^\[\s*\d+/\s*\d+\]\s+(\S+) - \[[^\]]*\], type =\s*(\S+), size =[^(]*(?:\((\S+)\))?\s*$")
+LINE = re.compile(r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[[^\]]*\], type =\s*(\S+), size =[^(]*(?:\((\S+)\))?\s*$")
 
 
 def run(quantize, model, preset):

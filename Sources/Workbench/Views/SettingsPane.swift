@@ -42,6 +42,9 @@ enum SettingsPane {
 
         // Quantization.
         line("f", "format", formatName(s.quantize))
+        if let preset = state.preset, let choice = state.presetChoices[i], choice.quantize == s.quantize {
+            line("P", preset.rawValue, choice.reason)
+        }
         if let codec = s.quantize.codec {
             for setting in codec.settingLines(number: Format.value) {
                 line(setting.knob.map(keys) ?? "", setting.label, setting.value)
