@@ -43,7 +43,17 @@ enum SettingsPane {
         // Quantization.
         line("f", "format", formatName(s.quantize))
         if let preset = state.preset, let choice = state.presetChoices[i], choice.quantize == s.quantize {
-            line("P", preset.rawValue, choice.reason)
+            // The preset and, word-wrapped under it, why llama-quantize picks this type for the layer.
+            line("P", "preset", preset.rawValue)
+            var rest = Substring(choice.reason)
+            let room = max(8, width - 4)
+            while !rest.isEmpty, y < rect.maxY {
+                var cut = rest.count <= room ? rest.endIndex : rest.index(rest.startIndex, offsetBy: room)
+                if cut != rest.endIndex, let space = rest[..<cut].lastIndex(of: " ") { cut = space }
+                p.text(String(rest[..<cut]), x: x + 4, y: y, Style(.mainForeground), width: room)
+                y += 1
+                rest = rest[cut...].drop { $0 == " " }
+            }
         }
         if let codec = s.quantize.codec {
             for setting in codec.settingLines(number: Format.value) {
