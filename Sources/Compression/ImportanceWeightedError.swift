@@ -3,7 +3,7 @@
 /// errors on columns the model's inputs never excite cost nothing. Shown beside MSE and SQNR.
 ///
 /// `mse` = Σ w_c·(x − x̂)² / n and `sqnrDB` = 10·log10(Σ w_c·x² / Σ w_c·(x − x̂)²) (∞ when exact), in Double.
-public struct ImportanceWeightedError: Sendable, Equatable {
+public struct ImportanceWeightedError: Sendable, Hashable {
     public var mse: Double
     public var sqnrDB: Double
 

@@ -17,6 +17,8 @@ public struct LayerEvaluation: Hashable, Sendable {
     public var zerosAfterPruning: Int
     /// The k-means clustering, when the format is k-means.
     public var clustering: KMeansClustering?
+    /// The error weighted by an importance matrix, when one was given.
+    public var importanceError: ImportanceWeightedError? = nil
 }
 
 /// Prune then quantize one layer held in memory, measure the reconstruction and size it.
@@ -53,8 +55,10 @@ public enum LayerEvaluator {
     public static func evaluate(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
                                 originalDType: DType = .float32, globalCut: MagnitudeCut? = nil,
                                 reconstruction: UnsafeMutableBufferPointer<Float>? = nil,
+                                importance: UnsafeBufferPointer<Float>? = nil,
                                 cancelled: () -> Bool = { false }) throws -> LayerEvaluation {
         try validate(settings, shape: shape)
+        try validate(importance: importance, shape: shape)
         let layout = TensorLayout(shape: shape)
         precondition(values.count == layout.count, "\(values.count) values for shape \(shape)")
         let n = values.count
@@ -86,7 +90,13 @@ public enum LayerEvaluator {
         // 2. Quantize, measuring each piece against the original values as it is written.
         var clustering: KMeansClustering? = nil
         var measured: ErrorMetrics? = nil
-        if let codec = settings.quantize.codec {
+        if let importance, case .gguf(let type) = settings.quantize {
+            // ggml's importance-matrix path (types without one, Q8_0, quantize as without weights).
+            let bytes = GGUFBlockQuantizer.quantize(source, type: type, rowLength: shape.last ?? n, importance: importance)
+            try bytes.withUnsafeBytes { raw in
+                try ElementDecoder.decode(raw, dtype: .ggml(type), byteOrder: .little, count: n, into: out, path: "\(type.name) blocks")
+            }
+        } else if let codec = settings.quantize.codec {
             let q = try codec.fakeQuantize(source, shape: shape, into: out, measuringAgainst: values,
                                            zerosArePruned: settings.prune != .none)
             measured = q.metrics
@@ -100,8 +110,21 @@ public enum LayerEvaluator {
         let metrics = measured ?? ErrorMetrics.measure(original: values, reconstructed: UnsafeBufferPointer(out))
         let size = SizeModel.size(settings, shape: shape, originalDType: originalDType,
                                   zerosAfterPruning: zeros, prunedRows: outcome.prunedRows)
-        return LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,
-                               clustering: clustering)
+        var evaluation = LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,
+                                         clustering: clustering)
+        if let importance {
+            evaluation.importanceError = ImportanceWeightedError(original: values, reconstructed: UnsafeBufferPointer(out), weights: importance)
+        }
+        return evaluation
+    }
+
+    /// Importance weights are one per column: as many as the last dimension.
+    static func validate(importance: UnsafeBufferPointer<Float>?, shape: [Int]) throws {
+        guard let importance else { return }
+        let columns = shape.last ?? 1
+        guard importance.count == columns, columns > 0 else {
+            throw CompressionError("the importance matrix has \(importance.count) weights, rows have \(columns) values, shape is \(shape)")
+        }
     }
 
     /// Prunes `w` in place: by the resolved global cut when there is one, else by the method.
@@ -116,11 +139,22 @@ public enum LayerEvaluator {
     /// The stored form of one layer after `settings`: prune (as `evaluate` does), then the codec's `encode`.
     /// Decoding it gives `evaluate`'s reconstruction bit for bit. Nil when the settings quantize nothing
     /// (the pruned floats are then the stored form).
+    /// With `importance` (one weight per column) ggml block types are encoded by ggml's imatrix path.
     public static func encode(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
-                              globalCut: MagnitudeCut? = nil) throws -> EncodedTensor? {
+                              globalCut: MagnitudeCut? = nil, importance: UnsafeBufferPointer<Float>? = nil) throws -> EncodedTensor? {
         try validate(settings, shape: shape)
+        try validate(importance: importance, shape: shape)
         guard let codec = settings.quantize.codec else { return nil }
         precondition(values.count == TensorLayout(shape: shape).count, "\(values.count) values for shape \(shape)")
+        if let importance, case .gguf(let type) = settings.quantize {
+            var work = Array(values)
+            return work.withUnsafeMutableBufferPointer { w in
+                if settings.prune != .none { _ = prune(w, settings.prune, shape: shape, globalCut: globalCut) }
+                let bytes = GGUFBlockQuantizer.quantize(UnsafeBufferPointer(w), type: type, rowLength: shape.last ?? w.count, importance: importance)
+                return EncodedTensor(format: settings.quantize, shape: shape,
+                                     parts: [EncodedPart(name: "blocks", dtype: .ggml(type), count: w.count, bytes: bytes)])
+            }
+        }
         if settings.prune == .none { return codec.encode(values, shape: shape, zerosArePruned: false) }
         var pruned = Array(values)
         return pruned.withUnsafeMutableBufferPointer { w in

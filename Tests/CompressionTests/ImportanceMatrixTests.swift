@@ -72,4 +72,29 @@ import TestSupport
         #expect(abs(e.mse - mse) <= 1e-12 * mse)
         #expect(abs(e.sqnrDB - sqnr) <= 1e-9)
     }
+
+    @Test func layerEvaluatorUsesTheImportancePathAndReportsTheWeightedError() throws {
+        let m = try ImportanceMatrix.load(path: Fixtures.path("imatrix/small.imatrix.gguf"))
+        let w = try #require(try m.weights(for: "blk.0.attn_q.weight", columns: 512))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("imatrix/attn_q.bin")))
+        let x: [Float] = data.withUnsafeBytes { raw in (0..<(data.count / 4)).map { raw.load(fromByteOffset: 4 * $0, as: Float.self) } }
+        let expected = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("imatrix/attn_q.Q4_K.bin"))))
+        let settings = LayerSettings(quantize: .gguf(.q4_K))
+        let encoded = try x.withUnsafeBufferPointer { xp in
+            try w.withUnsafeBufferPointer { try LayerEvaluator.encode(settings, shape: [4, 512], values: xp, importance: $0) }
+        }
+        #expect(encoded?.parts.first?.bytes == expected)
+        let evaluation = try x.withUnsafeBufferPointer { xp in
+            try w.withUnsafeBufferPointer { try LayerEvaluator.evaluate(settings, shape: [4, 512], values: xp, importance: $0) }
+        }
+        let ref = try #require(Self.reference["attn_q"] as? [String: Any])
+        let sqnr = try #require(ref["weighted_sqnr_db"] as? Double)
+        let e = try #require(evaluation.importanceError)
+        #expect(abs(e.sqnrDB - sqnr) <= 1e-9)
+        #expect(throws: CompressionError.self) {
+            try x.withUnsafeBufferPointer { xp in
+                try w.withUnsafeBufferPointer { try LayerEvaluator.evaluate(settings, shape: [8, 256], values: xp, importance: $0) }
+            }
+        }
+    }
 }
