@@ -54,6 +54,10 @@ struct Bench: ParsableCommand {
         try time("int8-channel") { try evaluate(LayerSettings(quantize: .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax))) }
         try time("int4-g128") { try evaluate(LayerSettings(quantize: .int(bits: 4, symmetric: true, granularity: .group(128), clip: .minmax))) }
         try time("q4_0") { try evaluate(LayerSettings(quantize: .gguf(.q4_0))) }
+        // llama.cpp's K-quants and IQ4 (ggml's reference quantizers, bit-exact, no importance matrix).
+        for t in [GGMLType.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS] {
+            try time(t.name.lowercased()) { try evaluate(LayerSettings(quantize: .gguf(t))) }
+        }
 
         // A pruning query answered from the cumulative magnitude histogram (no pass over the weights).
         let histogram = analysis!.magnitudes

@@ -195,7 +195,7 @@ import WeightFormats
             return out
         }
         #expect(cycle(wide) == ["int8 ch", "nf4 g64", "e4m3 tensor", "e5m2 tensor", "Q8_0", "Q4_0", "Q4_1", "Q5_0",
-                                "Q5_1", "kmeans 16", "none"])
+                                "Q5_1", "IQ4_NL", "kmeans 16", "none"])
         // No NF4 block size divides 48 either (a plan would refuse one, see QAFindingsTests).
         #expect(cycle(odd) == ["int8 ch", "e4m3 tensor", "e5m2 tensor", "kmeans 16", "none"])
     }
