@@ -33,7 +33,8 @@ import WeightFormats
 ///   `"channel"` (the default: one scale per output row is the common, cheap choice) or `{"group": g}`,
 ///   `clip` `"minmax"` (default), `{"percentile": p}` (0 < p ≤ 100) or `"mse"`; `nf4` with `group` (default
 ///   64); `fp8_e4m3` / `fp8_e5m2` with `granularity` `"tensor"` (default) or `"channel"`; `gguf` with `type`
-///   `q8_0`, `q4_0`, `q4_1`, `q5_0`, `q5_1`; `kmeans` with `clusters` 2…256 (an 8-bit index per weight).
+///   `q8_0`, `q4_0`, `q4_1`, `q5_0`, `q5_1`, `q2_k`, `q3_k`, `q4_k`, `q5_k`, `q6_k`, `iq4_nl`, `iq4_xs`; `kmeans` with
+///   `clusters` 2…256 (an 8-bit index per weight).
 /// - Integer fields must be written as integers: `4.0`, `4.5` and `1e3` are all rejected there.
 /// - `preset` (optional): a llama.cpp preset name (`Q4_K_M`, `Q6_K`, `IQ4_XS`, … `LlamaPreset`); `imatrix`
 ///   (optional): the path of an importance matrix.
