@@ -332,9 +332,12 @@ enum GGMLKQuantizer {
         iq4(x, qw, o, superBlock: 256)
     }
 
+    /// ggml's `kvalues_iq4nl` as Float (exact conversions, made once).
+    private static let iq4Values: [Float] = GGMLGrids.iq4nl.map { Float($0) }
+
     /// `quantize_row_iq4_nl_impl(superBlock, 32, …, kvalues_iq4nl, qw, ntry: 7)`.
     private static func iq4(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, superBlock: Int) {
-        GGMLGrids.iq4nl.withUnsafeBufferPointer { kv in
+        iq4Values.withUnsafeBufferPointer { kv in
             let values = kv.baseAddress!
             let ntry = 7
             withScratch { L, floats in
@@ -344,7 +347,7 @@ enum GGMLKQuantizer {
                 sigma2 *= 2 / Float(superBlock)
                 let blocks = superBlock / 32
                 var maxScale: Float = 0, amaxScale: Float = 0
-                let v0 = Float(values[0])
+                let v0 = values[0]
                 for ib in 0..<blocks {
                     let xb = x + 32 * ib, Lb = L + 32 * ib
                     if let qw {
@@ -364,7 +367,7 @@ enum GGMLKQuantizer {
                     for j in 0..<32 {
                         let l = Search.nearestIndex(values, 16, id * xb[j])
                         Lb[j] = UInt8(l)
-                        let q = Float(values[l])
+                        let q = values[l]
                         let w = weight[j]
                         sumqx += w * q * xb[j]
                         sumq2 += w * q * q
@@ -372,10 +375,10 @@ enum GGMLKQuantizer {
                     d = sumq2 > 0 ? sumqx / sumq2 : 0
                     var best = d * sumqx
                     for itry in -ntry...ntry {
-                        id = Float(itry + Int(values[0])) / max
+                        id = Float(itry + Int(v0)) / max
                         sumqx = 0; sumq2 = 0
                         for j in 0..<32 {
-                            let q = Float(values[Search.nearestIndex(values, 16, id * xb[j])])
+                            let q = values[Search.nearestIndex(values, 16, id * xb[j])]
                             let w = weight[j]
                             sumqx += w * q * xb[j]
                             sumq2 += w * q * q

@@ -35,13 +35,24 @@ enum GGMLScaleSearch {
             for i in 0..<n { L[i] = 0 }
             return 0
         }
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { wb in
+            let weights = wb.baseAddress!
+            if let qw { for i in 0..<n { weights[i] = qw[i] } } else { for i in 0..<n { weights[i] = x[i] * x[i] } }
+            return symmetric(n, nmax, x, L, weights: weights, max: max)
+        }
+    }
+
+    /// The search of `symmetric` once the weights are known and the group is not all zero.
+    @inline(__always)
+    private static func symmetric(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+                                  weights: UnsafePointer<Float>, max: Float) -> Float {
         let fmax = Float(nmax)
         var iscale = Float(-nmax) / max
         var sumlx: Float = 0, suml2: Float = 0
         for i in 0..<n {
             let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
-            let w = qw?[i] ?? x[i] * x[i]
+            let w = weights[i]
             let fl = Float(l)
             sumlx += w * x[i] * fl
             suml2 += w * fl * fl
@@ -53,7 +64,7 @@ enum GGMLScaleSearch {
             sumlx = 0; suml2 = 0
             for i in 0..<n {
                 let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
-                let w = qw?[i] ?? x[i] * x[i]
+                let w = weights[i]
                 let fl = Float(l)
                 sumlx += w * x[i] * fl
                 suml2 += w * fl * fl
@@ -119,11 +130,12 @@ enum GGMLScaleSearch {
 
     /// `make_qkx2_quants` / `make_qkx3_quants`: levels `L` in `0...nmax` with a scale and a minimum (returned
     /// through `theMin` as −min ≥ 0), trying `nstep + 1` scales `(rmin + rdelta·is + nmax)/(max − min)` and
-    /// keeping the lowest weighted error (absolute with `mad`, else squared). Weights are `weights`, or x².
-    static func asymmetric(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>?,
+    /// keeping the lowest weighted error (absolute with `mad`, else squared). Every caller has weights (ggml's
+    /// x² default of `make_qkx3_quants` is never used by the quantizers ported here).
+    static func asymmetric(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
                            _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ Laux: UnsafeMutablePointer<UInt8>,
                            rmin: Float, rdelta: Float, nstep: Int, mad: Bool) -> Float {
-        @inline(__always) func weight(_ i: Int) -> Float { weights?[i] ?? x[i] * x[i] }
+        @inline(__always) func weight(_ i: Int) -> Float { weights[i] }
         var min = x[0], max = x[0]
         var sumW = weight(0)
         var sumX = sumW * x[0]
@@ -261,16 +273,17 @@ enum GGMLScaleSearch {
         return suml2 > 0 ? sumlx / suml2 : 0
     }
 
-    /// `best_index_int8(n, values, x)`: the index of the nearest of the sorted `values`; on a tie the upper one.
+    /// `best_index_int8(n, values, x)`: the index of the nearest of the sorted `values` (ggml's int8 table,
+    /// here already converted to Float, which is exact); on a tie the upper one.
     @inline(__always)
-    static func nearestIndex(_ values: UnsafePointer<Int8>, _ n: Int, _ x: Float) -> Int {
-        if x <= Float(values[0]) { return 0 }
-        if x >= Float(values[n - 1]) { return n - 1 }
+    static func nearestIndex(_ values: UnsafePointer<Float>, _ n: Int, _ x: Float) -> Int {
+        if x <= values[0] { return 0 }
+        if x >= values[n - 1] { return n - 1 }
         var lo = 0, hi = n - 1
         while hi - lo > 1 {
             let mid = (lo + hi) / 2
-            if x < Float(values[mid]) { hi = mid } else { lo = mid }
+            if x < values[mid] { hi = mid } else { lo = mid }
         }
-        return x - Float(values[hi - 1]) < Float(values[hi]) - x ? hi - 1 : hi
+        return x - values[hi - 1] < values[hi] - x ? hi - 1 : hi
     }
 }
