@@ -97,10 +97,22 @@ public final class Engine: @unchecked Sendable {
         let deliver: @Sendable (EvaluationResult) -> Void
     }
 
-    public init(model: Model, scheduler: any Scheduler = DispatchScheduler()) {
+    /// An importance matrix: ggml block types quantize with ggml's imatrix path, and every evaluation of a
+    /// tensor with an entry carries the importance-weighted error. Tensors without an entry are evaluated
+    /// without one (as llama-quantize does); expert tensors (3-D) are left unweighted here.
+    public let importance: ImportanceMatrix?
+
+    public init(model: Model, scheduler: any Scheduler = DispatchScheduler(), importance: ImportanceMatrix? = nil) {
         self.model = model
         self.scheduler = scheduler
+        self.importance = importance
         plan = Array(repeating: .identity, count: model.tensors.count)
+    }
+
+    /// This tensor's importance weights (one per column), nil without an entry; a wrong length throws.
+    func importanceWeights(_ tensor: Tensor) throws -> [Float]? {
+        guard let importance, tensor.shape.count == 2, let columns = tensor.shape.last else { return nil }
+        return try importance.weights(for: tensor.name, columns: columns)
     }
 
     /// Elements per piece when a large layer is split across cores.
@@ -246,13 +258,17 @@ public final class Engine: @unchecked Sendable {
     func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken,
                   withLevels: Bool = true, pieceElements: Int = Engine.pieceElements) throws -> Evaluated {
         try LayerEvaluator.validate(settings, shape: tensor.shape)
+        let weights = try importanceWeights(tensor)
         let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: pieceElements)
         let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
         guard let rowsPerPiece, tensor.shape.count > 1, tensor.shape[0] > rowsPerPiece else {
             let v = try values(of: tensor)
             return try v.withUnsafeBufferPointer {
-                let e = try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: $0, originalDType: tensor.dtype,
-                                                    globalCut: cut, cancelled: { token.isCancelled })
+                let v = $0
+                let e = try Self.withOptional(weights) { w in
+                    try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: v, originalDType: tensor.dtype,
+                                                globalCut: cut, importance: w, cancelled: { token.isCancelled })
+                }
                 let found = withLevels ? LevelFinder.find(settings.quantize, values: $0, shape: tensor.shape, clustering: e.clustering) : nil
                 return Evaluated(evaluation: e, levels: found?.levels)
             }
@@ -272,8 +288,10 @@ public final class Engine: @unchecked Sendable {
                 let values = UnsafeMutableBufferPointer(rebasing: input[0..<count])
                 try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
                 let v = UnsafeBufferPointer(values)
-                let e = try LayerEvaluator.evaluate(settings, shape: shape, values: v, originalDType: tensor.dtype,
-                                                    reconstruction: output, cancelled: { token.isCancelled })
+                let e = try Self.withOptional(weights) { w in
+                    try LayerEvaluator.evaluate(settings, shape: shape, values: v, originalDType: tensor.dtype,
+                                                reconstruction: output, importance: w, cancelled: { token.isCancelled })
+                }
                 slots.set(p, (e, withLevels ? LevelFinder.find(settings.quantize, values: v, shape: shape, firstRow: r0) : nil))
             } catch {
                 slots.fail(error)
@@ -283,18 +301,27 @@ public final class Engine: @unchecked Sendable {
         var metrics = ErrorMetrics()
         var pruned = 0, prunedRows = 0, zeros = 0
         var widest: LevelFinder.Found? = nil
+        var weighted: ImportanceWeightedError? = nil
         for case let (e, found)? in slots.values {
             if let found, found.width > (widest?.width ?? -1) { widest = found }
             metrics.merge(e.metrics)
+            if let w = e.importanceError { weighted = (weighted ?? ImportanceWeightedError()); weighted!.merge(w) }
             pruned += e.pruning.pruned
             prunedRows += e.pruning.prunedRows
             zeros += e.zerosAfterPruning
         }
         let size = SizeModel.size(settings, shape: tensor.shape, originalDType: tensor.dtype,
                                   zerosAfterPruning: zeros, prunedRows: prunedRows)
-        let e = LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(pruned: pruned, prunedRows: prunedRows),
+        var e = LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(pruned: pruned, prunedRows: prunedRows),
                                 zerosAfterPruning: zeros, clustering: nil)
+        e.importanceError = weighted
         return Evaluated(evaluation: e, levels: widest?.levels)
+    }
+
+    /// Calls `body` with a buffer of `values`, or with nil.
+    static func withOptional<R>(_ values: [Float]?, _ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+        guard let values else { return try body(nil) }
+        return try values.withUnsafeBufferPointer { try body($0) }
     }
 
     /// Rows of dimension 0 per piece when every step of `settings` acts within rows (so pieces can be

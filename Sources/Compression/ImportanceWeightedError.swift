@@ -1,15 +1,20 @@
+import Foundation
+
 /// The error of a reconstruction weighted by an importance matrix, the quantity ggml's imatrix quantizers
 /// minimise: column c of every row counts with weight w_c (the mean squared activation of input c), so
 /// errors on columns the model's inputs never excite cost nothing. Shown beside MSE and SQNR.
 ///
-/// `mse` = Σ w_c·(x − x̂)² / n and `sqnrDB` = 10·log10(Σ w_c·x² / Σ w_c·(x − x̂)²) (∞ when exact), in Double.
+/// `mse` = Σ w_c·(x − x̂)² / n and `sqnrDB` = 10·log10(Σ w_c·x² / Σ w_c·(x − x̂)²) (∞ when exact), summed in
+/// Double; pieces of a tensor (and tensors of a model) combine by adding the sums.
 public struct ImportanceWeightedError: Sendable, Hashable {
-    public var mse: Double
-    public var sqnrDB: Double
+    public var weightedError: Double
+    public var weightedSignal: Double
+    public var count: Int
 
-    public init(mse: Double, sqnrDB: Double) {
-        self.mse = mse
-        self.sqnrDB = sqnrDB
+    public init(weightedError: Double = 0, weightedSignal: Double = 0, count: Int = 0) {
+        self.weightedError = weightedError
+        self.weightedSignal = weightedSignal
+        self.count = count
     }
 
     /// Measures `reconstructed` against `original` (rows of `weights.count` values).
@@ -23,9 +28,15 @@ public struct ImportanceWeightedError: Sendable, Hashable {
             error += w * d * d
             signal += w * x * x
         }
-        mse = original.isEmpty ? 0 : error / Double(original.count)
-        sqnrDB = error == 0 ? .infinity : 10 * log10(signal / error)
+        self.init(weightedError: error, weightedSignal: signal, count: original.count)
+    }
+
+    public var mse: Double { count == 0 ? 0 : weightedError / Double(count) }
+    public var sqnrDB: Double { weightedError == 0 ? .infinity : 10 * log10(weightedSignal / weightedError) }
+
+    public mutating func merge(_ other: ImportanceWeightedError) {
+        weightedError += other.weightedError
+        weightedSignal += other.weightedSignal
+        count += other.count
     }
 }
-
-import Foundation

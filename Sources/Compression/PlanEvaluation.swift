@@ -8,6 +8,14 @@ public struct PlanEvaluation: Sendable {
     /// One per tensor: the engine's answer, or the tensor as stored (integer and bool tensors).
     public let layers: [LayerNumbers]
     public let totals: ModelTotals
+    /// With an importance matrix (the engine's): each tensor's importance-weighted error (nil for tensors
+    /// without an entry) and the model's, all weighted sums added.
+    public let importanceErrors: [ImportanceWeightedError?]
+    public var importanceTotal: ImportanceWeightedError? {
+        let present = importanceErrors.compactMap { $0 }
+        guard !present.isEmpty else { return nil }
+        return present.reduce(into: ImportanceWeightedError()) { $0.merge($1) }
+    }
 
     /// Evaluates `settings` (one per tensor) with `engine` (a fresh one by default; the workbench passes its
     /// own, whose cache already holds most layers). `progress` gets (layers done, layers total).
@@ -21,14 +29,21 @@ public struct PlanEvaluation: Sendable {
         let tensors = model.tensors.map(TensorInfo.init)
         layers = zip(tensors, evaluations).map { LayerNumbers.evaluated($0, $1) }
         totals = ModelTotals(Array(zip(tensors, layers)))
+        importanceErrors = evaluations.map { $0?.importanceError }
     }
 
     /// Loads the plan (first: a bad plan is reported before the model is read), opens the model, resolves
     /// the plan against it and evaluates it.
-    public init(modelPath: String, planPath: String, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
-        let plan = try Self.load(planPath)
+    /// `imatrixPath` (else the plan's `imatrix`) names an importance matrix: ggml types are quantized with it
+    /// and the importance-weighted error is measured.
+    public init(modelPath: String, planPath: String, imatrixPath: String? = nil,
+                progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
+        var plan = try Self.load(planPath)
+        if let imatrixPath { plan.imatrix = imatrixPath }
+        let importance = try plan.imatrix.map { try ImportanceMatrix.load(path: $0) }
         let model = try ModelFile.open(modelPath)
-        try self.init(model: model, settings: try Self.resolve(plan, for: model), progress: progress)
+        let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
+        try self.init(model: model, settings: try Self.resolve(plan, for: model), engine: engine, progress: progress)
     }
 
     /// The plan at `path` resolved against `model`'s tensors.

@@ -19,11 +19,14 @@ struct Report: ParsableCommand {
     @Option(help: "table, json or csv.")
     var format: OutputFormat = .table
 
+    @Option(help: "An importance matrix (llama.cpp's GGUF imatrix or legacy .dat; else the plan's \"imatrix\"): ggml types quantize with it, and the table adds the importance-weighted SQNR.")
+    var imatrix: String?
+
     func run() throws {
         let evaluation: PlanEvaluation
         do {
             let showProgress = isatty(2) == 1
-            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, progress: { done, total in
+            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, imatrixPath: imatrix, progress: { done, total in
                 guard showProgress else { return }
                 FileHandle.standardError.write(Data("\rweightlab: evaluating layer \(done)/\(total)\u{1b}[K".utf8))
             })
@@ -67,6 +70,21 @@ enum ReportOutput {
                       String(format: "%.2fx smaller", r.totals.compressionRatio)]
         return "\(DisplayText.escaped(r.model.path))\n\n"
             + TextTable.render(header: header, rows: rows, footer: footer, rightAligned: [2, 4, 5, 6, 7, 8, 9, 10])
+            + importanceTable(r)
+    }
+
+    /// With an importance matrix: the importance-weighted SQNR of every tensor it has an entry for, and in total.
+    static func importanceTable(_ r: PlanEvaluation) -> String {
+        guard let total = r.importanceTotal else { return "" }
+        var rows: [[String]] = []
+        for (i, t) in r.model.tensors.enumerated() {
+            guard let e = r.importanceErrors[i] else { continue }
+            rows.append([DisplayText.escaped(t.name), SettingsText.summary(r.settings[i]), sqnrText(e.sqnrDB), TableFormat.g(e.mse)])
+        }
+        return "\nimportance-weighted error (imatrix)\n\n"
+            + TextTable.render(header: ["name", "settings", "weighted SQNR dB", "weighted MSE"], rows: rows,
+                               footer: ["total (\(rows.count) tensors)", "", sqnrText(total.sqnrDB), TableFormat.g(total.mse)],
+                               rightAligned: [2, 3])
     }
 
     /// The assumed encoding of an evaluated layer; a tensor stored as is says so with its dtype.

@@ -97,4 +97,33 @@ import TestSupport
             }
         }
     }
+
+    /// A safetensors file holding the fixture's attn_q tensor under its GGUF name, and a Q4_K plan.
+    static func modelAndPlan(_ dir: TemporaryDirectory) throws -> (model: String, plan: String) {
+        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("imatrix/attn_q.bin"))))
+        var header = Array(#"{"blk.0.attn_q.weight":{"dtype":"F32","shape":[4,512],"data_offsets":[0,8192]}}"#.utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var file = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
+        file += header + data
+        let model = try dir.write("m.safetensors", file)
+        let plan = try dir.write("p.json", text: #"{"version": 1, "default": {"quantize": {"format": "gguf", "type": "q4_k"}}}"#)
+        return (model, plan)
+    }
+
+    @Test func reportNumbersUseTheImportanceMatrix() throws {
+        let dir = try TemporaryDirectory()
+        let (model, plan) = try Self.modelAndPlan(dir)
+        let weighted = try PlanEvaluation(modelPath: model, planPath: plan, imatrixPath: Fixtures.path("imatrix/small.imatrix.gguf"))
+        let plain = try PlanEvaluation(modelPath: model, planPath: plan)
+        let ref = try #require(Self.reference["attn_q"] as? [String: Any])
+        let sqnr = try #require(ref["weighted_sqnr_db"] as? Double)
+        let e = try #require(weighted.importanceErrors[0])
+        #expect(abs(e.sqnrDB - sqnr) <= 1e-9)
+        #expect(weighted.importanceTotal == e)
+        #expect(plain.importanceErrors == [nil] && plain.importanceTotal == nil)
+        // The imatrix path changes the bytes, so the plain SQNR of the two runs differs.
+        #expect(weighted.totals.metrics.sqnrDB != plain.totals.metrics.sqnrDB)
+        let bad = try dir.write("short.json", text: "x")
+        #expect(throws: (any Error).self) { try PlanEvaluation(modelPath: model, planPath: plan, imatrixPath: bad) }
+    }
 }

@@ -59,6 +59,25 @@ struct ReportCommandTests {
         #expect(lines.last?.hasPrefix("total,") == true)
     }
 
+    @Test func imatrixAddsTheImportanceWeightedTable() throws {
+        let dir = try TemporaryDirectory()
+        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("imatrix/attn_q.bin"))))
+        var header = Array(#"{"blk.0.attn_q.weight":{"dtype":"F32","shape":[4,512],"data_offsets":[0,8192]}}"#.utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        let model = try dir.write("m.safetensors", withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header + data)
+        let plan = try dir.write("p.json", text: #"{"version": 1, "default": {"quantize": {"format": "gguf", "type": "q4_k"}}}"#)
+        let r = try CommandRunner.run(["report", model, "--plan", plan, "--imatrix", Fixtures.path("imatrix/small.imatrix.gguf")])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let ref = try #require((try Fixtures.json("imatrix/reference.json") as? [String: Any])?["attn_q"] as? [String: Any])
+        let sqnr = String(format: "%.2f", try #require(ref["weighted_sqnr_db"] as? Double))
+        #expect(r.stdout.contains("importance-weighted error (imatrix)"))
+        #expect(r.stdout.contains(sqnr), "\(r.stdout)")
+        let plain = try CommandRunner.run(["report", model, "--plan", plan])
+        #expect(plain.status == 0 && !plain.stdout.contains("importance-weighted"))
+        let bad = try CommandRunner.run(["report", model, "--plan", plan, "--imatrix", plan])
+        #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+    }
+
     @Test func tableEndsWithTheTotal() throws {
         let r = try CommandRunner.run(["report", example, "--plan", plan])
         #expect(r.status == 0)
