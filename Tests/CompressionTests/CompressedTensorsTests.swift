@@ -185,3 +185,21 @@ import WeightFormats
         #expect(try (2...8).map(format) == [.packQuantized, .naiveQuantized, .packQuantized, .naiveQuantized, .naiveQuantized, .naiveQuantized, .intQuantized])
     }
 }
+
+extension CompressedTensorsTests {
+    @Test func modelConfigKeepsTheOriginalAndReplacesTheRecipe() throws {
+        let original = #"{"architectures": ["LlamaForCausalLM"], "rms_norm_eps": 1e-05, "quantization_config": {"old": 1}, "torch_dtype": "bfloat16"}"#
+        let recipe = CompressedTensors.quantizationConfig([("a.weight", [4, 64], nil)])
+        let text = try CompressedTensors.modelConfig(original: Array(original.utf8), recipe: recipe)
+        #expect(text.contains("\"rms_norm_eps\": 1e-05,"))
+        #expect(!text.contains("\"old\""))
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(parsed["torch_dtype"] as? String == "bfloat16")
+        #expect((parsed["quantization_config"] as? [String: Any])?["ignore"] as? [String] == ["a"])
+        #expect(text.hasPrefix("{\n  \"architectures\": [\n    \"LlamaForCausalLM\"\n  ],"))
+        #expect(throws: CompressionError.self) { try CompressedTensors.modelConfig(original: Array("[1]".utf8), recipe: recipe) }
+        #expect(throws: CompressionError.self) { try CompressedTensors.modelConfig(original: Array("{".utf8), recipe: recipe) }
+        let alone = try CompressedTensors.modelConfig(original: nil, recipe: recipe)
+        #expect(alone.hasPrefix("{\n  \"quantization_config\": {\n    \"config_groups\": {},"))
+    }
+}

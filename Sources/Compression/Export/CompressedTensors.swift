@@ -345,3 +345,60 @@ public enum CompressedTensors {
             + "\"quant_method\": \"compressed-tensors\", \"quantization_status\": \"compressed\", \"sparsity_config\": {}}"
     }
 }
+
+// MARK: - config.json
+
+extension CompressedTensors {
+    /// The `config.json` to write beside a compressed-tensors checkpoint: the input model's `config.json`
+    /// (`original`, its keys, order and number spellings kept) with `quantization_config` set to `recipe` (the
+    /// text of `quantizationConfig`), replacing one that was there; with no original, an object holding only
+    /// `quantization_config`. Written with two-space indentation, as transformers writes it.
+    public static func modelConfig(original: [UInt8]?, recipe: String, path: String = "config.json") throws -> String {
+        let quantization = try parseJSON(Array(recipe.utf8), what: "the quantization_config")
+        var members: [StrictJSON.Member] = []
+        if let original {
+            guard case .object(let m) = try parseJSON(original, what: path) else {
+                throw CompressionError("\(path): a model config must be a JSON object")
+            }
+            members = m.filter { $0.key != "quantization_config" }
+        }
+        members.append(StrictJSON.Member(key: "quantization_config", value: quantization))
+        var out = ""
+        writeJSON(.object(members), indent: 0, into: &out)
+        return out + "\n"
+    }
+
+    // Out of line: the typed-throws parser inlined into an untyped caller crashes the Swift 6.3 optimiser.
+    @inline(never)
+    static func parseJSON(_ bytes: [UInt8], what: String) throws -> StrictJSON.Value {
+        do { return try StrictJSON.parse(bytes) } catch { throw CompressionError("\(what): \(error.description)") }
+    }
+
+    static func writeJSON(_ v: StrictJSON.Value, indent: Int, into out: inout String) {
+        let pad = String(repeating: "  ", count: indent + 1), close = String(repeating: "  ", count: indent)
+        switch v {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let text): out += text
+        case .string(let s): out += JSONText.quoted(s)
+        case .array(let a):
+            if a.isEmpty { out += "[]"; return }
+            out += "[\n"
+            for (i, e) in a.enumerated() {
+                out += pad
+                writeJSON(e, indent: indent + 1, into: &out)
+                out += i + 1 < a.count ? ",\n" : "\n"
+            }
+            out += close + "]"
+        case .object(let m):
+            if m.isEmpty { out += "{}"; return }
+            out += "{\n"
+            for (i, e) in m.enumerated() {
+                out += pad + JSONText.quoted(e.key) + ": "
+                writeJSON(e.value, indent: indent + 1, into: &out)
+                out += i + 1 < m.count ? ",\n" : "\n"
+            }
+            out += close + "}"
+        }
+    }
+}
