@@ -157,30 +157,7 @@ public enum CompressedTensors {
     }
 
     /// Settings compressed-tensors cannot hold, listed together: one error for the whole plan.
-    public struct Refusal: Error, Equatable, Sendable, CustomStringConvertible {
-        public struct Item: Error, Equatable, Sendable {
-            public var tensor: String
-            /// The setting's label ("nf4 g64").
-            public var setting: String
-            public var reason: String
-            /// Containers that hold the setting.
-            public var containers: [String]
-        }
-
-        public var items: [Item]
-        public init(items: [Item]) { self.items = items }
-
-        /// "compressed-tensors cannot hold 2 tensors' settings: 'a.weight' (nf4 g64): … — use safetensors
-        /// (dequantized); …", with at most 8 tensors named and the rest counted.
-        public var description: String {
-            let shown = items.prefix(8).map {
-                "'\(DisplayText.escaped($0.tensor))' (\($0.setting)): \($0.reason); can be written to \($0.containers.joined(separator: " or "))"
-            }
-            let more = items.count > 8 ? "; and \(items.count - 8) more" : ""
-            return "compressed-tensors cannot hold the settings of \(items.count) tensor\(items.count == 1 ? "" : "s"): "
-                + shown.joined(separator: "; ") + more
-        }
-    }
+    public typealias Refusal = ExportRefusal
 
     /// The scheme of every tensor (nil: stored as it is), or one `Refusal` naming every tensor that cannot be held.
     public static func schemes(_ layers: [(name: String, shape: [Int], settings: LayerSettings)]) throws -> [Scheme?] {
@@ -192,7 +169,7 @@ public enum CompressedTensors {
             case .failure(let item): refused.append(item); out.append(nil)
             }
         }
-        if !refused.isEmpty { throw Refusal(items: refused) }
+        if !refused.isEmpty { throw Refusal(target: "compressed-tensors", items: refused) }
         return out
     }
 
