@@ -203,3 +203,32 @@ extension CompressedTensorsTests {
         #expect(alone.hasPrefix("{\n  \"quantization_config\": {\n    \"config_groups\": {},"))
     }
 }
+
+extension CompressedTensorsTests {
+    /// Our reading of the committed checkpoint equals the numpy decoder's, value for value.
+    @Test func theCheckpointReadsBackAsTheNumpyDecoderReadsIt() throws {
+        let packed = try ModelFile.open(Self.directory + "/model.safetensors")
+        #expect(CompressedTensorsCheckpoint.looksCompressed(packed))
+        let config = try [UInt8](Data(contentsOf: URL(fileURLWithPath: CompressedTensorsCheckpoint.configPath(forModelAt: packed.path))))
+        let view = try CompressedTensorsCheckpoint.decoded(packed, config: config)
+        #expect(view.tensors.map(\.name) == Self.layers.map(\.name))
+        let decoded = try ModelFile.open(Self.directory + "/decoded.safetensors")
+        for t in view.tensors where t.name != "lm_head.weight" {
+            let ref = try #require(decoded.tensors.first { $0.name == t.name })
+            #expect(t.shape == ref.shape)
+            // Read in awkward pieces: rows are decoded on demand.
+            var ours = [Float](repeating: .nan, count: t.parameters), theirs = ours
+            try ours.withUnsafeMutableBufferPointer { out in
+                for a in stride(from: 0, to: t.parameters, by: 37) {
+                    let b = min(t.parameters, a + 37)
+                    try t.decode(a..<b, into: UnsafeMutableBufferPointer(rebasing: out[a..<b]))
+                }
+            }
+            try theirs.withUnsafeMutableBufferPointer { try ref.decode(0..<ref.parameters, into: $0) }
+            #expect(ours.map(\.bitPattern) == theirs.map(\.bitPattern), "\(t.name)")
+        }
+        // A module no group targets is an error, not a silent pass-through.
+        let bare = Array(#"{"quantization_config": {"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {}}}"#.utf8)
+        #expect(throws: ModelError.self) { try CompressedTensorsCheckpoint.decoded(packed, config: bare) }
+    }
+}
