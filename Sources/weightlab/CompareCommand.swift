@@ -9,7 +9,8 @@ struct Compare: ParsableCommand {
         abstract: "Per-layer and total error of model B against model A (MSE, SQNR, max error, cosine), tensors matched by name.",
         discussion: """
             A is the reference (the original), B the approximation (a compressed or converted model); any formats \
-            the readers open. Tensors on one side only, with different shapes, or not floating are listed. \
+            the readers open, and compressed-tensors checkpoints (decoded through the config.json beside them). \
+            Tensors on one side only, with different shapes, or not floating are listed. \
             --map llama matches Hugging Face llama-family names to llama.cpp GGUF names and undoes the q/k row \
             permutation of llama.cpp's converter (head counts from the GGUF file, or --heads / --kv-heads).
             """)
@@ -44,7 +45,8 @@ struct Compare: ParsableCommand {
     func run() throws {
         let comparison: ModelComparison
         do {
-            let modelA = try ModelFile.open(a), modelB = try ModelFile.open(b)
+            // A compressed-tensors checkpoint is compared by its decoded weights.
+            let modelA = try CompressedTensorsCheckpoint.open(a), modelB = try CompressedTensorsCheckpoint.open(b)
             let showProgress = isatty(2) == 1
             comparison = try ModelComparison(a: modelA, b: modelB, mapping: map == .llama ? .llama(heads: heads, kvHeads: kvHeads) : .identity,
                                              progress: { done, total in

@@ -232,3 +232,36 @@ extension CompressedTensorsTests {
         #expect(throws: ModelError.self) { try CompressedTensorsCheckpoint.decoded(packed, config: bare) }
     }
 }
+
+extension CompressedTensorsTests {
+    /// Comparing the original weights with the checkpoint gives the engine's metrics for each layer: what
+    /// `compare IN OUT` prints after `apply --to compressed-tensors` is what `report` printed.
+    @Test func comparingTheCheckpointGivesTheEnginesMetrics() throws {
+        let tmp = try TemporaryDirectory()
+        let originals = try Self.layers.map { try Self.values($0) }
+        try SafetensorsWriter.write(to: tmp.path + "/original.safetensors",
+                                    tensors: Self.layers.map { .init(name: $0.name, dtype: .float32, shape: $0.shape) }) { i, sink in
+            var bytes: [UInt8] = []
+            for x in originals[i] { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes += $0 } }
+            try sink.write(bytes)
+        }
+        let out = tmp.path + "/ct"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        for f in ["model.safetensors", "config.json"] {
+            try FileManager.default.copyItem(atPath: Self.directory + "/" + f, toPath: out + "/" + f)
+        }
+        let c = try ModelComparison(a: CompressedTensorsCheckpoint.open(tmp.path + "/original.safetensors"),
+                                    b: CompressedTensorsCheckpoint.open(out))
+        #expect(c.onlyInA.isEmpty && c.onlyInB.isEmpty && c.shapeMismatches.isEmpty)
+        for (l, v) in zip(Self.layers, originals) {
+            let p = try #require(c.pairs.first { $0.nameA == l.name })
+            let e = try LayerEvaluator.evaluate(l.settings, shape: l.shape, values: v)
+            #expect(p.metrics.count == e.metrics.count && p.metrics.zeros == e.metrics.zeros, "\(l.name)")
+            #expect(p.metrics.maxAbsError == e.metrics.maxAbsError, "\(l.name)")
+            for (a, b) in [(p.metrics.sumSquaredError, e.metrics.sumSquaredError), (p.metrics.sumSquares, e.metrics.sumSquares),
+                           (p.metrics.sumProducts, e.metrics.sumProducts)] {
+                #expect(abs(a - b) <= 1e-6 * abs(b), "\(l.name): \(a) vs \(b)")
+            }
+        }
+    }
+}

@@ -24,6 +24,18 @@ public enum CompressedTensorsCheckpoint {
         return ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent("config.json")
     }
 
+    /// Opens the model at `path`; when it holds compressed-tensors modules, decoded through the `config.json`
+    /// beside it (see `decoded`).
+    public static func open(_ path: String) throws -> Model {
+        let model = try ModelFile.open(path)
+        guard looksCompressed(model) else { return model }
+        let config = configPath(forModelAt: path)
+        guard let data = FileManager.default.contents(atPath: config) else {
+            throw ModelError(path, "holds compressed-tensors tensors (*.weight_scale) but there is no \(config) to say how to decode them")
+        }
+        return try decoded(model, config: [UInt8](data), configPath: config)
+    }
+
     /// `model` with every module its config quantizes shown as one decoded Float32 `<module>.weight` (at the
     /// place of the module's first tensor); other tensors unchanged. `config` is the text of a `config.json`
     /// holding `quantization_config`, or of the `quantization_config` object itself.
