@@ -70,7 +70,13 @@ import WeightFormats
         for (l, scheme) in zip(layers, schemes) {
             let v = try values(l)
             if let scheme, let encoded = try v.withUnsafeBufferPointer({ try LayerEvaluator.encode(l.settings, shape: l.shape, values: $0) }) {
-                stored += try CompressedTensors.pack(encoded, module: CompressedTensors.module(of: l.name)!, scheme: scheme)
+                let module = CompressedTensors.module(of: l.name)!
+                let packed = try CompressedTensors.pack(encoded, module: module, scheme: scheme)
+                // The header a streaming writer computes up front is the one the packed tensors need.
+                #expect(packed.map(\.entry) == CompressedTensors.entries(module: module, shape: l.shape, scheme: scheme), "\(l.name)")
+                #expect(packed.map(\.name) == CompressedTensors.tensorNames(module: module, scheme: scheme))
+                for t in packed { #expect(t.bytes.count == t.dtype.byteCount(elements: t.shape.reduce(1, *)), "\(t.name)") }
+                stored += packed
             } else {
                 var bytes: [UInt8] = []
                 for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes += $0 } }

@@ -114,6 +114,34 @@ public enum CompressedTensors {
         }
     }
 
+    /// The tensors `pack` returns for a `shape` weight of `module`, without encoding anything: what a streaming
+    /// writer puts in the safetensors header before it packs the first module.
+    public static func entries(module: String, shape: [Int], scheme: Scheme) -> [SafetensorsWriter.TensorEntry] {
+        guard shape.count == 2 else { return [] }
+        let n = shape[0], k = shape[1], p = scheme.packFactor
+        let scaleShape: [Int] = switch scheme.granularity {
+        case .tensor: [1]
+        case .channel: [n, 1]
+        case .group(let g): [n, k / max(1, g)]
+        }
+        let scale = SafetensorsWriter.TensorEntry(name: module + ".weight_scale", dtype: .float32, shape: scaleShape)
+        switch scheme.format {
+        case .packQuantized:
+            var out = [SafetensorsWriter.TensorEntry(name: module + ".weight_packed", dtype: .int32, shape: [n, (k + p - 1) / p]), scale]
+            if !scheme.symmetric {
+                out.append(scheme.granularity == .tensor
+                    ? .init(name: module + ".weight_zero_point", dtype: .int8, shape: [1])
+                    : .init(name: module + ".weight_zero_point", dtype: .int32, shape: [(n + p - 1) / p, scaleShape[1]]))
+            }
+            return out + [.init(name: module + ".weight_shape", dtype: .int64, shape: [2])]
+        case .intQuantized, .naiveQuantized:
+            return [.init(name: module + ".weight", dtype: .int8, shape: [n, k]), scale]
+                + (scheme.symmetric ? [] : [.init(name: module + ".weight_zero_point", dtype: .int8, shape: scaleShape)])
+        case .floatQuantized:
+            return [.init(name: module + ".weight", dtype: .float8E4M3, shape: [n, k]), scale]
+        }
+    }
+
     /// The module of a tensor called `<module>.weight`, or nil for any other name.
     public static func module(of tensorName: String) -> String? {
         guard tensorName.hasSuffix(".weight"), tensorName.count > ".weight".count else { return nil }
