@@ -46,6 +46,12 @@ public struct AppState: Equatable, Sendable {
         }
     }
 
+    public struct PendingSave: Equatable, Sendable {
+        public var path: String
+        public var plan: Plan
+        public var settings: [LayerSettings]
+    }
+
     public struct Progress: Equatable, Sendable {
         public var done: Int
         public var total: Int
@@ -73,8 +79,10 @@ public struct AppState: Equatable, Sendable {
     public var scroll: Int = 0
     public var pane: Pane = .layers
     public var marked: Set<Int> = []
-    /// `*`: edits go to every floating layer.
+    /// `*`: edits go to every shown floating layer of rank ≥ 2 (what a plan's default applies to); a second
+    /// `*` includes the shown vectors (biases, norms) too (`applyIncludesVectors`), a third turns it off.
     public var applyToAll = false
+    public var applyIncludesVectors = false
     public var filter = ""
     public var isEditingFilter = false
     public var sort: SortColumn = .file
@@ -96,6 +104,15 @@ public struct AppState: Equatable, Sendable {
 
     public var themeName: String
     public var planPath: String?
+    /// The plan the session opened (`--plan`), or the one last saved: `w` keeps its rules and notes and adds
+    /// the edits made since (`Plan.saving`).
+    public var basePlan: Plan?
+    /// The settings as last opened or saved; `q` asks before dropping edits made since.
+    public var savedSettings: [LayerSettings]
+    /// A `w` on its way to disk: the plan and settings that become `basePlan`/`savedSettings` once written.
+    public var pendingSave: PendingSave?
+    /// `q` was pressed with unsaved edits; a second `q` quits, any other key goes on.
+    public var isConfirmingQuit = false
     /// Set by the run loop from the locale: block glyphs and box drawing, or ASCII.
     public var useUnicode = true
     public var message: Message?
@@ -109,6 +126,7 @@ public struct AppState: Equatable, Sendable {
         let records = layers.indices.map { LayerRecord(id: $0, tensor: layers[$0], settings: settings?[$0] ?? .identity) }
         self.records = records
         totals = WorkbenchTotals.of(records)
+        savedSettings = records.map(\.settings)
         self.themeName = themeName
         self.planPath = planPath
         self.width = width
@@ -142,6 +160,9 @@ public struct AppState: Equatable, Sendable {
         start(AppState(model: model, settings: settings, themeName: themeName, planPath: planPath,
                        width: width, height: height))
     }
+
+    /// Edits not yet written by `w`.
+    public var hasUnsavedEdits: Bool { records.map(\.settings) != savedSettings }
 
     /// The evaluation of `layer` (a record only keeps the answer to its current revision).
     public func currentEvaluation(_ layer: Int) -> LayerRecord.Evaluation? { records[layer].evaluation }

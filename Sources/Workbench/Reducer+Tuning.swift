@@ -4,12 +4,13 @@ import WeightFormats
 /// Settings edits: which layers an edit applies to, how each key changes a layer's settings (see
 /// `SettingsCycle`), and the evaluate effects that follow.
 extension Reducer {
-    /// The layers an edit applies to: every floating layer with `*`, else the marked ones, else the focused
-    /// one. The focused layer comes first so its evaluation starts first.
+    /// The layers an edit applies to: with `*` every shown floating layer of rank ≥ 2 (vectors too after a
+    /// second `*`), else the marked ones, else the focused one. The focused layer comes first so its
+    /// evaluation starts first.
     static func targets(_ state: AppState) -> [Int] {
         let candidates: [Int]
         if state.applyToAll {
-            candidates = Array(state.records.indices)
+            candidates = state.visibleLayers.sorted().filter { state.applyIncludesVectors || state.records[$0].tensor.shape.count >= 2 }
         } else if !state.marked.isEmpty {
             candidates = state.marked.sorted()
         } else {
@@ -22,7 +23,7 @@ extension Reducer {
     static func tune(_ state: inout AppState, _ command: Command) -> [Effect] {
         // A filter that matches nothing hides the focused layer; an edit would change a layer the table no
         // longer shows (marks and `*` say which layers they mean, so they still apply).
-        if !state.applyToAll, state.marked.isEmpty, !state.visibleLayers.contains(state.focus) {
+        if state.marked.isEmpty, !state.visibleLayers.contains(state.focus) {
             state.message = .init("no layer name contains “" + DisplayText.escaped(state.filter) + "”: Esc clears the filter",
                                   isError: true)
             return []
@@ -31,7 +32,7 @@ extension Reducer {
         guard !targets.isEmpty else {
             let focused = state.records.indices.contains(state.focus) ? state.records[state.focus].tensor : nil
             let name = focused.map { DisplayText.escaped($0.name) } ?? "layer"
-            state.message = .init(name + " is a " + (focused?.dtypeName ?? "")
+            state.message = .init(name + " is " + (focused?.dtype.withArticle ?? "a non-floating")
                                   + " tensor: it is not compressed", isError: true)
             return []
         }
@@ -59,11 +60,29 @@ extension Reducer {
         let leadRecord = state.records[lead]
         let leadNew = transform(leadRecord.settings, leadRecord.tensor, leadRecord.analysis)
         let aspect = leadNew == leadRecord.settings ? nil : SettingsCycle.Aspect(command)
-        return edit(&state, layers: targets) { settings, layer, analysis in
+        var skipped: [(name: String, reason: String)] = []
+        let effects = edit(&state, layers: targets) { settings, layer, analysis in
             guard let aspect else { return transform(settings, layer, analysis) }
             // A layer the lead's choice does not fit keeps its settings rather than wander along its own cycle.
-            return SettingsCycle.follow(settings, lead: leadNew, aspect: aspect, layer: layer, analysis: analysis) ?? settings
+            if let followed = SettingsCycle.follow(settings, lead: leadNew, aspect: aspect, layer: layer, analysis: analysis) {
+                return followed
+            }
+            skipped.append((layer.name, SettingsCycle.misfit(lead: leadNew, aspect: aspect, layer: layer)))
+            return settings
         }
+        if !skipped.isEmpty, let aspect { state.message = skipMessage(leadNew, aspect, skipped) }
+        return effects
+    }
+
+    /// "2:4 skipped conv1.weight, conv2.weight, … (4 layers kept their settings): <why>", so no target is
+    /// left behind silently.
+    static func skipMessage(_ lead: LayerSettings, _ aspect: SettingsCycle.Aspect,
+                            _ skipped: [(name: String, reason: String)]) -> AppState.Message {
+        let choice = (aspect == .prune ? SettingsText.prune(lead.prune) : SettingsText.quantize(lead.quantize)) ?? "none"
+        let names = skipped.prefix(3).map { DisplayText.escaped($0.name) }.joined(separator: ", ") + (skipped.count > 3 ? ", …" : "")
+        let count = skipped.count == 1 ? "kept its settings" : "\(skipped.count) layers kept their settings"
+        let why = DisplayText.escaped(skipped[0].name) + ": " + skipped[0].reason
+        return .init("\(choice) skipped \(names) (\(count); \(why))", isError: true)
     }
 
     /// Applies `transform` to each of `layers`. A layer whose settings change gets a new revision (so any

@@ -39,10 +39,16 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         if state.progress?.label == job.label { state.progress = nil }
         Reducer.finished(&state, job, result)
     case .planSaved(let path):
+        if let saved = state.pendingSave, saved.path == path {
+            state.basePlan = saved.plan
+            state.savedSettings = saved.settings
+            state.pendingSave = nil
+        }
         state.message = .init("saved plan to " + DisplayText.escaped(path))
         // Read it back and evaluate it as `report` will, so the user sees the file reproduces the screen.
         effects = [.job(.checkPlan(path: path))]
     case .failed(let message):
+        state.pendingSave = nil
         state.message = .init(message, isError: true)
     }
     effects += Reducer.syncHistogram(&state)
@@ -75,6 +81,13 @@ enum Reducer {
             return mouse(&state, m)
         case .key(let key):
             state.message = nil
+            if state.isConfirmingQuit {
+                state.isConfirmingQuit = false
+                if Keymap.command(for: key, in: state) == .quit {
+                    state.isQuitting = true
+                    return [.quit]
+                }
+            }
             if state.showHelp { return helpKey(&state, key) }
             if state.isEditingFilter { return filterKey(&state, key) }
             guard let command = Keymap.command(for: key, in: state) else { return [] }
@@ -108,8 +121,17 @@ enum Reducer {
              .toggleSymmetric, .cycleGranularity, .cycleClip, .thresholdUp, .thresholdDown:
             return tune(&state, command)
         case .toggleApplyAll:
-            state.applyToAll.toggle()
-            state.message = .init(state.applyToAll ? "edits apply to every layer (* to stop)" : "edits apply to the marked or focused layer")
+            if !state.applyToAll {
+                state.applyToAll = true
+                state.message = .init("edits apply to every shown matrix (rank ≥ 2, as a plan's default); * again adds vectors and biases")
+            } else if !state.applyIncludesVectors {
+                state.applyIncludesVectors = true
+                state.message = .init("edits apply to every shown layer, vectors and biases too; * again stops")
+            } else {
+                state.applyToAll = false
+                state.applyIncludesVectors = false
+                state.message = .init("edits apply to the marked or focused layer")
+            }
 
         case .toggleLogCounts: state.logCounts.toggle()
         case .cycleZoom: state.zoom = AppState.Zoom(rawValue: (state.zoom.rawValue + 1) % AppState.Zoom.allCases.count)!
@@ -117,11 +139,19 @@ enum Reducer {
         case .toggleErrorView: state.showError.toggle()
 
         case .savePlan:
-            return [.savePlan(path: state.planPath ?? AppState.defaultPlanPath, text: state.planText)]
+            let path = state.planPath ?? AppState.defaultPlanPath
+            let plan = state.planToSave
+            state.pendingSave = AppState.PendingSave(path: path, plan: plan, settings: state.records.map(\.settings))
+            return [.savePlan(path: path, text: plan.jsonText())]
         case .help:
             state.showHelp = true
             state.helpScroll = 0
         case .quit:
+            if state.hasUnsavedEdits {
+                state.isConfirmingQuit = true
+                state.message = .init("unsaved edits: q again quits without saving, w saves, any other key goes on", isError: true)
+                return []
+            }
             state.isQuitting = true
             return [.quit]
 
@@ -167,10 +197,13 @@ extension AppState {
     /// Where `w` saves when no `--plan` path was given (the run loop resolves it against the working directory).
     public static let defaultPlanPath = "weightlab-plan.json"
 
-    /// The plan that reproduces the current settings, as file text.
-    public var planText: String {
-        Plan.from(settings: records.map {
+    /// The plan `w` writes: the opened plan with the edits since as few general rules (`Plan.saving`).
+    public var planToSave: Plan {
+        Plan.saving(records.map {
             (tensor: (name: $0.tensor.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape), settings: $0.settings)
-        }).jsonText()
+        }, over: basePlan)
     }
+
+    /// The plan that reproduces the current settings, as file text.
+    public var planText: String { planToSave.jsonText() }
 }

@@ -83,6 +83,13 @@ import WeightFormats
         var s = FakeModel.loadedState()
         _ = press(&s, "*")
         #expect(s.applyToAll)
+        // One `*`: the matrices, as a plan's default (issue 12, item 8); the norm and bias keep theirs.
+        var matrices = s
+        _ = press(&matrices, "p")
+        #expect(matrices.records[0].settings.prune != .none)
+        #expect(matrices.records[8].settings.prune == .none && matrices.records[2].settings.prune == .none)
+        _ = press(&s, "*")
+        #expect(s.applyToAll && s.applyIncludesVectors)
         let effects = press(&s, "p")
         let layers = effects.compactMap { if case .evaluate(let l, _, _) = $0 { l } else { nil } }
         #expect(Set(layers).count == layers.count)

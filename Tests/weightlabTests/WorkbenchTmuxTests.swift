@@ -117,7 +117,11 @@ struct WorkbenchTmuxTests {
         screen = try t.wait { Self.settledStatus($0) != nil }
         #expect(Self.settledStatus(screen) == atFive)
 
-        // Quit: exit code 0 and the shell's terminal modes back.
+        // Quit: with unsaved edits `q` asks first (issue 12, item 5); a second `q` quits with exit code 0
+        // and the shell's terminal modes back.
+        try t.keys("q")
+        screen = try t.wait { $0.contains("unsaved edits") }
+        #expect(screen.contains("q again quits without saving"), "after q:\n\(screen)")
         try t.keys("q")
         screen = try t.wait { $0.contains("EXIT=") && ($0.contains("icanon") ) }
         #expect(screen.contains("EXIT=0"), "after q:\n\(screen)")

@@ -91,7 +91,7 @@ enum LayerTable {
 
     static func extra(_ state: AppState, _ g: Glyphs) -> String {
         var parts: [String] = []
-        if state.applyToAll { parts.append("* edits apply to ALL layers") }
+        if state.applyToAll { parts.append(state.applyIncludesVectors ? "* edits apply to ALL shown layers" : "* edits apply to ALL shown matrices") }
         else if !state.marked.isEmpty { parts.append("\(state.marked.count) marked") }
         if !state.filter.isEmpty || state.isEditingFilter { parts.append("filter “" + DisplayText.escaped(state.filter) + "”") }
         if state.sort != .file || state.sortDescending {

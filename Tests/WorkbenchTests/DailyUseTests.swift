@@ -1,0 +1,135 @@
+@testable import Compression
+import Testing
+import TestSupport
+import WeightFormats
+@testable import Workbench
+
+/// Issue 12's workbench findings, each pinned by the reducer behaviour (or screen) that fixes it.
+@Suite struct DailyUseTests {
+    func key(_ s: inout AppState, _ k: Key) -> [Effect] { reduce(&s, .input(.key(k))) }
+    func type(_ s: inout AppState, _ text: String) { for ch in text { _ = key(&s, .character(ch)) } }
+
+    static let handWritten = """
+    {"version": 1, "note": "mine",
+     "default": {"quantize": {"format": "int", "bits": 4, "symmetric": true, "granularity": "channel", "clip": "minmax"}},
+     "rules": [{"match": "norm|bias$", "note": "keep these exact", "prune": {"method": "none"}, "quantize": {"format": "none"}}]}
+    """
+
+    func opened(_ planText: String) throws -> AppState {
+        let plan = try Plan.parse(planText, path: "mine.json")
+        let settings = try plan.resolve(for: FakeModel.layers.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) })
+        var s = AppState(modelName: "fake", layers: FakeModel.layers, settings: settings, planPath: "mine.json")
+        s.basePlan = plan
+        return s
+    }
+
+    /// Item 1: `w` without an edit writes the user's plan back as it was (notes and regex rules kept); an
+    /// edit adds one rule after the user's; once written, the saved plan is the new base.
+    @Test func savingKeepsTheOpenedPlan() throws {
+        var s = try opened(Self.handWritten)
+        let base = try #require(s.basePlan)
+        #expect(key(&s, .character("w")) == [.savePlan(path: "mine.json", text: base.jsonText())])
+        _ = reduce(&s, .planSaved(path: "mine.json"))
+
+        _ = key(&s, .down)                       // layer 1, int4 per channel
+        type(&s, "+")                            // int5
+        guard case .savePlan(_, let text) = key(&s, .character("w")).first else { Issue.record("no save"); return }
+        let saved = try Plan.parse(text, path: "saved.json")
+        #expect(saved.note == "mine")
+        #expect(Array(saved.rules.prefix(1)) == base.rules)
+        #expect(saved.rules.count == 2)
+        #expect(saved.rules[1].match == #"^layers\.0\.attention\.wq\.weight$"#)
+        #expect(try saved.resolve(for: FakeModel.layers.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) })
+                == s.records.map(\.settings))
+        _ = reduce(&s, .planSaved(path: "mine.json"))
+        #expect(s.basePlan == saved)
+        #expect(!s.hasUnsavedEdits)
+    }
+
+    /// Item 5: `q` with unsaved edits asks; a second `q` quits, another key goes on; a failed save leaves the
+    /// edits unsaved.
+    @Test func quitAsksWhenEditsAreUnsaved() throws {
+        var s = FakeModel.loadedState()
+        #expect(key(&s, .character("q")) == [.quit])          // nothing edited: quits at once
+
+        s = FakeModel.loadedState()
+        type(&s, "f")
+        #expect(key(&s, .character("q")).isEmpty)
+        #expect(!s.isQuitting && s.isConfirmingQuit)
+        #expect(s.message?.text.contains("unsaved edits") == true)
+        _ = key(&s, .down)                                      // goes on
+        #expect(!s.isConfirmingQuit && !s.isQuitting)
+        _ = key(&s, .character("w"))
+        _ = reduce(&s, .failed(message: "cannot save plan to x: directory 'y' does not exist"))
+        #expect(key(&s, .character("q")).isEmpty)               // the save failed: still asks
+        #expect(key(&s, .character("q")) == [.quit])
+        #expect(s.isQuitting)
+
+        var saved = FakeModel.loadedState()
+        type(&saved, "f")
+        _ = key(&saved, .character("w"))
+        _ = reduce(&saved, .planSaved(path: AppState.defaultPlanPath))
+        #expect(key(&saved, .character("q")) == [.quit])
+    }
+
+    /// Item 8: one `*` edits the shown matrices (what a plan's default covers), a second adds vectors, and a
+    /// filter limits it to what is shown.
+    @Test func starAppliesToTheShownMatrices() {
+        var s = FakeModel.loadedState()
+        type(&s, "/layers.0")
+        _ = key(&s, .enter)
+        type(&s, "*")
+        let effects = key(&s, .character("y"))       // int4 layer leads: symmetric → asymmetric where int
+        let edited = Set(effects.compactMap { if case .evaluate(let l, _, _) = $0 { l } else { nil } })
+        #expect(edited.isSubset(of: Set(s.visibleLayers)))
+        type(&s, "f")
+        #expect(s.records[0].settings.quantize == .none)           // hidden by the filter
+        #expect(s.records[5].settings.quantize == .gguf(.q4_0))    // hidden by the filter
+        #expect(s.records[2].settings.quantize == .none)           // a bias: not with one `*`
+        #expect(s.records[3].settings.quantize != .none)
+        type(&s, "*")
+        type(&s, "f")
+        #expect(s.records[2].settings.quantize != .none)
+    }
+
+    /// Item 4: a choice that does not fit some targets names them and why instead of skipping silently.
+    @Test func skippedTargetsAreNamed() {
+        var s = AppState(modelName: "odd", layers: QAFindingsTests.oddLayers)
+        s.focus = 1                                                // [32, 96]
+        type(&s, "*pp")
+        #expect(s.records[0].settings.prune == .sparsity(0.5))
+        type(&s, "p")                                              // 2:4: [64, 128, 3] cannot take it
+        #expect(s.records[1].settings.prune == .nm(n: 2, m: 4))
+        #expect(s.records[0].settings.prune == .sparsity(0.5))
+        let m = try! #require(s.message)
+        #expect(m.text.contains("2:4 skipped conv.weight") && m.text.contains("last dimension 3 is not a multiple of 4"), "\(m.text)")
+    }
+
+    /// Item 9: with marks, the settings pane shows the marked layers' settings ("mixed" where they differ)
+    /// and their numbers together, not the focused layer's.
+    @Test func settingsPaneShowsTheMarkedLayers() {
+        var s = FakeModel.loadedState(width: 120, height: 40)
+        _ = key(&s, .down)                        // int4 g32
+        type(&s, " ")
+        _ = key(&s, .down)
+        _ = key(&s, .down)                        // threshold, no quantization
+        type(&s, " ")
+        _ = key(&s, .down)                        // focus an unmarked 2:4 + int8 layer
+        let text = view(s, width: 120, height: 40).lines.joined(separator: "\n")
+        #expect(text.contains("2 marked"))
+        #expect(text.contains("prune    mixed") && text.contains("format   mixed"), "\(text)")
+        #expect(!text.contains("N:M"))
+    }
+
+    /// Item 19: a vector's prune cycle never offers row pruning (one row: prunes nothing, costs a mask).
+    @Test func rowPruningIsNotOfferedForVectors() {
+        var s = AppState(modelName: "v", layers: [.init(name: "b", dtype: .float32, shape: [6])])
+        var seen: [PruneMethod] = []
+        for _ in 0..<6 {
+            type(&s, "p")
+            seen.append(s.records[0].settings.prune)
+        }
+        #expect(!seen.contains { if case .rows = $0 { true } else { false } })
+        #expect(seen.contains(.none))
+    }
+}
