@@ -34,6 +34,10 @@ struct Open: ParsableCommand {
         var loadedPlan: Plan? = nil
         do {
             opened = try ModelFile.open(path)
+            for f in opened.skippedFiles { FileHandle.standardError.write(Data("weightlab: skipped \(f)\n".utf8)) }
+            if let first = opened.skippedFiles.first {
+                notice = "skipped \(first)" + (opened.skippedFiles.count > 1 ? " (+\(opened.skippedFiles.count - 1) more)" : "")
+            }
             if let plan, !FileManager.default.fileExists(atPath: plan) {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
                 notice = "new plan: w saves it to \(plan)"

@@ -44,6 +44,9 @@ struct Report: ParsableCommand {
         } catch {
             Failure.exit(error)
         }
+        for f in evaluation.model.skippedFiles {
+            FileHandle.standardError.write(Data("weightlab: skipped \(f)\n".utf8))
+        }
         for w in evaluation.warnings {
             FileHandle.standardError.write(Data("weightlab: warning: \(w.description)\n".utf8))
         }

@@ -132,4 +132,29 @@ import WeightFormats
         #expect(!seen.contains { if case .rows = $0 { true } else { false } })
         #expect(seen.contains(.none))
     }
+
+    /// Item 18: a layer holding NaN or Inf says so instead of "SQNR nan" and "clip -inf…inf".
+    @Test func nonFiniteLayerSaysSo() {
+        var s = AppState(modelName: "m", layers: [.init(name: "w", dtype: .float32, shape: [4, 8])], width: 120, height: 40)
+        var values = FakeModel.weights(32, seed: 3, std: 0.05)
+        values[5] = .nan
+        values[9] = .infinity
+        _ = reduce(&s, .analysed(layer: 0, FakeModel.analysis(values)))
+        type(&s, "f")
+        let text = view(s, width: 120, height: 40).lines.joined(separator: "\n")
+        #expect(text.contains("NaN/Inf"), "\(text)")
+        #expect(text.contains("SQNR     undefined (NaN/Inf)"), "\(text)")
+        #expect(text.contains("m · 1 tensor · 32 params"))
+        #expect(text.contains("holds 1 NaN, 1 Inf"))
+    }
+
+    /// Item 25: a symmetric grid's low clip point is one level beyond the mirror of the high one; the label
+    /// says so.
+    @Test func symmetricGridsExtraLevelIsNamed() {
+        let scale = 0.1
+        let levels = QuantizationLevels(values: (-8...7).map { Double($0) * scale }, unit: "tensor", clip: -0.8...0.7)
+        #expect(HistogramView.hasExtraNegativeLevel(levels))
+        let asymmetric = QuantizationLevels(values: (-7...7).map { Double($0) * scale }, unit: "tensor", clip: -0.7...0.7)
+        #expect(!HistogramView.hasExtraNegativeLevel(asymmetric))
+    }
 }

@@ -122,14 +122,16 @@ enum LayerTable {
         let n = LayerNumbers.of(i, in: state)
         var x = markWidth + nameWidth + 1
         for c in fixed {
-            let (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n)
+            let (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n,
+                                     nonFinite: state.records[i].holdsNonFinite)
             cell(&p, text, x: x, y: y, width: c.width, align: c.align, role.map(styled) ?? base)
             x += c.width + 1
         }
     }
 
     /// One cell's text, and a role when it is coloured (SQNR by quality, pending and failed states).
-    static func value(_ column: String, info: AppState.Layer, settings: LayerSettings, numbers n: LayerNumbers) -> (String, ThemeRole?) {
+    static func value(_ column: String, info: AppState.Layer, settings: LayerSettings, numbers n: LayerNumbers,
+                      nonFinite: Bool = false) -> (String, ThemeRole?) {
         switch column {
         case "shape": return (Format.shape(info.shape), nil)
         case "dtype": return (info.dtypeName, nil)
@@ -143,6 +145,7 @@ enum LayerTable {
             switch n.status {
             case .notCompressed: return ("", nil)
             case .failed: return ("error", .bad)
+            case _ where nonFinite: return ("NaN/Inf", .bad)
             default:
                 guard let db = n.sqnr else { return ("…", .inactive) }
                 let text = (n.status == .estimate ? "~" : "") + Format.sqnr(db)

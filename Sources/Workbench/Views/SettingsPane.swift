@@ -54,8 +54,12 @@ enum SettingsPane {
         }
         line("", "bits/w", n.bitsPerWeight.map { Format.fixed($0, 2) } ?? "…")
         line("", "sparsity", n.sparsity.map { approx + Format.percent($0) } ?? "…")
-        line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
-             role: n.sqnr.map(LayerTable.quality))
+        if state.records[i].holdsNonFinite {
+            line("", "SQNR", "undefined (NaN/Inf)", role: .bad)
+        } else {
+            line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
+                 role: n.sqnr.map(LayerTable.quality))
+        }
         let original = Format.bytes(state.records[i].tensor.bytes)
         let valueWidth = rect.maxX - 1 - (x + 13)
         line("", "size", n.bytes.map { b in
