@@ -7,6 +7,15 @@ extension AppState {
         let needle = filter.lowercased()
         let shown = records.indices.filter { needle.isEmpty || records[$0].tensor.name.lowercased().contains(needle) }
         guard sort != .file else { return sortDescending ? shown.reversed() : shown }
+        if let frozen = sortOrder, frozen.count == records.count {
+            let keep = Set(shown)
+            return frozen.filter { keep.contains($0) }
+        }
+        return liveOrder(shown)
+    }
+
+    /// `shown` in the current sort by the numbers as they are now.
+    func liveOrder(_ shown: [Int]) -> [Int] {
         if sort == .name {
             return shown.sorted { a, b in
                 let x = records[a].tensor.name.lowercased(), y = records[b].tensor.name.lowercased()

@@ -87,6 +87,9 @@ public struct AppState: Equatable, Sendable {
     public var isEditingFilter = false
     public var sort: SortColumn = .file
     public var sortDescending = false
+    /// The row order taken when the sort last changed: edits and arriving numbers do not move rows under
+    /// the cursor; choosing the sort again (`s`, `S`, `1`–`7`) re-sorts.
+    public var sortOrder: [Int]?
     public var showHelp = false
     public var helpScroll = 0
 

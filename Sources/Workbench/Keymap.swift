@@ -4,6 +4,7 @@ public enum Command: String, CaseIterable, Sendable {
     // Navigation
     case moveUp, moveDown, first, last, pageUp, pageDown, nextPane, previousPane
     case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel
+    case sortByFile, sortByName, sortByParams, sortByBits, sortBySparsity, sortBySQNR, sortBySize
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll
@@ -58,6 +59,13 @@ public enum Keymap {
         KeyBinding(c("/"), .startFilter, "filter layer names", .navigation),
         KeyBinding(c("s"), .sortNext, "sort by the next column", .navigation),
         KeyBinding(c("S"), .sortReverse, "reverse the sort", .navigation),
+        KeyBinding(c("1"), .sortByFile, "file order (again: reversed)", .navigation),
+        KeyBinding(c("2"), .sortByName, "sort by name", .navigation),
+        KeyBinding(c("3"), .sortByParams, "sort by params, largest first", .navigation),
+        KeyBinding(c("4"), .sortByBits, "sort by bits per weight, most first", .navigation),
+        KeyBinding(c("5"), .sortBySparsity, "sort by pruned fraction, most first", .navigation),
+        KeyBinding(c("6"), .sortBySQNR, "sort by SQNR, worst first", .navigation),
+        KeyBinding(c("7"), .sortBySize, "sort by size, largest first", .navigation),
         KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
         KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
@@ -115,6 +123,20 @@ public enum Keymap {
             if let b = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) { return b.command }
         }
         return nil
+    }
+
+    /// The column a direct sort key picks.
+    static func sortColumn(_ command: Command) -> AppState.SortColumn? {
+        switch command {
+        case .sortByFile: .file
+        case .sortByName: .name
+        case .sortByParams: .params
+        case .sortByBits: .bits
+        case .sortBySparsity: .sparsity
+        case .sortBySQNR: .sqnr
+        case .sortBySize: .size
+        default: nil
+        }
     }
 
     /// How a key is written on the help screen.

@@ -109,8 +109,14 @@ enum Reducer {
         case .startFilter: state.isEditingFilter = true
         case .sortNext:
             let all = AppState.SortColumn.allCases
-            state.sort = all[(state.sort.rawValue + 1) % all.count]
-        case .sortReverse: state.sortDescending.toggle()
+            setSort(&state, all[(state.sort.rawValue + 1) % all.count], descending: state.sortDescending)
+        case .sortReverse: setSort(&state, state.sort, descending: !state.sortDescending)
+        case .sortByFile, .sortByName, .sortByParams, .sortByBits, .sortBySparsity, .sortBySQNR, .sortBySize:
+            let column = Keymap.sortColumn(command)!
+            // The column's key again reverses; a new column starts with its most telling end first (largest
+            // sizes, lowest SQNR) as `S` would have to find otherwise.
+            let descending = column == state.sort ? !state.sortDescending : [.params, .bits, .sparsity, .size].contains(column)
+            setSort(&state, column, descending: descending)
         case .toggleMark:
             if state.marked.contains(state.focus) { state.marked.remove(state.focus) } else { state.marked.insert(state.focus) }
         case .markAll: state.marked.formUnion(state.visibleLayers.filter { state.records[$0].tensor.isFloating })
@@ -170,6 +176,17 @@ enum Reducer {
             setFilter(&state, f)
         }
         return []
+    }
+
+    /// A new sort: the order is taken now and kept while editing, and the view jumps to the top, where the
+    /// layers the sort was chosen to find are.
+    static func setSort(_ state: inout AppState, _ column: AppState.SortColumn, descending: Bool) {
+        state.sort = column
+        state.sortDescending = descending
+        state.sortOrder = nil
+        state.sortOrder = state.liveOrder(Array(state.records.indices))
+        state.scroll = 0
+        if let first = state.visibleLayers.first { state.focus = first }
     }
 
     /// Scrolls the help screen, clamped to its text.

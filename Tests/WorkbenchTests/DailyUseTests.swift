@@ -157,4 +157,41 @@ import WeightFormats
         let asymmetric = QuantizationLevels(values: (-7...7).map { Double($0) * scale }, unit: "tensor", clip: -0.7...0.7)
         #expect(!HistogramView.hasExtraNegativeLevel(asymmetric))
     }
+
+    /// Item 11: a sort key picks the column, the view jumps to the top (focus on the first row), rows stay
+    /// put while editing, and the arrow sits in its own column.
+    @Test func sortingJumpsToTheTopAndHoldsStill() {
+        var s = FakeModel.loadedState(width: 120, height: 40)
+        _ = key(&s, .end)
+        type(&s, "6")                                      // SQNR, worst first
+        #expect(s.sort == .sqnr && !s.sortDescending)
+        #expect(s.focus == s.visibleLayers.first && s.scroll == 0)
+        let order = s.visibleLayers
+        type(&s, "f")                                      // the focused layer's numbers change…
+        _ = reduce(&s, .evaluated(FakeModel.evaluation(s, layer: s.focus)))
+        #expect(s.visibleLayers == order)                  // …but the rows do not move
+        let header = view(s, width: 120, height: 40).lines[2]
+        #expect(header.contains("sparsity ▲SQNR dB"), "\(header)")
+        type(&s, "6")                                      // again: reversed, re-sorted
+        #expect(s.sortDescending)
+        type(&s, "7")
+        #expect(s.sort == .size && s.sortDescending)
+    }
+
+    /// Item 7: wide terminals show shapes and methods whole; narrow ones keep layer indices and the last
+    /// name components.
+    @Test func columnsFitTheirContentAndNamesKeepTheirIndices() {
+        let layers: [AppState.Layer] = [
+            .init(name: "model.embed_tokens.weight", dtype: .bfloat16, shape: [32000, 4096]),
+            .init(name: "model.layers.11.self_attn.q_proj.weight", dtype: .bfloat16, shape: [4096, 4096]),
+        ]
+        let settings = [LayerSettings(prune: .threshold(0.154), quantize: .int(bits: 4, symmetric: true, granularity: .group(128), clip: .minmax)),
+                        .identity]
+        let wide = view(AppState(modelName: "m", layers: layers, settings: settings, width: 160, height: 30), width: 160, height: 30)
+            .lines.joined(separator: "\n")
+        #expect(wide.contains("[32000,4096]") && wide.contains("|w|<0.154 + int4 g128"), "\(wide)")
+        let narrow = view(AppState(modelName: "m", layers: layers, settings: settings, width: 80, height: 24), width: 80, height: 24)
+            .lines[4]
+        #expect(narrow.contains("11") && narrow.contains("q_proj.weight"), "\(narrow)")
+    }
 }

@@ -9,7 +9,7 @@ enum LayerTable {
 
     struct Column {
         let title: String
-        let width: Int
+        var width: Int
         let align: Align
         let sort: AppState.SortColumn?
         /// Columns with a higher number are dropped first.
@@ -19,25 +19,53 @@ enum LayerTable {
     static let minimumNameWidth = 16
     static let markWidth = 2
 
+    /// The columns beside the name. Right-aligned sortable columns are one wider than their title so the
+    /// sort arrow sits in its own column (`sparsity ▲SQNR dB`, not `sparsity▲SQNR dB`). The widths of
+    /// shape, dtype and method are the most these take (`sizedToContent`).
     static let fixedColumns: [Column] = [
         Column(title: "shape", width: 11, align: .left, sort: nil, dropOrder: 4),
         Column(title: "dtype", width: 6, align: .left, sort: nil, dropOrder: 3),
-        Column(title: "params", width: 6, align: .right, sort: .params, dropOrder: 2),
+        Column(title: "params", width: 7, align: .right, sort: .params, dropOrder: 2),
         Column(title: "method", width: 17, align: .left, sort: nil, dropOrder: 1),
-        Column(title: "bits", width: 5, align: .right, sort: .bits, dropOrder: 0),
-        Column(title: "sparsity", width: 8, align: .right, sort: .sparsity, dropOrder: 0),
-        Column(title: "SQNR dB", width: 7, align: .right, sort: .sqnr, dropOrder: 0),
+        Column(title: "bits", width: 6, align: .right, sort: .bits, dropOrder: 0),
+        Column(title: "sparsity", width: 9, align: .right, sort: .sparsity, dropOrder: 0),
+        Column(title: "SQNR dB", width: 8, align: .right, sort: .sqnr, dropOrder: 0),
         Column(title: "size", width: 9, align: .right, sort: .size, dropOrder: 0),
     ]
 
-    /// The fixed columns that fit beside a name of at least `minimumNameWidth`, and the name's width.
-    static func columns(width: Int) -> (name: Int, fixed: [Column]) {
-        var fixed = fixedColumns
+    /// Shape, dtype and method as wide as their longest cell (within bounds), so a wide terminal shows
+    /// `[32000,4096]` and `|w|<0.154 + int4 g128` whole instead of giving the room to the name.
+    static func sizedToContent(_ state: AppState) -> [Column] {
+        var shape = 5, dtype = 5, method = 6
+        for r in state.records {
+            shape = max(shape, DisplayWidth.of(Format.shape(r.tensor.shape)))
+            dtype = max(dtype, DisplayWidth.of(r.tensor.dtypeName))
+            method = max(method, DisplayWidth.of(r.tensor.isFloating ? SettingsText.summary(r.settings) : "not compressed"))
+        }
+        return fixedColumns.map { c in
+            var c = c
+            switch c.title {
+            case "shape": c.width = min(shape, 24) + 1
+            case "dtype": c.width = min(dtype, 10) + 1
+            case "method": c.width = min(method, 28) + 1
+            default: break
+            }
+            return c
+        }
+    }
+
+    /// The fixed columns that fit beside a name of at least `minimumNameWidth`, and the name's width (no
+    /// wider than the longest name: spare room stays at the row's end).
+    static func columns(width: Int, state: AppState? = nil) -> (name: Int, fixed: [Column]) {
+        var fixed = state.map(sizedToContent) ?? fixedColumns
         func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
         while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             fixed.removeAll { $0.title == drop.title }
         }
-        return (max(4, nameWidth()), fixed)
+        // On a narrow screen the content widths may leave the name too little: fall back to the defaults.
+        if nameWidth() < minimumNameWidth, state != nil { return columns(width: width) }
+        let longest = state?.records.map { DisplayWidth.of(DisplayText.escaped($0.tensor.name)) }.max() ?? Int.max
+        return (max(4, min(nameWidth(), max(longest, minimumNameWidth))), fixed)
     }
 
     static func draw(_ p: inout Painter, _ state: AppState, _ layout: Layout) {
@@ -45,7 +73,7 @@ enum LayerTable {
         let rows = state.visibleLayers
         p.paneTitle(title(state, rows: rows, visible: layout.tableRows), extra: extra(state, p.glyphs),
                     x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .layers)
-        let (nameWidth, fixed) = columns(width: rect.width)
+        let (nameWidth, fixed) = columns(width: rect.width, state: state)
 
         // Header.
         let y0 = rect.y + 1
@@ -117,7 +145,7 @@ enum LayerTable {
         func styled(_ role: ThemeRole) -> Style { Style(role, on: background, bold: focused) }
         p.grid.fill(x: 0, y: y, width: width, height: 1, style: base)
         if state.marked.contains(i) { p.text(p.glyphs.mark, x: 0, y: y, styled(.marked)) }
-        p.text(p.fitMiddle(DisplayText.escaped(info.name), nameWidth), x: markWidth, y: y, base, width: nameWidth)
+        p.text(p.fitName(DisplayText.escaped(info.name), nameWidth), x: markWidth, y: y, base, width: nameWidth)
 
         let n = LayerNumbers.of(i, in: state)
         var x = markWidth + nameWidth + 1
