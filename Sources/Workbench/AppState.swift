@@ -116,6 +116,18 @@ public struct AppState: Equatable, Sendable {
     public var pendingSave: PendingSave?
     /// `q` was pressed with unsaved edits; a second `q` quits, any other key goes on.
     public var isConfirmingQuit = false
+    /// Settings of every layer before each edit (`u` undoes the last) and those undone (Ctrl-R redoes).
+    public var undoStack: [[LayerSettings]] = []
+    public var redoStack: [[LayerSettings]] = []
+    /// `b`: the numbers of every layer and the totals when the snapshot was taken, to compare the current
+    /// settings with (the table's Δ columns and the status line); `b` again replaces it, `B` drops it.
+    public var baseline: Baseline?
+
+    public struct Baseline: Equatable, Sendable {
+        public var settings: [LayerSettings]
+        public var numbers: [LayerNumbers]
+        public var totals: ModelTotals
+    }
     /// Set by the run loop from the locale: block glyphs and box drawing, or ASCII.
     public var useUnicode = true
     public var message: Message?

@@ -8,6 +8,7 @@ public enum Command: String, CaseIterable, Sendable {
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll
+    case undo, redo, resetLayer, takeSnapshot, dropSnapshot
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
@@ -83,7 +84,12 @@ public enum Keymap {
         KeyBinding(c("y"), .toggleSymmetric, "symmetric / asymmetric", .tuning),
         KeyBinding(c("c"), .cycleGranularity, "scale: tensor, channel, group 32…256", .tuning),
         KeyBinding(c("C"), .cycleClip, "clipping: minmax, p99.9, p99, mse", .tuning),
-        KeyBinding(c("*"), .toggleApplyAll, "apply edits to every layer", .tuning),
+        KeyBinding(c("*"), .toggleApplyAll, "edit all shown matrices (again: vectors too)", .tuning),
+        KeyBinding(c("u"), .undo, "undo the last edit", .tuning),
+        KeyBinding([.control("r")], .redo, "redo", .tuning),
+        KeyBinding(c("r"), .resetLayer, "reset to uncompressed", .tuning),
+        KeyBinding(c("b"), .takeSnapshot, "snapshot to compare with (Δ columns)", .tuning),
+        KeyBinding(c("B"), .dropSnapshot, "drop the snapshot", .tuning),
 
         KeyBinding(c("l"), .toggleLogCounts, "linear / log counts", .histogram),
         KeyBinding(c("z"), .cycleZoom, "zoom: full, ±10 %, ±1 % of max |w|", .histogram),

@@ -100,8 +100,47 @@ extension Reducer {
             records[i].edit(new)
             effects.append(.evaluate(layer: i, settings: new, revision: records[i].revision))
         }
-        if !effects.isEmpty { state.records = records }
+        if !effects.isEmpty {
+            state.undoStack.append(state.records.map(\.settings))
+            if state.undoStack.count > 500 { state.undoStack.removeFirst() }
+            state.redoStack.removeAll()
+            state.records = records
+        }
         return effects
+    }
+
+    /// `u`, Ctrl-R, `r`, `b`, `B`.
+    static func history(_ state: inout AppState, _ command: Command) -> [Effect] {
+        switch command {
+        case .undo, .redo:
+            let undoing = command == .undo
+            guard let target = undoing ? state.undoStack.last : state.redoStack.last else {
+                state.message = .init(undoing ? "nothing to undo" : "nothing to redo")
+                return []
+            }
+            let current = state.records.map(\.settings)
+            if undoing { state.undoStack.removeLast() } else { state.redoStack.removeLast() }
+            var effects: [Effect] = []
+            var records = state.records
+            for i in records.indices where records[i].settings != target[i] {
+                records[i].edit(target[i])
+                effects.append(.evaluate(layer: i, settings: target[i], revision: records[i].revision))
+            }
+            state.records = records
+            if undoing { state.redoStack.append(current) } else { state.undoStack.append(current) }
+            state.message = .init((undoing ? "undid" : "redid") + " an edit of \(effects.count) layer" + (effects.count == 1 ? "" : "s"))
+            return effects
+        case .resetLayer:
+            return edit(&state, layers: targets(state)) { _, _, _ in .identity }
+        case .takeSnapshot:
+            state.baseline = AppState.Baseline(settings: state.records.map(\.settings), numbers: state.records.map(\.numbers),
+                                               totals: state.totals.totals)
+            state.message = .init("snapshot taken: Δ columns and the status line compare with it (B drops it)")
+        case .dropSnapshot:
+            state.baseline = nil
+        default: break
+        }
+        return []
     }
 
     /// The engine reported these layers' answers stale (their global magnitude group changed): each gets a

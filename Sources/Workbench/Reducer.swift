@@ -28,6 +28,12 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         guard state.records.indices.contains(result.layer), result.revision == state.records[result.layer].revision,
               result.settings == state.records[result.layer].settings else { return [] }
         state.records[result.layer].evaluation = AppState.Evaluation(result)
+        // A snapshot taken while this layer was pending gets its settled numbers.
+        if var b = state.baseline, b.settings.indices.contains(result.layer), b.settings[result.layer] == result.settings {
+            b.numbers[result.layer] = state.records[result.layer].numbers
+            b.totals = ModelTotals(zip(state.records, b.numbers).map { ($0.0.tensor, $0.1) })
+            state.baseline = b
+        }
     case .evaluationsStale(let layers):
         effects = Reducer.reevaluate(&state, layers: layers)
     case .histogramReady(let request, let histogram):
@@ -126,6 +132,8 @@ enum Reducer {
         case .cyclePrune, .fineUp, .fineDown, .coarseUp, .coarseDown, .cycleNM, .cycleFormat, .bitsUp, .bitsDown,
              .toggleSymmetric, .cycleGranularity, .cycleClip, .thresholdUp, .thresholdDown:
             return tune(&state, command)
+        case .undo, .redo, .resetLayer, .takeSnapshot, .dropSnapshot:
+            return history(&state, command)
         case .toggleApplyAll:
             if !state.applyToAll {
                 state.applyToAll = true

@@ -194,4 +194,38 @@ import WeightFormats
             .lines[4]
         #expect(narrow.contains("11") && narrow.contains("q_proj.weight"), "\(narrow)")
     }
+
+    /// Item 16: undo, redo, reset to uncompressed, and a snapshot to compare the next settings with.
+    @Test func undoRedoResetAndSnapshot() {
+        var s = FakeModel.loadedState(width: 140, height: 40)
+        _ = key(&s, .down)                                 // int4 g32
+        let original = s.records.map(\.settings)
+        type(&s, "++")
+        #expect(s.records[1].settings != original[1])
+        let undo = key(&s, .character("u"))
+        #expect(undo.count == 1)
+        type(&s, "u")
+        #expect(s.records.map(\.settings) == original)
+        type(&s, "u")
+        #expect(s.message?.text == "nothing to undo")
+        _ = key(&s, .control("r"))
+        #expect(s.records[1].settings.quantize == .int(bits: 5, symmetric: true, granularity: .group(32), clip: .minmax))
+        type(&s, "r")
+        #expect(s.records[1].settings == .identity)
+        type(&s, "u")
+
+        // Snapshot, then int8: the table and the status line show the change in size and SQNR.
+        _ = reduce(&s, .evaluated(FakeModel.evaluation(s, layer: 1)))
+        type(&s, "b")
+        #expect(s.baseline?.settings == s.records.map(\.settings))
+        type(&s, "+++")
+        _ = reduce(&s, .evaluated(FakeModel.evaluation(s, layer: 1)))
+        let lines = view(s, width: 140, height: 40).lines
+        #expect(lines[2].contains("Δsize") && lines[2].contains("ΔSQNR"), "\(lines[2])")
+        let row = lines.first { $0.contains("layers.0.attention.wq.weight") } ?? ""
+        #expect(row.contains("+"), "\(row)")
+        #expect(lines.contains { $0.contains("vs snapshot Δ +") }, "\(lines.joined(separator: "\n"))")
+        type(&s, "B")
+        #expect(s.baseline == nil)
+    }
 }

@@ -23,14 +23,20 @@ enum LayerTable {
     /// sort arrow sits in its own column (`sparsity ▲SQNR dB`, not `sparsity▲SQNR dB`). The widths of
     /// shape, dtype and method are the most these take (`sizedToContent`).
     static let fixedColumns: [Column] = [
-        Column(title: "shape", width: 11, align: .left, sort: nil, dropOrder: 4),
-        Column(title: "dtype", width: 6, align: .left, sort: nil, dropOrder: 3),
-        Column(title: "params", width: 7, align: .right, sort: .params, dropOrder: 2),
-        Column(title: "method", width: 17, align: .left, sort: nil, dropOrder: 1),
+        Column(title: "shape", width: 11, align: .left, sort: nil, dropOrder: 6),
+        Column(title: "dtype", width: 6, align: .left, sort: nil, dropOrder: 5),
+        Column(title: "params", width: 7, align: .right, sort: .params, dropOrder: 4),
+        Column(title: "method", width: 17, align: .left, sort: nil, dropOrder: 3),
         Column(title: "bits", width: 6, align: .right, sort: .bits, dropOrder: 0),
         Column(title: "sparsity", width: 9, align: .right, sort: .sparsity, dropOrder: 0),
         Column(title: "SQNR dB", width: 8, align: .right, sort: .sqnr, dropOrder: 0),
         Column(title: "size", width: 9, align: .right, sort: .size, dropOrder: 0),
+    ]
+
+    /// Shown while a snapshot (`b`) is held: each layer's change against it.
+    static let deltaColumns: [Column] = [
+        Column(title: "Δsize", width: 10, align: .right, sort: nil, dropOrder: 2),
+        Column(title: "ΔSQNR", width: 6, align: .right, sort: nil, dropOrder: 1),
     ]
 
     /// Shape, dtype and method as wide as their longest cell (within bounds), so a wide terminal shows
@@ -57,13 +63,13 @@ enum LayerTable {
     /// The fixed columns that fit beside a name of at least `minimumNameWidth`, and the name's width (no
     /// wider than the longest name: spare room stays at the row's end).
     static func columns(width: Int, state: AppState? = nil) -> (name: Int, fixed: [Column]) {
-        var fixed = state.map(sizedToContent) ?? fixedColumns
+        var fixed = (state.map(sizedToContent) ?? fixedColumns) + (state?.baseline == nil ? [] : deltaColumns)
         func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
         while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             fixed.removeAll { $0.title == drop.title }
         }
         // On a narrow screen the content widths may leave the name too little: fall back to the defaults.
-        if nameWidth() < minimumNameWidth, state != nil { return columns(width: width) }
+        if nameWidth() < minimumNameWidth, let state, state.baseline == nil { return columns(width: width) }
         let longest = state?.records.map { DisplayWidth.of(DisplayText.escaped($0.tensor.name)) }.max() ?? Int.max
         return (max(4, min(nameWidth(), max(longest, minimumNameWidth))), fixed)
     }
@@ -150,8 +156,13 @@ enum LayerTable {
         let n = LayerNumbers.of(i, in: state)
         var x = markWidth + nameWidth + 1
         for c in fixed {
-            let (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n,
+            var (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n,
                                      nonFinite: state.records[i].holdsNonFinite)
+            if let b = state.baseline, b.numbers.indices.contains(i), info.isFloating {
+                let before = b.numbers[i]
+                if c.title == "Δsize" { (text, role) = (n.bytes.flatMap { now in before.bytes.map { Format.bytesDelta(now - $0) } } ?? "…", nil) }
+                if c.title == "ΔSQNR" { (text, role) = (Format.sqnrDelta(n.sqnr, before.sqnr), nil) }
+            }
             cell(&p, text, x: x, y: y, width: c.width, align: c.align, role.map(styled) ?? base)
             x += c.width + 1
         }

@@ -46,6 +46,11 @@ enum StatusLine {
             let sqnr = t.pendingLayers > 0 ? "… dB" : Format.sqnr(db) + (db.isFinite ? " dB" : "")
             parts.append(("SQNR " + sqnr, sqnr))
         }
+        if let b = state.baseline {
+            let delta = "Δ " + Format.bytesDelta(t.bytesCompressed - b.totals.bytesCompressed) + ", "
+                + Format.sqnrDelta(t.pendingLayers > 0 ? nil : t.metrics.sqnrDB, b.totals.metrics.sqnrDB) + " dB"
+            parts.insert(("vs snapshot " + delta, delta), at: min(2, parts.count))
+        }
         let lead = " " + approx + (approx.isEmpty ? "" : " ")
         func text(_ long: Bool) -> String { lead + parts.map { long ? $0.long : $0.short }.joined(separator: " · ") }
         // Long spellings, else short ones, else drop parts from the end rather than cut a number in half.
