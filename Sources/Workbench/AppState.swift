@@ -78,6 +78,8 @@ public struct AppState: Equatable, Sendable {
     /// First visible row of the layer table.
     public var scroll: Int = 0
     public var pane: Pane = .layers
+    /// The setting ↑/↓ select in the settings pane (an index into its setting lines); ←/→ change it.
+    public var settingsRow = 0
     public var marked: Set<Int> = []
     /// `*`: edits go to every shown floating layer of rank ≥ 2 (what a plan's default applies to); a second
     /// `*` includes the shown vectors (biases, norms) too (`applyIncludesVectors`), a third turns it off.

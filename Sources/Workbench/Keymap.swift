@@ -9,6 +9,8 @@ public enum Command: String, CaseIterable, Sendable {
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll
     case undo, redo, resetLayer, takeSnapshot, dropSnapshot
+    // Settings pane
+    case previousSetting, nextSetting, settingDown, settingUp
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
@@ -25,6 +27,8 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case histogram = "Histogram"
     /// Only while the histogram pane has focus.
     case histogramPane = "Histogram pane focused"
+    /// Only while the settings pane has focus.
+    case settingsPane = "Settings pane focused"
     case general = "General"
     case filter = "Filter prompt"
     case help = "This help"
@@ -98,6 +102,11 @@ public enum Keymap {
         KeyBinding([.left], .thresholdDown, "threshold ÷1.1 (or click/drag the bars)", .histogramPane),
         KeyBinding([.right], .thresholdUp, "threshold ×1.1", .histogramPane),
 
+        KeyBinding([.up], .previousSetting, "select the previous setting", .settingsPane),
+        KeyBinding([.down], .nextSetting, "select the next setting", .settingsPane),
+        KeyBinding([.left], .settingDown, "change the selected setting (less, or cycle)", .settingsPane),
+        KeyBinding([.right], .settingUp, "change the selected setting (more, or cycle)", .settingsPane),
+
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
@@ -122,7 +131,7 @@ public enum Keymap {
         } else if state.isEditingFilter {
             contexts = [.filter]
         } else {
-            contexts = (state.pane == .histogram ? [.histogramPane] : [])
+            contexts = (state.pane == .histogram ? [.histogramPane] : state.pane == .settings ? [.settingsPane] : [])
                 + [.navigation, .tuning, .histogram, .general]
         }
         for context in contexts {

@@ -20,6 +20,39 @@ extension Reducer {
         return floating.contains(state.focus) ? [state.focus] + floating.filter { $0 != state.focus } : floating
     }
 
+    /// The settings pane's arrows: ↑/↓ select a setting line, ←/→ run the key that line names.
+    static func settingsPaneKey(_ state: inout AppState, _ command: Command) -> [Effect] {
+        guard state.records.indices.contains(state.focus) else { return [] }
+        let lines = SettingsPane.lines(state.records[state.focus].settings)
+        switch command {
+        case .previousSetting: state.settingsRow = max(0, min(lines.count - 1, state.settingsRow - 1))
+        case .nextSetting: state.settingsRow = max(0, min(lines.count - 1, state.settingsRow + 1))
+        case .settingDown, .settingUp:
+            let row = max(0, min(lines.count - 1, state.settingsRow))
+            guard lines.indices.contains(row) else { return [] }
+            let up = command == .settingUp
+            let run: Command?
+            switch lines[row].key {
+            case "p": run = .cyclePrune
+            case "[ ]": run = up ? .fineUp : .fineDown
+            case "n": run = .cycleNM
+            case "f": run = .cycleFormat
+            case "+ -": run = up ? .bitsUp : .bitsDown
+            case "y": run = .toggleSymmetric
+            case "c": run = .cycleGranularity
+            case "C": run = .cycleClip
+            default: run = nil
+            }
+            guard let run, lines[row].active else {
+                state.message = .init(lines[row].label + " has nothing to change here: choose " + (row < 2 ? "a pruning method (p)" : "a format (f)") + " first")
+                return []
+            }
+            return tune(&state, run)
+        default: break
+        }
+        return []
+    }
+
     static func tune(_ state: inout AppState, _ command: Command) -> [Effect] {
         // A filter that matches nothing hides the focused layer; an edit would change a layer the table no
         // longer shows (marks and `*` say which layers they mean, so they still apply).
@@ -27,6 +60,18 @@ extension Reducer {
             state.message = .init("no layer name contains “" + DisplayText.escaped(state.filter) + "”: Esc clears the filter",
                                   isError: true)
             return []
+        }
+        // ← → in the histogram pane move a threshold or target; with nothing to move, say so.
+        if command == .thresholdUp || command == .thresholdDown, state.records.indices.contains(state.focus) {
+            switch state.records[state.focus].settings.prune {
+            case .none:
+                state.message = .init("no pruning to adjust: p chooses a pruning method (threshold, sparsity, …)")
+                return []
+            case .nm(let n, let m):
+                state.message = .init("\(n):\(m) has no threshold to move: n cycles the pattern, p the method")
+                return []
+            default: break
+            }
         }
         let targets = targets(state)
         guard !targets.isEmpty else {

@@ -132,6 +132,8 @@ enum Reducer {
         case .cyclePrune, .fineUp, .fineDown, .coarseUp, .coarseDown, .cycleNM, .cycleFormat, .bitsUp, .bitsDown,
              .toggleSymmetric, .cycleGranularity, .cycleClip, .thresholdUp, .thresholdDown:
             return tune(&state, command)
+        case .previousSetting, .nextSetting, .settingDown, .settingUp:
+            return settingsPaneKey(&state, command)
         case .undo, .redo, .resetLayer, .takeSnapshot, .dropSnapshot:
             return history(&state, command)
         case .toggleApplyAll:

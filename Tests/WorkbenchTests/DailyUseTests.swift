@@ -228,4 +228,34 @@ import WeightFormats
         type(&s, "B")
         #expect(s.baseline == nil)
     }
+
+    /// Item 17: in the settings pane ↑/↓ select a setting and ←/→ change it (the focus stays on its layer);
+    /// in the histogram pane → with no pruning says why nothing happens.
+    @Test func settingsPaneArrowsChangeSettings() {
+        var s = FakeModel.loadedState(width: 120, height: 40)
+        _ = key(&s, .down)                             // int4 g32
+        _ = key(&s, .backTab)                          // settings pane
+        #expect(s.pane == .settings)
+        _ = key(&s, .down)
+        _ = key(&s, .down)
+        _ = key(&s, .down)                             // p, amount, format, bits
+        #expect(s.focus == 1 && s.settingsRow == 3)
+        _ = key(&s, .right)
+        #expect(s.records[1].settings.quantize == .int(bits: 5, symmetric: true, granularity: .group(32), clip: .minmax))
+        _ = key(&s, .left)
+        _ = key(&s, .left)
+        #expect(s.records[1].settings.quantize == .int(bits: 3, symmetric: true, granularity: .group(32), clip: .minmax))
+        #expect(view(s, width: 120, height: 40).lines.contains { $0.contains("+ -▸bits") }, "no marker on the selected setting")
+
+        _ = key(&s, .up)
+        _ = key(&s, .up)                               // amount: nothing to change with pruning none
+        _ = key(&s, .right)
+        #expect(s.message?.text.contains("choose a pruning method") == true, "\(String(describing: s.message))")
+
+        _ = key(&s, .tab)                              // layers
+        _ = key(&s, .tab)                              // histogram
+        #expect(s.pane == .histogram)
+        #expect(key(&s, .right).isEmpty)
+        #expect(s.message?.text.contains("no pruning to adjust") == true)
+    }
 }

@@ -31,7 +31,14 @@ enum SettingsPane {
         // With marked layers (and not `*`), the pane shows what an edit changes: their settings, each
         // value shown when they agree and "mixed" where they differ.
         let shown = state.applyToAll || state.marked.isEmpty ? [i] : state.marked.sorted()
-        for l in lines(shown.map { state.records[$0].settings }) { line(l.key, l.label, l.value, active: l.active) }
+        for (k, l) in lines(shown.map { state.records[$0].settings }).enumerated() {
+            let row = y
+            line(l.key, l.label, l.value, active: l.active)
+            // The line ←/→ change while the pane has focus.
+            if state.pane == .settings, k == state.settingsRow, row < rect.maxY {
+                p.text(p.glyphs.unicode ? "▸" : ">", x: x + 3, y: row, Style(.highlight, bold: true))
+            }
+        }
 
         // Numbers.
         guard y < rect.maxY else { return }
