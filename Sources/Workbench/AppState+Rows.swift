@@ -40,7 +40,7 @@ extension AppState {
         case .file, .name: return Double(i)
         case .params: return Double(records[i].tensor.parameters)
         case .bits: return records[i].numbers.bitsPerWeight
-        case .sparsity: return records[i].numbers.sparsity
+        case .sparsity: return records[i].numbers.pruned
         case .sqnr: return records[i].numbers.sqnr
         case .size: return records[i].numbers.bytes.map(Double.init)
         }

@@ -22,7 +22,7 @@ public struct AppState: Equatable, Sendable {
             case .name: "name"
             case .params: "params"
             case .bits: "bits"
-            case .sparsity: "sparsity"
+            case .sparsity: "pruned"
             case .sqnr: "SQNR"
             case .size: "size"
             }

@@ -89,7 +89,7 @@ import Workbench
         let status = terminal.lastLines[Layout(width: 140, height: 50).statusRow]
         #expect(status.contains(Format.bytes(t.bytesOriginal) + " → " + Format.bytes(t.bytesCompressed)), "\(status)")
         #expect(status.contains(Format.fixed(t.bitsPerWeight, 2) + " bits/w"), "\(status)")
-        #expect(status.contains("sparsity " + Format.percent(t.metrics.sparsity)), "\(status)")
+        #expect(status.contains("zeros " + Format.percent(t.metrics.sparsity)), "\(status)")
         #expect(status.contains("SQNR " + Format.sqnr(t.metrics.sqnrDB) + " dB"), "\(status)")
         #expect(!status.contains("~"), "\(status)")
         // The check job's message repeats the report's totals.

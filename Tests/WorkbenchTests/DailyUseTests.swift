@@ -171,7 +171,7 @@ import WeightFormats
         _ = reduce(&s, .evaluated(FakeModel.evaluation(s, layer: s.focus)))
         #expect(s.visibleLayers == order)                  // …but the rows do not move
         let header = view(s, width: 120, height: 40).lines[2]
-        #expect(header.contains("sparsity ▲SQNR dB"), "\(header)")
+        #expect(header.contains("zeros ▲SQNR dB"), "\(header)")
         type(&s, "6")                                      // again: reversed, re-sorted
         #expect(s.sortDescending)
         type(&s, "7")
@@ -257,5 +257,18 @@ import WeightFormats
         #expect(s.pane == .histogram)
         #expect(key(&s, .right).isEmpty)
         #expect(s.message?.text.contains("no pruning to adjust") == true)
+    }
+
+    /// Item 12: int4 without pruning rounds small weights to 0; the table shows 0 % pruned and the zeros apart.
+    @Test func prunedAndZerosAreShownApart() {
+        var s = FakeModel.loadedState(width: 120, height: 40)
+        _ = reduce(&s, .evaluated(FakeModel.evaluation(s, layer: 1)))   // int4 g32, no pruning
+        let n = s.records[1].numbers
+        #expect(n.pruned == 0)
+        #expect((n.sparsity ?? 0) > 0.05)
+        let lines = view(s, width: 120, height: 40).lines
+        #expect(lines[2].contains("pruned") && lines[2].contains("zeros") && !lines[2].contains("sparsity"))
+        let row = lines.first { $0.contains("layers.0.attention.wq.weight") } ?? ""
+        #expect(row.contains("0.0%") && row.contains(Format.percent(n.sparsity!)), "\(row)")
     }
 }

@@ -109,7 +109,7 @@ import WeightFormats
     /// The sort arrow used to cut right-aligned titles ("param…", "sparsit…", "SQNR d…").
     @Test func sortArrowKeepsColumnTitlesWhole() {
         var s = FakeModel.loadedState(width: 120, height: 40)
-        for (column, title) in [(AppState.SortColumn.params, "▲params"), (.bits, "▲bits"), (.sparsity, "▲sparsity"),
+        for (column, title) in [(AppState.SortColumn.params, "▲params"), (.bits, "▲bits"), (.sparsity, "▲pruned"),
                                 (.sqnr, "▲SQNR dB"), (.size, "▲size")] {
             s.sort = column
             let header = view(s, width: 120, height: 40).lines[2]

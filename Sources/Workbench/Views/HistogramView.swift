@@ -61,7 +61,7 @@ enum HistogramView {
         }
         // NaN and Inf are outside the bars and make the error undefined: name them first.
         if s.nans + s.infinities > 0 { parts.insert("holds \(s.nans) NaN, \(s.infinities) Inf", at: 0) }
-        if let sp = n.sparsity { parts.append("sparsity " + Format.percent(sp)) }
+        if let sp = n.sparsity { parts.append("zeros " + Format.percent(sp)) }
         if let db = n.sqnr, s.nans + s.infinities == 0 { parts.append("SQNR " + (n.status == .estimate ? "~" : "") + Format.sqnr(db) + (db.isFinite ? " dB" : "")) }
         let room = layout.histogram.width - 2
         while parts.count > 1 && DisplayWidth.of(p.glyphs.text(parts.joined(separator: "  "))) > room { parts.removeLast() }

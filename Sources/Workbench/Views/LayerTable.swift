@@ -28,7 +28,8 @@ enum LayerTable {
         Column(title: "params", width: 7, align: .right, sort: .params, dropOrder: 4),
         Column(title: "method", width: 17, align: .left, sort: nil, dropOrder: 3),
         Column(title: "bits", width: 6, align: .right, sort: .bits, dropOrder: 0),
-        Column(title: "sparsity", width: 9, align: .right, sort: .sparsity, dropOrder: 0),
+        Column(title: "pruned", width: 7, align: .right, sort: .sparsity, dropOrder: 0),
+        Column(title: "zeros", width: 6, align: .right, sort: nil, dropOrder: 0),
         Column(title: "SQNR dB", width: 8, align: .right, sort: .sqnr, dropOrder: 0),
         Column(title: "size", width: 9, align: .right, sort: .size, dropOrder: 0),
     ]
@@ -177,7 +178,10 @@ enum LayerTable {
         case "params": return (Format.count(info.parameters), nil)
         case "method": return info.isFloating ? (SettingsText.summary(settings), nil) : ("not compressed", .inactive)
         case "bits": return (n.bitsPerWeight.map { Format.fixed($0, 2) } ?? "…", n.bitsPerWeight == nil ? .inactive : nil)
-        case "sparsity":
+        case "pruned":
+            guard info.isFloating else { return ("", nil) }
+            return (n.pruned.map(Format.percent) ?? "…", n.pruned == nil ? .inactive : nil)
+        case "zeros":
             guard info.isFloating else { return ("", nil) }
             return (n.sparsity.map(Format.percent) ?? "…", n.sparsity == nil ? .inactive : nil)
         case "SQNR dB":

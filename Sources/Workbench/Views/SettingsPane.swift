@@ -48,7 +48,7 @@ enum SettingsPane {
             let t = ModelTotals(shown.map { (state.records[$0].tensor, state.records[$0].numbers) })
             let approx = t.pendingLayers > 0 ? "~" : ""
             line("", "bits/w", approx + Format.fixed(t.bitsPerWeight, 2))
-            line("", "sparsity", approx + Format.percent(t.metrics.sparsity))
+            line("", "zeros", approx + Format.percent(t.metrics.sparsity))
             line("", "SQNR", approx + Format.sqnr(t.metrics.sqnrDB) + (t.metrics.sqnrDB.isFinite ? " dB" : ""))
             line("", "size", approx + Format.bytes(t.bytesCompressed) + " of " + Format.bytes(t.bytesOriginal))
             return
@@ -60,7 +60,14 @@ enum SettingsPane {
             return
         }
         line("", "bits/w", n.bitsPerWeight.map { Format.fixed($0, 2) } ?? "…")
-        line("", "sparsity", n.sparsity.map { approx + Format.percent($0) } ?? "…")
+        line("", "pruned", n.pruned.map { approx + Format.percent($0) } ?? "…")
+        if let zeros = n.sparsity {
+            // Zeros beyond the pruned ones came from rounding (or were in the weights): say so.
+            let rounding = n.pruned.map { zeros > $0 + 0.0005 } ?? false
+            line("", "zeros", approx + Format.percent(zeros) + (rounding ? " (+rounding)" : ""))
+        } else {
+            line("", "zeros", "…")
+        }
         if state.records[i].holdsNonFinite {
             line("", "SQNR", "undefined (NaN/Inf)", role: .bad)
         } else {

@@ -39,7 +39,7 @@ enum StatusLine {
             (Format.fixed(t.bitsPerWeight, 2) + " bits/w", Format.fixed(t.bitsPerWeight, 2) + " b/w"),
         ]
         if t.metrics.count > 0 {
-            parts.append(("sparsity " + Format.percent(t.metrics.sparsity), Format.percent(t.metrics.sparsity) + " zeros"))
+            parts.append(("zeros " + Format.percent(t.metrics.sparsity), Format.percent(t.metrics.sparsity) + " zeros"))
             // While a layer waits for the engine its error is unknown: the model's SQNR is too (the other
             // layers' sum would read "exact" while a layer is being quantized).
             let db = t.metrics.sqnrDB
