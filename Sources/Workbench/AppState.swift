@@ -93,6 +93,8 @@ public struct AppState: Equatable, Sendable {
     /// the cursor; choosing the sort again (`s`, `S`, `1`–`7`) re-sorts.
     public var sortOrder: [Int]?
     public var showHelp = false
+    /// `m`: the layer table also shows MSE, max error and cosine (what `report` prints).
+    public var showMetrics = false
     public var helpScroll = 0
 
     // MARK: Histogram pane

@@ -3,7 +3,7 @@
 public enum Command: String, CaseIterable, Sendable {
     // Navigation
     case moveUp, moveDown, first, last, pageUp, pageDown, nextPane, previousPane
-    case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel
+    case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel, toggleMetrics
     case sortByFile, sortByName, sortByParams, sortByBits, sortBySparsity, sortBySQNR, sortBySize
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
@@ -71,6 +71,7 @@ public enum Keymap {
         KeyBinding(c("5"), .sortBySparsity, "sort by pruned fraction, most first", .navigation),
         KeyBinding(c("6"), .sortBySQNR, "sort by SQNR, worst first", .navigation),
         KeyBinding(c("7"), .sortBySize, "sort by size, largest first", .navigation),
+        KeyBinding(c("m"), .toggleMetrics, "show / hide MSE, max error and cosine columns", .navigation),
         KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
         KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),

@@ -116,6 +116,7 @@ enum Reducer {
         case .sortNext:
             let all = AppState.SortColumn.allCases
             setSort(&state, all[(state.sort.rawValue + 1) % all.count], descending: state.sortDescending)
+        case .toggleMetrics: state.showMetrics.toggle()
         case .sortReverse: setSort(&state, state.sort, descending: !state.sortDescending)
         case .sortByFile, .sortByName, .sortByParams, .sortByBits, .sortBySparsity, .sortBySQNR, .sortBySize:
             let column = Keymap.sortColumn(command)!

@@ -271,4 +271,19 @@ import WeightFormats
         let row = lines.first { $0.contains("layers.0.attention.wq.weight") } ?? ""
         #expect(row.contains("0.0%") && row.contains(Format.percent(n.sparsity!)), "\(row)")
     }
+
+    /// Item 15: `m` shows MSE, max error and cosine in the layer list, from the same numbers as `report`.
+    @Test func metricColumnsToggle() {
+        var s = FakeModel.loadedState(width: 160, height: 40)
+        _ = reduce(&s, .evaluated(FakeModel.evaluation(s, layer: 1)))
+        #expect(!view(s, width: 160, height: 40).lines[2].contains("MSE"))
+        type(&s, "m")
+        let lines = view(s, width: 160, height: 40).lines
+        #expect(lines[2].contains("MSE") && lines[2].contains("max err") && lines[2].contains("cosine"), "\(lines[2])")
+        let m = try! #require(s.records[1].numbers.metrics)
+        let row = lines.first { $0.contains("layers.0.attention.wq.weight") } ?? ""
+        #expect(row.contains(Format.value(m.mse)) && row.contains(Format.value(m.maxAbsError)) && row.contains(Format.fixed(m.cosineSimilarity, 4)), "\(row)")
+        type(&s, "m")
+        #expect(!s.showMetrics)
+    }
 }

@@ -34,6 +34,13 @@ enum LayerTable {
         Column(title: "size", width: 9, align: .right, sort: .size, dropOrder: 0),
     ]
 
+    /// `m`: the error metrics `report` prints, per layer.
+    static let metricColumns: [Column] = [
+        Column(title: "MSE", width: 9, align: .right, sort: nil, dropOrder: 0),
+        Column(title: "max err", width: 8, align: .right, sort: nil, dropOrder: 0),
+        Column(title: "cosine", width: 8, align: .right, sort: nil, dropOrder: 0),
+    ]
+
     /// Shown while a snapshot (`b`) is held: each layer's change against it.
     static let deltaColumns: [Column] = [
         Column(title: "Δsize", width: 10, align: .right, sort: nil, dropOrder: 2),
@@ -64,13 +71,14 @@ enum LayerTable {
     /// The fixed columns that fit beside a name of at least `minimumNameWidth`, and the name's width (no
     /// wider than the longest name: spare room stays at the row's end).
     static func columns(width: Int, state: AppState? = nil) -> (name: Int, fixed: [Column]) {
-        var fixed = (state.map(sizedToContent) ?? fixedColumns) + (state?.baseline == nil ? [] : deltaColumns)
+        var fixed = (state.map(sizedToContent) ?? fixedColumns) + (state?.showMetrics == true ? metricColumns : [])
+            + (state?.baseline == nil ? [] : deltaColumns)
         func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
         while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             fixed.removeAll { $0.title == drop.title }
         }
         // On a narrow screen the content widths may leave the name too little: fall back to the defaults.
-        if nameWidth() < minimumNameWidth, let state, state.baseline == nil { return columns(width: width) }
+        if nameWidth() < minimumNameWidth, let state, state.baseline == nil, !state.showMetrics { return columns(width: width) }
         let longest = state?.records.map { DisplayWidth.of(DisplayText.escaped($0.tensor.name)) }.max() ?? Int.max
         return (max(4, min(nameWidth(), max(longest, minimumNameWidth))), fixed)
     }
@@ -195,6 +203,16 @@ enum LayerTable {
                 return (text, quality(db))
             }
         case "size": return (n.bytes.map(Format.bytes) ?? "…", n.bytes == nil ? .inactive : nil)
+        case "MSE", "max err", "cosine":
+            guard info.isFloating else { return ("", nil) }
+            guard let m = n.metrics, n.status == .exact || n.status == .estimate else { return ("…", .inactive) }
+            let approx = n.status == .estimate ? "~" : ""
+            switch column {
+            case "MSE": return (approx + Format.value(m.mse), nil)
+            // The histogram estimate has sums only: the largest error waits for the engine.
+            case "max err": return n.status == .estimate ? ("…", .inactive) : (Format.value(m.maxAbsError), nil)
+            default: return (approx + Format.fixed(m.cosineSimilarity, 4), nil)
+            }
         default: return ("", nil)
         }
     }
