@@ -100,8 +100,12 @@ extension Plan {
         }
     }
 
+    /// Why `pattern` cannot be a rule's `match` (not a valid expression, or one that can take exponential
+    /// time), or nil.
+    public static func patternProblem(_ pattern: String) -> String? { RegexCheck.problem(pattern) }
+
     /// The name with regular-expression metacharacters escaped (no anchors).
-    static func escapedName(_ name: String) -> String {
+    public static func escapedName(_ name: String) -> String {
         String(exactNamePattern(name).dropFirst().dropLast())
     }
 

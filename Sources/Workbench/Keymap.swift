@@ -8,7 +8,7 @@ public enum Command: String, CaseIterable, Sendable {
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll
-    case undo, redo, resetLayer, takeSnapshot, dropSnapshot
+    case undo, redo, resetLayer, takeSnapshot, dropSnapshot, ruleFromFilter
     // Settings pane
     case previousSetting, nextSetting, settingDown, settingUp
     // Histogram
@@ -61,7 +61,7 @@ public enum Keymap {
         KeyBinding([.pageDown], .pageDown, "page down", .navigation),
         KeyBinding([.tab], .nextPane, "next pane (layers, histogram, settings)", .navigation),
         KeyBinding([.backTab], .previousPane, "previous pane", .navigation),
-        KeyBinding(c("/"), .startFilter, "filter layer names", .navigation),
+        KeyBinding(c("/"), .startFilter, "filter names (regex, as in plans)", .navigation),
         KeyBinding(c("s"), .sortNext, "sort by the next column", .navigation),
         KeyBinding(c("S"), .sortReverse, "reverse the sort", .navigation),
         KeyBinding(c("1"), .sortByFile, "file order (again: reversed)", .navigation),
@@ -90,6 +90,7 @@ public enum Keymap {
         KeyBinding(c("c"), .cycleGranularity, "scale: tensor, channel, group 32…256", .tuning),
         KeyBinding(c("C"), .cycleClip, "clipping: minmax, p99.9, p99, mse", .tuning),
         KeyBinding(c("*"), .toggleApplyAll, "edit all shown matrices (again: vectors too)", .tuning),
+        KeyBinding(c("R"), .ruleFromFilter, "plan rule: filter → focused settings", .tuning),
         KeyBinding(c("u"), .undo, "undo the last edit", .tuning),
         KeyBinding([.control("r")], .redo, "redo", .tuning),
         KeyBinding(c("r"), .resetLayer, "reset to uncompressed", .tuning),

@@ -154,6 +154,43 @@ extension Reducer {
         return effects
     }
 
+    /// `R`: the filter becomes a plan rule giving every layer it shows the focused layer's settings. The rule
+    /// joins the plan `w` saves (after the plan's own rules), and the shown layers take the settings now,
+    /// so the screen and the saved plan agree. Refused with no filter, or when the settings do not fit a
+    /// layer the rule would match (the plan could not be loaded then).
+    static func ruleFromFilter(_ state: inout AppState) -> [Effect] {
+        guard !state.filter.isEmpty else {
+            state.message = .init("R needs a filter: / then a pattern (a regular expression, as in plans)", isError: true)
+            return []
+        }
+        guard state.records.indices.contains(state.focus), state.records[state.focus].tensor.isFloating else { return [] }
+        let settings = state.records[state.focus].settings
+        let shown = state.visibleLayers.filter { state.records[$0].tensor.isFloating }
+        // The workbench filter ignores case; the rule does too when that changes what it matches.
+        var pattern = state.filter
+        if Plan.patternProblem(pattern) != nil { pattern = Plan.escapedName(pattern) }
+        let sensitive = (try? Regex(pattern)).map { r in shown.allSatisfy { state.records[$0].tensor.name.contains(r) } } ?? false
+        if !sensitive { pattern = "(?i)" + pattern }
+        for i in shown {
+            let shape = state.records[i].tensor.shape
+            var misfit = settings.quantize.codec?.misfit(shape)?.reason
+            if case .nm(_, let m) = settings.prune, (shape.last ?? 1) % m != 0 { misfit = "last dimension \(shape.last ?? 1) is not a multiple of \(m)" }
+            if let misfit {
+                state.message = .init("no rule: " + DisplayText.escaped(state.records[i].tensor.name) + ": " + misfit, isError: true)
+                return []
+            }
+        }
+        var plan = state.basePlan ?? Plan.saving(state.records.map {
+            (tensor: (name: $0.tensor.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape), settings: $0.settings)
+        }, over: nil)
+        plan.rules.append(PlanRule(match: pattern, prune: settings.prune, quantize: settings.quantize))
+        state.basePlan = plan
+        let effects = edit(&state, layers: shown) { _, _, _ in settings }
+        state.message = .init("rule added: \"" + DisplayText.escaped(pattern) + "\" → " + SettingsText.summary(settings)
+                              + " (\(shown.count) layers); w saves it")
+        return effects
+    }
+
     /// `u`, Ctrl-R, `r`, `b`, `B`.
     static func history(_ state: inout AppState, _ command: Command) -> [Effect] {
         switch command {

@@ -135,6 +135,8 @@ enum Reducer {
             return tune(&state, command)
         case .previousSetting, .nextSetting, .settingDown, .settingUp:
             return settingsPaneKey(&state, command)
+        case .ruleFromFilter:
+            return ruleFromFilter(&state)
         case .undo, .redo, .resetLayer, .takeSnapshot, .dropSnapshot:
             return history(&state, command)
         case .toggleApplyAll:

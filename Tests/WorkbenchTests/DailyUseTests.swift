@@ -286,4 +286,34 @@ import WeightFormats
         type(&s, "m")
         #expect(!s.showMetrics)
     }
+
+    /// Item 10: the filter is a regular expression as in plans; `a` marks what it shows; `R` turns the filter
+    /// and the focused layer's settings into a plan rule that `w` saves.
+    @Test func regexFilterAndRuleFromFilter() throws {
+        var s = FakeModel.loadedState()
+        s.focus = 5
+        type(&s, "r")                                       // the fixture's misfit Q4_0 layer: a plan cannot hold it
+        type(&s, "/w[12]\\.weight$")
+        _ = key(&s, .enter)
+        #expect(s.visibleLayers == [3, 4])
+        type(&s, "a")
+        #expect(s.marked == [3, 4])
+        type(&s, "A")
+        s.focus = 4                                         // 2:4 + int8 per channel
+        type(&s, "R")
+        #expect(s.records[3].settings == s.records[4].settings)
+        let rule = try #require(s.basePlan?.rules.last)
+        #expect(rule.match == #"w[12]\.weight$"#)
+        #expect(rule.prune == .nm(n: 2, m: 4))
+        guard case .savePlan(_, let text) = key(&s, .character("w")).first else { Issue.record("no save"); return }
+        let saved = try Plan.parse(text, path: "saved.json")
+        #expect(saved.rules.contains(rule))
+        #expect(try saved.resolve(for: FakeModel.layers.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape) })
+                == s.records.map(\.settings))
+        // Text that is not a valid expression still filters, as plain text.
+        type(&s, "/")
+        _ = key(&s, .escape)
+        type(&s, "/wq.(")
+        #expect(s.visibleLayers.isEmpty)
+    }
 }
