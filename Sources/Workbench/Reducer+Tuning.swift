@@ -73,7 +73,16 @@ extension Reducer {
             default: break
             }
         }
-        let targets = targets(state)
+        var targets = targets(state)
+        // An amount key on a member of a global magnitude group moves the group's target: every layer with
+        // that target, not the focused one alone (which would split it off). Marks still edit what they mark.
+        let amountKeys: Set<Command> = [.fineUp, .fineDown, .coarseUp, .coarseDown, .thresholdUp, .thresholdDown]
+        if amountKeys.contains(command), !state.applyToAll, state.marked.isEmpty, state.records.indices.contains(state.focus),
+           case .globalMagnitude(let sp) = state.records[state.focus].settings.prune {
+            targets = [state.focus] + state.records.indices.filter {
+                $0 != state.focus && state.records[$0].tensor.isFloating && state.records[$0].settings.prune == .globalMagnitude(sparsity: sp)
+            }
+        }
         guard !targets.isEmpty else {
             let focused = state.records.indices.contains(state.focus) ? state.records[state.focus].tensor : nil
             let name = focused.map { DisplayText.escaped($0.name) } ?? "layer"

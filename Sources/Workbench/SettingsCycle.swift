@@ -11,13 +11,15 @@ enum SettingsCycle {
 
     // MARK: Pruning
 
-    /// `p`: none → threshold → sparsity → 2:4 → rows l2 → rows l1 → none (2:4 skipped when it does not fit).
+    /// `p`: none → threshold → sparsity → global magnitude (the same target, over every layer that has it) →
+    /// 2:4 → rows l2 → rows l1 → none (2:4 skipped when it does not fit, rows for vectors).
     static func nextPrune(_ s: LayerSettings, layer: Layer, analysis: LayerAnalysis?) -> LayerSettings {
         var s = s
         switch s.prune {
         case .none: s.prune = .threshold(defaultThreshold(analysis))
-        case .threshold, .globalMagnitude: s.prune = .sparsity(0.5)
-        case .sparsity:
+        case .threshold: s.prune = .sparsity(0.5)
+        case .sparsity(let sp): s.prune = .globalMagnitude(sparsity: sp)
+        case .globalMagnitude:
             s.prune = layer.lastDimension % 4 == 0 ? .nm(n: 2, m: 4) : hasRows(layer) ? .rows(norm: .l2, sparsity: 0.25) : .none
         case .nm: s.prune = hasRows(layer) ? .rows(norm: .l2, sparsity: 0.25) : .none
         case .rows(.l2, let sp): s.prune = .rows(norm: .l1, sparsity: sp)

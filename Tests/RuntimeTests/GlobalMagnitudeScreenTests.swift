@@ -56,10 +56,11 @@ import Workbench
         #expect(screen.contains("pruned |w| < " + Format.value(0.114175)), "\(screen)")
         #expect(!screen.contains("pruned |w| < " + Format.value(0.223612)))
 
-        // Focus conv4.weight and raise its target: it leaves the 50 % group for a 51 % group of its own.
+        // Mark conv4.weight and raise its target: it leaves the 50 % group for a 51 % group of its own (without
+        // the mark, `]` moves the whole group's target: see DailyUseTests).
         press(session, terminal, Array(repeating: .down, count: 7))
         #expect(names[session.state.focus] == "conv4.weight")
-        press(session, terminal, [.character("]")])
+        press(session, terminal, [.character(" "), .character("]")])
         #expect(session.state.records[7].settings.prune == .globalMagnitude(sparsity: 0.51))
 
         // Save the plan; the check job reads it back and evaluates it as `report` does.

@@ -98,9 +98,9 @@ import WeightFormats
         s.focus = 1                                                // [32, 96]
         type(&s, "*pp")
         #expect(s.records[0].settings.prune == .sparsity(0.5))
-        type(&s, "p")                                              // 2:4: [64, 128, 3] cannot take it
+        type(&s, "pp")                                             // global, then 2:4: [64, 128, 3] cannot take it
         #expect(s.records[1].settings.prune == .nm(n: 2, m: 4))
-        #expect(s.records[0].settings.prune == .sparsity(0.5))
+        #expect(s.records[0].settings.prune == .globalMagnitude(sparsity: 0.5))
         let m = try! #require(s.message)
         #expect(m.text.contains("2:4 skipped conv.weight") && m.text.contains("last dimension 3 is not a multiple of 4"), "\(m.text)")
     }
@@ -315,5 +315,23 @@ import WeightFormats
         _ = key(&s, .escape)
         type(&s, "/wq.(")
         #expect(s.visibleLayers.isEmpty)
+    }
+
+    /// Item 13: global magnitude is in the `p` cycle, and `]` on a member moves the whole group's target.
+    @Test func globalMagnitudeFromTheKeysAndItsGroupMovesTogether() {
+        var s = FakeModel.loadedState()
+        s.focus = 0
+        type(&s, "*ppp")                                   // threshold, sparsity, global: the shown matrices
+        let group = s.records.indices.filter { s.records[$0].settings.prune == .globalMagnitude(sparsity: 0.5) }
+        #expect(group.count >= 3 && group.contains(0))
+        type(&s, "*")
+        type(&s, "*")                                      // * off again
+        #expect(!s.applyToAll)
+        type(&s, "]")
+        #expect(group.allSatisfy { s.records[$0].settings.prune == .globalMagnitude(sparsity: 0.51) })
+        // With a mark, only the marked layer moves (it leaves the group).
+        type(&s, " ]")
+        #expect(s.records[0].settings.prune == .globalMagnitude(sparsity: 0.52))
+        #expect(group.dropFirst().allSatisfy { s.records[$0].settings.prune == .globalMagnitude(sparsity: 0.51) })
     }
 }
