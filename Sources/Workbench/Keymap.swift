@@ -77,7 +77,7 @@ public enum Keymap {
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
         KeyBinding([.escape], .cancel, "clear filter and message", .navigation),
 
-        KeyBinding(c("p"), .cyclePrune, "prune: none, threshold, sparsity, global, 2:4, rows", .tuning),
+        KeyBinding(c("p"), .cyclePrune, "prune: threshold, %, global, 2:4, rows, none", .tuning),
         KeyBinding(c("]"), .fineUp, "threshold ×1.1 / sparsity +1 %", .tuning),
         KeyBinding(c("["), .fineDown, "threshold ÷1.1 / sparsity −1 %", .tuning),
         KeyBinding(c("}"), .coarseUp, "threshold ×2 / sparsity +10 %", .tuning),
