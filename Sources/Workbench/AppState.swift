@@ -87,6 +87,9 @@ public struct AppState: Equatable, Sendable {
     public var applyIncludesVectors = false
     public var filter = ""
     public var isEditingFilter = false
+    /// `:` opened the value prompt (`b 4`, `t 0.02`, `s 50%`, `g 128`); `valueText` is what was typed.
+    public var isEditingValue = false
+    public var valueText = ""
     public var sort: SortColumn = .file
     public var sortDescending = false
     /// The row order taken when the sort last changed: edits and arriving numbers do not move rows under

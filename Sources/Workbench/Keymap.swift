@@ -9,6 +9,7 @@ public enum Command: String, CaseIterable, Sendable {
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll
     case undo, redo, resetLayer, takeSnapshot, dropSnapshot, ruleFromFilter
+    case startValue, applyValue, cancelValue, deleteValueCharacter
     // Settings pane
     case previousSetting, nextSetting, settingDown, settingUp
     // Histogram
@@ -31,6 +32,7 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case settingsPane = "Settings pane focused"
     case general = "General"
     case filter = "Filter prompt"
+    case value = "Value prompt (:)"
     case help = "This help"
 }
 
@@ -90,6 +92,7 @@ public enum Keymap {
         KeyBinding(c("c"), .cycleGranularity, "scale: tensor, channel, group 32…256", .tuning),
         KeyBinding(c("C"), .cycleClip, "clipping: minmax, p99.9, p99, mse", .tuning),
         KeyBinding(c("*"), .toggleApplyAll, "edit all shown matrices (again: vectors too)", .tuning),
+        KeyBinding(c(":"), .startValue, "type a value: b 4, t 0.02, s 50%, g 128", .tuning),
         KeyBinding(c("R"), .ruleFromFilter, "plan rule: filter → focused settings", .tuning),
         KeyBinding(c("u"), .undo, "undo the last edit", .tuning),
         KeyBinding([.control("r")], .redo, "redo", .tuning),
@@ -117,6 +120,10 @@ public enum Keymap {
         KeyBinding([.escape], .clearFilter, "clear the filter", .filter),
         KeyBinding([.backspace, .delete], .deleteFilterCharacter, "delete a character (other keys type)", .filter),
 
+        KeyBinding([.enter], .applyValue, "apply to the focused, marked or * layers", .value),
+        KeyBinding([.escape], .cancelValue, "cancel", .value),
+        KeyBinding([.backspace, .delete], .deleteValueCharacter, "delete a character (other keys type)", .value),
+
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
         KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
         KeyBinding([.down] + c("j"), .scrollHelpDown, "scroll down (or the mouse wheel)", .help),
@@ -132,6 +139,8 @@ public enum Keymap {
             contexts = [.help]
         } else if state.isEditingFilter {
             contexts = [.filter]
+        } else if state.isEditingValue {
+            contexts = [.value]
         } else {
             contexts = (state.pane == .histogram ? [.histogramPane] : state.pane == .settings ? [.settingsPane] : [])
                 + [.navigation, .tuning, .histogram, .general]

@@ -1,3 +1,4 @@
+import Foundation
 import Compression
 import WeightFormats
 
@@ -197,6 +198,91 @@ extension Reducer {
         let effects = edit(&state, layers: shown) { _, _, _ in settings }
         state.message = .init("rule added: \"" + DisplayText.escaped(pattern) + "\" → " + SettingsText.summary(settings)
                               + " (\(shown.count) layers); w saves it")
+        return effects
+    }
+
+    /// The value prompt: `b 4` (integer bits), `t 0.02` (one absolute threshold), `s 50%` or `s 0.5` (target
+    /// sparsity; a global or row target keeps its method), `g 128` (group size of int or NF4) for the
+    /// edit's targets. Layers the value does not fit keep their settings and are named.
+    static func typedValue(_ state: inout AppState, _ text: String) -> [Effect] {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let letters = trimmed.prefix { $0.isLetter }
+        var number = trimmed.dropFirst(letters.count).trimmingCharacters(in: .whitespaces)
+        let percent = number.hasSuffix("%")
+        if percent { number.removeLast() }
+        let usage = "type b 4 (bits), t 0.02 (threshold), s 50% (sparsity) or g 128 (group)"
+        guard let value = Double(number), value.isFinite else {
+            state.message = .init("“" + DisplayText.escaped(text) + "”: " + usage, isError: true)
+            return []
+        }
+        let targets = targets(state)
+        guard !targets.isEmpty else { return [] }
+        var transform: (LayerSettings, AppState.Layer) -> LayerSettings?
+        switch letters {
+        case "b", "bits":
+            guard value == value.rounded(), (2...8).contains(Int(value)) else {
+                state.message = .init("bits are 2 to 8", isError: true)
+                return []
+            }
+            transform = { s, _ in
+                var s = s
+                if case .int(_, let sym, let g, let c) = s.quantize {
+                    s.quantize = .int(bits: Int(value), symmetric: sym, granularity: g, clip: c)
+                } else {
+                    s.quantize = .int(bits: Int(value), symmetric: true, granularity: .channel, clip: .minmax)
+                }
+                return s
+            }
+        case "t", "threshold":
+            guard value >= 0 else {
+                state.message = .init("a threshold is ≥ 0", isError: true)
+                return []
+            }
+            transform = { s, _ in var s = s; s.prune = .threshold(value); return s }
+        case "s", "sparsity":
+            let sp = percent || value > 1 ? value / 100 : value
+            guard (0..<1).contains(sp) else {
+                state.message = .init("a sparsity is 0 to 99 %", isError: true)
+                return []
+            }
+            transform = { s, layer in
+                var s = s
+                switch s.prune {
+                case .globalMagnitude: s.prune = .globalMagnitude(sparsity: sp)
+                case .rows(let norm, _) where layer.shape.count >= 2: s.prune = .rows(norm: norm, sparsity: sp)
+                default: s.prune = .sparsity(sp)
+                }
+                return s
+            }
+        case "g", "group":
+            guard value == value.rounded(), value >= 1 else {
+                state.message = .init("a group size is a whole number", isError: true)
+                return []
+            }
+            let g = Int(value)
+            transform = { s, layer in
+                var s = s
+                switch s.quantize {
+                case .int(let b, let sym, _, let c): s.quantize = .int(bits: b, symmetric: sym, granularity: .group(g), clip: c)
+                case .nf4: s.quantize = .nf4(group: g)
+                default: s.quantize = .int(bits: 4, symmetric: true, granularity: .group(g), clip: .minmax)
+                }
+                return s.quantize.codec?.misfit(layer.shape) == nil ? s : nil
+            }
+        default:
+            state.message = .init("“" + DisplayText.escaped(text) + "”: " + usage, isError: true)
+            return []
+        }
+        var skipped: [String] = []
+        let effects = edit(&state, layers: targets) { s, layer, _ in
+            if let new = transform(s, layer) { return new }
+            skipped.append(DisplayText.escaped(layer.name))
+            return s
+        }
+        if !skipped.isEmpty {
+            state.message = .init("\(trimmed) does not fit " + skipped.prefix(3).joined(separator: ", ")
+                                  + (skipped.count > 3 ? ", …" : "") + " (last dimension): kept their settings", isError: true)
+        }
         return effects
     }
 

@@ -96,6 +96,11 @@ enum Reducer {
             }
             if state.showHelp { return helpKey(&state, key) }
             if state.isEditingFilter { return filterKey(&state, key) }
+            if state.isEditingValue {
+                if let command = Keymap.command(for: key, in: state) { return run(&state, command) }
+                if case .character(let ch) = key, !ch.isNewline { state.valueText.append(ch) }
+                return []
+            }
             guard let command = Keymap.command(for: key, in: state) else { return [] }
             return run(&state, command)
         }
@@ -135,6 +140,16 @@ enum Reducer {
             return tune(&state, command)
         case .previousSetting, .nextSetting, .settingDown, .settingUp:
             return settingsPaneKey(&state, command)
+        case .startValue:
+            state.isEditingValue = true
+            state.valueText = ""
+        case .cancelValue:
+            state.isEditingValue = false
+        case .deleteValueCharacter:
+            if !state.valueText.isEmpty { state.valueText.removeLast() }
+        case .applyValue:
+            state.isEditingValue = false
+            return typedValue(&state, state.valueText)
         case .ruleFromFilter:
             return ruleFromFilter(&state)
         case .undo, .redo, .resetLayer, .takeSnapshot, .dropSnapshot:

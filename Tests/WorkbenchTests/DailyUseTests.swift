@@ -334,4 +334,40 @@ import WeightFormats
         #expect(s.records[0].settings.prune == .globalMagnitude(sparsity: 0.52))
         #expect(group.dropFirst().allSatisfy { s.records[$0].settings.prune == .globalMagnitude(sparsity: 0.51) })
     }
+
+    /// Item 14: `:` opens a prompt; a typed value applies to the focused or marked layers (one absolute
+    /// threshold for several layers, bits, sparsity, group size).
+    @Test func typedValuesApplyToTheTargets() {
+        var s = FakeModel.loadedState(width: 100, height: 30)
+        s.focus = 0
+        type(&s, " ")
+        _ = key(&s, .down)
+        _ = key(&s, .down)
+        _ = key(&s, .down)
+        type(&s, " ")                                       // marked: 0 and 3
+        type(&s, ":t 0.015")
+        #expect(s.isEditingValue)
+        #expect(view(s, width: 100, height: 30).lines.last?.hasPrefix(":t 0.015") == true)
+        _ = key(&s, .enter)
+        #expect(!s.isEditingValue)
+        #expect(s.records[0].settings.prune == .threshold(0.015) && s.records[3].settings.prune == .threshold(0.015))
+        type(&s, ":b 6")
+        _ = key(&s, .enter)
+        #expect(s.records[0].settings.quantize == .int(bits: 6, symmetric: true, granularity: .channel, clip: .minmax))
+        type(&s, ":s 30%")
+        _ = key(&s, .enter)
+        #expect(s.records[3].settings.prune == .sparsity(0.3))
+        type(&s, ":g 128")                                  // [256, 64] cannot hold groups of 128
+        _ = key(&s, .enter)
+        #expect(s.message?.text.contains("does not fit") == true)
+        type(&s, ":g 32")
+        _ = key(&s, .enter)
+        #expect(s.records[0].settings.quantize == .int(bits: 6, symmetric: true, granularity: .group(32), clip: .minmax))
+        type(&s, ":x 3")
+        _ = key(&s, .enter)
+        #expect(s.message?.isError == true)
+        type(&s, ":b 4")
+        _ = key(&s, .escape)                                // cancelled: nothing changes
+        #expect(s.records[0].settings.quantize == .int(bits: 6, symmetric: true, granularity: .group(32), clip: .minmax))
+    }
 }

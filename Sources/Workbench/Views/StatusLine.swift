@@ -77,6 +77,14 @@ enum StatusLine {
             p.textRight("Enter keep · Esc clear ", right: width, y: y, Style(.inactive), width: max(0, width - x - 1))
             return
         }
+        if state.isEditingValue {
+            var x = p.text(":", x: 0, y: y, Style(.highlight, bold: true))
+            x += p.text(DisplayText.escaped(state.valueText), x: x, y: y, Style(.mainForeground), width: width - x - 1)
+            x += p.text(p.glyphs.cursor, x: x, y: y, Style(.highlight))
+            p.textRight("b 4 · t 0.02 · s 50% · g 128 · Enter apply · Esc cancel ", right: width, y: y, Style(.inactive),
+                        width: max(0, width - x - 1))
+            return
+        }
         if let m = state.message {
             p.text(" " + m.text, x: 0, y: y, Style(m.isError ? .bad : .good, bold: m.isError), width: width)
             return
