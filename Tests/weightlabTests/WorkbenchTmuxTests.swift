@@ -159,6 +159,23 @@ struct WorkbenchTmuxTests {
         #expect(shown.contains(String(format: "%.2f bits/w", bits)), "screen: \(shown), report \(bits) bits/w")
     }
 
+    /// Issue 12, items 2 and 4: a plan opened in the workbench says which tensors its default skipped and why
+    /// (and repeats it on stderr after quitting); a rule that matches nothing is a warning, not a refusal.
+    @Test func openedPlanNamesSkippedTensors() throws {
+        let t = Tmux()
+        let dir = try TemporaryDirectory()
+        let plan = try dir.write("travel.json", text: #"{"version": 1, "default": {"quantize": {"format": "int", "bits": 8}}, "rules": [{"match": "LayerNorm", "quantize": {"format": "none"}}]}"#)
+        let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "200", "-y", "40",
+                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(example)' --plan '\(plan)'; echo EXIT=$?; sleep 60"])
+        var screen = try t.wait { $0.contains("warning") }
+        #expect(screen.contains("rules[0].match") && screen.contains("matches no tensor"), "\(screen)")
+        try t.keys("q")
+        screen = try t.wait { $0.contains("EXIT=") }
+        #expect(screen.contains("EXIT=0"), "\(screen)")
+        #expect(screen.contains("default skipped conv1.bias"), "\(screen)")
+    }
+
     /// SIGINT, SIGTERM and SIGHUP sent to the program (not to the shell around it) restore the terminal.
     @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
     func signalsRestoreTheTerminal(_ signal: Int32) throws {
