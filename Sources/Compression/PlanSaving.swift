@@ -16,9 +16,7 @@ extension Plan {
     public static func saving(_ layers: [(tensor: TensorDescription, settings: LayerSettings)], over base: Plan?) -> Plan {
         let tensors = layers.map(\.tensor)
         let wanted = layers.map(\.settings)
-        func resolved(_ plan: Plan, checked: Bool) -> [LayerSettings]? {
-            try? plan.resolution(for: tensors, strict: false, checkingShapes: checked).settings
-        }
+        func resolved(_ plan: Plan, checked: Bool) -> [LayerSettings]? { resolvedSettings(plan, tensors, checked: checked) }
         var starts: [Plan] = []
         if let base, let now = resolved(base, checked: true) {
             if now == wanted { return base }
@@ -41,6 +39,17 @@ extension Plan {
         var exact = from(settings: layers)
         exact.note = base?.note
         return exact
+    }
+
+    /// The plan's settings for `tensors`, or nil when it does not resolve. Out of line, with a typed catch:
+    /// the Swift 6.3 release optimiser crashes on typed-throws calls inlined into untyped handling.
+    @inline(never)
+    static func resolvedSettings(_ plan: Plan, _ tensors: [TensorDescription], checked: Bool) -> [LayerSettings]? {
+        do throws(PlanError) {
+            return try plan.resolution(for: tensors, strict: false, checkingShapes: checked).settings
+        } catch {
+            return nil
+        }
     }
 
     /// The most common settings of the floating rank ≥ 2 tensors (ties: the first seen), as a default.
