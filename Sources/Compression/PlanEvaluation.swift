@@ -25,11 +25,20 @@ public struct PlanEvaluation: Sendable {
 
     /// Loads the plan (first: a bad plan is reported before the model is read), opens the model, resolves
     /// the plan against it and evaluates it.
-    public init(modelPath: String, planPath: String, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
+    public init(modelPath: String, planPath: String, strict: Bool = false,
+                progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
         let plan = try Self.load(planPath)
         let model = try ModelFile.open(modelPath)
-        try self.init(model: model, settings: try Self.resolve(plan, for: model), progress: progress)
+        let resolution = try Self.resolution(plan, for: model, strict: strict)
+        try self.init(model: model, settings: resolution.settings, progress: progress)
+        warnings = resolution.warnings
+        skipped = resolution.skipped
     }
+
+    /// Rules of the plan that matched nothing (see `PlanResolution.warnings`); empty when built from settings.
+    public private(set) var warnings: [PlanError] = []
+    /// Tensors the plan's default or rules left alone, and why.
+    public private(set) var skipped: [PlanSkip] = []
 
     /// The plan at `path` resolved against `model`'s tensors.
     public static func resolve(_ path: String, for model: Model) throws -> [LayerSettings] {
@@ -39,7 +48,12 @@ public struct PlanEvaluation: Sendable {
     // Out of line: inlining the typed-throws `Plan.load`/`resolve` into an untyped `do`/`catch` crashes the
     // Swift 6.3 optimiser (release builds only).
     @inline(never)
-    static func load(_ path: String) throws -> Plan { try Plan.load(path: path) }
+    public static func load(_ path: String) throws -> Plan { try Plan.load(path: path) }
+
+    @inline(never)
+    public static func resolution(_ plan: Plan, for model: Model, strict: Bool) throws -> PlanResolution {
+        try plan.resolution(for: model.tensors, strict: strict)
+    }
 
     @inline(never)
     static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] { try plan.resolve(for: model.tensors) }

@@ -44,10 +44,8 @@ public final class EffectRunner {
                 do {
                     try AtomicFile.write(text, to: path, overwrite: true, inputs: model.sourceFiles)
                     inbox.post(.planSaved(path: path))
-                } catch let e as ModelError {
-                    inbox.post(.failed(message: "cannot save plan to \(path): \(e.reason)"))
                 } catch {
-                    inbox.post(.failed(message: "cannot save plan to \(path): \(error)"))
+                    inbox.post(.failed(message: "cannot save plan to \(path): \(ErrorText.plain(error))"))
                 }
             case .job(let job):
                 start(job)
@@ -88,7 +86,7 @@ public final class EffectRunner {
                 inbox.post(.histogramReady(request, h))
             } catch is CancellationError {
             } catch {
-                inbox.post(.failed(message: "histogram: \(error)"))
+                inbox.post(.failed(message: "histogram: \(ErrorText.plain(error))"))
             }
         }
     }
@@ -121,10 +119,8 @@ enum PlanCheck {
             let evaluation = try PlanEvaluation(model: model, settings: settings, engine: engine, cancel: token,
                                                 progress: progress)
             return .success(.planChecked(path: path, totals: evaluation.totals))
-        } catch let e as ModelError {
-            return .failure(EvaluationFailure(message: e.reason))
         } catch {
-            return .failure(EvaluationFailure(message: String(describing: error)))
+            return .failure(EvaluationFailure(message: ErrorText.plain(error)))
         }
     }
 }

@@ -18,10 +18,20 @@ enum MetricText {
         [sparsity(m.sparsity), mse(m.mse), sqnr(m.sqnrDB), maxError(m.maxAbsError), cosine(m.cosineSimilarity)]
     }
 
-    /// The JSON fields of a metrics value, named as `report --format json` names them.
+    /// The JSON fields of a metrics value, named as `report --format json` names them. JSON has no infinity
+    /// or NaN, so a null `sqnr_db` comes with `sqnr_note` saying which it was.
     static func json(_ m: ErrorMetrics) -> [(String, JSONValue)] {
-        [("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)), ("sqnr_db", .number(m.sqnrDB)),
-         ("max_abs_error", .number(m.maxAbsError)), ("cosine", .number(m.cosineSimilarity))]
+        [("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)), ("sqnr_db", .number(m.sqnrDB))]
+            + (sqnrNote(m.sqnrDB).map { [("sqnr_note", JSONValue.string($0))] } ?? [])
+            + [("max_abs_error", .number(m.maxAbsError)), ("cosine", .number(m.cosineSimilarity))]
+    }
+
+    /// Why `sqnr_db` is null in JSON: the weights came back exactly, or the error is undefined because the
+    /// tensor holds NaN or Inf.
+    static func sqnrNote(_ d: Double) -> String? {
+        if d.isInfinite && d > 0 { return "exact" }
+        if !d.isFinite { return "undefined: the tensor holds NaN or Inf" }
+        return nil
     }
 
     /// A CSV number: full precision, empty when not finite.

@@ -102,7 +102,7 @@ struct CompareCommandTests {
             for x in reconstructions[i] { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes += $0 } }
             try sink.write(bytes)
         }
-        let report = try CommandRunner.run(["report", model, "--plan", plan])
+        let report = try CommandRunner.run(["report", model, "--plan", plan, "--columns", "all"])
         let compare = try CommandRunner.run(["compare", model, out])
         #expect(report.status == 0 && compare.status == 0, "\(report.stderr)\(compare.stderr)")
         let columns = ["sparsity", "SQNR dB", "max err", "cosine"]
