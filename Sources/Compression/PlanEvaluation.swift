@@ -23,6 +23,16 @@ public struct PlanEvaluation: Sendable {
         totals = ModelTotals(Array(zip(tensors, layers)))
     }
 
+    /// The numbers of evaluations already made (one per tensor, nil for tensors that are not evaluated), as
+    /// `apply` gets them from the engine while it verifies what it wrote.
+    public init(model: Model, settings: [LayerSettings], evaluations: [LayerEvaluation?]) {
+        self.model = model
+        self.settings = settings
+        let tensors = model.tensors.map(TensorInfo.init)
+        layers = zip(tensors, evaluations).map { LayerNumbers.evaluated($0, $1) }
+        totals = ModelTotals(Array(zip(tensors, layers)))
+    }
+
     /// Loads the plan (first: a bad plan is reported before the model is read), opens the model, resolves
     /// the plan against it and evaluates it.
     public init(modelPath: String, planPath: String, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
