@@ -53,11 +53,18 @@ public enum InterruptCleanup {
         }
     }
 
-    /// Installs the handlers for SIGINT, SIGTERM and SIGHUP (once; later calls do nothing).
+    /// Installs the handlers for SIGINT, SIGTERM and SIGHUP and unblocks them in the calling thread (call it
+    /// before starting other threads; once: later calls do nothing).
     public static func install() {
         lock.locked {
             guard !installed else { return }
             installed = true
+            // A parent may have spawned us with these blocked (posix_spawn passes its mask on): unblock them,
+            // or an interrupt would wait until the write finished.
+            var unblock = sigset_t()
+            sigemptyset(&unblock)
+            for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, sig) }
+            pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
             for sig in [SIGINT, SIGTERM, SIGHUP] {
                 var action = sigaction()
                 #if canImport(Glibc)
