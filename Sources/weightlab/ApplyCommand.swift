@@ -46,6 +46,11 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         InterruptCleanup.install()
+        // The evaluation command and pattern are checked before anything is written.
+        var task: TaskMetric? = nil
+        if let evalCommand {
+            do { task = try TaskMetric(command: evalCommand, metricPattern: evalMetric) } catch { Failure.exit(error) }
+        }
         signal(SIGXFSZ, SIG_IGN)   // a file-size limit then fails the write with EFBIG: one clear line, not a core dump
         let bar = ProgressBar(enabled: !quiet && isatty(2) == 1)
         let outcome: ModelApply.Outcome
@@ -62,18 +67,26 @@ struct Apply: ParsableCommand {
             bar.clear()
             Failure.exit(error)
         }
-        var metric: Result<TaskMetric, TaskMetric.Failure>? = nil
-        if let evalCommand {
-            metric = Result { () throws(TaskMetric.Failure) in try TaskMetric.run(evalCommand, path: outcome.output, metric: evalMetric) }
+        var metric: Result<TaskMetricResult, TaskMetricError>? = nil
+        if let task {
+            do {
+                metric = .success(try task.run(on: outcome.output))
+            } catch let e as TaskMetricError {
+                metric = .failure(e)
+            } catch {
+                metric = .failure(TaskMetricError(String(describing: error)))
+            }
         }
         if json {
             print(ApplyOutput.json(outcome, metric: metric).text())
         } else if !quiet {
             print(ApplyOutput.summary(outcome))
-            if case .success(let m)? = metric { print("task metric: \(m.value) (from \"\(DisplayText.escaped(m.matched))\")") }
+            if case .success(let m)? = metric { print("task metric: \(m.value) (from \"\(DisplayText.escaped(m.text))\")") }
         }
         if case .failure(let f)? = metric {
-            FileHandle.standardError.write(Data(("weightlab: --eval: " + DisplayText.escaped(f.description) + "\n").utf8))
+            // The message, then the tail of the command's stderr as it printed it (each line made safe to show).
+            let lines = f.description.split(separator: "\n", omittingEmptySubsequences: false).map { DisplayText.escaped(String($0)) }
+            FileHandle.standardError.write(Data(("weightlab: --eval: " + lines.joined(separator: "\n") + "\n").utf8))
             Foundation.exit(1)
         }
     }
@@ -131,7 +144,7 @@ enum ApplyOutput {
             + "\(changed) of \(o.tensors.count) tensors rewritten, the rest copied); " + verification(o)
     }
 
-    static func json(_ o: ModelApply.Outcome, metric: Result<TaskMetric, TaskMetric.Failure>?) -> JSONValue {
+    static func json(_ o: ModelApply.Outcome, metric: Result<TaskMetricResult, TaskMetricError>?) -> JSONValue {
         var fields: [(String, JSONValue)] = [
             ("output", .string(o.output)),
             ("container", .string(o.container)),
@@ -152,8 +165,8 @@ enum ApplyOutput {
         }
         switch metric {
         case .success(let m)?:
-            fields.append(("task_metric", .object([("command", .string(m.command)), ("value", .number(m.value)),
-                                                   ("matched", .string(m.matched))])))
+            fields.append(("task_metric", .object([("command", .string(m.commandLine)), ("value", .number(m.value)),
+                                                   ("matched", .string(m.text)), ("seconds", .number(m.seconds))])))
         case .failure(let f)?:
             fields.append(("task_metric", .object([("error", .string(f.message)), ("stderr_tail", .string(f.stderrTail))])))
         case nil: break

@@ -212,8 +212,8 @@ struct ApplyCommandTests {
         let j2 = try #require(try JSONSerialization.jsonObject(with: Data(byRegex.stdout.utf8)) as? [String: Any])
         #expect((j2["task_metric"] as? [String: Any])?["value"] as? Double == 12.5)
         let failing = try CommandRunner.run(["apply", ggufInput, "--plan", ggufPlan, "-o", out, "--force",
-                                             "--eval", "echo first >&2; echo 'the model would not load' >&2; exit 3"])
+                                             "--eval", "echo first {} >&2; echo 'the model would not load' >&2; exit 3"])
         #expect(failing.status == 1)
-        #expect(failing.stderr.contains("exit status 3") && failing.stderr.contains("the model would not load"), "\(failing.stderr)")
+        #expect(failing.stderr.contains("exit code 3") && failing.stderr.contains("the model would not load"), "\(failing.stderr)")
     }
 }
