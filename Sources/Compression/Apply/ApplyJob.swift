@@ -177,39 +177,49 @@ public final class ApplyJob: @unchecked Sendable {
 
     /// Checks the written model `out` against the input: every floating tensor decodes to the engine's
     /// reconstruction (rounded as the stored dtype rounds it) bit for bit; every other tensor has the input's
-    /// bytes. Records the engine's evaluations on the way (the numbers `report` prints). `name(i)` is the
-    /// name tensor `i` has in the output.
-    func verify(_ out: Model, name: (Int) -> String = { _ in "" }) throws {
+    /// bytes. Records the engine's evaluations on the way (the numbers `report` prints). A container that
+    /// stores tensor `i` in a form of its own (packed codes) gives its decoded values through `decoded`.
+    func verify(_ out: Model, decoded: (Int) throws -> [Float]? = { _ in nil }) throws {
         startPhase(.verifying)
         var byName: [String: Tensor] = [:]
         for t in out.tensors { byName[t.name] = t }
         for (i, t) in model.tensors.enumerated() {
             try checkCancelled()
-            let wanted = name(i).isEmpty ? t.name : name(i)
-            guard let o = byName[wanted] else { throw mismatch("tensor '\(DisplayText.escaped(wanted))' is missing from the output") }
-            guard o.shape == t.shape else {
-                throw mismatch("tensor '\(DisplayText.escaped(wanted))' has shape \(o.shape) in the output, \(t.shape) in the input")
-            }
-            guard t.isFloating else {
-                guard o.byteCount == t.byteCount,
-                      try o.data.bytes(at: 0, count: o.byteCount) == t.data.bytes(at: 0, count: t.byteCount) else {
-                    throw mismatch("tensor '\(DisplayText.escaped(wanted))': stored bytes differ from the input's")
+            let shown = DisplayText.escaped(t.name)
+            let own = try decoded(i)
+            let o = byName[t.name]
+            if own == nil {
+                guard let o else { throw mismatch("tensor '\(shown)' is missing from the output") }
+                guard o.shape == t.shape else {
+                    throw mismatch("tensor '\(shown)' has shape \(o.shape) in the output, \(t.shape) in the input")
                 }
-                advance(t.byteCount, .verifying)
-                continue
+                guard t.isFloating else {
+                    guard o.byteCount == t.byteCount,
+                          try o.data.bytes(at: 0, count: o.byteCount) == t.data.bytes(at: 0, count: t.byteCount) else {
+                        throw mismatch("tensor '\(shown)': stored bytes differ from the input's")
+                    }
+                    advance(t.byteCount, .verifying)
+                    continue
+                }
+            } else if own?.count != t.parameters {
+                throw mismatch("tensor '\(shown)' decodes to \(own?.count ?? 0) values, not \(t.parameters)")
             }
-            let outType = o.dtype
+            let outType = own == nil ? o!.dtype : .float32
             let failure = PieceSlots(count: 0)
             let counted = RunningTotal()
             let evaluated = try engine.evaluate(t, settings: settings[i], cut: try globalCut(i), token: cancel,
                                                 withLevels: false) { start, reconstruction in
                 let n = reconstruction.count
                 var written = [Float](repeating: 0, count: max(1, n))
-                try written.withUnsafeMutableBufferPointer { try o.decode(start..<(start + n), into: $0) }
+                if let own {
+                    for k in 0..<n { written[k] = own[start + k] }
+                } else {
+                    try written.withUnsafeMutableBufferPointer { try o!.decode(start..<(start + n), into: $0) }
+                }
                 for k in 0..<n {
                     let want = ElementEncoder.rounded(reconstruction[k], to: outType)
                     if written[k].bitPattern != want.bitPattern {
-                        let e = self.mismatch("tensor '\(DisplayText.escaped(wanted))' element \(start + k): the file holds \(written[k]), the engine's reconstruction is \(want)")
+                        let e = self.mismatch("tensor '\(shown)' element \(start + k): the file holds \(written[k]), the engine's reconstruction is \(want)")
                         failure.fail(e)
                         throw e
                     }
