@@ -55,6 +55,8 @@ public struct AppState: Equatable, Sendable {
     // MARK: Model and settings
 
     public var modelName: String
+    /// The model's path as opened (nil when the state was built from layers alone), for default output names.
+    public var modelPath: String?
     /// One record per tensor, in file order (a record's `id` is its index here and in the model).
     public var records: [LayerRecord] {
         didSet { totals = WorkbenchTotals.of(records) }
@@ -77,6 +79,8 @@ public struct AppState: Equatable, Sendable {
     public var applyToAll = false
     public var filter = ""
     public var isEditingFilter = false
+    /// The write-model prompt while it is open (`W`).
+    public var writePrompt: WritePrompt?
     public var sort: SortColumn = .file
     public var sortDescending = false
     public var showHelp = false
@@ -120,6 +124,7 @@ public struct AppState: Equatable, Sendable {
         let file = model.path.split(separator: "/").last.map(String.init) ?? model.path
         self.init(modelName: file, layers: model.tensors.map(Layer.init), settings: settings, themeName: themeName,
                   planPath: planPath, width: width, height: height)
+        modelPath = model.path
     }
 
     /// The state to open with and the work to start: analyse every floating layer (the focused one first) and

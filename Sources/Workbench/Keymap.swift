@@ -10,9 +10,11 @@ public enum Command: String, CaseIterable, Sendable {
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
-    case savePlan, help, quit
+    case savePlan, writeModel, help, quit
     // Help screen and filter prompt
     case closeHelp, scrollHelpUp, scrollHelpDown, pageHelpUp, pageHelpDown, keepFilter, clearFilter, deleteFilterCharacter
+    // Write-model prompt
+    case confirmWrite, cancelWrite, nextContainer, deleteWriteCharacter
 }
 
 /// Where a binding applies. The first matching binding in table order wins, and the mode contexts
@@ -25,6 +27,7 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case histogramPane = "Histogram pane focused"
     case general = "General"
     case filter = "Filter prompt"
+    case writePrompt = "Write-model prompt"
     case help = "This help"
 }
 
@@ -85,12 +88,18 @@ public enum Keymap {
         KeyBinding([.right], .thresholdUp, "threshold ×1.1", .histogramPane),
 
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
+        KeyBinding(c("W"), .writeModel, "write the compressed model (asks for the path; verified, in the background)", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
 
         KeyBinding([.enter], .keepFilter, "keep the filter", .filter),
         KeyBinding([.escape], .clearFilter, "clear the filter", .filter),
         KeyBinding([.backspace, .delete], .deleteFilterCharacter, "delete a character (other keys type)", .filter),
+
+        KeyBinding([.enter], .confirmWrite, "write the model there", .writePrompt),
+        KeyBinding([.escape], .cancelWrite, "cancel", .writePrompt),
+        KeyBinding([.tab], .nextContainer, "next container (gguf, safetensors, compressed-tensors)", .writePrompt),
+        KeyBinding([.backspace, .delete], .deleteWriteCharacter, "delete a character (other keys type)", .writePrompt),
 
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
         KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
@@ -107,6 +116,8 @@ public enum Keymap {
             contexts = [.help]
         } else if state.isEditingFilter {
             contexts = [.filter]
+        } else if state.writePrompt != nil {
+            contexts = [.writePrompt]
         } else {
             contexts = (state.pane == .histogram ? [.histogramPane] : [])
                 + [.navigation, .tuning, .histogram, .general]

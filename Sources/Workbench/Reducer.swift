@@ -60,6 +60,9 @@ enum Reducer {
             state.message = .init("saved plan to " + DisplayText.escaped(path) + " · report: " + Format.bytes(t.bytesCompressed)
                                   + " · " + Format.fixed(t.bitsPerWeight, 2) + " bits/w · sparsity " + Format.percent(m.sparsity)
                                   + " · SQNR " + Format.sqnr(m.sqnrDB) + (m.sqnrDB.isFinite ? " dB" : ""))
+        case .success(.modelWritten(let path, let container, let bytes, let values)):
+            state.message = .init("wrote " + DisplayText.escaped(path) + " (" + container + ", " + Format.bytes(bytes)
+                                  + ") · verified: \(values) values equal the reconstruction bit for bit")
         case .failure(let f):
             state.message = .init(job.label + ": " + f.message, isError: true)
         }
@@ -77,6 +80,7 @@ enum Reducer {
             state.message = nil
             if state.showHelp { return helpKey(&state, key) }
             if state.isEditingFilter { return filterKey(&state, key) }
+            if state.writePrompt != nil { return writePromptKey(&state, key) }
             guard let command = Keymap.command(for: key, in: state) else { return [] }
             return run(&state, command)
         }
@@ -118,6 +122,8 @@ enum Reducer {
 
         case .savePlan:
             return [.savePlan(path: state.planPath ?? AppState.defaultPlanPath, text: state.planText)]
+        case .writeModel, .confirmWrite, .cancelWrite, .nextContainer, .deleteWriteCharacter:
+            return writeModel(&state, command)
         case .help:
             state.showHelp = true
             state.helpScroll = 0
