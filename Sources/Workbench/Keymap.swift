@@ -88,7 +88,7 @@ public enum Keymap {
         KeyBinding([.right], .thresholdUp, "threshold ×1.1", .histogramPane),
 
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
-        KeyBinding(c("W"), .writeModel, "write the compressed model (asks for the path; verified, in the background)", .general),
+        KeyBinding(c("W"), .writeModel, "write the model (verified, in the background)", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
 
@@ -98,7 +98,7 @@ public enum Keymap {
 
         KeyBinding([.enter], .confirmWrite, "write the model there", .writePrompt),
         KeyBinding([.escape], .cancelWrite, "cancel", .writePrompt),
-        KeyBinding([.tab], .nextContainer, "next container (gguf, safetensors, compressed-tensors)", .writePrompt),
+        KeyBinding([.tab], .nextContainer, "next container", .writePrompt),
         KeyBinding([.backspace, .delete], .deleteWriteCharacter, "delete a character (other keys type)", .writePrompt),
 
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
