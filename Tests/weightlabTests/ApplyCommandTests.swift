@@ -217,3 +217,51 @@ struct ApplyCommandTests {
         #expect(failing.stderr.contains("exit code 3") && failing.stderr.contains("the model would not load"), "\(failing.stderr)")
     }
 }
+
+/// A sharded safetensors model is written as shards and a new index, the index last.
+struct ApplyShardedTests {
+    /// Two shards of two F32 tensors each, and their index.
+    static func shardedModel(in dir: TemporaryDirectory) throws -> String {
+        var map: [String] = []
+        for shard in 1...2 {
+            let name = "model-0000\(shard)-of-00002.safetensors"
+            let tensors = (0..<2).map { SafetensorsWriter.TensorEntry(name: "layers.\(2 * (shard - 1) + $0).weight", dtype: .float32, shape: [4, 64]) }
+            try SafetensorsWriter.write(to: dir.path + "/in/" + name, tensors: tensors) { i, sink in
+                let values = (0..<256).map { Float(($0 * 37 + i * 11 + shard) % 101) / 50 - 1 }
+                try values.withUnsafeBytes { try sink.write($0) }
+            }
+            map += tensors.map { "\"\($0.name)\": \"\(name)\"" }
+        }
+        return try dir.write("in/model.safetensors.index.json", text: "{\"metadata\": {}, \"weight_map\": {" + map.joined(separator: ", ") + "}}")
+    }
+
+    @Test func shardedInputGivesShardsAndAnIndex() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path + "/in", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.path + "/out", withIntermediateDirectories: true)
+        let index = try Self.shardedModel(in: dir)
+        let plan = try dir.write("plan.json", text: #"{"version": 1, "default": {"quantize": {"format": "int", "bits": 4, "granularity": {"group": 32}}}}"#)
+        let refused = try CommandRunner.run(["apply", index, "--plan", plan, "-o", dir.path + "/out/m.safetensors"])
+        #expect(refused.status == 2 && refused.stderr.contains(".safetensors.index.json"), "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/out").isEmpty)
+
+        let out = dir.path + "/out/m.safetensors.index.json"
+        let r = try CommandRunner.run(["apply", index, "--plan", plan, "-o", out])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/out").sorted()
+                == ["m-00001-of-00002.safetensors", "m-00002-of-00002.safetensors", "m.safetensors.index.json"])
+        let written = try ModelFile.open(out)
+        let input = try ModelFile.open(index)
+        #expect(written.tensors.map(\.name) == input.tensors.map(\.name))
+        #expect(Set(written.tensors.map { ($0.data.path as NSString).lastPathComponent }) == ["m-00001-of-00002.safetensors", "m-00002-of-00002.safetensors"])
+        // Each shard holds what the single-file output holds for the same tensors.
+        let single = dir.path + "/single.safetensors"
+        let whole = try CommandRunner.run(["apply", dir.path + "/in/model-00001-of-00002.safetensors", "--plan", plan, "-o", single])
+        #expect(whole.status == 0)
+        let singleModel = try ModelFile.open(single)
+        for t in singleModel.tensors {
+            let w = try #require(written.tensors.first { $0.name == t.name })
+            #expect(try w.data.bytes(at: 0, count: w.byteCount) == t.data.bytes(at: 0, count: t.byteCount), "\(t.name)")
+        }
+    }
+}

@@ -179,11 +179,13 @@ public final class ApplyJob: @unchecked Sendable {
     /// reconstruction (rounded as the stored dtype rounds it) bit for bit; every other tensor has the input's
     /// bytes. Records the engine's evaluations on the way (the numbers `report` prints). A container that
     /// stores tensor `i` in a form of its own (packed codes) gives its decoded values through `decoded`.
-    func verify(_ out: Model, decoded: (Int) throws -> [Float]? = { _ in nil }) throws {
-        startPhase(.verifying)
+    /// `only`: the tensors this file holds (one shard of a sharded output); nil: all.
+    func verify(_ out: Model, only: [Int]? = nil, decoded: (Int) throws -> [Float]? = { _ in nil }) throws {
+        if only == nil || only?.first == 0 { startPhase(.verifying) }
         var byName: [String: Tensor] = [:]
         for t in out.tensors { byName[t.name] = t }
-        for (i, t) in model.tensors.enumerated() {
+        for i in only ?? Array(model.tensors.indices) {
+            let t = model.tensors[i]
             try checkCancelled()
             let shown = DisplayText.escaped(t.name)
             let own = try decoded(i)
