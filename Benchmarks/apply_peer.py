@@ -8,10 +8,12 @@ For each ggml type (Q8_0, Q4_0), on the same tensors (every 2-D tensor of MODEL)
                              decoded, so only the quantizer is timed), single-threaded numpy;
   gguf-py quantize + write   the same, plus GGUFWriter writing the file (what a Python quantizer does);
   copy                       the input file's bytes copied to a new file and fsynced (cp + sync).
-Wall time, best of --repeat runs; outputs go beside MODEL and are removed.
+Wall time and CPU time (user + system, children included), of the best of --repeat runs; outputs go beside
+MODEL and are removed.
 """
 import argparse
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -28,13 +30,21 @@ a = ap.parse_args()
 directory = os.path.dirname(os.path.abspath(a.model))
 
 
+def cpu():
+    """CPU seconds (user + system) of this process and its finished children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def best(f):
-    times = []
+    """(wall, cpu) of the run with the best wall time."""
+    runs = []
     for _ in range(a.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu()
         f()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        runs.append((time.perf_counter() - t0, cpu() - c0))
+    return min(runs)
 
 
 def out_path(name):
@@ -116,7 +126,9 @@ for kind in ["Q8_0", "Q4_0"]:
     pw = gguf_py(kind, write=True)
     rows.append((kind, wl, wv, py, pw, c))
 
-print("| type | weightlab apply --no-verify | weightlab apply (verified) | gguf-py quantize | gguf-py quantize + write | copy (cp + fsync) | gguf-py / weightlab | weightlab / copy |")
+print("wall seconds (CPU seconds), best of", a.repeat)
+print("| type | weightlab apply --no-verify | weightlab apply (verified) | gguf-py quantize | gguf-py quantize + write | copy (cp + fsync) | gguf-py / weightlab (wall) | weightlab / copy (wall) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for kind, wl, wv, py, pw, c in rows:
-    print(f"| {kind} | {wl:.2f} s | {wv:.2f} s | {py:.2f} s | {pw:.2f} s | {c:.2f} s | {py / wl:.1f}x | {wl / c:.2f}x |")
+    f = lambda r: f"{r[0]:.2f} ({r[1]:.2f})"
+    print(f"| {kind} | {f(wl)} | {f(wv)} | {f(py)} | {f(pw)} | {f(c)} | {pw[0] / wl[0]:.1f}x | {wl[0] / c[0]:.2f}x |")
