@@ -112,35 +112,48 @@ public final class ApplyJob: @unchecked Sendable {
         let rowsPerPiece = max(1, perPiece)
         let pieces = max(1, (rows + rowsPerPiece - 1) / rowsPerPiece)
         let batch = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        var first = 0
-        while first < pieces {
-            try checkCancelled()
+
+        /// Computes pieces `first ..< first + count` on the cores, in the background.
+        func start(_ first: Int) -> (group: DispatchGroup, slots: PieceSlots, first: Int, count: Int) {
             let count = min(batch, pieces - first)
             let slots = PieceSlots(count: count)
-            let batchStart = first
-            DispatchQueue.concurrentPerform(iterations: count) { k in
-                let p = batchStart + k
-                let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
-                let shape = pieces == 1 ? t.shape : [r1 - r0] + t.shape.dropFirst()
-                let n = pieces == 1 ? t.parameters : (r1 - r0) * rowElements
-                let start = pieces == 1 ? 0 : r0 * rowElements
-                do {
-                    let values = try [Float](unsafeUninitializedCapacity: max(1, n)) { b, c in
-                        try t.decode(start..<(start + n), into: b)
-                        c = n
+            let group = DispatchGroup()
+            group.enter()
+            DispatchQueue.global(qos: .userInitiated).async {
+                DispatchQueue.concurrentPerform(iterations: count) { k in
+                    let p = first + k
+                    let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
+                    let shape = pieces == 1 ? t.shape : [r1 - r0] + t.shape.dropFirst()
+                    let n = pieces == 1 ? t.parameters : (r1 - r0) * rowElements
+                    let start = pieces == 1 ? 0 : r0 * rowElements
+                    do {
+                        let values = try [Float](unsafeUninitializedCapacity: max(1, n)) { b, c in
+                            try t.decode(start..<(start + n), into: b)
+                            c = n
+                        }
+                        slots.set(k, try values.withUnsafeBufferPointer { try produce(shape, $0, cut) })
+                    } catch {
+                        slots.fail(error)
                     }
-                    slots.set(k, try values.withUnsafeBufferPointer { try produce(shape, $0, cut) })
-                } catch {
-                    slots.fail(error)
                 }
+                group.leave()
             }
-            if let e = slots.error { throw e }
-            for bytes in slots.values {
+            return (group, slots, first, count)
+        }
+
+        // One batch is computed while the one before it is written.
+        var running: (group: DispatchGroup, slots: PieceSlots, first: Int, count: Int)? = start(0)
+        defer { running?.group.wait() }
+        while let current = running {
+            current.group.wait()
+            running = nil
+            if let e = current.slots.error { throw e }
+            try checkCancelled()
+            if current.first + current.count < pieces { running = start(current.first + current.count) }
+            for bytes in current.slots.values {
                 try sink.write(bytes)
             }
-            let shareDone = t.byteCount * (first + count) / pieces - t.byteCount * first / pieces
-            advance(shareDone, .writing)
-            first += count
+            advance(t.byteCount * (current.first + current.count) / pieces - t.byteCount * current.first / pieces, .writing)
         }
     }
 
