@@ -49,10 +49,10 @@ enum ReportOutput {
             rows.append([
                 DisplayText.escaped(t.name), InspectOutput.shapeText(t.shape), TableFormat.count(t.parameters),
                 SettingsText.summary(r.settings[i]),
-                n.sparsity.map { TableFormat.percent($0) } ?? "-",
-                n.sqnr.map { sqnrText($0) } ?? "-",
-                m.map { TableFormat.g($0.maxAbsError) } ?? "-",
-                m.map { String(format: "%.6f", $0.cosineSimilarity) } ?? "-",
+                n.sparsity.map(MetricText.sparsity) ?? "-",
+                n.sqnr.map(MetricText.sqnr) ?? "-",
+                m.map { MetricText.maxError($0.maxAbsError) } ?? "-",
+                m.map { MetricText.cosine($0.cosineSimilarity) } ?? "-",
                 Workbench.Format.bytes(t.byteCount),
                 Workbench.Format.bytes(n.bytes ?? t.byteCount),
                 String(format: "%.3f", n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
@@ -61,8 +61,8 @@ enum ReportOutput {
         }
         let m = r.totals.metrics
         let footer = ["total (\(r.model.tensors.count) tensors)", "", TableFormat.count(r.totals.parameters), "",
-                      TableFormat.percent(m.sparsity), sqnrText(m.sqnrDB), TableFormat.g(m.maxAbsError),
-                      String(format: "%.6f", m.cosineSimilarity), Workbench.Format.bytes(r.totals.bytesOriginal),
+                      MetricText.sparsity(m.sparsity), MetricText.sqnr(m.sqnrDB), MetricText.maxError(m.maxAbsError),
+                      MetricText.cosine(m.cosineSimilarity), Workbench.Format.bytes(r.totals.bytesOriginal),
                       Workbench.Format.bytes(r.totals.bytesCompressed), String(format: "%.3f", r.totals.bitsPerWeight),
                       String(format: "%.2fx smaller", r.totals.compressionRatio)]
         return "\(DisplayText.escaped(r.model.path))\n\n"
@@ -73,8 +73,6 @@ enum ReportOutput {
     static func encoding(_ n: LayerNumbers, _ t: Tensor) -> String {
         n.status == .exact ? n.encoding ?? "" : "not compressed (\(t.dtype))"
     }
-
-    static func sqnrText(_ d: Double) -> String { d.isInfinite && d > 0 ? "exact" : String(format: "%.2f", d) }
 
     static func json(_ r: PlanEvaluation) -> JSONValue {
         var layers: [JSONValue] = []
@@ -88,10 +86,8 @@ enum ReportOutput {
                 ("compressed", .bool(compressed)),
             ]
             if n.status == .exact, let m = n.metrics {
-                o += [("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)),
-                      ("sqnr_db", .number(m.sqnrDB)), ("max_abs_error", .number(m.maxAbsError)),
-                      ("cosine", .number(m.cosineSimilarity)),
-                      ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
+                o += MetricText.json(m)
+                o += [("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
                       ("bits_per_weight", .number(n.bitsPerWeight ?? 0)), ("encoding", .string(encoding(n, t)))]
             } else {
                 o += [("sparsity", .null), ("mse", .null), ("sqnr_db", .null), ("max_abs_error", .null),
@@ -107,9 +103,7 @@ enum ReportOutput {
             ("model", .string(r.model.path)),
             ("layers", .array(layers)),
             ("total", .object([
-                ("parameters", .int(r.totals.parameters)), ("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)),
-                ("sqnr_db", .number(m.sqnrDB)), ("max_abs_error", .number(m.maxAbsError)),
-                ("cosine", .number(m.cosineSimilarity)),
+                ("parameters", .int(r.totals.parameters))] + MetricText.json(m) + [
                 ("bytes_original", .int(r.totals.bytesOriginal)), ("bytes_compressed", .int(r.totals.bytesCompressed)),
                 ("bits_per_weight", .number(r.totals.bitsPerWeight)),
                 ("compression_ratio", .number(r.totals.compressionRatio)),
@@ -118,10 +112,7 @@ enum ReportOutput {
     }
 
     static func csv(_ r: PlanEvaluation) -> String {
-        func field(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
-        func num(_ d: Double?) -> String { d.map { $0.isFinite ? "\($0)" : "" } ?? "" }
+        let field = MetricText.csvField, num = MetricText.csv
         var out = "name,shape,parameters,compressed,sparsity,mse,sqnr_db,max_abs_error,cosine,bytes_original,bytes_compressed,bits_per_weight,encoding\n"
         for (i, t) in r.model.tensors.enumerated() {
             let n = r.layers[i], m = n.metrics

@@ -7,7 +7,7 @@ struct Weightlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weightlab",
         abstract: "A terminal workbench for model compression: inspect weights, try pruning and quantization plans, see the error and size they give.",
-        subcommands: [Open.self, Inspect.self, Report.self, Apply.self, Bench.self],
+        subcommands: [Open.self, Inspect.self, Report.self, Apply.self, Compare.self, PlanCommand.self, Bench.self],
         defaultSubcommand: Open.self
     )
 }

@@ -70,7 +70,13 @@ import WeightFormats
         for (l, scheme) in zip(layers, schemes) {
             let v = try values(l)
             if let scheme, let encoded = try v.withUnsafeBufferPointer({ try LayerEvaluator.encode(l.settings, shape: l.shape, values: $0) }) {
-                stored += try CompressedTensors.pack(encoded, module: CompressedTensors.module(of: l.name)!, scheme: scheme)
+                let module = CompressedTensors.module(of: l.name)!
+                let packed = try CompressedTensors.pack(encoded, module: module, scheme: scheme)
+                // The header a streaming writer computes up front is the one the packed tensors need.
+                #expect(packed.map(\.entry) == CompressedTensors.entries(module: module, shape: l.shape, scheme: scheme), "\(l.name)")
+                #expect(packed.map(\.name) == CompressedTensors.tensorNames(module: module, scheme: scheme))
+                for t in packed { #expect(t.bytes.count == t.dtype.byteCount(elements: t.shape.reduce(1, *)), "\(t.name)") }
+                stored += packed
             } else {
                 var bytes: [UInt8] = []
                 for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes += $0 } }
@@ -201,5 +207,67 @@ extension CompressedTensorsTests {
         #expect(throws: CompressionError.self) { try CompressedTensors.modelConfig(original: Array("{".utf8), recipe: recipe) }
         let alone = try CompressedTensors.modelConfig(original: nil, recipe: recipe)
         #expect(alone.hasPrefix("{\n  \"quantization_config\": {\n    \"config_groups\": {},"))
+    }
+}
+
+extension CompressedTensorsTests {
+    /// Our reading of the committed checkpoint equals the numpy decoder's, value for value.
+    @Test func theCheckpointReadsBackAsTheNumpyDecoderReadsIt() throws {
+        let packed = try ModelFile.open(Self.directory + "/model.safetensors")
+        #expect(CompressedTensorsCheckpoint.looksCompressed(packed))
+        let config = try [UInt8](Data(contentsOf: URL(fileURLWithPath: CompressedTensorsCheckpoint.configPath(forModelAt: packed.path))))
+        let view = try CompressedTensorsCheckpoint.decoded(packed, config: config)
+        #expect(view.tensors.map(\.name) == Self.layers.map(\.name))
+        let decoded = try ModelFile.open(Self.directory + "/decoded.safetensors")
+        for t in view.tensors where t.name != "lm_head.weight" {
+            let ref = try #require(decoded.tensors.first { $0.name == t.name })
+            #expect(t.shape == ref.shape)
+            // Read in awkward pieces: rows are decoded on demand.
+            var ours = [Float](repeating: .nan, count: t.parameters), theirs = ours
+            try ours.withUnsafeMutableBufferPointer { out in
+                for a in stride(from: 0, to: t.parameters, by: 37) {
+                    let b = min(t.parameters, a + 37)
+                    try t.decode(a..<b, into: UnsafeMutableBufferPointer(rebasing: out[a..<b]))
+                }
+            }
+            try theirs.withUnsafeMutableBufferPointer { try ref.decode(0..<ref.parameters, into: $0) }
+            #expect(ours.map(\.bitPattern) == theirs.map(\.bitPattern), "\(t.name)")
+        }
+        // A module no group targets is an error, not a silent pass-through.
+        let bare = Array(#"{"quantization_config": {"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {}}}"#.utf8)
+        #expect(throws: ModelError.self) { try CompressedTensorsCheckpoint.decoded(packed, config: bare) }
+    }
+}
+
+extension CompressedTensorsTests {
+    /// Comparing the original weights with the checkpoint gives the engine's metrics for each layer: what
+    /// `compare IN OUT` prints after `apply --to compressed-tensors` is what `report` printed.
+    @Test func comparingTheCheckpointGivesTheEnginesMetrics() throws {
+        let tmp = try TemporaryDirectory()
+        let originals = try Self.layers.map { try Self.values($0) }
+        try SafetensorsWriter.write(to: tmp.path + "/original.safetensors",
+                                    tensors: Self.layers.map { .init(name: $0.name, dtype: .float32, shape: $0.shape) }) { i, sink in
+            var bytes: [UInt8] = []
+            for x in originals[i] { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes += $0 } }
+            try sink.write(bytes)
+        }
+        let out = tmp.path + "/ct"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        for f in ["model.safetensors", "config.json"] {
+            try FileManager.default.copyItem(atPath: Self.directory + "/" + f, toPath: out + "/" + f)
+        }
+        let c = try ModelComparison(a: CompressedTensorsCheckpoint.open(tmp.path + "/original.safetensors"),
+                                    b: CompressedTensorsCheckpoint.open(out))
+        #expect(c.onlyInA.isEmpty && c.onlyInB.isEmpty && c.shapeMismatches.isEmpty)
+        for (l, v) in zip(Self.layers, originals) {
+            let p = try #require(c.pairs.first { $0.nameA == l.name })
+            let e = try LayerEvaluator.evaluate(l.settings, shape: l.shape, values: v)
+            #expect(p.metrics.count == e.metrics.count && p.metrics.zeros == e.metrics.zeros, "\(l.name)")
+            #expect(p.metrics.maxAbsError == e.metrics.maxAbsError, "\(l.name)")
+            for (a, b) in [(p.metrics.sumSquaredError, e.metrics.sumSquaredError), (p.metrics.sumSquares, e.metrics.sumSquares),
+                           (p.metrics.sumProducts, e.metrics.sumProducts)] {
+                #expect(abs(a - b) <= 1e-6 * abs(b), "\(l.name): \(a) vs \(b)")
+            }
+        }
     }
 }

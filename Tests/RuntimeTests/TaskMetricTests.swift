@@ -83,3 +83,11 @@ import TestSupport
         #expect(TaskMetric.shellQuoted("it's") == "'it'\\''s'")
     }
 }
+
+extension TaskMetricTests {
+    @Test func theCommandSeesThisProcesssEnvironment() throws {
+        setenv("WEIGHTLAB_TASK_METRIC_TEST", "17.25", 1)
+        defer { unsetenv("WEIGHTLAB_TASK_METRIC_TEST") }
+        #expect(try TaskMetric(command: "echo $WEIGHTLAB_TASK_METRIC_TEST {}").run(on: "").value == 17.25)
+    }
+}

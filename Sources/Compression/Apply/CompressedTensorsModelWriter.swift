@@ -9,8 +9,8 @@ import WeightFormats
 /// `quantization_config` set, or one holding only `quantization_config`.
 ///
 /// A quantized tensor is packed whole (zero points are packed across rows), so memory is one tensor.
-/// Verification decodes every module as compressed-tensors does, `(q − zp)·scale` in Float32 with the scale
-/// and zero point broadcast over their group, independently of the packer.
+/// Verification reads the checkpoint back as a loader does (`CompressedTensorsCheckpoint`, a reader written
+/// apart from the packer) and compares every value with the engine's reconstruction.
 public enum CompressedTensorsModelWriter: ModelWriter {
     public static let name = "compressed-tensors"
     public static let fileExtension = "safetensors"
@@ -40,35 +40,6 @@ public enum CompressedTensorsModelWriter: ModelWriter {
         return FileManager.default.fileExists(atPath: p) ? p : nil
     }
 
-    /// The stored tensors of one module, predicted from the scheme (the header is written before any data):
-    /// the names, dtypes and shapes `CompressedTensors.pack` returns, in its order.
-    static func packedEntries(module: String, shape: [Int], scheme: CompressedTensors.Scheme) -> [SafetensorsWriter.TensorEntry] {
-        let n = shape[0], k = shape[1]
-        let segments = TensorLayout(shape: shape).segmentCount(scheme.granularity)
-        let scaleShape: [Int] = switch scheme.granularity {
-        case .tensor: [1]
-        case .channel: [n, 1]
-        case .group: [n, segments / max(1, n)]
-        }
-        let scale = SafetensorsWriter.TensorEntry(name: module + ".weight_scale", dtype: .float32, shape: scaleShape)
-        switch scheme.format {
-        case .floatQuantized:
-            return [.init(name: module + ".weight", dtype: .float8E4M3, shape: [n, k]), scale]
-        case .packQuantized:
-            let p = scheme.packFactor
-            var out = [SafetensorsWriter.TensorEntry(name: module + ".weight_packed", dtype: .int32, shape: [n, (k + p - 1) / p]), scale]
-            if !scheme.symmetric {
-                out.append(scheme.granularity == .tensor
-                    ? .init(name: module + ".weight_zero_point", dtype: .int8, shape: [1])
-                    : .init(name: module + ".weight_zero_point", dtype: .int32, shape: [(n + p - 1) / p, scaleShape[1]]))
-            }
-            return out + [.init(name: module + ".weight_shape", dtype: .int64, shape: [2])]
-        case .intQuantized, .naiveQuantized:
-            return [.init(name: module + ".weight", dtype: .int8, shape: [n, k]), scale]
-                + (scheme.symmetric ? [] : [.init(name: module + ".weight_zero_point", dtype: .int8, shape: scaleShape)])
-        }
-    }
-
     public static func write(_ job: ApplyJob) throws -> [WrittenTensor] {
         let model = job.model
         let schemes = try model.tensors.indices.map { i -> CompressedTensors.Scheme? in
@@ -80,7 +51,7 @@ public enum CompressedTensorsModelWriter: ModelWriter {
         var denseTypes: [Int: DType] = [:]
         for (i, t) in model.tensors.enumerated() {
             if let scheme = schemes[i], let module = CompressedTensors.module(of: t.name) {
-                let e = packedEntries(module: module, shape: t.shape, scheme: scheme)
+                let e = CompressedTensors.entries(module: module, shape: t.shape, scheme: scheme)
                 entries += e
                 source += Array(repeating: i, count: e.count)
             } else {
@@ -110,7 +81,7 @@ public enum CompressedTensorsModelWriter: ModelWriter {
             try SafetensorsWriter.write(to: job.output, tensors: entries, metadata: metadata, overwrite: job.overwrite,
                                         inputs: model.sourceFiles,
                                         beforeCommit: job.verifies ? { temporary in
-                                            try verify(job, try SafetensorsReader.open(FileSource(path: temporary)), schemes: schemes)
+                                            try verify(job, try SafetensorsReader.open(FileSource(path: temporary)), config: config)
                                         } : nil) { e, sink in
                 let i = source[e], t = model.tensors[i], s = job.settings[i]
                 let before = sink.count
@@ -154,107 +125,10 @@ public enum CompressedTensorsModelWriter: ModelWriter {
         return try CompressedTensors.pack(encoded, module: module, scheme: scheme)
     }
 
-    /// Verifies a written checkpoint: dense tensors as the safetensors container's are verified; each packed
-    /// module decoded (`decode`) and compared with the engine's reconstruction.
-    static func verify(_ job: ApplyJob, _ out: Model, schemes: [CompressedTensors.Scheme?]) throws {
-        var byName: [String: Tensor] = [:]
-        for t in out.tensors { byName[t.name] = t }
-        let decoded = DecodedModules(byName: byName)
-        try job.verify(out) { i in
-            guard let scheme = schemes[i], let module = CompressedTensors.module(of: job.model.tensors[i].name) else { return nil }
-            return try decoded.values(module: module, shape: job.model.tensors[i].shape, scheme: scheme)
-        }
-    }
-
-    /// compressed-tensors' dequantization of the modules of a written file, read back with our reader.
-    struct DecodedModules {
-        let byName: [String: Tensor]
-
-        func tensor(_ name: String) throws -> Tensor {
-            guard let t = byName[name] else { throw ApplyError(.write, "verification failed, nothing written: '\(DisplayText.escaped(name))' is missing") }
-            return t
-        }
-
-        func raw(_ name: String) throws -> [UInt8] {
-            let t = try tensor(name)
-            return try t.data.bytes(at: 0, count: t.byteCount)
-        }
-
-        /// `(q − zp)·scale` of every element, in Float32, scale and zero point broadcast over their group.
-        func values(module: String, shape: [Int], scheme: CompressedTensors.Scheme) throws -> [Float] {
-            let n = shape[0], k = shape[1]
-            let scaleTensor = try tensor(module + ".weight_scale")
-            var scales = [Float](repeating: 0, count: scaleTensor.parameters)
-            try scales.withUnsafeMutableBufferPointer { try scaleTensor.decode(0..<scaleTensor.parameters, into: $0) }
-            let perRow: Int = switch scheme.granularity {
-            case .tensor: 0
-            case .channel: 1
-            case .group: scales.count / max(1, n)
-            }
-            func unit(_ r: Int, _ c: Int) -> Int {
-                switch scheme.granularity {
-                case .tensor: 0
-                case .channel: r
-                case .group(let g): r * perRow + c / g
-                }
-            }
-            let half = 1 << (scheme.bits - 1)
-            var codes = [Int](repeating: 0, count: n * k)
-            var zeros = [Int](repeating: 0, count: scheme.symmetric ? 0 : max(1, scales.count))
-            var out = [Float](repeating: 0, count: n * k)
-            switch scheme.format {
-            case .floatQuantized:
-                let w = try tensor(module + ".weight")
-                try out.withUnsafeMutableBufferPointer { try w.decode(0..<(n * k), into: $0) }
-                for r in 0..<n { for c in 0..<k { out[r * k + c] = out[r * k + c] * scales[unit(r, c)] } }
-                return out
-            case .packQuantized:
-                let p = scheme.packFactor, mask = (1 << scheme.bits) - 1, words = (k + p - 1) / p
-                let packed = try raw(module + ".weight_packed")
-                for r in 0..<n {
-                    for c in 0..<k {
-                        let o = 4 * (r * words + c / p)
-                        let word = Int(UInt32(packed[o]) | UInt32(packed[o + 1]) << 8 | UInt32(packed[o + 2]) << 16 | UInt32(packed[o + 3]) << 24)
-                        codes[r * k + c] = (word >> ((c % p) * scheme.bits)) & mask - half
-                    }
-                }
-                if !scheme.symmetric {
-                    let zp = try raw(module + ".weight_zero_point")
-                    if scheme.granularity == .tensor {
-                        zeros[0] = Int(Int8(bitPattern: zp[0]))
-                    } else {
-                        let columns = perRow
-                        for r in 0..<n {
-                            for j in 0..<columns {
-                                let o = 4 * ((r / p) * columns + j)
-                                let word = Int(UInt32(zp[o]) | UInt32(zp[o + 1]) << 8 | UInt32(zp[o + 2]) << 16 | UInt32(zp[o + 3]) << 24)
-                                zeros[r * columns + j] = (word >> ((r % p) * scheme.bits)) & mask - half
-                            }
-                        }
-                        if scheme.granularity == .channel { zeros = (0..<n).map { zeros[$0 * columns] } }
-                    }
-                }
-                let shapeBytes = try raw(module + ".weight_shape")
-                let stored = (0..<2).map { d in (0..<8).reduce(Int64(0)) { $0 | Int64(shapeBytes[8 * d + $1]) << (8 * $1) } }
-                guard stored == [Int64(n), Int64(k)] else {
-                    throw ApplyError(.write, "verification failed, nothing written: '\(DisplayText.escaped(module)).weight_shape' is \(stored)")
-                }
-            case .intQuantized, .naiveQuantized:
-                let w = try raw(module + ".weight")
-                for e in 0..<(n * k) { codes[e] = Int(Int8(bitPattern: w[e])) }
-                if !scheme.symmetric {
-                    let zp = try raw(module + ".weight_zero_point")
-                    for u in 0..<zeros.count { zeros[u] = Int(Int8(bitPattern: zp[u])) }
-                }
-            }
-            for r in 0..<n {
-                for c in 0..<k {
-                    let u = unit(r, c)
-                    let z = scheme.symmetric ? 0 : zeros[scheme.granularity == .tensor ? 0 : u]
-                    out[r * k + c] = Float(codes[r * k + c] - z) * scales[u]
-                }
-            }
-            return out
-        }
+    /// Verifies a written checkpoint as a loader reads it: the file reopened with our reader, its modules
+    /// decoded through the config it was written with (`CompressedTensorsCheckpoint.decoded`, compressed-tensors'
+    /// `(q − zp)·scale` in Float32), then every tensor compared with the engine's reconstruction.
+    static func verify(_ job: ApplyJob, _ out: Model, config: String) throws {
+        try job.verify(try CompressedTensorsCheckpoint.decoded(out, config: Array(config.utf8)))
     }
 }

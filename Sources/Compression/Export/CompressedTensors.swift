@@ -114,6 +114,34 @@ public enum CompressedTensors {
         }
     }
 
+    /// The tensors `pack` returns for a `shape` weight of `module`, without encoding anything: what a streaming
+    /// writer puts in the safetensors header before it packs the first module.
+    public static func entries(module: String, shape: [Int], scheme: Scheme) -> [SafetensorsWriter.TensorEntry] {
+        guard shape.count == 2 else { return [] }
+        let n = shape[0], k = shape[1], p = scheme.packFactor
+        let scaleShape: [Int] = switch scheme.granularity {
+        case .tensor: [1]
+        case .channel: [n, 1]
+        case .group(let g): [n, k / max(1, g)]
+        }
+        let scale = SafetensorsWriter.TensorEntry(name: module + ".weight_scale", dtype: .float32, shape: scaleShape)
+        switch scheme.format {
+        case .packQuantized:
+            var out = [SafetensorsWriter.TensorEntry(name: module + ".weight_packed", dtype: .int32, shape: [n, (k + p - 1) / p]), scale]
+            if !scheme.symmetric {
+                out.append(scheme.granularity == .tensor
+                    ? .init(name: module + ".weight_zero_point", dtype: .int8, shape: [1])
+                    : .init(name: module + ".weight_zero_point", dtype: .int32, shape: [(n + p - 1) / p, scaleShape[1]]))
+            }
+            return out + [.init(name: module + ".weight_shape", dtype: .int64, shape: [2])]
+        case .intQuantized, .naiveQuantized:
+            return [.init(name: module + ".weight", dtype: .int8, shape: [n, k]), scale]
+                + (scheme.symmetric ? [] : [.init(name: module + ".weight_zero_point", dtype: .int8, shape: scaleShape)])
+        case .floatQuantized:
+            return [.init(name: module + ".weight", dtype: .float8E4M3, shape: [n, k]), scale]
+        }
+    }
+
     /// The module of a tensor called `<module>.weight`, or nil for any other name.
     public static func module(of tensorName: String) -> String? {
         guard tensorName.hasSuffix(".weight"), tensorName.count > ".weight".count else { return nil }
@@ -157,30 +185,7 @@ public enum CompressedTensors {
     }
 
     /// Settings compressed-tensors cannot hold, listed together: one error for the whole plan.
-    public struct Refusal: Error, Equatable, Sendable, CustomStringConvertible {
-        public struct Item: Error, Equatable, Sendable {
-            public var tensor: String
-            /// The setting's label ("nf4 g64").
-            public var setting: String
-            public var reason: String
-            /// Containers that hold the setting.
-            public var containers: [String]
-        }
-
-        public var items: [Item]
-        public init(items: [Item]) { self.items = items }
-
-        /// "compressed-tensors cannot hold 2 tensors' settings: 'a.weight' (nf4 g64): … — use safetensors
-        /// (dequantized); …", with at most 8 tensors named and the rest counted.
-        public var description: String {
-            let shown = items.prefix(8).map {
-                "'\(DisplayText.escaped($0.tensor))' (\($0.setting)): \($0.reason); can be written to \($0.containers.joined(separator: " or "))"
-            }
-            let more = items.count > 8 ? "; and \(items.count - 8) more" : ""
-            return "compressed-tensors cannot hold the settings of \(items.count) tensor\(items.count == 1 ? "" : "s"): "
-                + shown.joined(separator: "; ") + more
-        }
-    }
+    public typealias Refusal = ExportRefusal
 
     /// The scheme of every tensor (nil: stored as it is), or one `Refusal` naming every tensor that cannot be held.
     public static func schemes(_ layers: [(name: String, shape: [Int], settings: LayerSettings)]) throws -> [Scheme?] {
@@ -192,7 +197,7 @@ public enum CompressedTensors {
             case .failure(let item): refused.append(item); out.append(nil)
             }
         }
-        if !refused.isEmpty { throw Refusal(items: refused) }
+        if !refused.isEmpty { throw Refusal(target: "compressed-tensors", items: refused) }
         return out
     }
 
