@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import WeightFormats
 import Compression
+@testable import weightlab
 
 /// `weightlab apply` end to end: outputs against the reference libraries' own files and values
 /// (`Tests/Fixtures/make_apply.py`), the numbers against `report`, and the writing rules (refusals, a full
@@ -263,5 +264,16 @@ struct ApplyShardedTests {
             let w = try #require(written.tensors.first { $0.name == t.name })
             #expect(try w.data.bytes(at: 0, count: w.byteCount) == t.data.bytes(at: 0, count: t.byteCount), "\(t.name)")
         }
+    }
+}
+
+/// The progress bar's line: phase, bar, percent, bytes per second, time left.
+struct ApplyProgressLineTests {
+    @Test func showsRateAndTimeLeft() {
+        let p = ApplyProgress(phase: .writing, bytesDone: 50 << 20, bytesTotal: 200 << 20)
+        #expect(ApplyOutput.progressLine(p, elapsed: 0.5)
+                == "weightlab: writing   [######..................]  25%  100 MiB/s  0:02 left")
+        let v = ApplyProgress(phase: .verifying, bytesDone: 200 << 20, bytesTotal: 200 << 20)
+        #expect(ApplyOutput.progressLine(v, elapsed: 2) == "weightlab: verifying [########################] 100%  100 MiB/s  0:00 left")
     }
 }
