@@ -78,34 +78,13 @@ public enum GGUFBlockQuantizer {
     }
 
     static func q8_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
-        let p = x.baseAddress!
-        // max |x| over the block, 8 lanes at a time (the same IEEE comparisons as the scalar loop).
-        var m = KernelSIMD.V(repeating: 0)
-        var nan = SIMDMask<SIMD8<Int32>>(repeating: false)
-        for k in stride(from: 0, to: 32, by: 8) {
-            let a = KernelSIMD.abs(KernelSIMD.load(p + k))
-            m = m.replacing(with: a, where: a .> m)
-            nan = nan .| (a .!= a)
-        }
-        let amax = m.max()
+        var amax: Float = 0
+        for v in x { amax = max(amax, abs(v)) }
         let d = amax / 127
         let id: Float = d == 0 ? 0 : 1 / d
         storeHalf(d, o, 0)
-        guard amax.isFinite, !any(nan) else {   // infinities and NaNs: the scalar rule, element by element
-            for j in 0..<32 { o[2 + j] = UInt8(bitPattern: Int8(max(-128, min(127, roundedHalfAway(x[j] * id))))) }
-            return
-        }
-        // |x·id| ≤ 127.x here, so `roundedHalfAway` lane by lane: truncate, then step by the exact remainder.
-        for k in stride(from: 0, to: 32, by: 8) {
-            let v = KernelSIMD.load(p + k) * id
-            let t = SIMD8<Float>(SIMD8<Int32>(v, rounding: .towardZero))
-            let r = v - t
-            var q = t
-            q = q.replacing(with: t + 1, where: r .>= 0.5)
-            q = q.replacing(with: t - 1, where: r .<= -0.5)
-            q = q.clamped(lowerBound: SIMD8(repeating: -128), upperBound: SIMD8(repeating: 127))
-            let codes = SIMD8<Int8>(truncatingIfNeeded: SIMD8<Int32>(q, rounding: .towardZero))
-            for j in 0..<8 { o[2 + k + j] = UInt8(bitPattern: codes[j]) }
+        for j in 0..<32 {
+            o[2 + j] = UInt8(bitPattern: Int8(max(-128, min(127, roundedHalfAway(x[j] * id)))))
         }
     }
 

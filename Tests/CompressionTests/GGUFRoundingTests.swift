@@ -21,7 +21,7 @@ struct GGUFRoundingTests {
     }
 }
 
-/// Q8_0 blocks with NaN or infinite values are quantized without trapping, as the scalar rule does.
+/// Q8_0 blocks with NaN or infinite values are quantized without trapping.
 struct GGUFQ8NonFiniteTests {
     @Test func nonFiniteBlocksDoNotTrap() {
         for bad in [Float.nan, .infinity, -.infinity] {
@@ -33,7 +33,7 @@ struct GGUFQ8NonFiniteTests {
     }
 }
 
-/// The 8-lane Q8_0 equals ggml's scalar rule (`d = amax/127`, `q = roundf(x/d)`) on blocks full of ties.
+/// Q8_0 (rounding without libm) equals ggml's rule (`d = amax/127`, `q = roundf(x/d)`) on blocks full of ties.
 struct GGUFQ8LanesTests {
     @Test func lanesEqualTheScalarRule() {
         var seed: UInt32 = 99
