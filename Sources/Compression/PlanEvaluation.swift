@@ -23,6 +23,16 @@ public struct PlanEvaluation: Sendable {
         totals = ModelTotals(Array(zip(tensors, layers)))
     }
 
+    /// The numbers of evaluations already made (one per tensor, nil for tensors that are not evaluated), as
+    /// `apply` gets them from the engine while it verifies what it wrote.
+    public init(model: Model, settings: [LayerSettings], evaluations: [LayerEvaluation?]) {
+        self.model = model
+        self.settings = settings
+        let tensors = model.tensors.map(TensorInfo.init)
+        layers = zip(tensors, evaluations).map { LayerNumbers.evaluated($0, $1) }
+        totals = ModelTotals(Array(zip(tensors, layers)))
+    }
+
     /// Loads the plan (first: a bad plan is reported before the model is read), opens the model, resolves
     /// the plan against it and evaluates it.
     public init(modelPath: String, planPath: String, strict: Bool = false,
@@ -36,9 +46,9 @@ public struct PlanEvaluation: Sendable {
     }
 
     /// Rules of the plan that matched nothing (see `PlanResolution.warnings`); empty when built from settings.
-    public private(set) var warnings: [PlanError] = []
+    public internal(set) var warnings: [PlanError] = []
     /// Tensors the plan's default or rules left alone, and why.
-    public private(set) var skipped: [PlanSkip] = []
+    public internal(set) var skipped: [PlanSkip] = []
 
     /// The plan at `path` resolved against `model`'s tensors.
     public static func resolve(_ path: String, for model: Model) throws -> [LayerSettings] {

@@ -61,6 +61,8 @@ public struct AppState: Equatable, Sendable {
     // MARK: Model and settings
 
     public var modelName: String
+    /// The model's path as opened (nil when the state was built from layers alone), for default output names.
+    public var modelPath: String?
     /// One record per tensor, in file order (a record's `id` is its index here and in the model).
     public var records: [LayerRecord] {
         didSet { totals = WorkbenchTotals.of(records) }
@@ -90,6 +92,8 @@ public struct AppState: Equatable, Sendable {
     /// `:` opened the value prompt (`b 4`, `t 0.02`, `s 50%`, `g 128`); `valueText` is what was typed.
     public var isEditingValue = false
     public var valueText = ""
+    /// The write-model prompt while it is open (`W`).
+    public var writePrompt: WritePrompt?
     public var sort: SortColumn = .file
     public var sortDescending = false
     /// The row order taken when the sort last changed: edits and arriving numbers do not move rows under
@@ -160,6 +164,7 @@ public struct AppState: Equatable, Sendable {
         let file = model.path.split(separator: "/").last.map(String.init) ?? model.path
         self.init(modelName: file, layers: model.tensors.map(Layer.init), settings: settings, themeName: themeName,
                   planPath: planPath, width: width, height: height)
+        modelPath = model.path
     }
 
     /// The state to open with and the work to start: analyse every floating layer (the focused one first) and

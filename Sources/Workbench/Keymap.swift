@@ -15,9 +15,11 @@ public enum Command: String, CaseIterable, Sendable {
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
-    case savePlan, help, quit
+    case savePlan, writeModel, help, quit
     // Help screen and filter prompt
     case closeHelp, scrollHelpUp, scrollHelpDown, pageHelpUp, pageHelpDown, keepFilter, clearFilter, deleteFilterCharacter
+    // Write-model prompt
+    case confirmWrite, cancelWrite, nextContainer, deleteWriteCharacter
 }
 
 /// Where a binding applies. The first matching binding in table order wins, and the mode contexts
@@ -33,6 +35,7 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case general = "General"
     case filter = "Filter prompt"
     case value = "Value prompt (:)"
+    case writePrompt = "Write-model prompt"
     case help = "This help"
 }
 
@@ -113,6 +116,7 @@ public enum Keymap {
         KeyBinding([.right], .settingUp, "change the selected setting (more, or cycle)", .settingsPane),
 
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
+        KeyBinding(c("W"), .writeModel, "write the model (verified, in the background)", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
 
@@ -123,6 +127,11 @@ public enum Keymap {
         KeyBinding([.enter], .applyValue, "apply to the focused, marked or * layers", .value),
         KeyBinding([.escape], .cancelValue, "cancel", .value),
         KeyBinding([.backspace, .delete], .deleteValueCharacter, "delete a character (other keys type)", .value),
+
+        KeyBinding([.enter], .confirmWrite, "write the model there", .writePrompt),
+        KeyBinding([.escape], .cancelWrite, "cancel", .writePrompt),
+        KeyBinding([.tab], .nextContainer, "next container", .writePrompt),
+        KeyBinding([.backspace, .delete], .deleteWriteCharacter, "delete a character (other keys type)", .writePrompt),
 
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
         KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
@@ -141,6 +150,8 @@ public enum Keymap {
             contexts = [.filter]
         } else if state.isEditingValue {
             contexts = [.value]
+        } else if state.writePrompt != nil {
+            contexts = [.writePrompt]
         } else {
             contexts = (state.pane == .histogram ? [.histogramPane] : state.pane == .settings ? [.settingsPane] : [])
                 + [.navigation, .tuning, .histogram, .general]

@@ -72,6 +72,9 @@ enum Reducer {
             state.message = .init("saved plan to " + DisplayText.escaped(path) + " · report: " + Format.bytes(t.bytesCompressed)
                                   + " · " + Format.fixed(t.bitsPerWeight, 2) + " bits/w · sparsity " + Format.percent(m.sparsity)
                                   + " · SQNR " + Format.sqnr(m.sqnrDB) + (m.sqnrDB.isFinite ? " dB" : ""))
+        case .success(.modelWritten(let path, let container, let bytes, let values)):
+            state.message = .init("wrote " + DisplayText.escaped(path) + " (" + container + ", " + Format.bytes(bytes)
+                                  + ") · verified: \(values) values equal the reconstruction bit for bit")
         case .failure(let f):
             state.message = .init(job.label + ": " + f.message, isError: true)
         }
@@ -101,6 +104,7 @@ enum Reducer {
                 if case .character(let ch) = key, !ch.isNewline { state.valueText.append(ch) }
                 return []
             }
+            if state.writePrompt != nil { return writePromptKey(&state, key) }
             guard let command = Keymap.command(for: key, in: state) else { return [] }
             return run(&state, command)
         }
@@ -177,6 +181,8 @@ enum Reducer {
             let plan = state.planToSave
             state.pendingSave = AppState.PendingSave(path: path, plan: plan, settings: state.records.map(\.settings))
             return [.savePlan(path: path, text: plan.jsonText())]
+        case .writeModel, .confirmWrite, .cancelWrite, .nextContainer, .deleteWriteCharacter:
+            return writeModel(&state, command)
         case .help:
             state.showHelp = true
             state.helpScroll = 0

@@ -26,6 +26,9 @@ struct Open: ParsableCommand {
     var theme: String = "dark"
 
     func run() throws {
+        // Before the terminal's handlers (which chain to it): an interrupt during a background model write
+        // removes its temporary file.
+        InterruptCleanup.install()
         LatencyTrace.launchTime = DispatchTime.now().uptimeNanoseconds
         let path = model ?? BundledExample.path
         let opened: Model

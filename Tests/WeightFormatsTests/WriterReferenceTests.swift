@@ -22,7 +22,7 @@ struct WriterReferenceTests {
     }()
 
     static func python(_ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
-        let r = try CommandRunner.run(["python3"] + arguments, program: "/usr/bin/env")
+        let r = try CommandRunner.run(["python3"] + arguments, executable: "/usr/bin/env")
         return (r.status, Data(r.stdout.utf8), r.stderr)
     }
 

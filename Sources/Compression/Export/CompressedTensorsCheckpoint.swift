@@ -41,11 +41,12 @@ public enum CompressedTensorsCheckpoint {
     /// holding `quantization_config`, or of the `quantization_config` object itself.
     public static func decoded(_ model: Model, config: [UInt8], configPath: String = "config.json") throws -> Model {
         let recipe = try Recipe(config, path: configPath)
+        let suffixes = ["weight_packed", "weight_scale", "weight_zero_point", "weight_shape", "weight_g_idx", "weight"]
         var byModule: [String: [String: Tensor]] = [:]
         for t in model.tensors {
             guard let dot = t.name.lastIndex(of: ".") else { continue }
             let suffix = String(t.name[t.name.index(after: dot)...])
-            if ["weight_packed", "weight_scale", "weight_zero_point", "weight_shape", "weight_g_idx", "weight"].contains(suffix) {
+            if suffixes.contains(suffix) {
                 byModule[String(t.name[..<dot]), default: [:]][suffix] = t
             }
         }
@@ -53,7 +54,9 @@ public enum CompressedTensorsCheckpoint {
         var done = Set<String>()
         for t in model.tensors {
             let module = t.name.lastIndex(of: ".").map { String(t.name[..<$0]) } ?? t.name
-            guard let parts = byModule[module], parts["weight_scale"] != nil else { out.append(t); continue }
+            let suffix = t.name.lastIndex(of: ".").map { String(t.name[t.name.index(after: $0)...]) } ?? ""
+            // A module's other tensors (its bias, say) stay as they are.
+            guard suffixes.contains(suffix), let parts = byModule[module], parts["weight_scale"] != nil else { out.append(t); continue }
             guard done.insert(module).inserted else { continue }
             guard let (scheme, format) = try recipe.scheme(for: module) else {
                 throw ModelError(configPath, "module '\(DisplayText.escaped(module))' has compressed tensors but no config group targets it")

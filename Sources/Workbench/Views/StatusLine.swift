@@ -85,6 +85,18 @@ enum StatusLine {
                         width: max(0, width - x - 1))
             return
         }
+        if let prompt = state.writePrompt {
+            var x = p.text("write model to: ", x: 0, y: y, Style(.highlight, bold: true))
+            let tail = " as " + prompt.container + " · Tab container · Enter write · Esc cancel"
+            let room = max(0, width - x - DisplayWidth.of(p.glyphs.text(tail)) - 3)   // the cursor and a space
+            // The end of a long path matters most (the file name): cut from the left.
+            var shown = DisplayText.escaped(prompt.path)
+            if shown.count > room, room > 1 { shown = "…" + shown.suffix(room - 1) }
+            x += p.text(shown, x: x, y: y, Style(.mainForeground), width: room)
+            x += p.text(p.glyphs.cursor, x: x, y: y, Style(.highlight))
+            p.textRight(tail, right: width, y: y, Style(.inactive), width: max(0, width - x - 1))
+            return
+        }
         if let m = state.message {
             p.text(" " + m.text, x: 0, y: y, Style(m.isError ? .bad : .good, bold: m.isError), width: width)
             return
