@@ -41,6 +41,6 @@ let package = Package(
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
-        .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport"]),
+        .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport", "WeightFormats", "Compression", "Runtime"]),
     ]
 )

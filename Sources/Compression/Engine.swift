@@ -255,21 +255,30 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Decodes the tensor and evaluates it, split into row pieces across cores when the settings allow.
+    /// `reconstructed` (for `apply`'s verification) is handed each piece's reconstruction with the index of
+    /// its first element, on whichever thread computed it.
     func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken,
-                  withLevels: Bool = true, pieceElements: Int = Engine.pieceElements) throws -> Evaluated {
+                  withLevels: Bool = true, pieceElements: Int = Engine.pieceElements,
+                  reconstructed: (@Sendable (Int, UnsafeBufferPointer<Float>) throws -> Void)? = nil) throws -> Evaluated {
         try LayerEvaluator.validate(settings, shape: tensor.shape)
         let weights = try importanceWeights(tensor)
         let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: pieceElements)
         let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
         guard let rowsPerPiece, tensor.shape.count > 1, tensor.shape[0] > rowsPerPiece else {
             let v = try values(of: tensor)
-            return try v.withUnsafeBufferPointer {
-                let v = $0
-                let e = try Self.withOptional(weights) { w in
-                    try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: v, originalDType: tensor.dtype,
-                                                globalCut: cut, importance: w, cancelled: { token.isCancelled })
+            return try v.withUnsafeBufferPointer { vals in
+                var output: [Float] = reconstructed == nil ? [] : [Float](repeating: 0, count: max(1, vals.count))
+                let e = try output.withUnsafeMutableBufferPointer { out in
+                    try Self.withOptional(weights) { w in
+                        try LayerEvaluator.evaluate(settings, shape: tensor.shape, values: vals, originalDType: tensor.dtype,
+                                                    globalCut: cut, reconstruction: reconstructed == nil ? nil : out,
+                                                    importance: w, cancelled: { token.isCancelled })
+                    }
                 }
-                let found = withLevels ? LevelFinder.find(settings.quantize, values: $0, shape: tensor.shape, clustering: e.clustering) : nil
+                if let reconstructed {
+                    try output.withUnsafeBufferPointer { try reconstructed(0, UnsafeBufferPointer(rebasing: $0[0..<tensor.parameters])) }
+                }
+                let found = withLevels ? LevelFinder.find(settings.quantize, values: vals, shape: tensor.shape, clustering: e.clustering) : nil
                 return Evaluated(evaluation: e, levels: found?.levels)
             }
         }
@@ -292,6 +301,7 @@ public final class Engine: @unchecked Sendable {
                     try LayerEvaluator.evaluate(settings, shape: shape, values: v, originalDType: tensor.dtype,
                                                 reconstruction: output, importance: w, cancelled: { token.isCancelled })
                 }
+                try reconstructed?(r0 * rowElements, UnsafeBufferPointer(rebasing: output[0..<count]))
                 slots.set(p, (e, withLevels ? LevelFinder.find(settings.quantize, values: v, shape: shape, firstRow: r0) : nil))
             } catch {
                 slots.fail(error)

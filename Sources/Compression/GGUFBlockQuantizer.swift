@@ -112,8 +112,19 @@ public enum GGUFBlockQuantizer {
         let id: Float = d == 0 ? 0 : 1 / d
         storeHalf(d, o, 0)
         for j in 0..<32 {
-            o[2 + j] = UInt8(bitPattern: Int8(max(-128, min(127, (x[j] * id).rounded(.toNearestOrAwayFromZero)))))
+            o[2 + j] = UInt8(bitPattern: Int8(max(-128, min(127, roundedHalfAway(x[j] * id)))))
         }
+    }
+
+    /// `roundf` (half away from zero) without a library call: `v − trunc(v)` is exact for |v| < 2^23, and
+    /// larger values (and NaN, clamped by the caller) are returned as they are. Baseline x86-64 has no
+    /// rounding instruction, so `rounded(.toNearestOrAwayFromZero)` calls libm for every element.
+    @inline(__always)
+    static func roundedHalfAway(_ v: Float) -> Float {
+        guard abs(v) < 8_388_608 else { return v }
+        let t = Float(Int32(v))
+        let r = v - t
+        return r >= 0.5 ? t + 1 : (r <= -0.5 ? t - 1 : t)
     }
 
     static func q4_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {

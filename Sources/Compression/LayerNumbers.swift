@@ -54,7 +54,12 @@ public struct LayerNumbers: Equatable, Sendable {
     public var status: Status
     public var bitsPerWeight: Double?
     public var bytes: Int?
+    /// Fraction of the weights that are zero after compression, whatever made them zero (pruning, zeros
+    /// already in the weights, or quantization rounding small values to 0).
     public var sparsity: Double?
+    /// Fraction of the weights the pruning rule set to zero (0 with no pruning): what the user asked for,
+    /// apart from zeros rounding made.
+    public var pruned: Double?
     /// dB; +∞ for an exact reconstruction.
     public var sqnr: Double?
     /// Sums for model totals (nil when unknown).
@@ -83,8 +88,10 @@ public struct LayerNumbers: Equatable, Sendable {
 
     /// The engine's answer.
     public static func exact(_ e: LayerEvaluation) -> LayerNumbers {
-        LayerNumbers(status: .exact, bitsPerWeight: e.size.bitsPerWeight, bytes: e.size.bytes,
-                     sparsity: e.metrics.sparsity, sqnr: e.metrics.sqnrDB, metrics: e.metrics, encoding: e.size.encoding)
+        var n = LayerNumbers(status: .exact, bitsPerWeight: e.size.bitsPerWeight, bytes: e.size.bytes,
+                             sparsity: e.metrics.sparsity, sqnr: e.metrics.sqnrDB, metrics: e.metrics, encoding: e.size.encoding)
+        n.pruned = Double(e.pruning.pruned) / Double(max(1, e.metrics.count))
+        return n
     }
 
     /// Numbers for a whole-plan evaluation (`Engine.evaluateAll`, as `report` prints them): the engine's
@@ -131,6 +138,12 @@ public struct LayerNumbers: Equatable, Sendable {
             n.bitsPerWeight = size.bitsPerWeight
             n.bytes = size.bytes
             n.encoding = size.encoding
+        }
+        switch settings.prune {
+        case .none: n.pruned = 0
+        case .nm(let keep, let m) where m > 0: n.pruned = Double(m - keep) / Double(m)
+        case .threshold, .sparsity, .globalMagnitude: n.pruned = cut.map { Double($0.pruned) / Double(max(1, info.parameters)) }
+        default: break
         }
         if let a = analysis, let cut {
             n.sparsity = Double(cut.pruned) / Double(max(1, info.parameters))

@@ -14,8 +14,9 @@ public struct ModelInspection: Sendable {
     public let rows: [Row]
 
     /// Scans the floating tensors' values (several tensors at once, each split across cores).
-    /// With `statistics: false` no tensor data is read at all.
-    public init(_ model: Model, statistics: Bool) throws {
+    /// With `statistics: false` no tensor data is read at all. `progress` gets (tensors scanned, tensors to
+    /// scan) from the worker threads, for a progress line on a large model.
+    public init(_ model: Model, statistics: Bool, progress: (@Sendable (Int, Int) -> Void)? = nil) throws {
         self.model = model
         guard statistics else {
             rows = model.tensors.map { Row(tensor: $0, statistics: nil) }
@@ -23,6 +24,7 @@ public struct ModelInspection: Sendable {
         }
         let tensors = model.tensors
         let slots = ResultSlots<Statistics>(count: tensors.count)
+        let toScan = tensors.filter(\.isFloating).count
         DispatchQueue.concurrentPerform(iterations: tensors.count) { i in
             guard tensors[i].isFloating else { return }
             do {
@@ -30,6 +32,7 @@ public struct ModelInspection: Sendable {
             } catch {
                 slots.fail(error)
             }
+            if let progress { progress(slots.finishOne(), toScan) }
         }
         if let error = slots.error { throw error }
         rows = tensors.indices.map { Row(tensor: tensors[$0], statistics: slots.values[$0]) }

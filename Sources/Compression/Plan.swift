@@ -34,18 +34,25 @@ import WeightFormats
 ///   `clip` `"minmax"` (default), `{"percentile": p}` (0 < p ≤ 100) or `"mse"`; `nf4` with `group` (default
 ///   64); `fp8_e4m3` / `fp8_e5m2` with `granularity` `"tensor"` (default) or `"channel"`; `gguf` with `type`
 ///   `q8_0`, `q4_0`, `q4_1`, `q5_0`, `q5_1`, `q2_k`, `q3_k`, `q4_k`, `q5_k`, `q6_k`, `iq4_nl`, `iq4_xs`; `kmeans` with
-///   `clusters` 2…256 (an 8-bit index per weight).
+///   `clusters` 2…256 (an index of ⌈log2 clusters⌉ bits per weight, plus the codebook).
 /// - Integer fields must be written as integers: `4.0`, `4.5` and `1e3` are all rejected there.
 /// - `preset` (optional): a llama.cpp preset name (`Q4_K_M`, `Q6_K`, `IQ4_XS`, … `LlamaPreset`); `imatrix`
 ///   (optional): the path of an importance matrix.
 /// - An optional `note` string is allowed at the top level and in each rule: JSON has no comments, and plans
 ///   are worth explaining. It is kept when the plan is written back.
+/// - `"ignore_case": true` at the top level matches every rule's pattern without regard to case (tensor
+///   names differ in case between exporters: `LayerNorm` in safetensors, `norm` in GGUF); `(?i)` inside one
+///   pattern does the same for that rule.
+/// - A rule that matches no floating tensor is a warning (`PlanResolution.warnings`), so a plan written for
+///   one model can be used on another; `--strict` (`resolve(for:strict: true)`) makes it an error.
 public struct Plan: Equatable, Sendable {
     /// Where the plan came from, named in errors. Not part of the plan's meaning, so `==` ignores it.
     public var source: String
     public var note: String?
     public var defaultSettings: PlanSection
     public var rules: [PlanRule]
+    /// `ignore_case`: rule patterns match names without regard to case.
+    public var ignoreCase: Bool
     /// A llama.cpp preset (`"preset": "Q4_K_M"`): every tensor's format is the type llama-quantize picks for
     /// it (`LlamaTypeSelection`), before the rules; `default.quantize` cannot be set beside it.
     public var preset: LlamaPreset?
@@ -54,18 +61,19 @@ public struct Plan: Equatable, Sendable {
     public var imatrix: String?
 
     public init(defaultSettings: PlanSection = PlanSection(), rules: [PlanRule] = [], note: String? = nil,
-                source: String = "plan", preset: LlamaPreset? = nil, imatrix: String? = nil) {
+                ignoreCase: Bool = false, source: String = "plan", preset: LlamaPreset? = nil, imatrix: String? = nil) {
         self.defaultSettings = defaultSettings
         self.rules = rules
         self.note = note
+        self.ignoreCase = ignoreCase
         self.source = source
         self.preset = preset
         self.imatrix = imatrix
     }
 
     public static func == (a: Plan, b: Plan) -> Bool {
-        a.note == b.note && a.defaultSettings == b.defaultSettings && a.rules == b.rules && a.preset == b.preset
-            && a.imatrix == b.imatrix
+        a.note == b.note && a.defaultSettings == b.defaultSettings && a.rules == b.rules && a.ignoreCase == b.ignoreCase
+            && a.preset == b.preset && a.imatrix == b.imatrix
     }
 
     /// The only plan version this program reads and writes.

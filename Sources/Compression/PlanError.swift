@@ -12,17 +12,23 @@ public struct PlanError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The offending field, or "" when the problem is the whole file (unreadable, not JSON, not an object).
     public let field: String
     public let reason: String
+    /// Further problems found in the same pass (shape checks look at every tensor), so a user fixes them all
+    /// at once rather than one per run. `field` and `reason` are the first.
+    public var others: [PlanError]
 
-    public init(path: String, field: String, reason: String) {
+    public init(path: String, field: String, reason: String, others: [PlanError] = []) {
         self.path = path
         self.field = field
         self.reason = reason
+        self.others = others
     }
 
-    /// `<plan path>: <field>: <reason>` on one line; the path is escaped because it is untrusted text.
+    /// `<plan path>: <field>: <reason>` on one line (then `; <field>: <reason>` for each further problem); the
+    /// path is escaped because it is untrusted text.
     public var description: String {
         let p = DisplayText.escaped(path)
-        return field.isEmpty ? "\(p): \(reason)" : "\(p): \(field): \(reason)"
+        return (field.isEmpty ? "\(p): \(reason)" : "\(p): \(field): \(reason)")
+            + others.map { "; " + ($0.field.isEmpty ? $0.reason : "\($0.field): \($0.reason)") }.joined()
     }
 }
 

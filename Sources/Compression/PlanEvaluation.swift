@@ -32,19 +32,38 @@ public struct PlanEvaluation: Sendable {
         importanceErrors = evaluations.map { $0?.importanceError }
     }
 
+    /// The numbers of evaluations already made (one per tensor, nil for tensors that are not evaluated), as
+    /// `apply` gets them from the engine while it verifies what it wrote.
+    public init(model: Model, settings: [LayerSettings], evaluations: [LayerEvaluation?]) {
+        self.model = model
+        self.settings = settings
+        let tensors = model.tensors.map(TensorInfo.init)
+        layers = zip(tensors, evaluations).map { LayerNumbers.evaluated($0, $1) }
+        totals = ModelTotals(Array(zip(tensors, layers)))
+        importanceErrors = evaluations.map { $0?.importanceError }
+    }
+
     /// Loads the plan (first: a bad plan is reported before the model is read), opens the model, resolves
     /// the plan against it and evaluates it.
     /// `imatrixPath` (else the plan's `imatrix`) names an importance matrix: ggml types are quantized with it
     /// and the importance-weighted error is measured.
-    public init(modelPath: String, planPath: String, imatrixPath: String? = nil,
+    public init(modelPath: String, planPath: String, strict: Bool = false, imatrixPath: String? = nil,
                 progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
         var plan = try Self.load(planPath)
         if let imatrixPath { plan.imatrix = imatrixPath }
         let importance = try plan.imatrix.map { try ImportanceMatrix.load(path: $0) }
         let model = try ModelFile.open(modelPath)
+        let resolution = try Self.resolution(plan, for: model, strict: strict)
         let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
-        try self.init(model: model, settings: try Self.resolve(plan, for: model), engine: engine, progress: progress)
+        try self.init(model: model, settings: resolution.settings, engine: engine, progress: progress)
+        warnings = resolution.warnings
+        skipped = resolution.skipped
     }
+
+    /// Rules of the plan that matched nothing (see `PlanResolution.warnings`); empty when built from settings.
+    public internal(set) var warnings: [PlanError] = []
+    /// Tensors the plan's default or rules left alone, and why.
+    public internal(set) var skipped: [PlanSkip] = []
 
     /// The plan at `path` resolved against `model`'s tensors.
     public static func resolve(_ path: String, for model: Model) throws -> [LayerSettings] {
@@ -54,7 +73,12 @@ public struct PlanEvaluation: Sendable {
     // Out of line: inlining the typed-throws `Plan.load`/`resolve` into an untyped `do`/`catch` crashes the
     // Swift 6.3 optimiser (release builds only).
     @inline(never)
-    static func load(_ path: String) throws -> Plan { try Plan.load(path: path) }
+    public static func load(_ path: String) throws -> Plan { try Plan.load(path: path) }
+
+    @inline(never)
+    public static func resolution(_ plan: Plan, for model: Model, strict: Bool) throws -> PlanResolution {
+        try plan.resolution(for: model.tensors, metadata: model.metadata, strict: strict)
+    }
 
     @inline(never)
     static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] { try plan.resolve(for: model.tensors, metadata: model.metadata) }

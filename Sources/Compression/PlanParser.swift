@@ -32,7 +32,7 @@ struct PlanReader {
             throw fail("", "the plan must be a JSON object, got \(describe(root))")
         }
         let o = try object(root, at: "")
-        try allow(o, at: "", ["version", "note", "preset", "imatrix", "default", "rules"])
+        try allow(o, at: "", ["version", "note", "ignore_case", "preset", "imatrix", "default", "rules"])
         guard let v = o["version"] else { throw fail("version", "missing (expected \(Plan.version))") }
         let version = try integer(v, at: "version")
         guard version == Plan.version else {
@@ -40,6 +40,7 @@ struct PlanReader {
         }
         var plan = Plan()
         plan.note = try o["note"].map { (v) throws(PlanError) in try string(v, at: "note") }
+        plan.ignoreCase = try o["ignore_case"].map { (v) throws(PlanError) in try bool(v, at: "ignore_case") } ?? false
         if let p = o["preset"] {
             let name = try string(p, at: "preset")
             guard let preset = LlamaPreset(name: name) else {

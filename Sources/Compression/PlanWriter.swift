@@ -7,6 +7,7 @@ extension Plan {
     public func jsonText() -> String {
         var lines = ["{", "  \"version\": \(Plan.version),"]
         if let note { lines.append("  \"note\": \(PlanJSON.string(note)),") }
+        if ignoreCase { lines.append("  \"ignore_case\": true,") }
         if let preset { lines.append("  \"preset\": \(PlanJSON.string(preset.rawValue)),") }
         if let imatrix { lines.append("  \"imatrix\": \(PlanJSON.string(imatrix)),") }
         let d = PlanJSON.sections(prune: defaultSettings.prune, quantize: defaultSettings.quantize)

@@ -66,6 +66,9 @@ final class ResultSlots<R>: @unchecked Sendable {
     init(count: Int) { values = Array(repeating: nil, count: count) }
 
     func set(_ i: Int, _ r: R) { lock.withLock { values[i] = r } }
+    /// Counts one finished item and returns how many have finished (for progress lines).
+    func finishOne() -> Int { lock.withLock { finished += 1; return finished } }
+    private var finished = 0
     func fail(_ e: any Error) { lock.withLock { if error == nil { error = e } } }
 }
 

@@ -44,10 +44,8 @@ public final class EffectRunner {
                 do {
                     try AtomicFile.write(text, to: path, overwrite: true, inputs: model.sourceFiles)
                     inbox.post(.planSaved(path: path))
-                } catch let e as ModelError {
-                    inbox.post(.failed(message: "cannot save plan to \(path): \(e.reason)"))
                 } catch {
-                    inbox.post(.failed(message: "cannot save plan to \(path): \(error)"))
+                    inbox.post(.failed(message: "cannot save plan to \(path): \(ErrorText.plain(error))"))
                 }
             case .job(let job):
                 start(job)
@@ -88,7 +86,7 @@ public final class EffectRunner {
                 inbox.post(.histogramReady(request, h))
             } catch is CancellationError {
             } catch {
-                inbox.post(.failed(message: "histogram: \(error)"))
+                inbox.post(.failed(message: "histogram: \(ErrorText.plain(error))"))
             }
         }
     }
@@ -104,6 +102,14 @@ public final class EffectRunner {
             case .checkPlan(let path):
                 result = PlanCheck.run(path: path, model: model, engine: engine, token: token) { done, total in
                     inbox.post(.jobProgress(JobProgress(job: job, done: done, total: total)))
+                }
+            case .writeModel(let path, let container, let settings, let planText):
+                result = ModelWrite.run(path: path, container: container, settings: settings, planText: planText,
+                                        model: model, engine: engine, token: token) { p in
+                    // Writing, then verifying: each counts half, in MiB of the input.
+                    let total = max(1, p.bytesTotal >> 20) * 2
+                    let done = (p.phase == .writing ? 0 : total / 2) + Int(Double(p.bytesDone) / Double(max(1, p.bytesTotal)) * Double(total / 2))
+                    inbox.post(.jobProgress(JobProgress(job: job, done: min(done, total - 1), total: total)))
                 }
             }
             if token.isCancelled { return }
@@ -121,8 +127,25 @@ enum PlanCheck {
             let evaluation = try PlanEvaluation(model: model, settings: settings, engine: engine, cancel: token,
                                                 progress: progress)
             return .success(.planChecked(path: path, totals: evaluation.totals))
+        } catch {
+            return .failure(EvaluationFailure(message: ErrorText.plain(error)))
+        }
+    }
+}
+
+/// The `writeModel` job: `weightlab apply` from the workbench, with the engine that already holds the plan's
+/// global groups. The message names the path and the verification; any failure leaves no file.
+enum ModelWrite {
+    static func run(path: String, container: String, settings: [LayerSettings], planText: String, model: Model,
+                    engine: Engine, token: CancellationToken,
+                    progress: @escaping @Sendable (ApplyProgress) -> Void) -> Result<JobResult, EvaluationFailure> {
+        do {
+            let o = try ModelApply.run(model: model, settings: settings, planText: planText, output: path,
+                                       container: container, overwrite: false, verify: true, numbers: false,
+                                       engine: engine, cancel: token, progress: progress)
+            return .success(.modelWritten(path: path, container: o.container, bytes: o.bytesWritten, verifiedValues: o.verifiedValues))
         } catch let e as ModelError {
-            return .failure(EvaluationFailure(message: e.reason))
+            return .failure(EvaluationFailure(message: e.description))
         } catch {
             return .failure(EvaluationFailure(message: String(describing: error)))
         }

@@ -23,8 +23,9 @@ public final class WorkbenchSession {
     private var shownPending: [(layer: Int, started: UInt64)] = []
 
     /// Opens the state for `model` and starts its analyses and evaluations. `notice` is shown on the hint row.
+    /// `plan` is the plan `settings` came from: `w` keeps its rules and notes.
     public init(model: Model, settings: [LayerSettings], planPath: String?, theme: Theme, terminal: any TerminalDevice,
-                scheduler: any Scheduler = InboxScheduler(), notice: String? = nil,
+                plan: Plan? = nil, scheduler: any Scheduler = InboxScheduler(), notice: String? = nil,
                 trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
         self.model = model
         self.terminal = terminal
@@ -37,6 +38,7 @@ public final class WorkbenchSession {
         var (state, effects) = AppState.start(model: model, settings: settings, themeName: theme.name,
                                               planPath: planPath, width: size.width, height: size.height)
         state.useUnicode = terminal.isUnicode
+        state.basePlan = plan
         if let notice { state.message = AppState.Message(notice) }
         self.state = state
         run(effects)

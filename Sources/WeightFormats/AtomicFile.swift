@@ -23,7 +23,10 @@ public enum AtomicFile {
     ///   - overwrite: replace an existing target (its permission bits are kept); otherwise an existing target
     ///     is an error and nothing is written.
     ///   - inputs: files the command reads; a target that is one of them is refused even with `overwrite`.
+    ///   - beforeCommit: called with the temporary file's path once it is complete and synced, before it is
+    ///     renamed into place (a writer verifies what it wrote here); an error it throws removes the file.
     public static func write(to path: String, overwrite: Bool = false, inputs: [String] = [],
+                             beforeCommit: ((String) throws -> Void)? = nil,
                              _ body: (inout FileSink) throws -> Void) throws {
         let directory = try parentDirectory(path)
         var mode: mode_t = 0o644      // a new file: as open(2) makes it, less the umask
@@ -48,6 +51,9 @@ public enum AtomicFile {
             throw ModelError(path, "is already being written by this process")
         }
         defer { InFlight.shared.end(temporary) }
+        // Registered before the file exists, so an interrupt at any point after creation removes it.
+        let cleanup = InterruptCleanup.register(temporary)
+        defer { InterruptCleanup.unregister(cleanup) }
         var fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         if fd < 0 && errno == EEXIST {
             // Left by an earlier process that had our pid (we are not writing it: see InFlight): stale.
@@ -70,6 +76,7 @@ public enum AtomicFile {
         guard fsync(fd) == 0 else { throw ModelError(path, "cannot sync the written data: \(errorText(errno))") }
         isOpen = false
         guard close(fd) == 0 else { throw ModelError(path, "cannot close the written file: \(errorText(errno))") }
+        try beforeCommit?(temporary)
         if !overwrite && access(path, F_OK) == 0 {
             throw ModelError(path, "already exists; refusing to replace it (it appeared while writing)")
         }

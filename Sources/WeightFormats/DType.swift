@@ -8,6 +8,14 @@ public enum DType: Hashable, Sendable, CustomStringConvertible {
     case ggml(GGMLType)
 
     /// The name shown to users; safetensors spellings for plain types, ggml names for blocks.
+    /// The name with its indefinite article as it is read aloud ("an I64", "an F32", "a BF16", "a U8"), for
+    /// messages.
+    public var withArticle: String {
+        let name = description
+        let vowelSound = name.first.map { "AEFHILMNORSX".contains($0) } ?? false
+        return (vowelSound ? "an " : "a ") + name
+    }
+
     public var description: String {
         switch self {
         case .float64: "F64"

@@ -15,9 +15,13 @@ public enum ElementDecoder {
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(4 * count)]))
             }
         case .float16:
-            for i in 0..<count {
-                let bits = raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-                o[i] = Float(Float16(bitPattern: swap ? bits.byteSwapped : bits))
+            // A table of all 65536 values: baseline x86-64 has no F16C, and the runtime's software
+            // conversion per element is the slowest step of reading an F16 model.
+            Float16Table.values.withUnsafeBufferPointer { t in
+                for i in 0..<count {
+                    let bits = raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
+                    o[i] = t[Int(swap ? bits.byteSwapped : bits)]
+                }
             }
         case .bfloat16:
             for i in 0..<count {
@@ -91,4 +95,9 @@ enum FP8Tables {
     }
     /// E5M2: the upper byte of an IEEE half, so infinities and NaNs come out as IEEE says.
     static let e5m2: [Float] = (0..<256).map { b in Float(Float16(bitPattern: UInt16(b) << 8)) }
+}
+
+/// Every float16 bit pattern widened to Float (exact), indexed by the pattern.
+enum Float16Table {
+    static let values: [Float] = (0...UInt16.max).map { Float(Float16(bitPattern: $0)) }
 }

@@ -185,3 +185,12 @@ struct GGUFTensorInfo: Sendable, Equatable {
     /// NumPy order: outermost first.
     var shape: [Int] { dims.reversed() }
 }
+
+extension GGUFReader {
+    /// The metadata of the GGUF file at `path` exactly as stored (types included, in file order) and its
+    /// data alignment, for a writer that copies them (`weightlab apply`).
+    public static func storedMetadata(_ path: String) throws -> (entries: [GGUFEntry], alignment: Int) {
+        let header = try read(try FileSource(path: path))
+        return (header.metadata, Int(header.alignment))
+    }
+}

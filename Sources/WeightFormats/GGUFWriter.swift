@@ -34,10 +34,10 @@ public enum GGUFWriter {
 
     /// Writes a GGUF file through `AtomicFile` (see its rules for `overwrite` and `inputs`).
     public static func write(to path: String, metadata: [(key: String, value: GGUFValue)], tensors: [TensorEntry],
-                             overwrite: Bool = false, inputs: [String] = [],
+                             overwrite: Bool = false, inputs: [String] = [], beforeCommit: ((String) throws -> Void)? = nil,
                              data: (_ index: Int, _ sink: inout FileSink) throws -> Void) throws {
         let layout = try self.layout(metadata: metadata, tensors: tensors, path: path)
-        try AtomicFile.write(to: path, overwrite: overwrite, inputs: inputs) { sink in
+        try AtomicFile.write(to: path, overwrite: overwrite, inputs: inputs, beforeCommit: beforeCommit) { sink in
             try write(layout, tensors: tensors, to: &sink, path: path, data: data)
         }
     }

@@ -25,6 +25,9 @@ public struct Model: Sendable {
     public let format: ModelFormat
     public let metadata: [(key: String, value: MetadataValue)]
     public let tensors: [Tensor]
+    /// Files of a directory that could not be opened, each with why (`ModelError.description`); the model
+    /// holds the rest. Callers print them so nothing is dropped silently.
+    public var skippedFiles: [String] = []
 
     public init(path: String, format: ModelFormat, metadata: [(key: String, value: MetadataValue)], tensors: [Tensor]) {
         self.path = path

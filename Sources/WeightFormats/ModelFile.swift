@@ -32,16 +32,29 @@ public enum ModelFile {
         }
         var covered = Set<String>()
         var parts: [(file: String, model: Model)] = []
+        // One unreadable file does not make the directory unusable: the rest open, and the file is listed
+        // with why. When nothing opens, the first file's error is the answer.
+        var skipped: [ModelError] = []
         for name in names {
             guard let r = reader(for: name), r.isIndex else { continue }
-            let source = try FileSource(path: (path as NSString).appendingPathComponent(name))
-            parts.append((name, try r.open(source)))
-            covered.formUnion(try r.includedFiles(source))
+            do {
+                let source = try FileSource(path: (path as NSString).appendingPathComponent(name))
+                let model = try r.open(source)
+                covered.formUnion(try r.includedFiles(source))
+                parts.append((name, model))
+            } catch let e as ModelError {
+                skipped.append(e)
+            }
         }
         for name in names where !covered.contains(name) {
             guard let r = reader(for: name), !r.isIndex else { continue }
-            parts.append((name, try open((path as NSString).appendingPathComponent(name))))
+            do {
+                parts.append((name, try open((path as NSString).appendingPathComponent(name))))
+            } catch let e as ModelError {
+                skipped.append(e)
+            }
         }
+        if parts.isEmpty, let first = skipped.first { throw first }
         guard !parts.isEmpty else { throw ModelError(path, "directory holds no model file (\(ModelReaders.directoryExtensions))") }
 
         var seen = [String: Int]()
@@ -59,6 +72,8 @@ public enum ModelFile {
             }
             for kv in p.model.metadata { metadata.append((p.file + ":" + kv.key, kv.value)) }
         }
-        return Model(path: path, format: .directory, metadata: metadata, tensors: tensors)
+        var model = Model(path: path, format: .directory, metadata: metadata, tensors: tensors)
+        model.skippedFiles = skipped.map(\.description)
+        return model
     }
 }

@@ -48,11 +48,15 @@ public enum SafetensorsReader: ModelReader {
         let lengthBytes = try source.bytes(at: 0, count: 8)
         var n: UInt64 = 0
         for (k, b) in lengthBytes.enumerated() { n |= UInt64(b) << (8 * UInt64(k)) }
+        // A file whose JSON header does not open with "{" right after the length is most likely not a
+        // safetensors file at all (a text file renamed, say): say that first, then the detail.
+        let opening = source.size >= 9 ? try source.bytes(at: 8, count: 1) : [UInt8(ascii: "{")]
+        let notSafetensors = opening != [UInt8(ascii: "{")] ? "is not a safetensors file (no JSON header after the first 8 bytes): " : ""
         guard n <= maxHeaderBytes else {
-            throw ModelError(path, "header length \(n) exceeds the 100 MB limit of the safetensors format")
+            throw ModelError(path, notSafetensors + "header length \(n) exceeds the 100 MB limit of the safetensors format")
         }
         guard n <= source.size - 8 else {
-            throw ModelError(path, "header length \(n) runs past the end of the file (\(source.size) bytes)")
+            throw ModelError(path, notSafetensors + "header length \(n) runs past the end of the file (\(source.size) bytes)")
         }
         let headerBytes = try source.bytes(at: 8, count: Int(n))
         // Encoding first, so the message names the header; the parser's own check of the same bytes then passes.

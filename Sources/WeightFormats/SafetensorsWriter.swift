@@ -25,10 +25,10 @@ public enum SafetensorsWriter {
 
     /// Writes a safetensors file through `AtomicFile` (see its rules for `overwrite` and `inputs`).
     public static func write(to path: String, tensors: [TensorEntry], metadata: [(key: String, value: String)] = [],
-                             overwrite: Bool = false, inputs: [String] = [],
+                             overwrite: Bool = false, inputs: [String] = [], beforeCommit: ((String) throws -> Void)? = nil,
                              data: (_ index: Int, _ sink: inout FileSink) throws -> Void) throws {
         let header = try self.header(tensors, metadata: metadata, path: path)
-        try AtomicFile.write(to: path, overwrite: overwrite, inputs: inputs) { sink in
+        try AtomicFile.write(to: path, overwrite: overwrite, inputs: inputs, beforeCommit: beforeCommit) { sink in
             try write(header: header, tensors: tensors, to: &sink, path: path, data: data)
         }
     }

@@ -22,7 +22,7 @@ public struct AppState: Equatable, Sendable {
             case .name: "name"
             case .params: "params"
             case .bits: "bits"
-            case .sparsity: "sparsity"
+            case .sparsity: "pruned"
             case .sqnr: "SQNR"
             case .size: "size"
             }
@@ -46,6 +46,12 @@ public struct AppState: Equatable, Sendable {
         }
     }
 
+    public struct PendingSave: Equatable, Sendable {
+        public var path: String
+        public var plan: Plan
+        public var settings: [LayerSettings]
+    }
+
     public struct Progress: Equatable, Sendable {
         public var done: Int
         public var total: Int
@@ -55,6 +61,8 @@ public struct AppState: Equatable, Sendable {
     // MARK: Model and settings
 
     public var modelName: String
+    /// The model's path as opened (nil when the state was built from layers alone), for default output names.
+    public var modelPath: String?
     /// One record per tensor, in file order (a record's `id` is its index here and in the model).
     public var records: [LayerRecord] {
         didSet { totals = WorkbenchTotals.of(records) }
@@ -72,14 +80,28 @@ public struct AppState: Equatable, Sendable {
     /// First visible row of the layer table.
     public var scroll: Int = 0
     public var pane: Pane = .layers
+    /// The setting ↑/↓ select in the settings pane (an index into its setting lines); ←/→ change it.
+    public var settingsRow = 0
     public var marked: Set<Int> = []
-    /// `*`: edits go to every floating layer.
+    /// `*`: edits go to every shown floating layer of rank ≥ 2 (what a plan's default applies to); a second
+    /// `*` includes the shown vectors (biases, norms) too (`applyIncludesVectors`), a third turns it off.
     public var applyToAll = false
+    public var applyIncludesVectors = false
     public var filter = ""
     public var isEditingFilter = false
+    /// `:` opened the value prompt (`b 4`, `t 0.02`, `s 50%`, `g 128`); `valueText` is what was typed.
+    public var isEditingValue = false
+    public var valueText = ""
+    /// The write-model prompt while it is open (`W`).
+    public var writePrompt: WritePrompt?
     public var sort: SortColumn = .file
     public var sortDescending = false
+    /// The row order taken when the sort last changed: edits and arriving numbers do not move rows under
+    /// the cursor; choosing the sort again (`s`, `S`, `1`–`7`) re-sorts.
+    public var sortOrder: [Int]?
     public var showHelp = false
+    /// `m`: the layer table also shows MSE, max error and cosine (what `report` prints).
+    public var showMetrics = false
     public var helpScroll = 0
 
     // MARK: Histogram pane
@@ -101,6 +123,27 @@ public struct AppState: Equatable, Sendable {
     /// The llama.cpp preset `P` last applied to the whole model, and each layer's choice under it (by index).
     public var preset: LlamaPreset?
     public var presetChoices: [Int: PresetChoice] = [:]
+    /// The plan the session opened (`--plan`), or the one last saved: `w` keeps its rules and notes and adds
+    /// the edits made since (`Plan.saving`).
+    public var basePlan: Plan?
+    /// The settings as last opened or saved; `q` asks before dropping edits made since.
+    public var savedSettings: [LayerSettings]
+    /// A `w` on its way to disk: the plan and settings that become `basePlan`/`savedSettings` once written.
+    public var pendingSave: PendingSave?
+    /// `q` was pressed with unsaved edits; a second `q` quits, any other key goes on.
+    public var isConfirmingQuit = false
+    /// Settings of every layer before each edit (`u` undoes the last) and those undone (Ctrl-R redoes).
+    public var undoStack: [[LayerSettings]] = []
+    public var redoStack: [[LayerSettings]] = []
+    /// `b`: the numbers of every layer and the totals when the snapshot was taken, to compare the current
+    /// settings with (the table's Δ columns and the status line); `b` again replaces it, `B` drops it.
+    public var baseline: Baseline?
+
+    public struct Baseline: Equatable, Sendable {
+        public var settings: [LayerSettings]
+        public var numbers: [LayerNumbers]
+        public var totals: ModelTotals
+    }
     /// Set by the run loop from the locale: block glyphs and box drawing, or ASCII.
     public var useUnicode = true
     public var message: Message?
@@ -114,6 +157,7 @@ public struct AppState: Equatable, Sendable {
         let records = layers.indices.map { LayerRecord(id: $0, tensor: layers[$0], settings: settings?[$0] ?? .identity) }
         self.records = records
         totals = WorkbenchTotals.of(records)
+        savedSettings = records.map(\.settings)
         self.themeName = themeName
         self.planPath = planPath
         self.width = width
@@ -126,6 +170,7 @@ public struct AppState: Equatable, Sendable {
         self.init(modelName: file, layers: model.tensors.map(Layer.init), settings: settings, themeName: themeName,
                   planPath: planPath, width: width, height: height)
         presetFacts = LlamaModelFacts(metadata: model.metadata, tensors: model.tensors.map { (name: $0.name, shape: $0.shape) })
+        modelPath = model.path
     }
 
     /// The state to open with and the work to start: analyse every floating layer (the focused one first) and
@@ -148,6 +193,9 @@ public struct AppState: Equatable, Sendable {
         start(AppState(model: model, settings: settings, themeName: themeName, planPath: planPath,
                        width: width, height: height))
     }
+
+    /// Edits not yet written by `w`.
+    public var hasUnsavedEdits: Bool { records.map(\.settings) != savedSettings }
 
     /// The evaluation of `layer` (a record only keeps the answer to its current revision).
     public func currentEvaluation(_ layer: Int) -> LayerRecord.Evaluation? { records[layer].evaluation }

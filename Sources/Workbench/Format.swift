@@ -11,6 +11,21 @@ public enum Format {
         return (v >= 100 ? fixed(v, 0) : v >= 10 ? fixed(v, 1) : fixed(v, 2)) + " " + units[u]
     }
 
+    /// A change in bytes against a snapshot: `+1.20 KiB`, `−512 B`, `0`.
+    public static func bytesDelta(_ d: Int) -> String {
+        d == 0 ? "0" : (d > 0 ? "+" : "−") + bytes(abs(d))
+    }
+
+    /// A change in SQNR against a snapshot, in dB: `+1.2`, `−3.4`, `0`; `—` when either side is exact or
+    /// unknown (no finite difference).
+    public static func sqnrDelta(_ now: Double?, _ before: Double?) -> String {
+        guard let now, let before else { return "…" }
+        if now.isInfinite && before.isInfinite { return "0" }
+        guard now.isFinite && before.isFinite else { return now.isInfinite ? "exact" : "—" }
+        let d = now - before
+        return abs(d) < 0.05 ? "0" : (d > 0 ? "+" : "−") + fixed(abs(d), 1)
+    }
+
     /// Parameter counts: `768`, `12.3K`, `4.19M`, `7.24B`.
     public static func count(_ n: Int) -> String {
         let units = ["", "K", "M", "B", "T"]

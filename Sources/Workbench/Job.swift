@@ -7,11 +7,15 @@ public enum JobRequest: Hashable, Sendable {
     /// Read a saved plan back from its file and evaluate it on every layer, as `weightlab report` does, so
     /// the user sees that the file reproduces what the screen shows.
     case checkPlan(path: String)
+    /// Write the model with `settings` (one per tensor) to `path` in `container` (a `ModelWriters` name),
+    /// verified before it is put in place, as `weightlab apply` does. Progress is in MiB of the input.
+    case writeModel(path: String, container: String, settings: [LayerSettings], planText: String)
 
     /// What the status line calls it while it runs.
     public var label: String {
         switch self {
         case .checkPlan: "checking plan"
+        case .writeModel: "writing model, MiB"
         }
     }
 }
@@ -33,4 +37,6 @@ public struct JobProgress: Equatable, Sendable {
 public enum JobResult: Equatable, Sendable {
     /// The saved plan's totals as `report` computes them.
     case planChecked(path: String, totals: ModelTotals)
+    /// The model written and verified: its path, container, size and the values compared.
+    case modelWritten(path: String, container: String, bytes: Int, verifiedValues: Int)
 }

@@ -3,16 +3,23 @@
 public enum Command: String, CaseIterable, Sendable {
     // Navigation
     case moveUp, moveDown, first, last, pageUp, pageDown, nextPane, previousPane
-    case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel
+    case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel, toggleMetrics
+    case sortByFile, sortByName, sortByParams, sortByBits, sortBySparsity, sortBySQNR, sortBySize
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll, cyclePreset
+    case undo, redo, resetLayer, takeSnapshot, dropSnapshot, ruleFromFilter
+    case startValue, applyValue, cancelValue, deleteValueCharacter
+    // Settings pane
+    case previousSetting, nextSetting, settingDown, settingUp
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
-    case savePlan, help, quit
+    case savePlan, writeModel, help, quit
     // Help screen and filter prompt
     case closeHelp, scrollHelpUp, scrollHelpDown, pageHelpUp, pageHelpDown, keepFilter, clearFilter, deleteFilterCharacter
+    // Write-model prompt
+    case confirmWrite, cancelWrite, nextContainer, deleteWriteCharacter
 }
 
 /// Where a binding applies. The first matching binding in table order wins, and the mode contexts
@@ -23,8 +30,12 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case histogram = "Histogram"
     /// Only while the histogram pane has focus.
     case histogramPane = "Histogram pane focused"
+    /// Only while the settings pane has focus.
+    case settingsPane = "Settings pane focused"
     case general = "General"
     case filter = "Filter prompt"
+    case value = "Value prompt (:)"
+    case writePrompt = "Write-model prompt"
     case help = "This help"
 }
 
@@ -55,15 +66,23 @@ public enum Keymap {
         KeyBinding([.pageDown], .pageDown, "page down", .navigation),
         KeyBinding([.tab], .nextPane, "next pane (layers, histogram, settings)", .navigation),
         KeyBinding([.backTab], .previousPane, "previous pane", .navigation),
-        KeyBinding(c("/"), .startFilter, "filter layer names", .navigation),
+        KeyBinding(c("/"), .startFilter, "filter names (regex, as in plans)", .navigation),
         KeyBinding(c("s"), .sortNext, "sort by the next column", .navigation),
         KeyBinding(c("S"), .sortReverse, "reverse the sort", .navigation),
+        KeyBinding(c("1"), .sortByFile, "file order (again: reversed)", .navigation),
+        KeyBinding(c("2"), .sortByName, "sort by name", .navigation),
+        KeyBinding(c("3"), .sortByParams, "sort by params, largest first", .navigation),
+        KeyBinding(c("4"), .sortByBits, "sort by bits per weight, most first", .navigation),
+        KeyBinding(c("5"), .sortBySparsity, "sort by pruned fraction, most first", .navigation),
+        KeyBinding(c("6"), .sortBySQNR, "sort by SQNR, worst first", .navigation),
+        KeyBinding(c("7"), .sortBySize, "sort by size, largest first", .navigation),
+        KeyBinding(c("m"), .toggleMetrics, "show / hide MSE, max error and cosine columns", .navigation),
         KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
         KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
         KeyBinding([.escape], .cancel, "clear filter and message", .navigation),
 
-        KeyBinding(c("p"), .cyclePrune, "prune: none, threshold, sparsity, 2:4, rows", .tuning),
+        KeyBinding(c("p"), .cyclePrune, "prune: threshold, %, global, 2:4, rows, none", .tuning),
         KeyBinding(c("]"), .fineUp, "threshold ×1.1 / sparsity +1 %", .tuning),
         KeyBinding(c("["), .fineDown, "threshold ÷1.1 / sparsity −1 %", .tuning),
         KeyBinding(c("}"), .coarseUp, "threshold ×2 / sparsity +10 %", .tuning),
@@ -75,7 +94,14 @@ public enum Keymap {
         KeyBinding(c("y"), .toggleSymmetric, "symmetric / asymmetric", .tuning),
         KeyBinding(c("c"), .cycleGranularity, "scale: tensor, channel, group 32…256", .tuning),
         KeyBinding(c("C"), .cycleClip, "clipping: minmax, p99.9, p99, mse", .tuning),
-        KeyBinding(c("*"), .toggleApplyAll, "apply edits to every layer", .tuning),
+        KeyBinding(c("*"), .toggleApplyAll, "edit all shown matrices (again: vectors too)", .tuning),
+        KeyBinding(c(":"), .startValue, "type a value: b 4, t 0.02, s 50%, g 128", .tuning),
+        KeyBinding(c("R"), .ruleFromFilter, "plan rule: filter → focused settings", .tuning),
+        KeyBinding(c("u"), .undo, "undo the last edit", .tuning),
+        KeyBinding([.control("r")], .redo, "redo", .tuning),
+        KeyBinding(c("r"), .resetLayer, "reset to uncompressed", .tuning),
+        KeyBinding(c("b"), .takeSnapshot, "snapshot to compare with (Δ columns)", .tuning),
+        KeyBinding(c("B"), .dropSnapshot, "drop the snapshot", .tuning),
         KeyBinding(c("P"), .cyclePreset, "llama.cpp preset, whole model: Q8_0, Q6_K…Q2_K", .tuning),
 
         KeyBinding(c("l"), .toggleLogCounts, "linear / log counts", .histogram),
@@ -85,13 +111,28 @@ public enum Keymap {
         KeyBinding([.left], .thresholdDown, "threshold ÷1.1 (or click/drag the bars)", .histogramPane),
         KeyBinding([.right], .thresholdUp, "threshold ×1.1", .histogramPane),
 
+        KeyBinding([.up], .previousSetting, "select the previous setting", .settingsPane),
+        KeyBinding([.down], .nextSetting, "select the next setting", .settingsPane),
+        KeyBinding([.left], .settingDown, "change the selected setting (less, or cycle)", .settingsPane),
+        KeyBinding([.right], .settingUp, "change the selected setting (more, or cycle)", .settingsPane),
+
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
+        KeyBinding(c("W"), .writeModel, "write the model (verified, in the background)", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
 
         KeyBinding([.enter], .keepFilter, "keep the filter", .filter),
         KeyBinding([.escape], .clearFilter, "clear the filter", .filter),
         KeyBinding([.backspace, .delete], .deleteFilterCharacter, "delete a character (other keys type)", .filter),
+
+        KeyBinding([.enter], .applyValue, "apply to the focused, marked or * layers", .value),
+        KeyBinding([.escape], .cancelValue, "cancel", .value),
+        KeyBinding([.backspace, .delete], .deleteValueCharacter, "delete a character (other keys type)", .value),
+
+        KeyBinding([.enter], .confirmWrite, "write the model there", .writePrompt),
+        KeyBinding([.escape], .cancelWrite, "cancel", .writePrompt),
+        KeyBinding([.tab], .nextContainer, "next container", .writePrompt),
+        KeyBinding([.backspace, .delete], .deleteWriteCharacter, "delete a character (other keys type)", .writePrompt),
 
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
         KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
@@ -108,14 +149,32 @@ public enum Keymap {
             contexts = [.help]
         } else if state.isEditingFilter {
             contexts = [.filter]
+        } else if state.isEditingValue {
+            contexts = [.value]
+        } else if state.writePrompt != nil {
+            contexts = [.writePrompt]
         } else {
-            contexts = (state.pane == .histogram ? [.histogramPane] : [])
+            contexts = (state.pane == .histogram ? [.histogramPane] : state.pane == .settings ? [.settingsPane] : [])
                 + [.navigation, .tuning, .histogram, .general]
         }
         for context in contexts {
             if let b = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) { return b.command }
         }
         return nil
+    }
+
+    /// The column a direct sort key picks.
+    static func sortColumn(_ command: Command) -> AppState.SortColumn? {
+        switch command {
+        case .sortByFile: .file
+        case .sortByName: .name
+        case .sortByParams: .params
+        case .sortByBits: .bits
+        case .sortBySparsity: .sparsity
+        case .sortBySQNR: .sqnr
+        case .sortBySize: .size
+        default: nil
+        }
     }
 
     /// How a key is written on the help screen.

@@ -45,6 +45,12 @@ public struct LayerRecord: Equatable, Sendable {
         numbers = LayerNumbers.of(tensor, settings: settings, analysis: nil, analysisFailure: nil, evaluation: nil)
     }
 
+    /// The analysis found NaN or Inf values: error numbers (SQNR, clip range) are undefined for this layer.
+    public var holdsNonFinite: Bool {
+        guard let s = analysis?.statistics else { return false }
+        return s.nans + s.infinities > 0
+    }
+
     /// New settings: a new revision, and the old answer no longer counts.
     public mutating func edit(_ new: LayerSettings) {
         revision += 1

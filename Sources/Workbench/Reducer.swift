@@ -28,6 +28,12 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         guard state.records.indices.contains(result.layer), result.revision == state.records[result.layer].revision,
               result.settings == state.records[result.layer].settings else { return [] }
         state.records[result.layer].evaluation = AppState.Evaluation(result)
+        // A snapshot taken while this layer was pending gets its settled numbers.
+        if var b = state.baseline, b.settings.indices.contains(result.layer), b.settings[result.layer] == result.settings {
+            b.numbers[result.layer] = state.records[result.layer].numbers
+            b.totals = ModelTotals(zip(state.records, b.numbers).map { ($0.0.tensor, $0.1) })
+            state.baseline = b
+        }
     case .evaluationsStale(let layers):
         effects = Reducer.reevaluate(&state, layers: layers)
     case .histogramReady(let request, let histogram):
@@ -39,10 +45,16 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         if state.progress?.label == job.label { state.progress = nil }
         Reducer.finished(&state, job, result)
     case .planSaved(let path):
+        if let saved = state.pendingSave, saved.path == path {
+            state.basePlan = saved.plan
+            state.savedSettings = saved.settings
+            state.pendingSave = nil
+        }
         state.message = .init("saved plan to " + DisplayText.escaped(path))
         // Read it back and evaluate it as `report` will, so the user sees the file reproduces the screen.
         effects = [.job(.checkPlan(path: path))]
     case .failed(let message):
+        state.pendingSave = nil
         state.message = .init(message, isError: true)
     }
     effects += Reducer.syncHistogram(&state)
@@ -60,6 +72,9 @@ enum Reducer {
             state.message = .init("saved plan to " + DisplayText.escaped(path) + " · report: " + Format.bytes(t.bytesCompressed)
                                   + " · " + Format.fixed(t.bitsPerWeight, 2) + " bits/w · sparsity " + Format.percent(m.sparsity)
                                   + " · SQNR " + Format.sqnr(m.sqnrDB) + (m.sqnrDB.isFinite ? " dB" : ""))
+        case .success(.modelWritten(let path, let container, let bytes, let values)):
+            state.message = .init("wrote " + DisplayText.escaped(path) + " (" + container + ", " + Format.bytes(bytes)
+                                  + ") · verified: \(values) values equal the reconstruction bit for bit")
         case .failure(let f):
             state.message = .init(job.label + ": " + f.message, isError: true)
         }
@@ -75,8 +90,21 @@ enum Reducer {
             return mouse(&state, m)
         case .key(let key):
             state.message = nil
+            if state.isConfirmingQuit {
+                state.isConfirmingQuit = false
+                if Keymap.command(for: key, in: state) == .quit {
+                    state.isQuitting = true
+                    return [.quit]
+                }
+            }
             if state.showHelp { return helpKey(&state, key) }
             if state.isEditingFilter { return filterKey(&state, key) }
+            if state.isEditingValue {
+                if let command = Keymap.command(for: key, in: state) { return run(&state, command) }
+                if case .character(let ch) = key, !ch.isNewline { state.valueText.append(ch) }
+                return []
+            }
+            if state.writePrompt != nil { return writePromptKey(&state, key) }
             guard let command = Keymap.command(for: key, in: state) else { return [] }
             return run(&state, command)
         }
@@ -96,8 +124,15 @@ enum Reducer {
         case .startFilter: state.isEditingFilter = true
         case .sortNext:
             let all = AppState.SortColumn.allCases
-            state.sort = all[(state.sort.rawValue + 1) % all.count]
-        case .sortReverse: state.sortDescending.toggle()
+            setSort(&state, all[(state.sort.rawValue + 1) % all.count], descending: state.sortDescending)
+        case .toggleMetrics: state.showMetrics.toggle()
+        case .sortReverse: setSort(&state, state.sort, descending: !state.sortDescending)
+        case .sortByFile, .sortByName, .sortByParams, .sortByBits, .sortBySparsity, .sortBySQNR, .sortBySize:
+            let column = Keymap.sortColumn(command)!
+            // The column's key again reverses; a new column starts with its most telling end first (largest
+            // sizes, lowest SQNR) as `S` would have to find otherwise.
+            let descending = column == state.sort ? !state.sortDescending : [.params, .bits, .sparsity, .size].contains(column)
+            setSort(&state, column, descending: descending)
         case .toggleMark:
             if state.marked.contains(state.focus) { state.marked.remove(state.focus) } else { state.marked.insert(state.focus) }
         case .markAll: state.marked.formUnion(state.visibleLayers.filter { state.records[$0].tensor.isFloating })
@@ -109,9 +144,34 @@ enum Reducer {
             return tune(&state, command)
         case .cyclePreset:
             return applyNextPreset(&state)
+        case .previousSetting, .nextSetting, .settingDown, .settingUp:
+            return settingsPaneKey(&state, command)
+        case .startValue:
+            state.isEditingValue = true
+            state.valueText = ""
+        case .cancelValue:
+            state.isEditingValue = false
+        case .deleteValueCharacter:
+            if !state.valueText.isEmpty { state.valueText.removeLast() }
+        case .applyValue:
+            state.isEditingValue = false
+            return typedValue(&state, state.valueText)
+        case .ruleFromFilter:
+            return ruleFromFilter(&state)
+        case .undo, .redo, .resetLayer, .takeSnapshot, .dropSnapshot:
+            return history(&state, command)
         case .toggleApplyAll:
-            state.applyToAll.toggle()
-            state.message = .init(state.applyToAll ? "edits apply to every layer (* to stop)" : "edits apply to the marked or focused layer")
+            if !state.applyToAll {
+                state.applyToAll = true
+                state.message = .init("edits apply to every shown matrix (rank ≥ 2, as a plan's default); * again adds vectors and biases")
+            } else if !state.applyIncludesVectors {
+                state.applyIncludesVectors = true
+                state.message = .init("edits apply to every shown layer, vectors and biases too; * again stops")
+            } else {
+                state.applyToAll = false
+                state.applyIncludesVectors = false
+                state.message = .init("edits apply to the marked or focused layer")
+            }
 
         case .toggleLogCounts: state.logCounts.toggle()
         case .cycleZoom: state.zoom = AppState.Zoom(rawValue: (state.zoom.rawValue + 1) % AppState.Zoom.allCases.count)!
@@ -119,11 +179,21 @@ enum Reducer {
         case .toggleErrorView: state.showError.toggle()
 
         case .savePlan:
-            return [.savePlan(path: state.planPath ?? AppState.defaultPlanPath, text: state.planText)]
+            let path = state.planPath ?? AppState.defaultPlanPath
+            let plan = state.planToSave
+            state.pendingSave = AppState.PendingSave(path: path, plan: plan, settings: state.records.map(\.settings))
+            return [.savePlan(path: path, text: plan.jsonText())]
+        case .writeModel, .confirmWrite, .cancelWrite, .nextContainer, .deleteWriteCharacter:
+            return writeModel(&state, command)
         case .help:
             state.showHelp = true
             state.helpScroll = 0
         case .quit:
+            if state.hasUnsavedEdits {
+                state.isConfirmingQuit = true
+                state.message = .init("unsaved edits: q again quits without saving, w saves, any other key goes on", isError: true)
+                return []
+            }
             state.isQuitting = true
             return [.quit]
 
@@ -142,6 +212,17 @@ enum Reducer {
             setFilter(&state, f)
         }
         return []
+    }
+
+    /// A new sort: the order is taken now and kept while editing, and the view jumps to the top, where the
+    /// layers the sort was chosen to find are.
+    static func setSort(_ state: inout AppState, _ column: AppState.SortColumn, descending: Bool) {
+        state.sort = column
+        state.sortDescending = descending
+        state.sortOrder = nil
+        state.sortOrder = state.liveOrder(Array(state.records.indices))
+        state.scroll = 0
+        if let first = state.visibleLayers.first { state.focus = first }
     }
 
     /// Scrolls the help screen, clamped to its text.
@@ -169,10 +250,13 @@ extension AppState {
     /// Where `w` saves when no `--plan` path was given (the run loop resolves it against the working directory).
     public static let defaultPlanPath = "weightlab-plan.json"
 
-    /// The plan that reproduces the current settings, as file text.
-    public var planText: String {
-        Plan.from(settings: records.map {
+    /// The plan `w` writes: the opened plan with the edits since as few general rules (`Plan.saving`).
+    public var planToSave: Plan {
+        Plan.saving(records.map {
             (tensor: (name: $0.tensor.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape), settings: $0.settings)
-        }).jsonText()
+        }, over: basePlan)
     }
+
+    /// The plan that reproduces the current settings, as file text.
+    public var planText: String { planToSave.jsonText() }
 }

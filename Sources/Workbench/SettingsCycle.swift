@@ -11,19 +11,26 @@ enum SettingsCycle {
 
     // MARK: Pruning
 
-    /// `p`: none → threshold → sparsity → 2:4 → rows l2 → rows l1 → none (2:4 skipped when it does not fit).
+    /// `p`: none → threshold → sparsity → global magnitude (the same target, over every layer that has it) →
+    /// 2:4 → rows l2 → rows l1 → none (2:4 skipped when it does not fit, rows for vectors).
     static func nextPrune(_ s: LayerSettings, layer: Layer, analysis: LayerAnalysis?) -> LayerSettings {
         var s = s
         switch s.prune {
         case .none: s.prune = .threshold(defaultThreshold(analysis))
-        case .threshold, .globalMagnitude: s.prune = .sparsity(0.5)
-        case .sparsity: s.prune = layer.lastDimension % 4 == 0 ? .nm(n: 2, m: 4) : .rows(norm: .l2, sparsity: 0.25)
-        case .nm: s.prune = .rows(norm: .l2, sparsity: 0.25)
+        case .threshold: s.prune = .sparsity(0.5)
+        case .sparsity(let sp): s.prune = .globalMagnitude(sparsity: sp)
+        case .globalMagnitude:
+            s.prune = layer.lastDimension % 4 == 0 ? .nm(n: 2, m: 4) : hasRows(layer) ? .rows(norm: .l2, sparsity: 0.25) : .none
+        case .nm: s.prune = hasRows(layer) ? .rows(norm: .l2, sparsity: 0.25) : .none
         case .rows(.l2, let sp): s.prune = .rows(norm: .l1, sparsity: sp)
         case .rows(.l1, _): s.prune = .none
         }
         return s
     }
+
+    /// Row pruning removes whole rows: a vector or scalar has one row, which it never prunes (at a size cost
+    /// for the mask), so it is not offered there.
+    static func hasRows(_ layer: Layer) -> Bool { layer.shape.count >= 2 }
 
     /// The median magnitude (about 50 % sparsity), to three significant digits; 0.01 before analysis.
     static func defaultThreshold(_ analysis: LayerAnalysis?) -> Double {
@@ -128,6 +135,7 @@ enum SettingsCycle {
             case .threshold:
                 if case .threshold = s.prune {} else { s.prune = .threshold(defaultThreshold(analysis)) }
             case .nm(_, let m) where last % m != 0: return nil
+            case .rows where !hasRows(layer): return nil
             default: s.prune = lead.prune
             }
         case .quantize:
@@ -135,6 +143,19 @@ enum SettingsCycle {
             s.quantize = lead.quantize
         }
         return s
+    }
+
+    /// Why `follow` gave nil for `layer`, in words.
+    static func misfit(lead: LayerSettings, aspect: Aspect, layer: Layer) -> String {
+        switch aspect {
+        case .prune:
+            if case .nm(_, let m) = lead.prune {
+                return "last dimension \(layer.lastDimension) is not a multiple of \(m)"
+            }
+            return "row pruning needs rows: vectors and scalars have one"
+        case .quantize:
+            return lead.quantize.codec?.misfit(layer.shape).map(\.reason) ?? "it does not fit"
+        }
     }
 
     // MARK: Numbers

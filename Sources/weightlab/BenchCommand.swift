@@ -21,8 +21,13 @@ struct Bench: ParsableCommand {
 
     static let columns = 4096
 
+    /// Checked here rather than in `run` so the error comes with bench's own usage, not the generic one.
+    func validate() throws {
+        guard size >= Self.columns else { throw ValidationError("--size must be at least \(Self.columns) (one row of \(Self.columns) weights)") }
+        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+    }
+
     func run() throws {
-        guard size >= Self.columns, repeats >= 1 else { throw ValidationError("--size must be ≥ 4096 and --repeat ≥ 1") }
         let rows = size / Self.columns
         let n = rows * Self.columns
         let tensor = try Tensor(name: "bench", dtype: .float32, shape: [rows, Self.columns],

@@ -7,10 +7,23 @@ import Workbench
 enum InspectOutput {
     static func load(_ path: String, withStatistics: Bool) -> ModelInspection {
         do {
-            return try ModelInspection(try ModelFile.open(path), statistics: withStatistics)
+            // A progress line on stderr when it is a terminal: a large model takes a while to scan.
+            let showProgress = withStatistics && isatty(2) == 1
+            let progress: (@Sendable (Int, Int) -> Void)? = showProgress ? progressLine : nil
+            let model = try ModelFile.open(path)
+            let inspection = try ModelInspection(model, statistics: withStatistics, progress: progress)
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+            for f in inspection.model.skippedFiles {
+                FileHandle.standardError.write(Data("weightlab: skipped \(f)\n".utf8))
+            }
+            return inspection
         } catch {
             Failure.exit(error)
         }
+    }
+
+    @Sendable static func progressLine(done: Int, total: Int) {
+        FileHandle.standardError.write(Data("\rweightlab: reading tensor \(done)/\(total)\u{1b}[K".utf8))
     }
 
     static func printTable(for path: String, withStatistics: Bool) {
@@ -34,22 +47,19 @@ enum InspectOutput {
                        TableFormat.count(t.parameters), Workbench.Format.bytes(t.byteCount)]
             if withStatistics {
                 if let s = r.statistics {
-                    row += [TableFormat.g(s.min), TableFormat.g(s.max), TableFormat.g(s.mean), TableFormat.g(s.std), TableFormat.g(s.absmax),
-                            TableFormat.percent(s.zeroFraction), String(s.nans), String(s.infinities)]
+                    row += statisticsCells(s)
                 } else {
                     row += Array(repeating: "-", count: 8)
                 }
             }
             rows.append(row)
         }
-        var total = ["total (\(model.tensors.count) tensors)", "", "", TableFormat.count(model.parameters),
+        let count = model.tensors.count
+        var total = ["total (\(count) \(count == 1 ? "tensor" : "tensors"))", "", "", TableFormat.count(model.parameters),
                      Workbench.Format.bytes(model.byteCount)]
         if withStatistics {
             let s = inspection.total
-            total += s.count > 0
-                ? [TableFormat.g(s.min), TableFormat.g(s.max), TableFormat.g(s.mean), TableFormat.g(s.std), TableFormat.g(s.absmax),
-                   TableFormat.percent(s.zeroFraction), String(s.nans), String(s.infinities)]
-                : Array(repeating: "-", count: 8)
+            total += s.count + s.nans + s.infinities > 0 ? statisticsCells(s) : Array(repeating: "-", count: 8)
         }
         var out = "\(DisplayText.escaped(model.path))  (\(model.format.rawValue))\n"
         for kv in model.metadata.prefix(20) {
@@ -73,21 +83,37 @@ enum InspectOutput {
                 ("parameters", .int(t.parameters)),
                 ("bytes", .int(t.byteCount)),
             ]
-            if let s = r.statistics {
-                o += [("min", .number(s.min)), ("max", .number(s.max)), ("mean", .number(s.mean)),
-                      ("std", .number(s.std)), ("absmax", .number(s.absmax)),
-                      ("zero_fraction", .number(s.zeroFraction)), ("nan", .int(s.nans)), ("inf", .int(s.infinities))]
-            }
+            if let s = r.statistics { o += statisticsJSON(s) }
             tensors.append(.object(o))
         }
+        var total: [(String, JSONValue)] = [("tensors", .int(model.tensors.count)), ("parameters", .int(model.parameters)),
+                                            ("bytes", .int(model.byteCount))]
+        if inspection.rows.contains(where: { $0.statistics != nil }) { total += statisticsJSON(inspection.total) }
         return .object([
             ("file", .string(path)),
             ("format", .string(model.format.rawValue)),
             ("metadata", .object(model.metadata.map { ($0.key, metadataJSON($0.value)) })),
             ("tensors", .array(tensors)),
-            ("total", .object([("tensors", .int(model.tensors.count)), ("parameters", .int(model.parameters)),
-                               ("bytes", .int(model.byteCount))])),
+            ("total", .object(total)),
         ])
+    }
+
+    /// min, max, mean, std and absmax describe the finite values: with none (an all-NaN tensor) they are
+    /// undefined, shown as "-", not 0.
+    static func statisticsCells(_ s: Statistics) -> [String] {
+        let defined = s.count > 0
+        func v(_ d: Double) -> String { defined ? TableFormat.g(d) : "-" }
+        return [v(s.min), v(s.max), v(s.mean), v(s.std), v(s.absmax),
+                TableFormat.percent(s.zeroFraction), String(s.nans), String(s.infinities)]
+    }
+
+    /// As `statisticsCells`, with `null` for the undefined values and the count of finite values they describe.
+    static func statisticsJSON(_ s: Statistics) -> [(String, JSONValue)] {
+        let defined = s.count > 0
+        func v(_ d: Double) -> JSONValue { defined ? .number(d) : .null }
+        return [("min", v(s.min)), ("max", v(s.max)), ("mean", v(s.mean)), ("std", v(s.std)), ("absmax", v(s.absmax)),
+                ("zero_fraction", .number(s.zeroFraction)), ("finite", .int(s.count)), ("nan", .int(s.nans)),
+                ("inf", .int(s.infinities))]
     }
 
     static func shapeText(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }

@@ -19,22 +19,41 @@ struct Open: ParsableCommand {
     @Option(help: "Start from this plan file; `w` saves back to it. A path that does not exist yet starts a new plan there.")
     var plan: String?
 
+    @Flag(help: "Refuse a plan with a rule that matches no tensor (by default that is a warning).")
+    var strict = false
+
     @Option(help: "A theme name from Themes/ (dark, light, mono) or a path to a .theme file.")
     var theme: String = "dark"
 
     func run() throws {
+        // Before the terminal's handlers (which chain to it): an interrupt during a background model write
+        // removes its temporary file.
+        InterruptCleanup.install()
         LatencyTrace.launchTime = DispatchTime.now().uptimeNanoseconds
         let path = model ?? BundledExample.path
         let opened: Model
         let settings: [LayerSettings]
         var notice: String? = nil
+        var loadedPlan: Plan? = nil
         do {
             opened = try ModelFile.open(path)
+            for f in opened.skippedFiles { FileHandle.standardError.write(Data("weightlab: skipped \(f)\n".utf8)) }
+            if let first = opened.skippedFiles.first {
+                notice = "skipped \(first)" + (opened.skippedFiles.count > 1 ? " (+\(opened.skippedFiles.count - 1) more)" : "")
+            }
             if let plan, !FileManager.default.fileExists(atPath: plan) {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
                 notice = "new plan: w saves it to \(plan)"
             } else if let plan {
-                settings = try PlanEvaluation.resolve(plan, for: opened)
+                let loaded = try PlanEvaluation.load(plan)
+                let resolution = try PlanEvaluation.resolution(loaded, for: opened, strict: strict)
+                loadedPlan = loaded
+                settings = resolution.settings
+                let lines = resolution.warnings.map { "warning: " + $0.description } + PlanSkip.summary(resolution.skipped)
+                for line in lines { FileHandle.standardError.write(Data("weightlab: \(line)\n".utf8)) }
+                if let first = lines.first {
+                    notice = first + (lines.count > 1 ? " (+\(lines.count - 1) more, shown after you quit)" : "")
+                }
             } else {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
             }
@@ -60,9 +79,14 @@ struct Open: ParsableCommand {
             Failure.exit(error)
         }
         let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme,
-                                       terminal: screen, notice: notice)
+                                       terminal: screen, plan: loadedPlan, notice: notice)
         session.loop()
         screen.close()
+        // The screen covered stderr: repeat what the plan said.
+        if let plan, loadedPlan != nil, let r = try? PlanEvaluation.resolution(loadedPlan!, for: opened, strict: false) {
+            let lines = r.warnings.map { "warning: " + $0.description } + PlanSkip.summary(r.skipped)
+            for line in lines { FileHandle.standardError.write(Data("weightlab: \(DisplayText.escaped(plan)): \(line)\n".utf8)) }
+        }
 
     }
 }

@@ -22,11 +22,24 @@ struct Report: ParsableCommand {
     @Option(help: "An importance matrix (llama.cpp's GGUF imatrix or legacy .dat; else the plan's \"imatrix\"): ggml types quantize with it, and the table adds the importance-weighted SQNR.")
     var imatrix: String?
 
+    @Option(help: ArgumentHelp("The table's columns, comma-separated, or `all` (default: \(ReportOutput.defaultColumns.joined(separator: ","))).",
+                               discussion: "Columns: \(ReportOutput.columnNames.joined(separator: ", ")). The default fits 100 terminal columns."))
+    var columns: String?
+
+    @Flag(help: "Refuse a plan with a rule that matches no tensor (by default that is a warning).")
+    var strict = false
+
+    func validate() throws {
+        if let columns, ReportOutput.columns(columns) == nil {
+            throw ValidationError("--columns: unknown column in '\(columns)'; columns are \(ReportOutput.columnNames.joined(separator: ", ")) or all")
+        }
+    }
+
     func run() throws {
         let evaluation: PlanEvaluation
         do {
             let showProgress = isatty(2) == 1
-            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, imatrixPath: imatrix, progress: { done, total in
+            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, strict: strict, imatrixPath: imatrix, progress: { done, total in
                 guard showProgress else { return }
                 FileHandle.standardError.write(Data("\rweightlab: evaluating layer \(done)/\(total)\u{1b}[K".utf8))
             })
@@ -34,8 +47,16 @@ struct Report: ParsableCommand {
         } catch {
             Failure.exit(error)
         }
+        for f in evaluation.model.skippedFiles {
+            FileHandle.standardError.write(Data("weightlab: skipped \(f)\n".utf8))
+        }
+        for w in evaluation.warnings {
+            FileHandle.standardError.write(Data("weightlab: warning: \(w.description)\n".utf8))
+        }
         switch format {
-        case .table: print(ReportOutput.table(evaluation), terminator: "")
+        case .table:
+            let chosen = columns.flatMap(ReportOutput.columns) ?? ReportOutput.defaultColumns
+            print(ReportOutput.table(evaluation, columns: chosen), terminator: "")
         case .json: print(ReportOutput.json(evaluation).text())
         case .csv: print(ReportOutput.csv(evaluation), terminator: "")
         }
@@ -43,34 +64,67 @@ struct Report: ParsableCommand {
 }
 
 enum ReportOutput {
-    static func table(_ r: PlanEvaluation) -> String {
-        let header = ["name", "shape", "params", "settings", "sparsity", "SQNR dB", "max err", "cosine",
-                      "bytes", "compressed", "bits/w", "encoding"]
-        var rows: [[String]] = []
+    /// Every column the table can show, in order: (name, header, right-aligned).
+    static let allColumns: [(name: String, header: String, right: Bool)] = [
+        ("name", "name", false), ("shape", "shape", false), ("params", "params", true), ("settings", "settings", false),
+        ("sparsity", "sparsity", true), ("mse", "MSE", true), ("sqnr", "SQNR dB", true), ("maxerr", "max err", true),
+        ("cosine", "cosine", true), ("bytes", "bytes", true), ("compressed", "compressed", true), ("bits", "bits/w", true),
+        ("encoding", "encoding", false),
+    ]
+    static var columnNames: [String] { allColumns.map(\.name) }
+    /// What fits 100 terminal columns for typical names; `--columns all` shows the rest.
+    static let defaultColumns = ["name", "shape", "settings", "sparsity", "mse", "sqnr", "compressed", "bits"]
+
+    /// `--columns` text as column names, or nil when one is unknown.
+    static func columns(_ text: String) -> [String]? {
+        if text.trimmingCharacters(in: .whitespaces) == "all" { return columnNames }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard !names.isEmpty, names.allSatisfy(columnNames.contains) else { return nil }
+        return names
+    }
+
+    static func table(_ r: PlanEvaluation, columns: [String] = columnNames) -> String {
+        var rows: [[String: String]] = []
         for (i, t) in r.model.tensors.enumerated() {
             let n = r.layers[i], m = n.metrics
             rows.append([
-                DisplayText.escaped(t.name), InspectOutput.shapeText(t.shape), TableFormat.count(t.parameters),
-                SettingsText.summary(r.settings[i]),
-                n.sparsity.map { TableFormat.percent($0) } ?? "-",
-                n.sqnr.map { sqnrText($0) } ?? "-",
-                m.map { TableFormat.g($0.maxAbsError) } ?? "-",
-                m.map { String(format: "%.6f", $0.cosineSimilarity) } ?? "-",
-                Workbench.Format.bytes(t.byteCount),
-                Workbench.Format.bytes(n.bytes ?? t.byteCount),
-                String(format: "%.3f", n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
-                encoding(n, t),
+                "name": DisplayText.escaped(t.name), "shape": InspectOutput.shapeText(t.shape),
+                "params": TableFormat.count(t.parameters), "settings": SettingsText.summary(r.settings[i]),
+                "sparsity": n.sparsity.map(MetricText.sparsity) ?? "-",
+                "mse": m.map { MetricText.mse($0.mse) } ?? "-",
+                "sqnr": n.sqnr.map(MetricText.sqnr) ?? "-",
+                "maxerr": m.map { MetricText.maxError($0.maxAbsError) } ?? "-",
+                "cosine": m.map { MetricText.cosine($0.cosineSimilarity) } ?? "-",
+                "bytes": Workbench.Format.bytes(t.byteCount),
+                "compressed": Workbench.Format.bytes(n.bytes ?? t.byteCount),
+                "bits": String(format: "%.3f", n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
+                "encoding": encoding(n, t),
             ])
         }
         let m = r.totals.metrics
-        let footer = ["total (\(r.model.tensors.count) tensors)", "", TableFormat.count(r.totals.parameters), "",
-                      TableFormat.percent(m.sparsity), sqnrText(m.sqnrDB), TableFormat.g(m.maxAbsError),
-                      String(format: "%.6f", m.cosineSimilarity), Workbench.Format.bytes(r.totals.bytesOriginal),
-                      Workbench.Format.bytes(r.totals.bytesCompressed), String(format: "%.3f", r.totals.bitsPerWeight),
-                      String(format: "%.2fx smaller", r.totals.compressionRatio)]
-        return "\(DisplayText.escaped(r.model.path))\n\n"
-            + TextTable.render(header: header, rows: rows, footer: footer, rightAligned: [2, 4, 5, 6, 7, 8, 9, 10])
-            + importanceTable(r)
+        let count = r.model.tensors.count
+        let footer: [String: String] = [
+            "name": "total (\(count) \(count == 1 ? "tensor" : "tensors"))", "params": TableFormat.count(r.totals.parameters),
+            "sparsity": MetricText.sparsity(m.sparsity), "mse": MetricText.mse(m.mse), "sqnr": MetricText.sqnr(m.sqnrDB),
+            "maxerr": MetricText.maxError(m.maxAbsError), "cosine": MetricText.cosine(m.cosineSimilarity),
+            "bytes": Workbench.Format.bytes(r.totals.bytesOriginal), "compressed": Workbench.Format.bytes(r.totals.bytesCompressed),
+            "bits": String(format: "%.3f", r.totals.bitsPerWeight),
+            "encoding": String(format: "%.2fx smaller", r.totals.compressionRatio),
+        ]
+        let chosen = columns.compactMap { c in allColumns.first { $0.name == c } }
+        var out = "\(DisplayText.escaped(r.model.path))\n\n"
+            + TextTable.render(header: chosen.map(\.header), rows: rows.map { row in chosen.map { row[$0.name] ?? "" } },
+                               footer: chosen.map { footer[$0.name] ?? "" },
+                               rightAligned: Set(chosen.indices.filter { chosen[$0].right }))
+        if !columns.contains("encoding") {
+            let hidden = columnNames.filter { !columns.contains($0) }
+            out += Workbench.Format.bytes(r.totals.bytesOriginal) + " → " + Workbench.Format.bytes(r.totals.bytesCompressed)
+                + String(format: " (%.2fx smaller)", r.totals.compressionRatio)
+                + (hidden.isEmpty ? "" : " · --columns all adds " + hidden.joined(separator: ", ")) + "\n"
+        }
+        let notes = PlanSkip.summary(r.skipped)
+        if !notes.isEmpty { out += "\n" + notes.map { "note: " + $0 + "\n" }.joined() }
+        return out + importanceTable(r)
     }
 
     /// With an importance matrix: the importance-weighted SQNR of every tensor it has an entry for, and in total.
@@ -79,11 +133,11 @@ enum ReportOutput {
         var rows: [[String]] = []
         for (i, t) in r.model.tensors.enumerated() {
             guard let e = r.importanceErrors[i] else { continue }
-            rows.append([DisplayText.escaped(t.name), SettingsText.summary(r.settings[i]), sqnrText(e.sqnrDB), TableFormat.g(e.mse)])
+            rows.append([DisplayText.escaped(t.name), SettingsText.summary(r.settings[i]), MetricText.sqnr(e.sqnrDB), MetricText.mse(e.mse)])
         }
         return "\nimportance-weighted error (imatrix)\n\n"
             + TextTable.render(header: ["name", "settings", "weighted SQNR dB", "weighted MSE"], rows: rows,
-                               footer: ["total (\(rows.count) tensors)", "", sqnrText(total.sqnrDB), TableFormat.g(total.mse)],
+                               footer: ["total (\(rows.count) tensors)", "", MetricText.sqnr(total.sqnrDB), MetricText.mse(total.mse)],
                                rightAligned: [2, 3])
     }
 
@@ -91,8 +145,6 @@ enum ReportOutput {
     static func encoding(_ n: LayerNumbers, _ t: Tensor) -> String {
         n.status == .exact ? n.encoding ?? "" : "not compressed (\(t.dtype))"
     }
-
-    static func sqnrText(_ d: Double) -> String { d.isInfinite && d > 0 ? "exact" : String(format: "%.2f", d) }
 
     static func json(_ r: PlanEvaluation) -> JSONValue {
         var layers: [JSONValue] = []
@@ -106,10 +158,8 @@ enum ReportOutput {
                 ("compressed", .bool(compressed)),
             ]
             if n.status == .exact, let m = n.metrics {
-                o += [("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)),
-                      ("sqnr_db", .number(m.sqnrDB)), ("max_abs_error", .number(m.maxAbsError)),
-                      ("cosine", .number(m.cosineSimilarity)),
-                      ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
+                o += MetricText.json(m)
+                o += [("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
                       ("bits_per_weight", .number(n.bitsPerWeight ?? 0)), ("encoding", .string(encoding(n, t)))]
             } else {
                 o += [("sparsity", .null), ("mse", .null), ("sqnr_db", .null), ("max_abs_error", .null),
@@ -118,16 +168,18 @@ enum ReportOutput {
                       ("encoding", .string(encoding(n, t)))]
             }
             o.append(("settings", .string(SettingsText.summary(r.settings[i]))))
+            if let skip = r.skipped.first(where: { $0.tensor == t.name }) {
+                o.append(("skipped", .string(skip.by + ": " + skip.reason)))
+            }
             layers.append(.object(o))
         }
         let m = r.totals.metrics
         return .object([
             ("model", .string(r.model.path)),
+            ("warnings", .array(r.warnings.map { .string($0.description) })),
             ("layers", .array(layers)),
             ("total", .object([
-                ("parameters", .int(r.totals.parameters)), ("sparsity", .number(m.sparsity)), ("mse", .number(m.mse)),
-                ("sqnr_db", .number(m.sqnrDB)), ("max_abs_error", .number(m.maxAbsError)),
-                ("cosine", .number(m.cosineSimilarity)),
+                ("parameters", .int(r.totals.parameters))] + MetricText.json(m) + [
                 ("bytes_original", .int(r.totals.bytesOriginal)), ("bytes_compressed", .int(r.totals.bytesCompressed)),
                 ("bits_per_weight", .number(r.totals.bitsPerWeight)),
                 ("compression_ratio", .number(r.totals.compressionRatio)),
@@ -136,11 +188,8 @@ enum ReportOutput {
     }
 
     static func csv(_ r: PlanEvaluation) -> String {
-        func field(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
-        func num(_ d: Double?) -> String { d.map { $0.isFinite ? "\($0)" : "" } ?? "" }
-        var out = "name,shape,parameters,compressed,sparsity,mse,sqnr_db,max_abs_error,cosine,bytes_original,bytes_compressed,bits_per_weight,encoding\n"
+        let field = MetricText.csvField, num = MetricText.csv
+        var out = "name,shape,parameters,compressed,sparsity,mse,sqnr_db,max_abs_error,cosine,bytes_original,bytes_compressed,bits_per_weight,encoding,settings\n"
         for (i, t) in r.model.tensors.enumerated() {
             let n = r.layers[i], m = n.metrics
             let cols = [field(DisplayText.escaped(t.name)), field(t.shape.map(String.init).joined(separator: "x")),
@@ -148,13 +197,13 @@ enum ReportOutput {
                         num(m?.sparsity), num(m?.mse), num(m?.sqnrDB),
                         num(m?.maxAbsError), num(m?.cosineSimilarity), String(t.byteCount),
                         String(n.bytes ?? t.byteCount), num(n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
-                        field(encoding(n, t))]
+                        field(encoding(n, t)), field(SettingsText.summary(r.settings[i]))]
             out += cols.joined(separator: ",") + "\n"
         }
         let m = r.totals.metrics
         out += ["total", "", String(r.totals.parameters), "", num(m.sparsity), num(m.mse), num(m.sqnrDB),
                 num(m.maxAbsError), num(m.cosineSimilarity), String(r.totals.bytesOriginal),
-                String(r.totals.bytesCompressed), num(r.totals.bitsPerWeight), ""].joined(separator: ",") + "\n"
+                String(r.totals.bytesCompressed), num(r.totals.bitsPerWeight), "", ""].joined(separator: ",") + "\n"
         return out
     }
 }

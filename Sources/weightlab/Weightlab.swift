@@ -7,9 +7,25 @@ struct Weightlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weightlab",
         abstract: "A terminal workbench for model compression: inspect weights, try pruning and quantization plans, see the error and size they give.",
-        subcommands: [Open.self, Inspect.self, Report.self, Bench.self],
+        usage: """
+        weightlab [MODEL] [--plan PLAN] [--strict] [--theme NAME|PATH]
+          weightlab <subcommand> [options]
+        """,
+        discussion: """
+        With no subcommand weightlab opens MODEL (default: the bundled Silero VAD example) in the workbench; \
+        `w` there saves the plan to --plan's path. Examples:
+          weightlab model.safetensors --plan plan.json
+          weightlab report model.gguf --plan plan.json
+          weightlab inspect model.safetensors --json
+          weightlab compare model.safetensors model-q4.gguf --map llama
+        """,
+        version: Weightlab.version,
+        subcommands: [Open.self, Inspect.self, Report.self, Apply.self, Compare.self, PlanCommand.self, Bench.self],
         defaultSubcommand: Open.self
     )
+
+    /// Printed by `--version`.
+    static let version = "weightlab 0.1.0"
 }
 
 /// The bundled example model, found next to the executable's source tree or the working directory.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestSupport
 import WeightFormats
@@ -33,6 +34,20 @@ struct ModelInspectionTests {
         let inspection = try ModelInspection(try model(source), statistics: true)
         #expect(source.reads > 0)
         #expect(inspection.rows[0].statistics?.zeroFraction == 1)
+    }
+
+    /// Issue 12, item 24: progress comes per tensor scanned, ending at (n, n), for a stderr progress line.
+    @Test func progressCountsEveryScannedTensor() throws {
+        let source = CountingSource(size: 64)
+        let w = try Tensor(name: "w", dtype: .float32, shape: [4, 4], data: source)
+        let v = try Tensor(name: "v", dtype: .float32, shape: [2, 8], data: source)
+        final class Seen: @unchecked Sendable { var calls: [(Int, Int)] = []; let lock = NSLock() }
+        let seen = Seen()
+        _ = try ModelInspection(Model(path: "m", format: .safetensors, metadata: [], tensors: [w, v]), statistics: true) { done, total in
+            seen.lock.withLock { seen.calls.append((done, total)) }
+        }
+        #expect(seen.calls.count == 2)
+        #expect(seen.calls.map(\.0).sorted() == [1, 2] && seen.calls.allSatisfy { $0.1 == 2 })
     }
 
     @Test func integerTensorsGetNoStatistics() throws {

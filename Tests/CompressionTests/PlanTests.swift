@@ -21,10 +21,10 @@ private func tensor(_ name: String, _ shape: [Int], _ dtype: DType = .float32) t
 private func parse(_ text: String) throws -> Plan { try Plan.parse(text, path: "plan.json") }
 
 /// The error a plan gives, from parsing or (when it parses) from resolving against `tensors`.
-private func planError(_ text: String, tensors: [Tensor] = []) -> PlanError? {
+private func planError(_ text: String, tensors: [Tensor] = [], strict: Bool = false) -> PlanError? {
     do {
         let plan = try Plan.parse(text, path: "plan.json")
-        _ = try plan.resolve(for: tensors)
+        _ = try plan.resolve(for: tensors, strict: strict)
         return nil
     } catch {
         return error
@@ -134,7 +134,7 @@ private func examplePlanPath(_ name: String) -> String { Fixtures.repositoryRoot
                              LayerSettings(prune: .globalMagnitude(sparsity: 0.3), quantize: .kmeans(clusters: 16))])
 
         let onlyIntegers = planError(#"{"version": 1, "rules": [{"match": "ids", "quantize": {"format": "none"}}]}"#,
-                                     tensors: [try tensor("ids", [4, 32], .int64), try tensor("w", [4, 32])])
+                                     tensors: [try tensor("ids", [4, 32], .int64), try tensor("w", [4, 32])], strict: true)
         #expect(onlyIntegers?.field == "rules[0].match")
         #expect(onlyIntegers?.reason.contains("integer") == true)
     }
@@ -294,9 +294,9 @@ private func examplePlanPath(_ name: String) -> String { Fixtures.repositoryRoot
         }
     }
 
-    @Test func ruleMatchingNoTensorIsAnError() throws {
+    @Test func ruleMatchingNoTensorIsAnErrorWhenStrict() throws {
         let e = try #require(planError(#"{"version": 1, "rules": [{"match": "w", "prune": {"method": "none"}}, {"match": "embed|emb", "quantize": {"format": "gguf", "type": "q8_0"}}]}"#,
-                                       tensors: [try tensor("w", [4, 64])]))
+                                       tensors: [try tensor("w", [4, 64])], strict: true))
         #expect(e.field == "rules[1].match")
         #expect(e.reason.contains("matches no tensor"))
     }

@@ -19,10 +19,11 @@ public enum CommandRunner {
         return dir.appendingPathComponent("weightlab").path
     }
 
+    /// Runs `weightlab` (or `executable`, e.g. a shell or strace that runs it) with `arguments`.
     public static func run(_ arguments: [String], environment: [String: String]? = nil,
-                           currentDirectory: String? = nil) throws -> Result {
+                           currentDirectory: String? = nil, executable: String? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
+        p.executableURL = URL(fileURLWithPath: executable ?? Self.executable)
         p.arguments = arguments
         if let environment { p.environment = environment }
         if let currentDirectory { p.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }

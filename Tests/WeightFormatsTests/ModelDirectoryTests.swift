@@ -42,15 +42,24 @@ struct ModelDirectoryTests {
         }
     }
 
+    /// A bad file inside is named with why; the rest of the directory still opens (issue 12, item 23), and
+    /// a directory with nothing readable is an error naming the bad file.
     @Test func aBadFileInsideNamesThatFile() throws {
         let dir = try TemporaryDirectory()
         try copy(example, to: dir, as: "good.safetensors")
         let bad = try dir.write("bad.gguf", Array("GGUF".utf8) + [9, 0, 0, 0])
+        let model = try ModelFile.open(dir.path)
+        #expect(model.tensors.count == (try ModelFile.open(example)).tensors.count)
+        #expect(model.skippedFiles.count == 1)
+        #expect(model.skippedFiles.first?.hasPrefix(bad + ": ") == true, "\(model.skippedFiles)")
+
+        let onlyBad = try TemporaryDirectory()
+        let alone = try onlyBad.write("bad.gguf", Array("GGUF".utf8) + [9, 0, 0, 0])
         do {
-            _ = try ModelFile.open(dir.path)
+            _ = try ModelFile.open(onlyBad.path)
             Issue.record("expected an error")
         } catch let e as ModelError {
-            #expect(e.path == bad)
+            #expect(e.path == alone)
         }
     }
 }

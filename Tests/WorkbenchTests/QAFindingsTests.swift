@@ -60,10 +60,10 @@ import WeightFormats
         #expect(s.records.map(\.settings) == before)
         #expect(s.message?.isError == true)
         #expect(s.message?.text.contains("Esc clears the filter") == true)
-        // `*` names its layers explicitly: it still applies.
+        // `*` applies to what is shown (issue 12, item 8): with nothing shown it changes nothing either.
         type(&s, "*")
-        #expect(!key(&s, .character("f")).isEmpty)
-        #expect(s.records.map(\.settings) != before)
+        #expect(key(&s, .character("f")).isEmpty)
+        #expect(s.records.map(\.settings) == before)
     }
 
     /// While a layer waits for the engine, the totals use the size the table shows for it (not its original
@@ -109,7 +109,7 @@ import WeightFormats
     /// The sort arrow used to cut right-aligned titles ("param…", "sparsit…", "SQNR d…").
     @Test func sortArrowKeepsColumnTitlesWhole() {
         var s = FakeModel.loadedState(width: 120, height: 40)
-        for (column, title) in [(AppState.SortColumn.params, "▲params"), (.bits, "▲bits"), (.sparsity, "▲sparsity"),
+        for (column, title) in [(AppState.SortColumn.params, "▲params"), (.bits, "▲bits"), (.sparsity, "▲pruned"),
                                 (.sqnr, "▲SQNR dB"), (.size, "▲size")] {
             s.sort = column
             let header = view(s, width: 120, height: 40).lines[2]
@@ -129,7 +129,7 @@ import WeightFormats
     @Test func cyclingWithStarMakesLayersAgree() {
         var s = FakeModel.loadedState()
         #expect(s.focus == 0)                     // identity, [256, 64]
-        type(&s, "*f")
+        type(&s, "**f")                           // matrices, then vectors too (one `*`: see QAApplyToShownTests)
         let int8 = QuantFormat.int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax)
         for i in s.records.indices where s.records[i].tensor.isFloating { #expect(s.records[i].settings.quantize == int8, "layer \(i)") }
         type(&s, "c")                            // int8 per channel → group 32, which [32, 48] cannot take

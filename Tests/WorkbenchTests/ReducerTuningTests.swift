@@ -83,6 +83,13 @@ import WeightFormats
         var s = FakeModel.loadedState()
         _ = press(&s, "*")
         #expect(s.applyToAll)
+        // One `*`: the matrices, as a plan's default (issue 12, item 8); the norm and bias keep theirs.
+        var matrices = s
+        _ = press(&matrices, "p")
+        #expect(matrices.records[0].settings.prune != .none)
+        #expect(matrices.records[8].settings.prune == .none && matrices.records[2].settings.prune == .none)
+        _ = press(&s, "*")
+        #expect(s.applyToAll && s.applyIncludesVectors)
         let effects = press(&s, "p")
         let layers = effects.compactMap { if case .evaluate(let l, _, _) = $0 { l } else { nil } }
         #expect(Set(layers).count == layers.count)
@@ -165,13 +172,14 @@ import WeightFormats
         var s = FakeModel.loadedState()
         s.focus = 0                    // last dimension 64
         var seen: [PruneMethod] = []
-        for _ in 0..<6 {
+        for _ in 0..<7 {
             _ = press(&s, "p")
             seen.append(s.records[0].settings.prune)
         }
-        #expect(seen.map { SettingsText.prune($0) ?? "none" }.count == 6)
-        guard case .threshold = seen[0], case .sparsity(0.5) = seen[1], case .nm(2, 4) = seen[2],
-              case .rows(.l2, _) = seen[3], case .rows(.l1, _) = seen[4], case .none = seen[5] else {
+        #expect(seen.map { SettingsText.prune($0) ?? "none" }.count == 7)
+        // Global magnitude follows sparsity in the cycle (issue 12, item 13).
+        guard case .threshold = seen[0], case .sparsity(0.5) = seen[1], case .globalMagnitude(0.5) = seen[2], case .nm(2, 4) = seen[3],
+              case .rows(.l2, _) = seen[4], case .rows(.l1, _) = seen[5], case .none = seen[6] else {
             Issue.record("unexpected cycle \(seen)")
             return
         }

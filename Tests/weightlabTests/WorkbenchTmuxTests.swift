@@ -117,7 +117,11 @@ struct WorkbenchTmuxTests {
         screen = try t.wait { Self.settledStatus($0) != nil }
         #expect(Self.settledStatus(screen) == atFive)
 
-        // Quit: exit code 0 and the shell's terminal modes back.
+        // Quit: with unsaved edits `q` asks first (issue 12, item 5); a second `q` quits with exit code 0
+        // and the shell's terminal modes back.
+        try t.keys("q")
+        screen = try t.wait { $0.contains("unsaved edits") }
+        #expect(screen.contains("q again quits without saving"), "after q:\n\(screen)")
         try t.keys("q")
         screen = try t.wait { $0.contains("EXIT=") && ($0.contains("icanon") ) }
         #expect(screen.contains("EXIT=0"), "after q:\n\(screen)")
@@ -153,6 +157,23 @@ struct WorkbenchTmuxTests {
         let bits = try #require(total["bits_per_weight"] as? Double)
         #expect(shown.contains(String(format: "SQNR %.1f dB", sqnr)), "screen: \(shown), report SQNR \(sqnr)")
         #expect(shown.contains(String(format: "%.2f bits/w", bits)), "screen: \(shown), report \(bits) bits/w")
+    }
+
+    /// Issue 12, items 2 and 4: a plan opened in the workbench says which tensors its default skipped and why
+    /// (and repeats it on stderr after quitting); a rule that matches nothing is a warning, not a refusal.
+    @Test func openedPlanNamesSkippedTensors() throws {
+        let t = Tmux()
+        let dir = try TemporaryDirectory()
+        let plan = try dir.write("travel.json", text: #"{"version": 1, "default": {"quantize": {"format": "int", "bits": 8}}, "rules": [{"match": "LayerNorm", "quantize": {"format": "none"}}]}"#)
+        let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "200", "-y", "40",
+                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(example)' --plan '\(plan)'; echo EXIT=$?; sleep 60"])
+        var screen = try t.wait { $0.contains("warning") }
+        #expect(screen.contains("rules[0].match") && screen.contains("matches no tensor"), "\(screen)")
+        try t.keys("q")
+        screen = try t.wait { $0.contains("EXIT=") }
+        #expect(screen.contains("EXIT=0"), "\(screen)")
+        #expect(screen.contains("default skipped conv1.bias"), "\(screen)")
     }
 
     /// SIGINT, SIGTERM and SIGHUP sent to the program (not to the shell around it) restore the terminal.

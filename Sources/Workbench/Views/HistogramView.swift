@@ -33,7 +33,7 @@ enum HistogramView {
         let levels = state.showError ? nil : state.currentEvaluation(i)?.levels
         ticks(&p, columns, layout: layout, levels: levels, threshold: threshold)
         axis(&p, columns, layout: layout)
-        legend(&p, columns, layout: layout, levels: levels, threshold: threshold)
+        legend(&p, columns, layout: layout, levels: levels, threshold: threshold, nonFinite: analysis.statistics.nans + analysis.statistics.infinities)
     }
 
     static func modes(_ state: AppState) -> String {
@@ -59,8 +59,10 @@ enum HistogramView {
         } else {
             parts = ["min " + Format.value(s.min), "max " + Format.value(s.max), "std " + Format.value(s.std)]
         }
-        if let sp = n.sparsity { parts.append("sparsity " + Format.percent(sp)) }
-        if let db = n.sqnr { parts.append("SQNR " + (n.status == .estimate ? "~" : "") + Format.sqnr(db) + (db.isFinite ? " dB" : "")) }
+        // NaN and Inf are outside the bars and make the error undefined: name them first.
+        if s.nans + s.infinities > 0 { parts.insert("holds \(s.nans) NaN, \(s.infinities) Inf", at: 0) }
+        if let sp = n.sparsity { parts.append("zeros " + Format.percent(sp)) }
+        if let db = n.sqnr, s.nans + s.infinities == 0 { parts.append("SQNR " + (n.status == .estimate ? "~" : "") + Format.sqnr(db) + (db.isFinite ? " dB" : "")) }
         let room = layout.histogram.width - 2
         while parts.count > 1 && DisplayWidth.of(p.glyphs.text(parts.joined(separator: "  "))) > room { parts.removeLast() }
         p.text(parts.joined(separator: "  "), x: layout.histogram.x + 1, y: layout.histogram.y + 1, Style(.mainForeground),
@@ -147,8 +149,19 @@ enum HistogramView {
         }
     }
 
+    /// A symmetric integer grid has one more level below zero than above (−2^(b−1)…2^(b−1)−1): its low clip
+    /// point is one step beyond the mirror of the high one, which the label says rather than leave the
+    /// asymmetry unexplained.
+    static func hasExtraNegativeLevel(_ levels: QuantizationLevels) -> Bool {
+        guard let clip = levels.clip, levels.values.count >= 3, clip.upperBound > 0 else { return false }
+        let step = levels.values[1] - levels.values[0]
+        guard step > 0 else { return false }
+        return abs(-clip.lowerBound - clip.upperBound - step) <= step * 1e-3
+    }
+
     /// What the marks mean: levels and their unit, clip range, pruned band, and values outside the view.
-    static func legend(_ p: inout Painter, _ columns: HistogramColumns, layout: Layout, levels: QuantizationLevels?, threshold: Double?) {
+    static func legend(_ p: inout Painter, _ columns: HistogramColumns, layout: Layout, levels: QuantizationLevels?, threshold: Double?,
+                       nonFinite: Int = 0) {
         var x = layout.bars.x
         let end = layout.bars.maxX, y = layout.legendRow
         func put(_ s: String, _ role: ThemeRole) {
@@ -157,8 +170,11 @@ enum HistogramView {
         }
         if let levels {
             put(String(p.glyphs.tick) + " \(levels.values.count) levels of " + levels.unit, .histogramTick)
-            if let clip = levels.clip {
-                put(String(p.glyphs.clip) + " clip " + Format.value(clip.lowerBound) + "…" + Format.value(clip.upperBound), .histogramClip)
+            if nonFinite > 0 {
+                put(String(p.glyphs.clip) + " clip undefined: the layer holds NaN/Inf", .bad)
+            } else if let clip = levels.clip {
+                put(String(p.glyphs.clip) + " clip " + Format.value(clip.lowerBound) + "…" + Format.value(clip.upperBound)
+                    + (hasExtraNegativeLevel(levels) ? " (+1 level below)" : ""), .histogramClip)
             }
         }
         if let t = threshold { put(String(p.glyphs.horizontal) + " pruned |w| < " + Format.value(t), .histogramPruned) }

@@ -9,7 +9,7 @@ enum LayerTable {
 
     struct Column {
         let title: String
-        let width: Int
+        var width: Int
         let align: Align
         let sort: AppState.SortColumn?
         /// Columns with a higher number are dropped first.
@@ -19,25 +19,68 @@ enum LayerTable {
     static let minimumNameWidth = 16
     static let markWidth = 2
 
+    /// The columns beside the name. Right-aligned sortable columns are one wider than their title so the
+    /// sort arrow sits in its own column (`sparsity ▲SQNR dB`, not `sparsity▲SQNR dB`). The widths of
+    /// shape, dtype and method are the most these take (`sizedToContent`).
     static let fixedColumns: [Column] = [
-        Column(title: "shape", width: 11, align: .left, sort: nil, dropOrder: 4),
-        Column(title: "dtype", width: 6, align: .left, sort: nil, dropOrder: 3),
-        Column(title: "params", width: 6, align: .right, sort: .params, dropOrder: 2),
-        Column(title: "method", width: 17, align: .left, sort: nil, dropOrder: 1),
-        Column(title: "bits", width: 5, align: .right, sort: .bits, dropOrder: 0),
-        Column(title: "sparsity", width: 8, align: .right, sort: .sparsity, dropOrder: 0),
-        Column(title: "SQNR dB", width: 7, align: .right, sort: .sqnr, dropOrder: 0),
+        Column(title: "shape", width: 11, align: .left, sort: nil, dropOrder: 6),
+        Column(title: "dtype", width: 6, align: .left, sort: nil, dropOrder: 5),
+        Column(title: "params", width: 7, align: .right, sort: .params, dropOrder: 4),
+        Column(title: "method", width: 17, align: .left, sort: nil, dropOrder: 3),
+        Column(title: "bits", width: 6, align: .right, sort: .bits, dropOrder: 0),
+        Column(title: "pruned", width: 7, align: .right, sort: .sparsity, dropOrder: 0),
+        Column(title: "zeros", width: 6, align: .right, sort: nil, dropOrder: 0),
+        Column(title: "SQNR dB", width: 8, align: .right, sort: .sqnr, dropOrder: 0),
         Column(title: "size", width: 9, align: .right, sort: .size, dropOrder: 0),
     ]
 
-    /// The fixed columns that fit beside a name of at least `minimumNameWidth`, and the name's width.
-    static func columns(width: Int) -> (name: Int, fixed: [Column]) {
-        var fixed = fixedColumns
+    /// `m`: the error metrics `report` prints, per layer.
+    static let metricColumns: [Column] = [
+        Column(title: "MSE", width: 9, align: .right, sort: nil, dropOrder: 0),
+        Column(title: "max err", width: 8, align: .right, sort: nil, dropOrder: 0),
+        Column(title: "cosine", width: 8, align: .right, sort: nil, dropOrder: 0),
+    ]
+
+    /// Shown while a snapshot (`b`) is held: each layer's change against it.
+    static let deltaColumns: [Column] = [
+        Column(title: "Δsize", width: 10, align: .right, sort: nil, dropOrder: 2),
+        Column(title: "ΔSQNR", width: 6, align: .right, sort: nil, dropOrder: 1),
+    ]
+
+    /// Shape, dtype and method as wide as their longest cell (within bounds), so a wide terminal shows
+    /// `[32000,4096]` and `|w|<0.154 + int4 g128` whole instead of giving the room to the name.
+    static func sizedToContent(_ state: AppState) -> [Column] {
+        var shape = 5, dtype = 5, method = 6
+        for r in state.records {
+            shape = max(shape, DisplayWidth.of(Format.shape(r.tensor.shape)))
+            dtype = max(dtype, DisplayWidth.of(r.tensor.dtypeName))
+            method = max(method, DisplayWidth.of(r.tensor.isFloating ? SettingsText.summary(r.settings) : "not compressed"))
+        }
+        return fixedColumns.map { c in
+            var c = c
+            switch c.title {
+            case "shape": c.width = min(shape, 24) + 1
+            case "dtype": c.width = min(dtype, 10) + 1
+            case "method": c.width = min(method, 28) + 1
+            default: break
+            }
+            return c
+        }
+    }
+
+    /// The fixed columns that fit beside a name of at least `minimumNameWidth`, and the name's width (no
+    /// wider than the longest name: spare room stays at the row's end).
+    static func columns(width: Int, state: AppState? = nil) -> (name: Int, fixed: [Column]) {
+        var fixed = (state.map(sizedToContent) ?? fixedColumns) + (state?.showMetrics == true ? metricColumns : [])
+            + (state?.baseline == nil ? [] : deltaColumns)
         func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
         while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             fixed.removeAll { $0.title == drop.title }
         }
-        return (max(4, nameWidth()), fixed)
+        // On a narrow screen the content widths may leave the name too little: fall back to the defaults.
+        if nameWidth() < minimumNameWidth, let state, state.baseline == nil, !state.showMetrics { return columns(width: width) }
+        let longest = state?.records.map { DisplayWidth.of(DisplayText.escaped($0.tensor.name)) }.max() ?? Int.max
+        return (max(4, min(nameWidth(), max(longest, minimumNameWidth))), fixed)
     }
 
     static func draw(_ p: inout Painter, _ state: AppState, _ layout: Layout) {
@@ -45,7 +88,7 @@ enum LayerTable {
         let rows = state.visibleLayers
         p.paneTitle(title(state, rows: rows, visible: layout.tableRows), extra: extra(state, p.glyphs),
                     x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .layers)
-        let (nameWidth, fixed) = columns(width: rect.width)
+        let (nameWidth, fixed) = columns(width: rect.width, state: state)
 
         // Header.
         let y0 = rect.y + 1
@@ -91,7 +134,7 @@ enum LayerTable {
 
     static func extra(_ state: AppState, _ g: Glyphs) -> String {
         var parts: [String] = []
-        if state.applyToAll { parts.append("* edits apply to ALL layers") }
+        if state.applyToAll { parts.append(state.applyIncludesVectors ? "* edits apply to ALL shown layers" : "* edits apply to ALL shown matrices") }
         else if !state.marked.isEmpty { parts.append("\(state.marked.count) marked") }
         if !state.filter.isEmpty || state.isEditingFilter { parts.append("filter “" + DisplayText.escaped(state.filter) + "”") }
         if state.sort != .file || state.sortDescending {
@@ -117,38 +160,59 @@ enum LayerTable {
         func styled(_ role: ThemeRole) -> Style { Style(role, on: background, bold: focused) }
         p.grid.fill(x: 0, y: y, width: width, height: 1, style: base)
         if state.marked.contains(i) { p.text(p.glyphs.mark, x: 0, y: y, styled(.marked)) }
-        p.text(p.fitMiddle(DisplayText.escaped(info.name), nameWidth), x: markWidth, y: y, base, width: nameWidth)
+        p.text(p.fitName(DisplayText.escaped(info.name), nameWidth), x: markWidth, y: y, base, width: nameWidth)
 
         let n = LayerNumbers.of(i, in: state)
         var x = markWidth + nameWidth + 1
         for c in fixed {
-            let (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n)
+            var (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n,
+                                     nonFinite: state.records[i].holdsNonFinite)
+            if let b = state.baseline, b.numbers.indices.contains(i), info.isFloating {
+                let before = b.numbers[i]
+                if c.title == "Δsize" { (text, role) = (n.bytes.flatMap { now in before.bytes.map { Format.bytesDelta(now - $0) } } ?? "…", nil) }
+                if c.title == "ΔSQNR" { (text, role) = (Format.sqnrDelta(n.sqnr, before.sqnr), nil) }
+            }
             cell(&p, text, x: x, y: y, width: c.width, align: c.align, role.map(styled) ?? base)
             x += c.width + 1
         }
     }
 
     /// One cell's text, and a role when it is coloured (SQNR by quality, pending and failed states).
-    static func value(_ column: String, info: AppState.Layer, settings: LayerSettings, numbers n: LayerNumbers) -> (String, ThemeRole?) {
+    static func value(_ column: String, info: AppState.Layer, settings: LayerSettings, numbers n: LayerNumbers,
+                      nonFinite: Bool = false) -> (String, ThemeRole?) {
         switch column {
         case "shape": return (Format.shape(info.shape), nil)
         case "dtype": return (info.dtypeName, nil)
         case "params": return (Format.count(info.parameters), nil)
         case "method": return info.isFloating ? (SettingsText.summary(settings), nil) : ("not compressed", .inactive)
         case "bits": return (n.bitsPerWeight.map { Format.fixed($0, 2) } ?? "…", n.bitsPerWeight == nil ? .inactive : nil)
-        case "sparsity":
+        case "pruned":
+            guard info.isFloating else { return ("", nil) }
+            return (n.pruned.map(Format.percent) ?? "…", n.pruned == nil ? .inactive : nil)
+        case "zeros":
             guard info.isFloating else { return ("", nil) }
             return (n.sparsity.map(Format.percent) ?? "…", n.sparsity == nil ? .inactive : nil)
         case "SQNR dB":
             switch n.status {
             case .notCompressed: return ("", nil)
             case .failed: return ("error", .bad)
+            case _ where nonFinite: return ("NaN/Inf", .bad)
             default:
                 guard let db = n.sqnr else { return ("…", .inactive) }
                 let text = (n.status == .estimate ? "~" : "") + Format.sqnr(db)
                 return (text, quality(db))
             }
         case "size": return (n.bytes.map(Format.bytes) ?? "…", n.bytes == nil ? .inactive : nil)
+        case "MSE", "max err", "cosine":
+            guard info.isFloating else { return ("", nil) }
+            guard let m = n.metrics, n.status == .exact || n.status == .estimate else { return ("…", .inactive) }
+            let approx = n.status == .estimate ? "~" : ""
+            switch column {
+            case "MSE": return (approx + Format.value(m.mse), nil)
+            // The histogram estimate has sums only: the largest error waits for the engine.
+            case "max err": return n.status == .estimate ? ("…", .inactive) : (Format.value(m.maxAbsError), nil)
+            default: return (approx + Format.fixed(m.cosineSimilarity, 4), nil)
+            }
         default: return ("", nil)
         }
     }

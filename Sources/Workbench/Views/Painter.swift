@@ -102,6 +102,41 @@ struct Painter {
         return head + e + tail
     }
 
+    /// A dotted layer name cut to `columns` by dropping whole components, keeping what tells layers apart:
+    /// the last two components and every component holding a digit (layer and block indices), then as
+    /// many others as fit, nearest the end first (`…0…self.query.weight`, not `encode…f.query.weight`).
+    /// Names that do not split that way are cut in the middle.
+    func fitName(_ s: String, _ columns: Int) -> String {
+        let t = glyphs.text(s)
+        guard columns > 0, DisplayWidth.of(t) > columns else { return fit(s, columns) }
+        let parts = t.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 3 else { return fitMiddle(s, columns) }
+        let e = glyphs.ellipsis
+        func render(_ keep: Set<Int>) -> String {
+            var out = "", dropped = false
+            for (i, part) in parts.enumerated() {
+                if keep.contains(i) {
+                    if !out.isEmpty && !dropped { out += "." }
+                    out += part
+                    dropped = false
+                } else if !dropped {
+                    out += e
+                    dropped = true
+                }
+            }
+            return out
+        }
+        var keep: Set<Int> = [parts.count - 2, parts.count - 1]
+        for (i, part) in parts.enumerated() where part.contains(where: \.isNumber) { keep.insert(i) }
+        guard DisplayWidth.of(render(keep)) <= columns else { return fitMiddle(s, columns) }
+        for i in parts.indices.reversed() where !keep.contains(i) {
+            var more = keep
+            more.insert(i)
+            if DisplayWidth.of(render(more)) <= columns { keep = more }
+        }
+        return render(keep)
+    }
+
     /// Draws `s` (fitted to `width` columns when given). Returns the columns used.
     @discardableResult
     mutating func text(_ s: String, x: Int, y: Int, _ style: Style, width: Int? = nil) -> Int {

@@ -34,7 +34,7 @@ enum Screen {
         var col = 1
         col += p.text("weightlab", x: col, y: 0, Style(.title, on: .statusBackground, bold: true))
         let params = state.records.reduce(0) { $0 + $1.tensor.parameters }
-        let about = "  " + DisplayText.escaped(state.modelName) + " · \(state.records.count) tensors · "
+        let about = "  " + DisplayText.escaped(state.modelName) + " · \(state.records.count) \(state.records.count == 1 ? "tensor" : "tensors") · "
             + Format.count(params) + " params"
         let right = state.showHelp ? "Esc closes help " : "? help  q quit "
         let room = layout.width - col - DisplayWidth.of(right) - 1

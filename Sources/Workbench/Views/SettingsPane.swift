@@ -28,21 +28,19 @@ enum SettingsPane {
             line("", "", "not compressed", active: false)
             return
         }
-        let s = state.records[i].settings
-        let none = "—"
-
-        // Pruning.
-        line("p", "prune", pruneName(s.prune))
-        switch s.prune {
-        case .threshold(let t): line("[ ]", "prunes", "|w| < " + Format.value(t))
-        case .sparsity(let sp), .globalMagnitude(let sp), .rows(_, let sp): line("[ ]", "target", Format.percent(sp))
-        case .nm(let n, let m): line("n", "pattern", "\(n):\(m)")
-        case .none: line("[ ]", "amount", none, active: false)
+        // With marked layers (and not `*`), the pane shows what an edit changes: their settings, each
+        // value shown when they agree and "mixed" where they differ.
+        let shown = state.applyToAll || state.marked.isEmpty ? [i] : state.marked.sorted()
+        for (k, l) in lines(shown.map { state.records[$0].settings }).enumerated() {
+            let row = y
+            line(l.key, l.label, l.value, active: l.active)
+            // The line ←/→ change while the pane has focus.
+            if state.pane == .settings, k == state.settingsRow, row < rect.maxY {
+                p.text(p.glyphs.unicode ? "▸" : ">", x: x + 3, y: row, Style(.highlight, bold: true))
+            }
         }
-
-        // Quantization.
-        line("f", "format", formatName(s.quantize))
-        if let preset = state.preset, let choice = state.presetChoices[i], choice.quantize == s.quantize {
+        if shown.count == 1, let preset = state.preset, let choice = state.presetChoices[i],
+           choice.quantize == state.records[i].settings.quantize {
             // The preset and, word-wrapped under it, why llama-quantize picks this type for the layer.
             line("P", "preset", preset.rawValue)
             var rest = Substring(choice.reason)
@@ -55,18 +53,20 @@ enum SettingsPane {
                 rest = rest[cut...].drop { $0 == " " }
             }
         }
-        if let codec = s.quantize.codec {
-            for setting in codec.settingLines(number: Format.value) {
-                line(setting.knob.map(keys) ?? "", setting.label, setting.value)
-            }
-        } else {
-            line("+ -", "bits", none, active: false)
-        }
 
         // Numbers.
         guard y < rect.maxY else { return }
         p.grid.fill(x: x, y: y, width: width, height: 1, p.glyphs.horizontal, style: Style(.border))
         y += 1
+        if shown.count > 1 {
+            let t = ModelTotals(shown.map { (state.records[$0].tensor, state.records[$0].numbers) })
+            let approx = t.pendingLayers > 0 ? "~" : ""
+            line("", "bits/w", approx + Format.fixed(t.bitsPerWeight, 2))
+            line("", "zeros", approx + Format.percent(t.metrics.sparsity))
+            line("", "SQNR", approx + Format.sqnr(t.metrics.sqnrDB) + (t.metrics.sqnrDB.isFinite ? " dB" : ""))
+            line("", "size", approx + Format.bytes(t.bytesCompressed) + " of " + Format.bytes(t.bytesOriginal))
+            return
+        }
         let n = LayerNumbers.of(i, in: state)
         let approx = n.status == .estimate ? "~" : ""
         if case .failed(let message) = n.status {
@@ -74,9 +74,20 @@ enum SettingsPane {
             return
         }
         line("", "bits/w", n.bitsPerWeight.map { Format.fixed($0, 2) } ?? "…")
-        line("", "sparsity", n.sparsity.map { approx + Format.percent($0) } ?? "…")
-        line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
-             role: n.sqnr.map(LayerTable.quality))
+        line("", "pruned", n.pruned.map { approx + Format.percent($0) } ?? "…")
+        if let zeros = n.sparsity {
+            // Zeros beyond the pruned ones came from rounding (or were in the weights): say so.
+            let rounding = n.pruned.map { zeros > $0 + 0.0005 } ?? false
+            line("", "zeros", approx + Format.percent(zeros) + (rounding ? " (+rounding)" : ""))
+        } else {
+            line("", "zeros", "…")
+        }
+        if state.records[i].holdsNonFinite {
+            line("", "SQNR", "undefined (NaN/Inf)", role: .bad)
+        } else {
+            line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
+                 role: n.sqnr.map(LayerTable.quality))
+        }
         let original = Format.bytes(state.records[i].tensor.bytes)
         let valueWidth = rect.maxX - 1 - (x + 13)
         line("", "size", n.bytes.map { b in
@@ -89,9 +100,44 @@ enum SettingsPane {
         }
     }
 
+    /// The setting lines (key, label, value) for one layer's settings, or for several: a value they do not
+    /// share reads "mixed".
+    static func lines(_ all: [LayerSettings]) -> [(key: String, label: String, value: String, active: Bool)] {
+        let each = all.map(lines)
+        guard var out = each.first else { return [] }
+        for other in each.dropFirst() {
+            for k in out.indices {
+                let same = other.first { $0.label == out[k].label && $0.key == out[k].key }
+                if same?.value != out[k].value { out[k].value = "mixed"; out[k].active = true }
+            }
+        }
+        return out
+    }
+
+    static func lines(_ s: LayerSettings) -> [(key: String, label: String, value: String, active: Bool)] {
+        let none = "—"
+        var out: [(key: String, label: String, value: String, active: Bool)] = []
+        out.append(("p", "prune", pruneName(s.prune), true))
+        switch s.prune {
+        case .threshold(let t): out.append(("[ ]", "prunes", "|w| < " + Format.value(t), true))
+        case .sparsity(let sp), .globalMagnitude(let sp), .rows(_, let sp): out.append(("[ ]", "target", Format.percent(sp), true))
+        case .nm(let n, let m): out.append(("n", "pattern", "\(n):\(m)", true))
+        case .none: out.append(("[ ]", "amount", none, false))
+        }
+        out.append(("f", "format", formatName(s.quantize), true))
+        if let codec = s.quantize.codec {
+            for setting in codec.settingLines(number: Format.value) {
+                out.append((setting.knob.map(keys) ?? "", setting.label, setting.value, true))
+            }
+        } else {
+            out.append(("+ -", "bits", none, false))
+        }
+        return out
+    }
+
     /// Which layers the tuning keys change.
     static func scope(_ state: AppState) -> String {
-        if state.applyToAll { return "editing all layers" }
+        if state.applyToAll { return state.applyIncludesVectors ? "editing all shown layers" : "editing all shown matrices" }
         if !state.marked.isEmpty { return "editing \(state.marked.count) marked" }
         return ""
     }

@@ -39,12 +39,17 @@ enum StatusLine {
             (Format.fixed(t.bitsPerWeight, 2) + " bits/w", Format.fixed(t.bitsPerWeight, 2) + " b/w"),
         ]
         if t.metrics.count > 0 {
-            parts.append(("sparsity " + Format.percent(t.metrics.sparsity), Format.percent(t.metrics.sparsity) + " zeros"))
+            parts.append(("zeros " + Format.percent(t.metrics.sparsity), Format.percent(t.metrics.sparsity) + " zeros"))
             // While a layer waits for the engine its error is unknown: the model's SQNR is too (the other
             // layers' sum would read "exact" while a layer is being quantized).
             let db = t.metrics.sqnrDB
             let sqnr = t.pendingLayers > 0 ? "… dB" : Format.sqnr(db) + (db.isFinite ? " dB" : "")
             parts.append(("SQNR " + sqnr, sqnr))
+        }
+        if let b = state.baseline {
+            let delta = "Δ " + Format.bytesDelta(t.bytesCompressed - b.totals.bytesCompressed) + ", "
+                + Format.sqnrDelta(t.pendingLayers > 0 ? nil : t.metrics.sqnrDB, b.totals.metrics.sqnrDB) + " dB"
+            parts.insert(("vs snapshot " + delta, delta), at: min(2, parts.count))
         }
         let lead = " " + approx + (approx.isEmpty ? "" : " ")
         func text(_ long: Bool) -> String { lead + parts.map { long ? $0.long : $0.short }.joined(separator: " · ") }
@@ -70,6 +75,26 @@ enum StatusLine {
             x += p.text(DisplayText.escaped(state.filter), x: x, y: y, Style(.mainForeground), width: width - x - 1)
             x += p.text(p.glyphs.cursor, x: x, y: y, Style(.highlight))
             p.textRight("Enter keep · Esc clear ", right: width, y: y, Style(.inactive), width: max(0, width - x - 1))
+            return
+        }
+        if state.isEditingValue {
+            var x = p.text(":", x: 0, y: y, Style(.highlight, bold: true))
+            x += p.text(DisplayText.escaped(state.valueText), x: x, y: y, Style(.mainForeground), width: width - x - 1)
+            x += p.text(p.glyphs.cursor, x: x, y: y, Style(.highlight))
+            p.textRight("b 4 · t 0.02 · s 50% · g 128 · Enter apply · Esc cancel ", right: width, y: y, Style(.inactive),
+                        width: max(0, width - x - 1))
+            return
+        }
+        if let prompt = state.writePrompt {
+            var x = p.text("write model to: ", x: 0, y: y, Style(.highlight, bold: true))
+            let tail = " as " + prompt.container + " · Tab container · Enter write · Esc cancel"
+            let room = max(0, width - x - DisplayWidth.of(p.glyphs.text(tail)) - 3)   // the cursor and a space
+            // The end of a long path matters most (the file name): cut from the left.
+            var shown = DisplayText.escaped(prompt.path)
+            if shown.count > room, room > 1 { shown = "…" + shown.suffix(room - 1) }
+            x += p.text(shown, x: x, y: y, Style(.mainForeground), width: room)
+            x += p.text(p.glyphs.cursor, x: x, y: y, Style(.highlight))
+            p.textRight(tail, right: width, y: y, Style(.inactive), width: max(0, width - x - 1))
             return
         }
         if let m = state.message {

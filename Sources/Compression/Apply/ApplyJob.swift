@@ -1,0 +1,275 @@
+import Dispatch
+import Foundation
+import WeightFormats
+
+/// How far `apply` has come: input bytes of the tensors done out of all, in the writing phase and then in
+/// the verification phase.
+public struct ApplyProgress: Equatable, Sendable {
+    public enum Phase: String, Equatable, Sendable { case writing, verifying }
+    public var phase: Phase
+    public var bytesDone: Int
+    public var bytesTotal: Int
+
+    public init(phase: Phase, bytesDone: Int, bytesTotal: Int) {
+        self.phase = phase
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+    }
+}
+
+/// One run of `apply` as the writers see it: the model, its resolved settings and the engine that owns their
+/// semantics (global magnitude groups), plus the shared work every container needs — tensors produced in row
+/// pieces across cores and handed to the sink in order, raw copies, and the verification of what was written.
+///
+/// Memory stays bounded by a few pieces (`Engine.pieceElements` values each, one batch per core) or, for
+/// settings that need a whole tensor at once (one scale per tensor, sparsity targets), one tensor.
+public final class ApplyJob: @unchecked Sendable {
+    public let model: Model
+    public let settings: [LayerSettings]
+    public let output: String
+    public let overwrite: Bool
+    /// Verify the output before it is put in place.
+    public let verifies: Bool
+    /// The plan as JSON text, recorded in outputs that have room for it.
+    public let planText: String
+    let engine: Engine
+    let cancel: CancellationToken
+    let report: @Sendable (ApplyProgress) -> Void
+    private let lock = NSLock()
+    private var done = 0
+    /// The engine's evaluation of each tensor, filled by `verify` (the numbers `report` prints).
+    private(set) var evaluations: [LayerEvaluation?]
+    private(set) var verifiedValues = 0
+
+    init(model: Model, settings: [LayerSettings], output: String, overwrite: Bool, verifies: Bool, planText: String,
+         engine: Engine, cancel: CancellationToken, progress: @escaping @Sendable (ApplyProgress) -> Void) {
+        self.model = model
+        self.settings = settings
+        self.output = output
+        self.overwrite = overwrite
+        self.verifies = verifies
+        self.planText = planText
+        self.engine = engine
+        self.cancel = cancel
+        self.report = progress
+        evaluations = Array(repeating: nil, count: model.tensors.count)
+    }
+
+    var bytesTotal: Int { model.tensors.reduce(0) { $0 + $1.byteCount } }
+
+    private func advance(_ bytes: Int, _ phase: ApplyProgress.Phase) {
+        let d = lock.withLock { done += bytes; return done }
+        report(ApplyProgress(phase: phase, bytesDone: d, bytesTotal: bytesTotal))
+    }
+
+    private func startPhase(_ phase: ApplyProgress.Phase) {
+        lock.withLock { done = 0 }
+        report(ApplyProgress(phase: phase, bytesDone: 0, bytesTotal: bytesTotal))
+    }
+
+    func checkCancelled() throws {
+        if cancel.isCancelled { throw CancellationError() }
+    }
+
+    /// The cut of tensor `i`'s global magnitude group over the whole plan, if its settings join one.
+    func globalCut(_ i: Int) throws -> MagnitudeCut? {
+        guard let s = settings[i].globalSparsity else { return nil }
+        return try engine.globalCut(layer: i, sparsity: s, plan: settings, token: cancel)
+    }
+
+    // MARK: Writing
+
+    /// Copies tensor `i`'s stored bytes unchanged.
+    func copyRaw<S: ByteSink>(_ i: Int, to sink: inout S) throws {
+        let t = model.tensors[i]
+        let chunk = 8 << 20
+        var buffer = [UInt8](repeating: 0, count: min(chunk, max(1, t.byteCount)))
+        var offset = 0
+        while offset < t.byteCount {
+            try checkCancelled()
+            let n = min(chunk, t.byteCount - offset)
+            try buffer.withUnsafeMutableBytes { try t.data.read(at: UInt64(offset), into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<n])) }
+            try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            offset += n
+            advance(n, .writing)
+        }
+        if t.byteCount == 0 { advance(0, .writing) }
+    }
+
+    /// Writes tensor `i` as `produce` stores it, piece by piece: `produce` gets a piece's shape (whole rows),
+    /// its input values and the group cut, and returns the piece's stored bytes. Pieces of a batch run in
+    /// parallel; their bytes reach the sink in order.
+    func writePieces<S: ByteSink>(_ i: Int, to sink: inout S,
+                                  _ produce: @escaping @Sendable ([Int], UnsafeBufferPointer<Float>, MagnitudeCut?) throws -> [UInt8]) throws {
+        let t = model.tensors[i]
+        let cut = try globalCut(i)
+        let rowElements = t.shape.count > 1 ? t.parameters / max(1, t.shape[0]) : t.parameters
+        let rows = t.shape.count > 1 ? t.shape[0] : 1
+        var perPiece = rows
+        if t.shape.count > 1, let r = Engine.rowsPerPiece(settings[i], shape: t.shape, pieceElements: Engine.pieceElements) {
+            perPiece = max(1, min(rows, r))
+        }
+        let rowsPerPiece = max(1, perPiece)
+        let pieces = max(1, (rows + rowsPerPiece - 1) / rowsPerPiece)
+        let batch = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+        /// Computes pieces `first ..< first + count` on the cores, in the background.
+        func start(_ first: Int) -> (group: DispatchGroup, slots: PieceSlots, first: Int, count: Int) {
+            let count = min(batch, pieces - first)
+            let slots = PieceSlots(count: count)
+            let group = DispatchGroup()
+            group.enter()
+            DispatchQueue.global(qos: .userInitiated).async {
+                DispatchQueue.concurrentPerform(iterations: count) { k in
+                    let p = first + k
+                    let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
+                    let shape = pieces == 1 ? t.shape : [r1 - r0] + t.shape.dropFirst()
+                    let n = pieces == 1 ? t.parameters : (r1 - r0) * rowElements
+                    let start = pieces == 1 ? 0 : r0 * rowElements
+                    do {
+                        let values = try [Float](unsafeUninitializedCapacity: max(1, n)) { b, c in
+                            try t.decode(start..<(start + n), into: b)
+                            c = n
+                        }
+                        slots.set(k, try values.withUnsafeBufferPointer { try produce(shape, $0, cut) })
+                    } catch {
+                        slots.fail(error)
+                    }
+                }
+                group.leave()
+            }
+            return (group, slots, first, count)
+        }
+
+        // One batch is computed while the one before it is written.
+        var running: (group: DispatchGroup, slots: PieceSlots, first: Int, count: Int)? = start(0)
+        defer { running?.group.wait() }
+        while let current = running {
+            current.group.wait()
+            running = nil
+            if let e = current.slots.error { throw e }
+            try checkCancelled()
+            if current.first + current.count < pieces { running = start(current.first + current.count) }
+            for bytes in current.slots.values {
+                try sink.write(bytes)
+            }
+            advance(t.byteCount * (current.first + current.count) / pieces - t.byteCount * current.first / pieces, .writing)
+        }
+    }
+
+    /// Tensor `i`'s values as stored when the plan prunes it without quantizing: the pruned floats.
+    static func pruned(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>, cut: MagnitudeCut?) -> [Float] {
+        var w = Array(values)
+        if settings.prune != .none {
+            w.withUnsafeMutableBufferPointer { _ = LayerEvaluator.prune($0, settings.prune, shape: shape, globalCut: cut) }
+        }
+        return w
+    }
+
+    /// The stored values after `settings`, decoded from the codec's encoding (so the writer stores what the
+    /// encoding holds; verification compares it with the fake-quantizer's reconstruction).
+    static func decodedEncoding(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
+                                cut: MagnitudeCut?) throws -> [Float] {
+        guard let encoded = try LayerEvaluator.encode(settings, shape: shape, values: values, globalCut: cut),
+              let codec = settings.quantize.codec else {
+            return pruned(settings, shape: shape, values: values, cut: cut)
+        }
+        var out = [Float](repeating: 0, count: values.count)
+        try out.withUnsafeMutableBufferPointer { try codec.decode(encoded, into: $0) }
+        return out
+    }
+
+    /// `values` stored as `dtype` (a plain float dtype).
+    static func bytes(_ values: [Float], as dtype: DType) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: values.count * dtype.blockBytes)
+        values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { ElementEncoder.encode(v, as: dtype, into: $0) } }
+        return out
+    }
+
+    // MARK: Verification
+
+    /// Checks the written model `out` against the input: every floating tensor decodes to the engine's
+    /// reconstruction (rounded as the stored dtype rounds it) bit for bit; every other tensor has the input's
+    /// bytes. Records the engine's evaluations on the way (the numbers `report` prints). A container that
+    /// stores tensor `i` in a form of its own (packed codes) gives its decoded values through `decoded`.
+    /// `only`: the tensors this file holds (one shard of a sharded output); nil: all.
+    func verify(_ out: Model, only: [Int]? = nil, decoded: (Int) throws -> [Float]? = { _ in nil }) throws {
+        if only == nil || only?.first == 0 { startPhase(.verifying) }
+        var byName: [String: Tensor] = [:]
+        for t in out.tensors { byName[t.name] = t }
+        for i in only ?? Array(model.tensors.indices) {
+            let t = model.tensors[i]
+            try checkCancelled()
+            let shown = DisplayText.escaped(t.name)
+            let own = try decoded(i)
+            let o = byName[t.name]
+            if own == nil {
+                guard let o else { throw mismatch("tensor '\(shown)' is missing from the output") }
+                guard o.shape == t.shape else {
+                    throw mismatch("tensor '\(shown)' has shape \(o.shape) in the output, \(t.shape) in the input")
+                }
+                guard t.isFloating else {
+                    guard o.byteCount == t.byteCount,
+                          try o.data.bytes(at: 0, count: o.byteCount) == t.data.bytes(at: 0, count: t.byteCount) else {
+                        throw mismatch("tensor '\(shown)': stored bytes differ from the input's")
+                    }
+                    advance(t.byteCount, .verifying)
+                    continue
+                }
+            } else if own?.count != t.parameters {
+                throw mismatch("tensor '\(shown)' decodes to \(own?.count ?? 0) values, not \(t.parameters)")
+            }
+            let outType = own == nil ? o!.dtype : .float32
+            let failure = PieceSlots(count: 0)
+            let counted = RunningTotal()
+            let evaluated = try engine.evaluate(t, settings: settings[i], cut: try globalCut(i), token: cancel,
+                                                withLevels: false) { start, reconstruction in
+                let n = reconstruction.count
+                var written = [Float](repeating: 0, count: max(1, n))
+                if let own {
+                    for k in 0..<n { written[k] = own[start + k] }
+                } else {
+                    try written.withUnsafeMutableBufferPointer { try o!.decode(start..<(start + n), into: $0) }
+                }
+                for k in 0..<n {
+                    let want = ElementEncoder.rounded(reconstruction[k], to: outType)
+                    if written[k].bitPattern != want.bitPattern {
+                        let e = self.mismatch("tensor '\(shown)' element \(start + k): the file holds \(written[k]), the engine's reconstruction is \(want)")
+                        failure.fail(e)
+                        throw e
+                    }
+                }
+                counted.add(n)
+            }
+            if let e = failure.error { throw e }
+            lock.withLock {
+                evaluations[i] = evaluated.evaluation
+                verifiedValues += counted.value
+            }
+            advance(t.byteCount, .verifying)
+        }
+    }
+
+    func mismatch(_ what: String) -> ApplyError {
+        ApplyError(.write, "verification failed, nothing written: " + what)
+    }
+}
+
+/// Results of a batch of pieces, set from the threads that compute them.
+final class PieceSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [[UInt8]]
+    private(set) var error: (any Error)?
+
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [UInt8]) { lock.withLock { values[i] = v } }
+    func fail(_ e: any Error) { lock.withLock { if error == nil { error = e } } }
+}
+
+/// A total added to from several threads.
+final class RunningTotal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add(_ k: Int) { lock.withLock { n += k } }
+    var value: Int { lock.withLock { n } }
+}

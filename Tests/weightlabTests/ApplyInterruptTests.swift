@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import TestSupport
+import WeightFormats
+
+/// `weightlab apply` interrupted mid-write: SIGINT and SIGTERM leave neither the output nor the temporary
+/// file; SIGKILL leaves no output, and the temporary file it leaves is one the next write clears.
+@Suite(.serialized)
+struct ApplyInterruptTests {
+    /// A model large enough that writing it takes a while: 4 × 1024 × 2048 F32 values (32 MiB).
+    static func bigModel(in dir: TemporaryDirectory) throws -> (model: String, plan: String) {
+        let model = dir.path + "/big.safetensors"
+        let shape = [1024, 2048]
+        let entries = (0..<4).map { SafetensorsWriter.TensorEntry(name: "layer\($0).weight", dtype: .float32, shape: shape) }
+        var seed: UInt32 = 12345
+        try SafetensorsWriter.write(to: model, tensors: entries) { _, sink in
+            var row = [Float](repeating: 0, count: shape[1])
+            for _ in 0..<shape[0] {
+                for k in row.indices {
+                    seed = seed &* 1_664_525 &+ 1_013_904_223
+                    row[k] = Float(Int32(bitPattern: seed)) / Float(Int32.max)
+                }
+                try row.withUnsafeBytes { try sink.write($0) }
+            }
+        }
+        let plan = try dir.write("plan.json", text: #"{"version": 1, "default": {"quantize": {"format": "int", "bits": 4, "granularity": {"group": 32}}}}"#)
+        return (model, plan)
+    }
+
+    /// Starts apply, waits until its temporary file exists, sends `signal`, and returns how it ended.
+    func interrupt(with signal: Int32, dir: TemporaryDirectory) throws -> (process: Process, out: String) {
+        let (model, plan) = try Self.bigModel(in: dir)
+        let out = dir.path + "/out.safetensors"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandRunner.executable)
+        p.arguments = ["apply", model, "--plan", plan, "-o", out, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let temporary = AtomicFile.temporaryPath(for: out, pid: p.processIdentifier)
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: temporary) && p.isRunning && Date() < deadline {
+            usleep(1000)
+        }
+        #expect(FileManager.default.fileExists(atPath: temporary), "the write never started")
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        return (p, out)
+    }
+
+    func leftovers(_ dir: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".weightlab-tmp-") }
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func interruptLeavesNothing(signal: Int32) throws {
+        let dir = try TemporaryDirectory()
+        let (p, out) = try interrupt(with: signal, dir: dir)
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == signal,
+                "ended by \(p.terminationReason == .exit ? "exit" : "signal") \(p.terminationStatus)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try leftovers(dir.path).isEmpty)
+    }
+
+    @Test func killLeavesNoOutputAndTheNextWriteClearsItsTemporary() throws {
+        let dir = try TemporaryDirectory()
+        let (p, out) = try interrupt(with: SIGKILL, dir: dir)
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let stale = try leftovers(dir.path)
+        #expect(stale.count <= 1)
+        // What the next write to `out` does first (AtomicFile.write): the dead process's file goes.
+        #expect(AtomicFile.removeStaleTemporaries(for: out).count == stale.count)
+        #expect(try leftovers(dir.path).isEmpty)
+    }
+}
