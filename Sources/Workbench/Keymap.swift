@@ -88,7 +88,7 @@ public enum Keymap {
         KeyBinding(c("}"), .coarseUp, "threshold ×2 / sparsity +10 %", .tuning),
         KeyBinding(c("{"), .coarseDown, "threshold ÷2 / sparsity −10 %", .tuning),
         KeyBinding(c("n"), .cycleNM, "N:M pattern: 2:4, 1:4, 4:8", .tuning),
-        KeyBinding(c("f"), .cycleFormat, "quantize: int, nf4, fp8, Q8_0…Q5_1, k-means", .tuning),
+        KeyBinding(c("f"), .cycleFormat, "quantize: int, nf4, fp8, ggml types, k-means", .tuning),
         KeyBinding(c("+="), .bitsUp, "more bits (int 2–8) / clusters ×2", .tuning),
         KeyBinding(c("-_"), .bitsDown, "fewer bits / clusters ÷2", .tuning),
         KeyBinding(c("y"), .toggleSymmetric, "symmetric / asymmetric", .tuning),
