@@ -80,7 +80,7 @@ public enum Keymap {
         KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
         KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
-        KeyBinding([.escape], .cancel, "clear filter and message", .navigation),
+        KeyBinding([.escape], .cancel, "clear filter, message; stop task metric", .navigation),
 
         KeyBinding(c("p"), .cyclePrune, "prune: threshold, %, global, 2:4, rows, none", .tuning),
         KeyBinding(c("]"), .fineUp, "threshold ×1.1 / sparsity +1 %", .tuning),
