@@ -49,6 +49,9 @@ public final class EffectRunner {
                 }
             case .job(let job):
                 start(job)
+            case .cancelJob(let job):
+                jobTokens[job]?.cancel()
+                jobTokens[job] = nil
             case .quit:
                 cancelAll()
             }
@@ -94,6 +97,10 @@ public final class EffectRunner {
     /// Starts `job` in the background, replacing a running job of the same request.
     func start(_ job: JobRequest) {
         jobTokens[job]?.cancel()
+        if case .taskMetric = job {
+            // One task metric at a time: the newest settings replace any still running.
+            for (other, token) in jobTokens { if case .taskMetric = other { token.cancel(); jobTokens[other] = nil } }
+        }
         let token = CancellationToken()
         jobTokens[job] = token
         scheduler.background { [engine, inbox, model] in
@@ -110,6 +117,11 @@ public final class EffectRunner {
                     let total = max(1, p.bytesTotal >> 20) * 2
                     let done = (p.phase == .writing ? 0 : total / 2) + Int(Double(p.bytesDone) / Double(max(1, p.bytesTotal)) * Double(total / 2))
                     inbox.post(.jobProgress(JobProgress(job: job, done: min(done, total - 1), total: total)))
+                }
+            case .taskMetric(let command, let pattern, let container, let settings, let planText):
+                result = TaskMetricJob.run(command: command, metricPattern: pattern, container: container, settings: settings,
+                                           planText: planText, model: model, engine: engine, token: token) { p in
+                    inbox.post(.jobProgress(p.progress(of: job)))
                 }
             }
             if token.isCancelled { return }

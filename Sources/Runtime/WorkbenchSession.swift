@@ -23,10 +23,10 @@ public final class WorkbenchSession {
     private var shownPending: [(layer: Int, started: UInt64)] = []
 
     /// Opens the state for `model` and starts its analyses and evaluations. `notice` is shown on the hint row.
-    /// `plan` is the plan `settings` came from: `w` keeps its rules and notes.
+    /// `plan` is the plan `settings` came from: `w` keeps its rules and notes. `taskMetric` is `--eval`, for `E`.
     public init(model: Model, settings: [LayerSettings], planPath: String?, theme: Theme, terminal: any TerminalDevice,
                 plan: Plan? = nil, scheduler: any Scheduler = InboxScheduler(), notice: String? = nil,
-                trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
+                taskMetric: TaskMetric? = nil, trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
         self.model = model
         self.terminal = terminal
         self.theme = theme
@@ -39,6 +39,7 @@ public final class WorkbenchSession {
                                               planPath: planPath, width: size.width, height: size.height)
         state.useUnicode = terminal.isUnicode
         state.basePlan = plan
+        state.taskMetricConfig = taskMetric.map { TaskMetricConfig(command: $0.command, metricPattern: $0.metricPattern) }
         if let notice { state.message = AppState.Message(notice) }
         self.state = state
         run(effects)

@@ -56,6 +56,8 @@ public struct AppState: Equatable, Sendable {
         public var done: Int
         public var total: Int
         public var label: String
+        /// False for a stage with no count of its own (the status line then shows the label alone).
+        public var isCounted = true
     }
 
     // MARK: Model and settings
@@ -148,6 +150,15 @@ public struct AppState: Equatable, Sendable {
     public var useUnicode = true
     public var message: Message?
     public var progress: Progress?
+
+    // MARK: Task metric (`E`)
+
+    /// The user's evaluation command (`--eval`), nil when none was given.
+    public var taskMetricConfig: TaskMetricConfig?
+    /// The task-metric job running, if any.
+    public var taskRun: TaskRun?
+    /// Every plan measured this session, oldest first, so plans can be compared by task metric.
+    public var measuredPlans: [MeasuredPlan] = []
     public var isQuitting = false
 
     public init(modelName: String, layers: [Layer], settings: [LayerSettings]? = nil, themeName: String = "dark",

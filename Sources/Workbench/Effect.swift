@@ -17,6 +17,8 @@ public enum Effect: Equatable, Sendable {
     case savePlan(path: String, text: String)
     /// Run a long job in the background. Answers: `.jobProgress` while it runs, then `.jobFinished`.
     case job(JobRequest)
+    /// Stop a running job and drop its answer (Esc on a task metric, or a new one replacing it).
+    case cancelJob(JobRequest)
     /// Leave the program (restore the terminal first).
     case quit
 }

@@ -10,14 +10,34 @@ public enum JobRequest: Hashable, Sendable {
     /// Write the model with `settings` (one per tensor) to `path` in `container` (a `ModelWriters` name),
     /// verified before it is put in place, as `weightlab apply` does. Progress is in MiB of the input.
     case writeModel(path: String, container: String, settings: [LayerSettings], planText: String)
+    /// The task metric (`E`): write the model with `settings` to a temporary file in `container` (verified),
+    /// run the user's `--eval` command on it (`metricPattern` is `--eval-metric`), delete the file.
+    case taskMetric(command: String, metricPattern: String?, container: String, settings: [LayerSettings], planText: String)
 
-    /// What the status line calls it while it runs.
+    /// What the status line calls it while it runs (a job with phases names each phase instead).
     public var label: String {
         switch self {
         case .checkPlan: "checking plan"
         case .writeModel: "writing model, MiB"
+        case .taskMetric: JobPhase.writingTemporary.label
         }
     }
+}
+
+/// A named stage of a job with several (the task metric writes a temporary model, then evaluates it), so
+/// the status line says which one runs.
+public enum JobPhase: Equatable, Sendable, CaseIterable {
+    case writingTemporary, evaluatingTask
+
+    public var label: String {
+        switch self {
+        case .writingTemporary: "task metric: writing, MiB"
+        case .evaluatingTask: "task metric: evaluating"
+        }
+    }
+
+    /// Whether done/total mean anything (an evaluation command reports no progress of its own).
+    public var isCounted: Bool { self == .writingTemporary }
 }
 
 /// How far a job has come: `done` of `total` steps (layers, tensors, solver rounds).
@@ -25,11 +45,14 @@ public struct JobProgress: Equatable, Sendable {
     public var job: JobRequest
     public var done: Int
     public var total: Int
+    /// The stage, for a job with several.
+    public var phase: JobPhase?
 
-    public init(job: JobRequest, done: Int, total: Int) {
+    public init(job: JobRequest, done: Int, total: Int, phase: JobPhase? = nil) {
         self.job = job
         self.done = done
         self.total = total
+        self.phase = phase
     }
 }
 
@@ -39,4 +62,7 @@ public enum JobResult: Equatable, Sendable {
     case planChecked(path: String, totals: ModelTotals)
     /// The model written and verified: its path, container, size and the values compared.
     case modelWritten(path: String, container: String, bytes: Int, verifiedValues: Int)
+    /// The user's evaluation command's number on the temporary model, as printed (`text`), and how long the
+    /// command ran.
+    case taskMeasured(value: Double, text: String, seconds: Double)
 }

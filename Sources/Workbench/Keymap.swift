@@ -15,7 +15,7 @@ public enum Command: String, CaseIterable, Sendable {
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
-    case savePlan, writeModel, help, quit
+    case savePlan, writeModel, measureTask, help, quit
     // Help screen and filter prompt
     case closeHelp, scrollHelpUp, scrollHelpDown, pageHelpUp, pageHelpDown, keepFilter, clearFilter, deleteFilterCharacter
     // Write-model prompt
@@ -80,7 +80,7 @@ public enum Keymap {
         KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
         KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
-        KeyBinding([.escape], .cancel, "clear filter and message", .navigation),
+        KeyBinding([.escape], .cancel, "clear filter, message; stop task metric", .navigation),
 
         KeyBinding(c("p"), .cyclePrune, "prune: threshold, %, global, 2:4, rows, none", .tuning),
         KeyBinding(c("]"), .fineUp, "threshold ×1.1 / sparsity +1 %", .tuning),
@@ -118,6 +118,7 @@ public enum Keymap {
 
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
         KeyBinding(c("W"), .writeModel, "write the model (verified, in the background)", .general),
+        KeyBinding(c("E"), .measureTask, "task metric: --eval on a temp model", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
 

@@ -40,8 +40,15 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         guard request == state.histogramRequested else { return [] }
         state.histogramReceived = histogram
     case .jobProgress(let p):
-        state.progress = p.done >= p.total ? nil : AppState.Progress(done: p.done, total: p.total, label: p.job.label)
+        if case .taskMetric = p.job, state.taskRun?.job != p.job { return [] }   // cancelled or replaced
+        state.progress = p.done >= p.total ? nil
+            : AppState.Progress(done: p.done, total: p.total, label: p.phase?.label ?? p.job.label,
+                                isCounted: p.phase?.isCounted ?? true)
     case .jobFinished(let job, let result):
+        if case .taskMetric = job {
+            guard state.taskRun?.job == job else { return [] }
+            if let label = state.progress?.label, JobPhase.allCases.contains(where: { $0.label == label }) { state.progress = nil }
+        }
         if state.progress?.label == job.label { state.progress = nil }
         Reducer.finished(&state, job, result)
     case .planSaved(let path):
@@ -75,8 +82,12 @@ enum Reducer {
         case .success(.modelWritten(let path, let container, let bytes, let values)):
             state.message = .init("wrote " + DisplayText.escaped(path) + " (" + container + ", " + Format.bytes(bytes)
                                   + ") · verified: \(values) values equal the reconstruction bit for bit")
+        case .success(.taskMeasured(let value, let text, let seconds)):
+            measured(&state, job, value: value, text: text, seconds: seconds)
         case .failure(let f):
-            state.message = .init(job.label + ": " + f.message, isError: true)
+            if case .taskMetric = job { state.taskRun = nil }
+            state.message = .init((job.label == JobPhase.writingTemporary.label ? "task metric" : job.label) + ": " + f.message,
+                                  isError: true)
         }
     }
 
@@ -137,7 +148,9 @@ enum Reducer {
             if state.marked.contains(state.focus) { state.marked.remove(state.focus) } else { state.marked.insert(state.focus) }
         case .markAll: state.marked.formUnion(state.visibleLayers.filter { state.records[$0].tensor.isFloating })
         case .clearMarks: state.marked.removeAll()
-        case .cancel: setFilter(&state, "")
+        case .cancel:
+            setFilter(&state, "")
+            return cancelTaskMetric(&state)
 
         case .cyclePrune, .fineUp, .fineDown, .coarseUp, .coarseDown, .cycleNM, .cycleFormat, .bitsUp, .bitsDown,
              .toggleSymmetric, .cycleGranularity, .cycleClip, .thresholdUp, .thresholdDown:
@@ -183,6 +196,8 @@ enum Reducer {
             let plan = state.planToSave
             state.pendingSave = AppState.PendingSave(path: path, plan: plan, settings: state.records.map(\.settings))
             return [.savePlan(path: path, text: plan.jsonText())]
+        case .measureTask:
+            return measureTask(&state)
         case .writeModel, .confirmWrite, .cancelWrite, .nextContainer, .deleteWriteCharacter:
             return writeModel(&state, command)
         case .help:

@@ -7,7 +7,7 @@ import Terminal
 import WeightFormats
 import Workbench
 
-/// `weightlab [MODEL] [--plan PLAN] [--theme NAME|PATH]`: the interactive workbench.
+/// `weightlab [MODEL] [--plan PLAN] [--eval 'CMD {}' [--eval-metric REGEX]] [--theme NAME|PATH]`: the interactive workbench.
 struct Open: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "open",
@@ -22,6 +22,12 @@ struct Open: ParsableCommand {
     @Flag(help: "Refuse a plan with a rule that matches no tensor (by default that is a warning).")
     var strict = false
 
+    @Option(help: "The task metric `E` measures: a shell command with {} for a temporary copy of the model written with the settings on screen (for instance 'llama-perplexity -m {} -f wiki.test.raw'); its last printed number is the metric.")
+    var eval: String?
+
+    @Option(name: .customLong("eval-metric"), help: "A regular expression whose last match (its first group, if any) in --eval's output is the metric.")
+    var evalMetric: String?
+
     @Option(help: "A theme name from Themes/ (dark, light, mono) or a path to a .theme file.")
     var theme: String = "dark"
 
@@ -31,6 +37,13 @@ struct Open: ParsableCommand {
         InterruptCleanup.install()
         LatencyTrace.launchTime = DispatchTime.now().uptimeNanoseconds
         let path = model ?? BundledExample.path
+        var taskMetric: TaskMetric? = nil
+        do {
+            if let eval { taskMetric = try TaskMetric(command: eval, metricPattern: evalMetric) }
+            else if evalMetric != nil { throw ValidationError("--eval-metric needs --eval 'CMD {}'") }
+        } catch {
+            Failure.exit(error)
+        }
         let opened: Model
         let settings: [LayerSettings]
         var notice: String? = nil
@@ -79,7 +92,7 @@ struct Open: ParsableCommand {
             Failure.exit(error)
         }
         let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme,
-                                       terminal: screen, plan: loadedPlan, notice: notice)
+                                       terminal: screen, plan: loadedPlan, notice: notice, taskMetric: taskMetric)
         session.loop()
         screen.close()
         // The screen covered stderr: repeat what the plan said.

@@ -23,7 +23,7 @@ enum StatusLine {
         if w.evaluating > 0 { work.append("evaluating \(w.evaluating) layer" + (w.evaluating == 1 ? "" : "s")) }
         // The state counts analyses itself; a run loop that also reports them is not shown twice.
         if let g = state.progress, !(g.label == "analysing" && w.analysed < w.floating) {
-            work.append("\(g.label) \(g.done)/\(g.total)")
+            work.append(g.isCounted ? "\(g.label) \(g.done)/\(g.total)" : g.label)
         }
         let right = work.joined(separator: " · ")
         let rightWidth = right.isEmpty ? 0 : min(layout.width / 2, DisplayWidth.of(p.glyphs.text(right)) + 1)
@@ -45,6 +45,10 @@ enum StatusLine {
             let db = t.metrics.sqnrDB
             let sqnr = t.pendingLayers > 0 ? "… dB" : Format.sqnr(db) + (db.isFinite ? " dB" : "")
             parts.append(("SQNR " + sqnr, sqnr))
+        }
+        // The user's task metric, when the settings on screen were measured (`E`).
+        if let m = state.currentTaskMetric {
+            parts.append(("task " + m.metricText, "task " + m.metricText))
         }
         if let b = state.baseline {
             let delta = "Δ " + Format.bytesDelta(t.bytesCompressed - b.totals.bytesCompressed) + ", "
