@@ -1,5 +1,6 @@
 import Testing
 @testable import Compression
+import WeightFormats
 
 /// The vector Q8_0/Q4_0 kernels write the same bytes as ggml's element-by-element reference blocks (themselves
 /// checked against gguf-py in GGUFBlockQuantizerTests), on random blocks and on the cases the kernel handles
