@@ -39,6 +39,19 @@ public enum GGUFBlockQuantizer {
         precondition(values.count % size == 0, "\(type.name) needs a multiple of \(size) values")
         precondition(out.count >= byteCount(type, count: values.count))
         let blocks = values.count / size
+        if type == .q8_0 || type == .q4_0 {
+            // The vector kernels of GGUFBlockKernels.swift, a task's blocks in one call.
+            let x = values.baseAddress!, o = out.baseAddress!, perTask = 1 << 9
+            KernelWork.forEach((blocks + perTask - 1) / perTask, totalWork: values.count) { t in
+                let first = t * perTask, count = min(blocks, first + perTask) - first
+                if type == .q8_0 {
+                    q8_0Blocks(x + first * 32, o + first * 34, count: count)
+                } else {
+                    q4_0Blocks(x + first * 32, o + first * 18, count: count)
+                }
+            }
+            return
+        }
         let perTask = max(1, (size == 256 ? 1 << 12 : 1 << 14) / size)
         let tasks = (blocks + perTask - 1) / perTask
         KernelWork.forEach(tasks, totalWork: values.count) { t in
@@ -105,7 +118,13 @@ public enum GGUFBlockQuantizer {
         return best
     }
 
+    /// One Q8_0 block through the vector kernel (the codec table's entry).
     static func q8_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
+        q8_0Blocks(x.baseAddress!, o.baseAddress!, count: 1)
+    }
+
+    /// ggml's `quantize_row_q8_0_ref` for one block, element by element: the blocks the kernel leaves aside.
+    static func q8_0Reference(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
         var amax: Float = 0
         for v in x { amax = max(amax, abs(v)) }
         let d = amax / 127
@@ -127,7 +146,13 @@ public enum GGUFBlockQuantizer {
         return r >= 0.5 ? t + 1 : (r <= -0.5 ? t - 1 : t)
     }
 
+    /// One Q4_0 block through the vector kernel (the codec table's entry).
     static func q4_0(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
+        q4_0Blocks(x.baseAddress!, o.baseAddress!, count: 1)
+    }
+
+    /// ggml's `quantize_row_q4_0_ref` for one block, element by element: the blocks the kernel leaves aside.
+    static func q4_0Reference(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutableRawBufferPointer) {
         let d = signedAbsMax(x) / -8
         let id: Float = d == 0 ? 0 : 1 / d
         storeHalf(d, o, 0)
