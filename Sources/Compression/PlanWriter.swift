@@ -38,21 +38,9 @@ extension Plan {
     /// same settings.
     public static func from(settings: [(tensor: (name: String, dtype: DType, shape: [Int]), settings: LayerSettings)]) -> Plan {
         let layers = settings.filter { $0.tensor.dtype.isFloating }
-        var counts: [LayerSettings: Int] = [:]
-        var firstSeen: [LayerSettings] = []
-        for l in layers where l.tensor.shape.count >= 2 {
-            if counts[l.settings] == nil { firstSeen.append(l.settings) }
-            counts[l.settings, default: 0] += 1
-        }
-        var common = LayerSettings.identity
-        var best = 0
-        for s in firstSeen where counts[s]! > best {
-            common = s
-            best = counts[s]!
-        }
         var plan = Plan()
-        plan.defaultSettings = PlanSection(prune: common.prune == .none ? nil : common.prune,
-                                           quantize: common.quantize == .none ? nil : common.quantize)
+        plan.defaultSettings = commonDefault(layers)
+        let common = LayerSettings(prune: plan.defaultSettings.prune ?? .none, quantize: plan.defaultSettings.quantize ?? .none)
         for l in layers {
             let inherited = l.tensor.shape.count >= 2 ? common : .identity
             guard l.settings != inherited else { continue }
