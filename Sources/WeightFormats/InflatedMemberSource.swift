@@ -16,7 +16,7 @@ final class InflatedMemberSource: ByteSource, @unchecked Sendable {
     private let file: FileSource
     private let member: String
     private let dataOffset: UInt64
-    private let compressedSize: UInt64
+    let compressedSize: UInt64
     private let crc32: UInt32
     private let lock = NSLock()
     private var fd: Int32 = -1

