@@ -80,7 +80,8 @@ public enum TorchLegacyReader {
             guard let ref = declared[key] else { throw ModelError(path, "storage '\(shown)' is listed but no tensor uses it") }
             guard storages[key] == nil else { throw ModelError(path, "storage '\(shown)' is listed twice") }
             guard file.size - position >= 8 else { throw ModelError(path, "file is truncated: storage '\(shown)' is missing") }
-            let count = try PickleInput(file, start: position).unsigned(8)
+            var countInput = PickleInput(file, start: position)
+            let count = try countInput.unsigned(8)
             let (bytes, o) = count.multipliedReportingOverflow(by: UInt64(ref.element.byteSize))
             guard !o, bytes <= file.size - position - 8 else {
                 throw ModelError(path, "storage '\(shown)' declares \(count) \(ref.element.name) elements but the file holds only \(file.size - position - 8) more bytes")

@@ -17,17 +17,24 @@ public enum TorchZipReader: ModelReader {
     /// before it is inflated (Keras' "shape bomb" rule).
     static let maxInflationRatio: UInt64 = 100
 
-    /// A zip whose first entry is `<folder>/data.pkl` (as torch writes it first), or, when the entry name
-    /// does not fit in the sniffed bytes, a zip named like a checkpoint.
+    /// Record names torch writes under its folder; the first entry of a `torch.save` zip is `data.pkl`, of a
+    /// TorchScript archive usually `data/0`.
+    static func isTorchRecord(_ name: String) -> Bool {
+        guard let slash = name.firstIndex(of: "/") else { return false }
+        let record = name[name.index(after: slash)...]
+        return record == "data.pkl" || record == "version" || record == "byteorder" || record == "constants.pkl"
+            || record.hasPrefix("data/") || record.hasPrefix(".data/")
+    }
+
+    /// A zip whose first entry is a torch record under one folder (`archive/data.pkl`), the legacy stream's
+    /// magic, or, when the entry name does not fit in the sniffed bytes, a zip named like a checkpoint.
     public static func sniff(head: [UInt8], name: String) -> SniffMatch? {
         if TorchLegacyReader.sniff(head: head, name: name) != nil { return .signature }
         guard head.count >= 30, head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else { return nil }
         let nameLength = Int(head[26]) | Int(head[27]) << 8
         let available = head.count - 30
-        let entry = head[30..<(30 + min(nameLength, available))]
         if nameLength <= available {
-            let text = String(decoding: entry, as: UTF8.self)
-            return text.hasSuffix("/data.pkl") || text == "data.pkl" ? .signature : nil
+            return isTorchRecord(String(decoding: head[30..<(30 + nameLength)], as: UTF8.self)) ? .signature : nil
         }
         return fileExtensions.contains { name.hasSuffix($0) } ? .signature : nil
     }

@@ -354,8 +354,11 @@ def pickle_state(obj, storages):
 
 
 def write_zip(path, records, zip64=True, compress=()):
-    """records: [(name, bytes)]. Stored members, data 64-byte aligned by an 'FB' extra field, ZIP64 extras
-    and end records as torch's PyTorchStreamWriter (miniz with MZ_ZIP_FLAG_WRITE_ZIP64)."""
+    """records: [(name, bytes)]. Stored members, data 64-byte aligned by an 'FB' extra field, ZIP64 local
+    extra fields (sizes 0xFFFFFFFF in the local header) and the ZIP64 end record and locator, as torch's
+    PyTorchStreamWriter (miniz with MZ_ZIP_FLAG_WRITE_ZIP64) writes them. Central-directory records keep
+    32-bit sizes, as torch's do below 4 GiB (ZIPFoundation 0.9.x cannot list central records that carry
+    ZIP64 extended information, so such files are not tested here)."""
     out = bytearray()
     central = bytearray()
     for name, data in records:
@@ -374,10 +377,8 @@ def write_zip(path, records, zip64=True, compress=()):
                            len(nb), len(extra)) + nb + extra
         assert method == 8 or len(out) % 64 == 0
         out += payload
-        cext = struct.pack("<HHQQQ", 1, 24, len(data), len(payload), offset) if zip64 else b""
         central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45 if zip64 else 20, 0, method, 0, 0x21, crc,
-                               csize32, size32, len(nb), len(cext), 0, 0, 0, 0,
-                               0xFFFFFFFF if zip64 else offset) + nb + cext
+                               len(payload), len(data), len(nb), 0, 0, 0, 0, 0, offset) + nb
     cd_offset = len(out)
     out += central
     n = len(records)
@@ -470,7 +471,7 @@ def hostile():
         # STACK_GLOBAL naming builtins.eval.
         "stack_global_eval.pth": b"\x80\x04\x8c\x08builtins\x8c\x04eval\x93\x8c\x012\x85R.",
         # INST: protocol 0's create-an-object opcode.
-        "inst.pth": b"(S'id'\nios\nsystem\n.",
+        "inst.pth": b"(X\x02\x00\x00\x00idios\nsystem\n.",
         # BUILD on a string (not a dict or an object).
         "build_on_string.pth": P + b"X\x01\x00\x00\x00a}b.",
         # SETITEM on a list (CVE-2026-24747 class of bug).

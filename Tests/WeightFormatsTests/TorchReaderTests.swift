@@ -142,7 +142,7 @@ import TestSupport
         FormatReference.expectError("NEWOBJ of 'collections.OrderedDict' is not allowed") {
             _ = try run(p2 + Array("ccollections\nOrderedDict\n)".utf8) + [0x81, 0x2E])
         }
-        FormatReference.expectError("persistent id") { _ = try run(p2 + Array("X\u{1}\0\0\0aQ.".utf8)) }
+        FormatReference.expectError("no storages here") { _ = try run(p2 + Array("X\u{1}\0\0\0aQ.".utf8)) }
         FormatReference.expectError("EXT1") { _ = try run(p2 + [0x82, 0x01, 0x2E]) }
         FormatReference.expectError("pickle protocol 9") { _ = try run([0x80, 0x09, 0x4E, 0x2E]) }
         FormatReference.expectError("unknown pickle opcode 0xff") { _ = try run(p2 + [0xFF]) }
