@@ -21,11 +21,16 @@ public enum ModelFile {
     /// Every model file directly inside `path`, as one model. Shards named by an index are opened through it,
     /// not again on their own. Tensor names that repeat across files are prefixed with their file's name.
     public static func openDirectory(_ path: String) throws -> Model {
-        let names: [String]
+        var names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
         } catch {
             throw ModelError(path, "cannot list directory")
+        }
+        // Hugging Face repositories often hold the same weights twice, as safetensors and as
+        // `pytorch_model*.bin`: then only the safetensors copy is read.
+        if names.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) {
+            names.removeAll { $0.hasPrefix("pytorch_model") && ($0.hasSuffix(".bin") || $0.hasSuffix(".bin.index.json")) }
         }
         func reader(for name: String) -> (any ModelReader.Type)? {
             ModelReaders.all.first { r in r.fileExtensions.contains { name.hasSuffix($0) } }

@@ -91,6 +91,15 @@ final class PickleMachine {
         return items
     }
 
+    static let maxTupleDepth = 256
+
+    /// A tuple, its nesting bounded (a chain of a million TUPLE1s would otherwise be released recursively).
+    private func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        let depth = 1 + (items.map(\.tupleDepth).max() ?? 0)
+        guard depth <= Self.maxTupleDepth else { throw TorchPickleError("tuples nest deeper than \(Self.maxTupleDepth) levels") }
+        return .tuple(items, depth: depth)
+    }
+
     private func newList(_ items: [PickleValue] = []) -> PickleValue {
         let l = PickleList(items)
         lists.append(l)
@@ -217,14 +226,14 @@ final class PickleMachine {
         case .binBytes: try push(.bytes(try input.bytes(try length(4))))
         case .shortBinBytes: try push(.bytes(try input.bytes(try length(1))))
         case .binBytes8, .byteArray8: try push(.bytes(try input.bytes(try length(8))))
-        case .emptyTuple: try push(.tuple([]))
-        case .tuple: try push(.tuple(try popMark()))
-        case .tuple1: let a = try pop(); try push(.tuple([a]))
-        case .tuple2: let b = try pop(), a = try pop(); try push(.tuple([a, b]))
-        case .tuple3: let c = try pop(), b = try pop(), a = try pop(); try push(.tuple([a, b, c]))
+        case .emptyTuple: try push(try tuple([]))
+        case .tuple: try push(try tuple(try popMark()))
+        case .tuple1: let a = try pop(); try push(try tuple([a]))
+        case .tuple2: let b = try pop(), a = try pop(); try push(try tuple([a, b]))
+        case .tuple3: let c = try pop(), b = try pop(), a = try pop(); try push(try tuple([a, b, c]))
         case .emptyList, .emptySet: try push(newList())
         case .list: try push(newList(try popMark()))
-        case .frozenSet: try push(.tuple(try popMark()))
+        case .frozenSet: try push(try tuple(try popMark()))
         case .append:
             let v = try pop()
             guard case .list(let l) = try top() else { throw TorchPickleError("APPEND on \(try top().kind) is not allowed (only on lists)") }
@@ -311,7 +320,7 @@ final class PickleMachine {
     /// REDUCE: only the allowed callables, each turned into the value it would make.
     private func reduce(_ callable: PickleValue, _ argsValue: PickleValue) throws -> PickleValue {
         guard case .global(let g) = callable else { throw TorchPickleError("REDUCE on \(callable.kind) is not allowed") }
-        guard case .tuple(let args) = argsValue else { throw TorchPickleError("REDUCE arguments of '\(g.qualifiedName)' are \(argsValue.kind), not a tuple") }
+        guard case .tuple(let args, _) = argsValue else { throw TorchPickleError("REDUCE arguments of '\(g.qualifiedName)' are \(argsValue.kind), not a tuple") }
         switch g {
         case .orderedDict:
             let d = newDict()
@@ -319,14 +328,14 @@ final class PickleMachine {
                 let pairs: [PickleValue]
                 switch args[0] {
                 case .list(let l): pairs = l.items
-                case .tuple(let t): pairs = t
+                case .tuple(let t, _): pairs = t
                 default: throw TorchPickleError("collections.OrderedDict of \(args[0].kind)")
                 }
                 for p in pairs {
                     let kv: [PickleValue]
                     switch p {
                     case .list(let l): kv = l.items
-                    case .tuple(let t): kv = t
+                    case .tuple(let t, _): kv = t
                     default: kv = []
                     }
                     guard kv.count == 2 else { throw TorchPickleError("collections.OrderedDict item is not a (key, value) pair") }
@@ -341,8 +350,8 @@ final class PickleMachine {
         case .size:
             guard args.count == 1 else { throw TorchPickleError("torch.Size called with \(args.count) arguments") }
             switch args[0] {
-            case .tuple(let t): return .tuple(t)
-            case .list(let l): return .tuple(l.items)
+            case .tuple: return args[0]
+            case .list(let l): return try tuple(l.items)
             default: throw TorchPickleError("torch.Size of \(args[0].kind)")
             }
         case .device:

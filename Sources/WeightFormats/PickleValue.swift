@@ -10,13 +10,20 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    /// `depth`: how many tuples nest here (a list, dict or object counts 0). Tuples are values, released
+    /// recursively, so the machine bounds this depth; shared containers are emptied when it goes away.
+    case tuple([PickleValue], depth: Int)
     case list(PickleList)
     case dict(PickleDict)
     case global(TorchGlobal)
     case object(PickleObject)
     case storage(TorchStorageRef)
     case tensor(TorchTensorRecord)
+
+    var tupleDepth: Int {
+        if case .tuple(_, let d) = self { return d }
+        return 0
+    }
 
     /// In words, for messages ("a string", "a list").
     var kind: String {

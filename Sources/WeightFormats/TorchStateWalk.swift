@@ -7,7 +7,7 @@ enum TorchStateWalk {
     static let maxDepth = 200
     /// Values visited: tuples are values, so a pickle that nests one shared tuple in itself many times
     /// would otherwise make the walk exponential.
-    static let maxVisits = 8 << 20
+    static let maxVisits = 2 << 20
 
     static func tensors(in root: PickleValue) throws -> [(name: String, record: TorchTensorRecord)] {
         var out: [(name: String, record: TorchTensorRecord)] = []
@@ -49,7 +49,7 @@ enum TorchStateWalk {
             for (i, item) in l.items.enumerated() {
                 try walk(item, prefix: join(prefix, String(i)), depth: depth + 1, seen: &seen, visits: &visits, out: &out)
             }
-        case .tuple(let items):
+        case .tuple(let items, _):
             for (i, item) in items.enumerated() {
                 try walk(item, prefix: join(prefix, String(i)), depth: depth + 1, seen: &seen, visits: &visits, out: &out)
             }

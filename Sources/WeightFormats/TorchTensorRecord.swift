@@ -8,7 +8,7 @@ struct TorchStorageRef {
 
     /// Parses a persistent id. Errors are reasons (the caller names file and place).
     static func parse(_ pid: PickleValue) throws -> TorchStorageRef {
-        guard case .tuple(let t) = pid, t.count == 5 || t.count == 6 else {
+        guard case .tuple(let t, _) = pid, t.count == 5 || t.count == 6 else {
             throw TorchPickleError("persistent id is \(pid.kind), not a ('storage', type, key, location, size) tuple")
         }
         guard case .string("storage") = t[0] else { throw TorchPickleError("persistent id is not a storage") }
@@ -69,7 +69,7 @@ struct TorchTensorRecord {
     private static func ints(_ v: PickleValue, _ what: String) throws -> [Int] {
         let items: [PickleValue]
         switch v {
-        case .tuple(let t): items = t
+        case .tuple(let t, _): items = t
         case .list(let l): items = l.items
         default: throw TorchPickleError("tensor \(what) is \(v.kind), not a tuple")
         }
@@ -121,7 +121,7 @@ struct TorchTensorRecord {
     /// `(per_tensor_affine, scale, zero_point)` or `(per_channel_affine, scales, zero_points, axis)`, checked
     /// as current torch does: the axis within the rank and one scale and zero point per slice along it.
     static func quantization(_ v: PickleValue, size: [Int]) throws -> TorchQuantization {
-        guard case .tuple(let p) = v, let first = p.first, case .global(.qscheme(let scheme)) = first else {
+        guard case .tuple(let p, _) = v, let first = p.first, case .global(.qscheme(let scheme)) = first else {
             throw TorchPickleError("quantized tensor parameters are \(v.kind), not (qscheme, ...)")
         }
         if scheme.hasPrefix("per_tensor") {

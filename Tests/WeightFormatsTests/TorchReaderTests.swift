@@ -76,6 +76,17 @@ import TestSupport
         #expect(sharded.skippedFiles.isEmpty)
     }
 
+    /// A Hugging Face directory with both copies of the weights reads the safetensors one only.
+    @Test func safetensorsBesidePytorchModelBinWins() throws {
+        let dir = try TemporaryDirectory()
+        for (from, to) in [("torch/hf/pytorch_model.bin", "pytorch_model.bin"), ("safetensors/dtypes.safetensors", "model.safetensors")] {
+            try FileManager.default.copyItem(atPath: Fixtures.path(from), toPath: dir.path + "/" + to)
+        }
+        let both = try ModelFile.open(dir.path)
+        let alone = try ModelFile.open(Fixtures.path("safetensors/dtypes.safetensors"))
+        #expect(both.tensors.map(\.name) == alone.tensors.map(\.name))
+    }
+
     @Test func hostileFilesAreRefusedWithOneClearLine() throws {
         let cases: [(String, String)] = [
             ("global_os_system.pth", "global 'os.system' is not allowed"),
@@ -133,6 +144,18 @@ import TestSupport
             }
             return try withExtendedLifetime(m) { try m.run() }
         }
+        /// Runs and walks while the machine (which owns the containers) is alive.
+        func walk(_ bytes: [UInt8]) throws -> Int {
+            let m = PickleMachine(PickleInput(MemorySource(bytes, path: "p")), path: "p", what: "data.pkl") { _ in
+                throw TorchPickleError("no storages here")
+            }
+            return try withExtendedLifetime(m) {
+                let root = try m.run()
+                do { return try TorchStateWalk.tensors(in: root).count } catch let e as TorchPickleError {
+                    throw ModelError("p", e.reason)
+                }
+            }
+        }
         let p2: [UInt8] = [0x80, 0x02]
         FormatReference.expectError("global '__torch__.M' is not allowed") {
             _ = try run(p2 + Array("c__torch__\nM\n)".utf8) + [0x81, 0x2E])
@@ -146,9 +169,21 @@ import TestSupport
         FormatReference.expectError("EXT1") { _ = try run(p2 + [0x82, 0x01, 0x2E]) }
         FormatReference.expectError("pickle protocol 9") { _ = try run([0x80, 0x09, 0x4E, 0x2E]) }
         FormatReference.expectError("unknown pickle opcode 0xff") { _ = try run(p2 + [0xFF]) }
-        // A list that contains itself is walked once and released.
-        let cyclic = try run(p2 + [0x5D, 0x71, 0x00, 0x68, 0x00, 0x61, 0x2E])
-        #expect(try TorchStateWalk.tensors(in: cyclic).isEmpty)
+        // A million nested tuples would be released recursively: refused long before.
+        FormatReference.expectError("tuples nest deeper than 256 levels") {
+            _ = try run(p2 + [0x4E] + [UInt8](repeating: 0x85, count: 1_000_000) + [0x2E])
+        }
+        // Nested lists are fine to build (and released one by one); the walk stops at its bound.
+        FormatReference.expectError("containers nest deeper than 200 levels") {
+            _ = try walk(p2 + [UInt8](repeating: 0x5D, count: 20_000) + [UInt8](repeating: 0x61, count: 19_999) + [0x2E])
+        }
+        // A list that contains itself is walked once (and released with its machine).
+        #expect(try walk(p2 + [0x5D, 0x71, 0x00, 0x68, 0x00, 0x61, 0x2E]) == 0)
+        // Each tuple is a value: one shared tuple nested 60 times would be 2^60 paths; the walk is bounded.
+        var shared = p2 + [0x4E, 0x85, 0x71, 0x00]               // (None,) memo 0
+        for _ in 0..<60 { shared += [0x68, 0x00, 0x68, 0x00, 0x86, 0x71, 0x00] }   // (m0, m0) -> memo 0
+        shared += [0x2E]
+        FormatReference.expectError("values to walk") { _ = try walk(shared) }
         // Protocol 4 framing, MEMOIZE and short strings are data only.
         let v = try run([0x80, 0x04, 0x95] + [UInt8](repeating: 0, count: 8) + [0x8C, 0x02, 0x68, 0x69, 0x94, 0x2E])
         guard case .string("hi") = v else { Issue.record("got \(v.kind)"); return }

@@ -94,7 +94,7 @@ public enum ModelApply {
     public static func defaultOutput(model: String, beside base: String, container: String) -> String {
         let ext = ModelWriters.named(container)?.fileExtension ?? container
         var name = (model as NSString).lastPathComponent
-        for suffix in [".safetensors.index.json", ".safetensors", ".gguf", ".npz", ".npy"] where name.hasSuffix(suffix) {
+        for suffix in [".safetensors.index.json", ".safetensors", ".gguf", ".npz", ".npy", ".bin.index.json", ".pth", ".pt", ".bin", ".ckpt", ".jit"] where name.hasSuffix(suffix) {
             name = String(name.dropLast(suffix.count))
             break
         }
