@@ -356,9 +356,10 @@ def pickle_state(obj, storages):
 def write_zip(path, records, zip64=True, compress=()):
     """records: [(name, bytes)]. Stored members, data 64-byte aligned by an 'FB' extra field, ZIP64 local
     extra fields (sizes 0xFFFFFFFF in the local header) and the ZIP64 end record and locator, as torch's
-    PyTorchStreamWriter (miniz with MZ_ZIP_FLAG_WRITE_ZIP64) writes them. Central-directory records keep
-    32-bit sizes, as torch's do below 4 GiB (ZIPFoundation 0.9.x cannot list central records that carry
-    ZIP64 extended information, so such files are not tested here)."""
+    PyTorchStreamWriter (miniz with MZ_ZIP_FLAG_WRITE_ZIP64) writes them. Central-directory records after
+    the first carry ZIP64 extended information (sizes and local-header offset, 32-bit fields 0xFFFFFFFF), as
+    every record past 4 GiB of a large checkpoint does; the first keeps its 32-bit offset 0, as miniz
+    writes it (ZIPFoundation 0.9.x ignores a ZIP64 offset of 0 and would look for the header at 4 GiB)."""
     out = bytearray()
     central = bytearray()
     for name, data in records:
@@ -377,8 +378,11 @@ def write_zip(path, records, zip64=True, compress=()):
                            len(nb), len(extra)) + nb + extra
         assert method == 8 or len(out) % 64 == 0
         out += payload
+        big = zip64 and offset > 0
+        cext = struct.pack("<HHQQQ", 1, 24, len(data), len(payload), offset) if big else b""
         central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45 if zip64 else 20, 0, method, 0, 0x21, crc,
-                               len(payload), len(data), len(nb), 0, 0, 0, 0, 0, offset) + nb
+                               0xFFFFFFFF if big else len(payload), 0xFFFFFFFF if big else len(data), len(nb),
+                               len(cext), 0, 0, 0, 0, 0xFFFFFFFF if big else offset) + nb + cext
     cd_offset = len(out)
     out += central
     n = len(records)
