@@ -215,6 +215,11 @@ struct CentralDirectory {
                 }
                 x += 4 + len
             }
+            // Checked here, before ZIPFoundation walks the same records: it converts offsets to `off_t` and
+            // adds sizes without overflow checks, so a record pointing past the file would trap inside it.
+            guard offset <= size, csize <= size, method != 0 || usize <= size else {
+                throw ModelError(path, "corrupt zip archive: central directory record \(records.count) points beyond the end of the file")
+            }
             records.append(Record(name: name, flags: flags, method: method, crc32: crc, compressedSize: csize,
                                   uncompressedSize: usize, localHeaderOffset: offset))
             p = end

@@ -26,7 +26,8 @@ Names: state-dict keys; nested containers joined with "."; TorchScript objects b
 items as "constants.<i>"; pruned `<n>_orig`/`<n>_mask` pairs as `<n>` = orig * mask; quantized tensors as
 their dequantized float32 values (dtype "F32").
 
-Hostile files go to torch/hostile/ (each must be refused with a one-line error).
+Hostile files go to torch/hostile/ (each must be refused with a one-line error). `fuzz_zip64_offset.pth` there
+is not written by this script: FuzzTorch found it (a ZIP64 local-header offset past the end of the file).
 """
 import collections
 import io

@@ -103,6 +103,8 @@ import TestSupport
             ("view_outside.pth", "reach element 5 of storage '0', which holds 4"),
             ("zip_bomb.pth", "(a zip bomb?)"),
             ("deep_nesting.pth", "nest deeper than 200 levels"),
+            // Found by FuzzTorch: a ZIP64 local-header offset past the file trapped inside ZIPFoundation.
+            ("fuzz_zip64_offset.pth", "central directory record 1 points beyond the end of the file"),
         ]
         for (file, fragment) in cases {
             let path = Fixtures.path("torch/hostile/" + file)
