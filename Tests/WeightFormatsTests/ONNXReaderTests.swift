@@ -37,8 +37,9 @@ import TestSupport
                 let sum = values.reduce(0.0) { $0 + Double($1) }
                 let refSum = try #require(ref["sum"] as? Double)
                 #expect(abs(sum - refSum) <= 1e-9 * max(1, abs(refSum)) * Double(values.count), "\(context) sum \(sum) vs \(refSum)")
-                #expect(Double(values.min() ?? 0) == ref["min"] as? Double, "\(context) min")
-                #expect(Double(values.max() ?? 0) == ref["max"] as? Double, "\(context) max")
+                // Through Float: Foundation's JSON parser can miss the last bit of a double.
+                #expect(values.min() == (ref["min"] as? Double).map { Float($0) }, "\(context) min")
+                #expect(values.max() == (ref["max"] as? Double).map { Float($0) }, "\(context) max")
             }
         }
         return model
@@ -62,7 +63,8 @@ import TestSupport
         let model = try Self.check("graphs.onnx")
         let names = model.tensors.map(\.name)
         #expect(names.contains("deep_w"))               // an If in a Loop in an If
-        #expect(names.contains("outer_if.else_branch/loop_out"))
+        // If's attributes are stored sorted (else_branch first): the then branch's `trip` is the repeat.
+        #expect(names.contains("outer_if.then_branch/trip"))
         #expect(names.contains("fn_scale"))              // a Constant in a function
         #expect(names.contains("trained_w"))             // a training-info initializer
         let consumers = model.metadata.first { $0.key == "constant fn_scale" }?.value
