@@ -15,6 +15,8 @@ struct ProtobufWire {
         let type: WireType
         let value: UInt64
         let range: Range<UInt64>
+        /// Where the field's key starts (the whole field is `start..<range.upperBound`).
+        var start: UInt64 = 0
     }
 
     let source: any ByteSource
@@ -88,7 +90,9 @@ struct ProtobufWire {
                 }
                 field = Field(number: number, type: type, value: n, range: start..<(start + n))
             }
-            try body(&self, field)
+            var located = field
+            located.start = p
+            try body(&self, located)
             p = field.range.upperBound
         }
     }

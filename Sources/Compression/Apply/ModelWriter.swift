@@ -21,7 +21,8 @@ public protocol ModelWriter {
 
 /// The table of output containers, in the order `--to` lists them.
 public enum ModelWriters {
-    public static let all: [any ModelWriter.Type] = [GGUFModelWriter.self, SafetensorsModelWriter.self, CompressedTensorsModelWriter.self]
+    public static let all: [any ModelWriter.Type] = [GGUFModelWriter.self, SafetensorsModelWriter.self, CompressedTensorsModelWriter.self,
+                                                      ONNXModelWriter.self]
 
     public static var names: [String] { all.map { $0.name } }
 
