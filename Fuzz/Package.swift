@@ -16,6 +16,7 @@ let package = Package(
         .executableTarget(name: "FuzzGGUF", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzNpy", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzNpz", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzONNX", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzPlan", dependencies: [
             .product(name: "Compression", package: "weightlab"),
             .product(name: "WeightFormats", package: "weightlab"),

@@ -28,15 +28,16 @@ struct ModelReaderTableTests {
     }
 
     @Test func theTableDescribesTheFormats() throws {
-        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", ".npz"])
-        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy or .npz")
-        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .npz")
+        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", ".npz", "ONNX"])
+        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, .npz or ONNX")
+        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .npz, .onnx")
         let cases: [(String, String)] = [
             ("safetensors/dtypes.safetensors", SafetensorsReader.name),
             ("safetensors/sharded/model.safetensors.index.json", SafetensorsIndexReader.name),
             ("gguf/all_types.gguf", GGUFReader.name),
             ("numpy/f4_v1.npy", NpyReader.name),
             ("numpy/deflated.npz", NpzReader.name),
+            ("onnx/graphs.onnx", ONNXReader.name),
         ]
         for (file, expected) in cases {
             let path = Fixtures.path(file)
@@ -48,7 +49,7 @@ struct ModelReaderTableTests {
 
     @Test func aFileNoReaderClaimsNamesTheFormatsOfTheTable() throws {
         let path = try dir.write("notes.bin", text: "hello world, not a model at all")
-        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy or .npz)")) {
+        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, .npz or ONNX)")) {
             try ModelFile.open(path)
         }
     }

@@ -27,6 +27,11 @@ public enum ONNXModelWriter: ModelWriter {
         onnxFile(model) == nil ? "an ONNX output is the input ONNX model rewritten; this model was not read from one .onnx file" : nil
     }
 
+    /// Offered for `.onnx` files and directories (which may hold one); refused later if they do not.
+    public static func offered(forModelAt modelPath: String) -> Bool {
+        modelPath.hasSuffix(".onnx") || !(modelPath as NSString).lastPathComponent.contains(".")
+    }
+
     static let floatTypes: [Int64: DType] = [1: .float32, 10: .float16, 11: .float64, 16: .bfloat16]
 
     public static func misfit(_ settings: LayerSettings, tensor: Tensor) -> String? {
