@@ -77,6 +77,39 @@ import TestSupport
         #expect(model.sourceFiles.count == 2)
     }
 
+    /// A model over 2 GB: its weights in external data past the 4 GiB mark (a sparse file), read in place.
+    @Test func externalDataPastFourGigabytesIsReadInPlace() throws {
+        let dir = try TemporaryDirectory()
+        typealias P = ProtobufEncoding
+        let offset: UInt64 = 5 << 30
+        func entry(_ k: String, _ v: String) -> [UInt8] { P.field(13, P.field(1, k) + P.field(2, v)) }
+        let tensor = P.field(1, P.varint(2) + P.varint(2)) + P.field(2, int: 1) + P.field(8, "big.weight")
+            + entry("location", "weights.bin") + entry("offset", String(offset)) + entry("length", "16") + P.field(14, int: 1)
+        let model = P.field(1, int: 10) + P.field(7, P.field(5, tensor))
+        let path = try dir.write("big.onnx", model)
+        let data = dir.path + "/weights.bin"
+        FileManager.default.createFile(atPath: data, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: data))
+        try handle.seek(toOffset: offset)
+        let values: [Float] = [1.5, -2, 0.25, 8]
+        try handle.write(contentsOf: values.withUnsafeBytes { Data($0) })
+        try handle.close()
+        let m = try ModelFile.open(path)
+        #expect(m.tensors.map(\.name) == ["big.weight"])
+        #expect(m.tensors[0].shape == [2, 2])
+        #expect(try FormatReference.decodeAll(m.tensors[0]) == values)
+        #expect(m.tensors[0].data is SliceSource)
+    }
+
+    @Test func rawAndPackedFloatDataAreReadFromTheFileNotCopied() throws {
+        let model = try ModelFile.open(Self.directory + "/storage_forms.onnx")
+        let byName = Dictionary(uniqueKeysWithValues: model.tensors.map { ($0.name, $0) })
+        for name in ["float_raw", "float_typed", "double_raw", "double_typed", "int8_raw", "float16_raw"] {
+            #expect(byName[name]?.data is SliceSource, "\(name)")
+        }
+        #expect(byName["int64_typed"]?.data is MemorySource)   // varints: decoded when opened
+    }
+
     @Test func aDirectoryHoldingModelOnnxOpens() throws {
         let dir = try TemporaryDirectory()
         try FileManager.default.copyItem(atPath: Self.directory + "/writer/model.onnx", toPath: dir.path + "/model.onnx")
