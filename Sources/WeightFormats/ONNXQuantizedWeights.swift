@@ -137,7 +137,10 @@ enum ONNXQuantizedWeights {
         }
         let k = Int(k64), rows = Int(n64), blockSize = Int(bs64)
         let kBlocks = (k + blockSize - 1) / blockSize, blob = blockSize * bits / 8
-        guard codes.dataType == ONNXDataType.uint8, let raw = codes.raw, codes.tensor.parameters == rows * kBlocks * blob else {
+        guard let codeCount = Shape.elementCount([rows, kBlocks, blob]), let count = Shape.elementCount([rows, k]) else {
+            throw ModelError(path, "\(shown): K \(k64), N \(n64), block_size \(bs64) overflow")
+        }
+        guard codes.dataType == ONNXDataType.uint8, let raw = codes.raw, codes.tensor.parameters == codeCount else {
             throw ModelError(path, "\(shown): B must be UINT8 [\(rows), \(kBlocks), \(blob)], found \(codes.tensor.dtype) \(codes.tensor.shape)")
         }
         guard let scaleType = scale.dataType, scaleTypes.contains(scaleType), scale.tensor.parameters == rows * kBlocks else {
@@ -167,7 +170,7 @@ enum ONNXQuantizedWeights {
             }
         }
         let source = ONNXDequantizedSource(codes: raw, layout: .nbits(bits: bits, k: k, blockSize: blockSize, blob: blob, kBlocks: kBlocks),
-                                           count: rows * k, map: .nbits(k: k, blockSize: blockSize, kBlocks: kBlocks),
+                                           count: count, map: .nbits(k: k, blockSize: blockSize, kBlocks: kBlocks),
                                            scales: scales, zeros: zeros, defaultZero: Float(1 << (bits - 1)), path: path)
         let label = "MatMulNBits \(bits)-bit blocks of \(blockSize), \(ONNXDataType.name(scaleType)) scales (B '\(DisplayText.escaped(codes.weight.name))', scales '\(DisplayText.escaped(scale.weight.name))'"
             + (zero.map { ", zero points '\(DisplayText.escaped($0.weight.name))'" } ?? "") + ")"

@@ -204,6 +204,34 @@ import TestSupport
         }
     }
 
+    /// Random byte changes in every generated fixture: each opens or fails with one ModelError line, and
+    /// every tensor that opens decodes (a crash or another error type fails the run).
+    @Test(arguments: ["graphs.onnx", "quantized.onnx", "storage_forms.onnx"])
+    func randomDamageIsOneClearError(_ file: String) throws {
+        let dir = try TemporaryDirectory()
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.directory + "/" + file)))
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) }
+        for round in 0..<300 {
+            var bytes = original
+            for _ in 0..<(1 + next() % 4) {
+                let at = next() % bytes.count
+                switch next() % 3 {
+                case 0: bytes[at] = UInt8(truncatingIfNeeded: next())
+                case 1: bytes[at] = 0xFF
+                default: bytes[at] ^= 0x80
+                }
+            }
+            let p = try dir.write("damaged.onnx", bytes)
+            do {
+                let m = try ModelFile.open(p)
+                for t in m.tensors { _ = try FormatReference.decodeAll(t, chunk: 64) }
+            } catch let e as ModelError {
+                #expect(!e.reason.isEmpty && !e.reason.contains("\n"), "round \(round)")
+            }
+        }
+    }
+
     @Test func badVarintsHugeLengthsAndDeepNestingAreRefused() throws {
         let dir = try TemporaryDirectory()
         // ir_version's varint never ends.
