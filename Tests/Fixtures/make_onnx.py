@@ -416,16 +416,25 @@ def writer_model():
     return m
 
 
-def silero():
+def from_wheel(requirement, members):
+    """Copies `members` ({path in the wheel: fixture name}) out of the PyPI wheel of `requirement`."""
     tmp = tempfile.mkdtemp()
-    subprocess.check_call([sys.executable, "-m", "pip", "download", "--no-deps", "silero-vad==6.2.3", "-d", tmp])
+    subprocess.check_call([sys.executable, "-m", "pip", "download", "--no-deps", requirement, "-d", tmp])
     wheel = [f for f in os.listdir(tmp) if f.endswith(".whl")][0]
     with zipfile.ZipFile(os.path.join(tmp, wheel)) as z:
-        with open(os.path.join(OUT, "silero_vad_16k_op15.onnx"), "wb") as f:
-            f.write(z.read("silero_vad/data/silero_vad_16k_op15.onnx"))
-        with open(os.path.join(OUT, "silero_vad_LICENSE"), "wb") as f:
-            f.write(z.read("silero_vad-6.2.3.dist-info/licenses/LICENSE"))
+        for member, name in members.items():
+            with open(os.path.join(OUT, name), "wb") as f:
+                f.write(z.read(member))
     shutil.rmtree(tmp)
+
+
+def silero():
+    # silero-vad (MIT): the 16 kHz opset-15 export (initializers, Constants, weights in If subgraphs).
+    from_wheel("silero-vad==6.2.3", {"silero_vad/data/silero_vad_16k_op15.onnx": "silero_vad_16k_op15.onnx",
+                                     "silero_vad-6.2.3.dist-info/licenses/LICENSE": "silero_vad_LICENSE"})
+    # basic-pitch (Apache-2.0): Spotify's note/pitch model as converted by tf2onnx.
+    from_wheel("basic-pitch==0.4.0", {"basic_pitch/saved_models/icassp_2022/nmp.onnx": "basic_pitch_nmp.onnx",
+                                      "basic_pitch-0.4.0.dist-info/LICENSE": "basic_pitch_LICENSE"})
 
 
 def main():
@@ -436,6 +445,8 @@ def main():
     silero()
     m = onnx.load(os.path.join(OUT, "silero_vad_16k_op15.onnx"))
     expected["silero_vad_16k_op15.onnx"] = {"tensors": unique(walk(m, OUT))}
+    m = onnx.load(os.path.join(OUT, "basic_pitch_nmp.onnx"))
+    expected["basic_pitch_nmp.onnx"] = {"tensors": unique(walk(m, OUT))}
 
     m = storage_model()
     save(m, "storage_forms.onnx")

@@ -53,6 +53,12 @@ import TestSupport
         #expect(model.metadata.contains { $0.key.hasPrefix("constant ") })
     }
 
+    @Test func basicPitchAsTf2onnxWroteIt() throws {
+        let model = try Self.check("basic_pitch_nmp.onnx")
+        #expect(model.metadata.first { $0.key == "producer_name" }?.value == .string("tf2onnx"))
+        #expect(model.tensors.count >= 102)
+    }
+
     @Test func everyStorageFormReadsAsOnnxReadsIt() throws {
         let model = try Self.check("storage_forms.onnx")
         let notRead = model.metadata.first { $0.key == "not read" }?.value
