@@ -99,6 +99,24 @@ import WeightFormats
         #expect(try ModelFile.open(dir.path + "/ok.onnx").tensors.map(\.name) == model.tensors.map(\.name))
     }
 
+    /// Kept external tensors stay where they are: the output goes beside the model, or is refused.
+    @Test func externalDataModelsAreWrittenBesideTheirData() throws {
+        let dir = try TemporaryDirectory()
+        let model = dir.path + "/model"
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        for f in ["model.onnx", "model.onnx_data"] {
+            try FileManager.default.copyItem(atPath: Fixtures.path("onnx/external/" + f), toPath: model + "/" + f)
+        }
+        let settings = [Self.int(8, true, .channel), LayerSettings.identity]   // ext_w1 [8, 4], ext_w2 F16 [4]
+        #expect {
+            try Self.apply(settings, to: model + "/model.onnx", output: dir.path + "/elsewhere.onnx")
+        } throws: { e in ((e as? ApplyError)?.message ?? "").contains("keeps tensors in external data files") }
+        let o = try Self.apply(settings, to: model + "/model.onnx", output: model + "/q.onnx")
+        #expect(o.verified && o.tensors.map(\.storedAs) == ["INT8 QDQ", "F16"])
+        let back = try ModelFile.open(model + "/q.onnx")
+        #expect(back.tensors[1].data.path.hasSuffix("model.onnx_data"))   // still read from the data file
+    }
+
     static let referenceToolsInstalled: Bool = {
         guard let r = try? CommandRunner.run(["python3", "-c", "import onnx, onnxruntime, numpy, safetensors"], executable: "/usr/bin/env") else { return false }
         return r.status == 0
