@@ -18,6 +18,7 @@ let package = Package(
         .executableTarget(name: "FuzzNpz", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzPickle", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzTorch", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzONNX", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzPlan", dependencies: [
             .product(name: "Compression", package: "weightlab"),
             .product(name: "WeightFormats", package: "weightlab"),

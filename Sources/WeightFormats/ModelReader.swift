@@ -43,6 +43,7 @@ public enum ModelReaders {
             TorchZipReader.self,
             TorchIndexReader.self,
             NpzReader.self,
+            ONNXReader.self,
         ]
     }
 

@@ -21,11 +21,13 @@ extension Reducer {
         switch command {
         case .writeModel:
             let model = state.modelPath ?? state.modelName
-            let container = model.hasSuffix(".gguf") ? GGUFModelWriter.name : SafetensorsModelWriter.name
+            let container = model.hasSuffix(".gguf") ? GGUFModelWriter.name
+                : model.hasSuffix(".onnx") ? ONNXModelWriter.name : SafetensorsModelWriter.name
             state.writePrompt = WritePrompt(path: defaultOutput(state, container: container), container: container)
         case .nextContainer:
             guard var prompt = state.writePrompt else { return [] }
-            let names = ModelWriters.names
+            let model = state.modelPath ?? state.modelName
+            let names = ModelWriters.all.filter { $0.offered(forModelAt: model) }.map { $0.name }
             prompt.container = names[((names.firstIndex(of: prompt.container) ?? -1) + 1) % names.count]
             if !prompt.edited { prompt.path = defaultOutput(state, container: prompt.container) }
             state.writePrompt = prompt

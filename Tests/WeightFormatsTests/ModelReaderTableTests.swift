@@ -28,9 +28,9 @@ struct ModelReaderTableTests {
     }
 
     @Test func theTableDescribesTheFormats() throws {
-        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", "PyTorch", "PyTorch index", ".npz"])
-        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, PyTorch or .npz")
-        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .pth, .pt, .bin, .ckpt, .jit, .npz")
+        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", "PyTorch", "PyTorch index", ".npz", "ONNX"])
+        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, PyTorch, .npz or ONNX")
+        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .pth, .pt, .bin, .ckpt, .jit, .npz, .onnx")
         let cases: [(String, String)] = [
             ("safetensors/dtypes.safetensors", SafetensorsReader.name),
             ("safetensors/sharded/model.safetensors.index.json", SafetensorsIndexReader.name),
@@ -41,6 +41,7 @@ struct ModelReaderTableTests {
             ("torch/lpips_alex_v0.1.pth", TorchZipReader.name),
             ("torchscript/silero_vad.jit", TorchZipReader.name),
             ("torch/sharded/pytorch_model.bin.index.json", TorchIndexReader.name),
+            ("onnx/graphs.onnx", ONNXReader.name),
         ]
         for (file, expected) in cases {
             let path = Fixtures.path(file)
@@ -52,7 +53,7 @@ struct ModelReaderTableTests {
 
     @Test func aFileNoReaderClaimsNamesTheFormatsOfTheTable() throws {
         let path = try dir.write("notes.bin", text: "hello world, not a model at all")
-        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, PyTorch or .npz)")) {
+        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, PyTorch, .npz or ONNX)")) {
             try ModelFile.open(path)
         }
     }

@@ -94,7 +94,9 @@ public enum ModelApply {
     public static func defaultOutput(model: String, beside base: String, container: String) -> String {
         let ext = ModelWriters.named(container)?.fileExtension ?? container
         var name = (model as NSString).lastPathComponent
-        for suffix in [".safetensors.index.json", ".safetensors", ".gguf", ".npz", ".npy", ".bin.index.json", ".pth", ".pt", ".bin", ".ckpt", ".jit"] where name.hasSuffix(suffix) {
+        // Every format's own ending, longest first (".safetensors.index.json" before ".safetensors").
+        let suffixes = ModelReaders.all.flatMap { $0.fileExtensions }.sorted { $0.count > $1.count }
+        for suffix in suffixes where name.hasSuffix(suffix) {
             name = String(name.dropLast(suffix.count))
             break
         }

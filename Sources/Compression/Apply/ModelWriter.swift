@@ -17,11 +17,20 @@ public protocol ModelWriter {
     static func misfit(_ settings: LayerSettings, tensor: Tensor) -> String?
     /// Writes the model to `job.output` and returns what each tensor became.
     static func write(_ job: ApplyJob) throws -> [WrittenTensor]
+    /// Whether the workbench's write prompt offers this container for the model at `modelPath`.
+    static func offered(forModelAt modelPath: String) -> Bool
+}
+
+extension ModelWriter {
+    /// Offered for every model by default; a container that rewrites its own format's input (ONNX) is not
+    /// offered for other formats.
+    public static func offered(forModelAt modelPath: String) -> Bool { true }
 }
 
 /// The table of output containers, in the order `--to` lists them.
 public enum ModelWriters {
-    public static let all: [any ModelWriter.Type] = [GGUFModelWriter.self, SafetensorsModelWriter.self, CompressedTensorsModelWriter.self]
+    public static let all: [any ModelWriter.Type] = [GGUFModelWriter.self, SafetensorsModelWriter.self, CompressedTensorsModelWriter.self,
+                                                      ONNXModelWriter.self]
 
     public static var names: [String] { all.map { $0.name } }
 

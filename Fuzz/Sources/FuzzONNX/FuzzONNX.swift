@@ -1,0 +1,9 @@
+import FuzzSupport
+
+/// libFuzzer entry point: `ModelFile.open` on a temporary `*.onnx` file holding the input (the protobuf
+/// walker, every storage form, sparse tensors, DequantizeLinear/MatMulNBits decoding), then every tensor
+/// decoded. Only `ModelError` may come out.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    ModelFuzz.run(data, size, suffix: ".onnx")
+}
