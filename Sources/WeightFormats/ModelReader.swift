@@ -41,6 +41,7 @@ public enum ModelReaders {
             GGUFReader.self,
             NpyReader.self,
             NpzReader.self,
+            TFLiteReader.self,
         ]
     }
 

