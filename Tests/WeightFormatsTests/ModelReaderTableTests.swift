@@ -28,9 +28,9 @@ struct ModelReaderTableTests {
     }
 
     @Test func theTableDescribesTheFormats() throws {
-        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", "Keras", ".npz", "TFLite", "Keras HDF5"])
-        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, Keras, .npz, TFLite or Keras HDF5")
-        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .keras, .npz, .tflite, .h5, .hdf5")
+        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", "Keras", ".npz", "TFLite", "Keras HDF5", "SavedModel"])
+        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, Keras, .npz, TFLite, Keras HDF5 or SavedModel")
+        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .keras, .npz, .tflite, .h5, .hdf5, saved_model.pb, .index")
         let cases: [(String, String)] = [
             ("safetensors/dtypes.safetensors", SafetensorsReader.name),
             ("safetensors/sharded/model.safetensors.index.json", SafetensorsIndexReader.name),
@@ -48,7 +48,7 @@ struct ModelReaderTableTests {
 
     @Test func aFileNoReaderClaimsNamesTheFormatsOfTheTable() throws {
         let path = try dir.write("notes.bin", text: "hello world, not a model at all")
-        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, Keras, .npz, TFLite or Keras HDF5)")) {
+        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, Keras, .npz, TFLite, Keras HDF5 or SavedModel)")) {
             try ModelFile.open(path)
         }
     }
