@@ -16,6 +16,9 @@ let package = Package(
         .executableTarget(name: "FuzzGGUF", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzNpy", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzNpz", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzHDF5", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzTFLite", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzTensorBundle", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzPlan", dependencies: [
             .product(name: "Compression", package: "weightlab"),
             .product(name: "WeightFormats", package: "weightlab"),

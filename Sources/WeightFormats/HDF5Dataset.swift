@@ -125,12 +125,19 @@ final class ChunkedDataSource: ByteSource, @unchecked Sendable {
             throw ModelError(path, "\(what): chunk shape \(chunk) overflows")
         }
         let chunkBytes = chunkElements * elementSize
-        guard chunkBytes <= HDF5Dataset.maximumChunkedBytes else {
-            throw ModelError(path, "\(what): chunks of \(chunkBytes) bytes are too large")
+        // A chunk may overhang the dataset's edges, but not by orders of magnitude: each chunk is inflated
+        // whole, so its size bounds the work one B-tree entry can cause.
+        guard chunkBytes <= HDF5Dataset.maximumChunkedBytes, chunkBytes <= max(Int(size), 1 << 20) * 8 else {
+            throw ModelError(path, "\(what): chunks of \(chunkBytes) bytes are too large for a dataset of \(size) bytes")
         }
         if btree == HDF5Cursor.undefined { return out }
         var visited = Set<UInt64>()
+        var origins = Set<[Int]>()
         try walk(btree, depth: 0, visited: &visited) { origin, storedSize, mask, address in
+            // Each chunk of the grid once: a B-tree listing a chunk again could make inflation work unbounded.
+            guard origins.insert(origin).inserted else {
+                throw ModelError(path, "\(what): chunk at \(origin) is listed twice")
+            }
             let stored = try file.bytes(at: address, count: storedSize, "\(what): chunk at \(origin)")
             let raw = try unfilter(stored, mask: mask, chunkBytes: chunkBytes, origin: origin)
             try place(raw, at: origin, into: &out)
