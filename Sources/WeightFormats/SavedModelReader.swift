@@ -11,10 +11,13 @@ import Foundation
 /// are listed in key order with their checkpoint keys as names. Entries that hold no numbers (DT_STRING such as
 /// `_CHECKPOINTABLE_OBJECT_GRAPH`, resources, variants) are not weights and are skipped; partitioned variables
 /// (slices), big-endian bundles, shard ids beyond num_shards, and data ranges beyond their shard are errors.
-/// Tensor CRCs are not recomputed on open (that would read every byte); block CRCs of the index are checked.
+/// Block CRCs of the index are always checked; each tensor's `crc32c` is checked on open when the bundle's
+/// tensors total at most `crcCheckLimit` bytes (reading a large model whole only to open it would be slow).
 public enum SavedModelReader: ModelReader {
     public static let name = "SavedModel"
     public static let fileExtensions = ["saved_model.pb", ".index"]
+    /// Bundles up to this many bytes of tensors have every tensor's CRC-32C checked when opened.
+    public static let crcCheckLimit: UInt64 = 64 << 20
 
     public static func sniff(head: [UInt8], name: String) -> SniffMatch? {
         if name.hasSuffix("saved_model.pb") { return .signature }
@@ -47,6 +50,7 @@ public enum SavedModelReader: ModelReader {
         var numShards: UInt64 = 1
         var shards: [Int: FileSource] = [:]
         var tensors: [Tensor] = []
+        var crcs: [UInt32?] = []
         var skipped = 0
         for (key, value) in try LevelDBTable.entries(index) {
             let name = String(decoding: key, as: UTF8.self)
@@ -66,6 +70,7 @@ public enum SavedModelReader: ModelReader {
             var dtypeCode: UInt64 = 0, shard: UInt64 = 0, offset: UInt64 = 0, size: UInt64 = 0
             var shape: [Int] = []
             var sliced = false
+            var crc: UInt32?
             while c.remaining > 0 {
                 let f = try c.field()
                 switch f.number {
@@ -74,6 +79,7 @@ public enum SavedModelReader: ModelReader {
                 case 3: shard = f.value
                 case 4: offset = f.value
                 case 5: size = f.value
+                case 6: crc = UInt32(truncatingIfNeeded: f.value)
                 case 7: sliced = true
                 default: break
                 }
@@ -98,6 +104,16 @@ public enum SavedModelReader: ModelReader {
                 throw ModelError(file.path, "\(shown): \(size) bytes at offset \(offset) lie beyond the end of the shard (\(file.size) bytes)")
             }
             tensors.append(try Tensor(name: name, dtype: dtype, shape: shape, data: try SliceSource(file, offset: offset, count: size)))
+            crcs.append(crc)
+        }
+        if tensors.reduce(UInt64(0), { $0 + UInt64($1.byteCount) }) <= crcCheckLimit {
+            for (t, crc) in zip(tensors, crcs) {
+                guard let crc else { continue }
+                let bytes = try t.data.bytes(at: 0, count: t.byteCount)
+                guard CRC32C.masked(CRC32C.checksum(bytes)) == crc else {
+                    throw ModelError(t.data.path, "entry '\(DisplayText.escaped(t.name))': CRC-32C mismatch (corrupt tensor data)")
+                }
+            }
         }
         var metadata: [(key: String, value: MetadataValue)] = [("shards", .uint(numShards))]
         if skipped > 0 { metadata.append(("entries without numbers (not listed)", .uint(UInt64(skipped)))) }

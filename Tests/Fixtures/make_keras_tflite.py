@@ -442,10 +442,12 @@ def write_keras_fixtures():
     order = [n for n in ["sequential", "input_layer"] + [l[1] for l in layers]]
     with h5py.File(tmp, "r") as f:
         EXPECTED["generated/keras3.keras"] = keras3_reference(f, order)
+    def member(name):  # fixed timestamps: the archive's bytes do not change between runs
+        return zipfile.ZipInfo(name, date_time=(2026, 11, 30, 10, 0, 0))
     with zipfile.ZipFile(os.path.join(gen, "keras3.keras"), "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2026-11-30@10:00:00"}))
-        z.writestr("config.json", json.dumps(config))
-        z.write(tmp, "model.weights.h5")
+        z.writestr(member("metadata.json"), json.dumps({"keras_version": "3.15.1", "date_saved": "2026-11-30@10:00:00"}))
+        z.writestr(member("config.json"), json.dumps(config))
+        z.writestr(member("model.weights.h5"), open(tmp, "rb").read())
     os.remove(tmp)
     # The same layout with libver="latest": superblock v3, v2 object headers, link messages.
     path = os.path.join(gen, "keras3_latest.weights.h5")
@@ -788,6 +790,10 @@ def write_savedmodel_fixtures():
     one("bundle_offset_past_shard", patch_entry=lambda k, v: bundle_entry(1, [2], 0, 4096, 8, 0))
     one("bundle_shard_out_of_range", patch_entry=lambda k, v: bundle_entry(1, [2], 3, 0, 8, 0))
     one("bundle_size_lies", patch_entry=lambda k, v: bundle_entry(1, [1000000], 0, 0, 8, 0))
+    p = one("bundle_bad_data_crc")
+    data = bytearray(open(p + ".data-00000-of-00001", "rb").read())
+    data[0] ^= 0x01
+    open(p + ".data-00000-of-00001", "wb").write(bytes(data))
     p = one("bundle_bad_crc")
     data = bytearray(open(p + ".index", "rb").read())
     data[3] ^= 0xFF

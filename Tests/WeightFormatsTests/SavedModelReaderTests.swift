@@ -27,6 +27,7 @@ struct SavedModelReaderTests {
 
     @Test(arguments: [
         ("bundle_bad_crc", "data block at 0: CRC-32C mismatch (corrupt block)"),
+        ("bundle_bad_data_crc", "entry 'w': CRC-32C mismatch (corrupt tensor data)"),
         ("bundle_handle_past_end", "index block: 100 bytes at offset 1099511627776 lie beyond the end of the file"),
         ("bundle_offset_past_shard", "entry 'w': 8 bytes at offset 4096 lie beyond the end of the shard (8 bytes)"),
         ("bundle_shard_out_of_range", "entry 'w': shard 3 is out of range (the bundle has 1)"),
