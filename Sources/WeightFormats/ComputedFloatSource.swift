@@ -66,7 +66,7 @@ struct AffineDequantization: Sendable {
         self.zeroPoints = zeroPoints
         self.axis = scales.count > 1 ? axis : 0
         self.axisLength = scales.count
-        self.stride = scales.count > 1 ? (Shape.elementCount(Array(shape[(axis + 1)...])) ?? 1) : 1
+        self.stride = scales.count > 1 ? max(1, Shape.elementCount(Array(shape[(axis + 1)...])) ?? 1) : 1
     }
 
     var isPerAxis: Bool { scales.count > 1 }

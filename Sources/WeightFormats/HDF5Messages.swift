@@ -50,7 +50,8 @@ indirect enum HDF5Datatype {
     }
 
     /// Parses one datatype at the cursor (and moves past it, properties included).
-    static func parse(_ c: inout HDF5Cursor, file: HDF5File, what: String) throws -> (HDF5Datatype, storedSize: Int) {
+    static func parse(_ c: inout HDF5Cursor, file: HDF5File, what: String, depth: Int = 0) throws -> (HDF5Datatype, storedSize: Int) {
+        guard depth < 8 else { throw ModelError(file.path, "\(what): datatype nested deeper than 8 levels") }
         let classAndVersion = try c.u8()
         let typeClass = Int(classAndVersion & 0x0F)
         let bits = try c.uint(3)
@@ -69,7 +70,7 @@ indirect enum HDF5Datatype {
             try c.skip(Int(bits & 0xFF))
             return (.opaque(size: size), size)
         case 9:
-            let base = try parse(&c, file: file, what: what).0
+            let base = try parse(&c, file: file, what: what, depth: depth + 1).0
             let isString = bits & 0x0F == 1
             if isString { return (.variableString, size) }
             if case .integer(1, _, _) = base {
@@ -291,8 +292,11 @@ struct HDF5Link {
         let type = flags & 0x08 != 0 ? try c.u8() : 0
         if flags & 0x04 != 0 { try c.skip(8) }
         if flags & 0x10 != 0 { try c.skip(1) }
-        let nameLength = Int(try c.uint(1 << Int(flags & 0x03)))
-        name = String(decoding: try c.take(nameLength), as: UTF8.self)
+        let nameLength = try c.uint(1 << Int(flags & 0x03))
+        guard nameLength <= UInt64(c.remaining) else {
+            throw ModelError(file.path, "\(what): link name of \(nameLength) bytes runs past its message")
+        }
+        name = String(decoding: try c.take(Int(nameLength)), as: UTF8.self)
         switch type {
         case 0: address = try c.offset()
         case 1: throw ModelError(file.path, "\(what): soft link '\(DisplayText.escaped(name))' is not followed")
