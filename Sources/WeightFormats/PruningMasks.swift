@@ -39,7 +39,7 @@ enum PruningMasks {
                 for i in 0..<range.count { out[i] = w[i] * k[i] }
             }
             var shown = try Tensor(name: weight.name, dtype: .float32, shape: weight.shape, data: source)
-            shown.storedAs = "\(weight.dtype) × pruning mask '\(mask.name)'"
+            shown.storedAs = "\(weight.dtype) × TFMOT pruning mask"
             out[t] = shown
             masked.insert(t)
             dropped.insert(m)

@@ -377,7 +377,7 @@ def legacy_reference(path):
             if w in kernels and masks:
                 mask = sorted(masks)[0]
                 values = lg[w][()].astype(np.float32) * lg[mask][()].astype(np.float32)
-                out.append(entry(layer + "/" + w, values, lg[w].shape, "F32", "F32 × pruning mask '%s/%s'" % (layer, mask)))
+                out.append(entry(layer + "/" + w, values, lg[w].shape, "F32", "F32 × TFMOT pruning mask"))
             else:
                 out.append(h5_entry(layer + "/" + w, lg[w]))
     return out
