@@ -19,6 +19,9 @@ let package = Package(
         .executableTarget(name: "FuzzPickle", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzTorch", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzONNX", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzHDF5", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzTFLite", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzTensorBundle", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzPlan", dependencies: [
             .product(name: "Compression", package: "weightlab"),
             .product(name: "WeightFormats", package: "weightlab"),

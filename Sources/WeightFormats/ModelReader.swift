@@ -42,8 +42,12 @@ public enum ModelReaders {
             NpyReader.self,
             TorchZipReader.self,
             TorchIndexReader.self,
+            KerasArchiveReader.self,
             NpzReader.self,
             ONNXReader.self,
+            TFLiteReader.self,
+            KerasH5Reader.self,
+            SavedModelReader.self,
         ]
     }
 

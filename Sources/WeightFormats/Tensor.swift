@@ -17,6 +17,9 @@ public struct Tensor: Sendable {
     public let fortranOrder: Bool
     /// Row-major values of a Fortran-ordered tensor, made on first read (nil for row-major tensors).
     let fortranCache: FortranCache?
+    /// What the file really stores when `data` is computed from it (an already-quantized weight shown
+    /// dequantized, a pruned kernel shown masked): "I8 per-axis (dim 0, 8 scales)". Nil: stored as `dtype`.
+    public var storedAs: String?
 
     /// Checks the geometry once so every later read can trust it: `parameters` is the shape's product
     /// (no overflow), it is a whole number of blocks, and `data` holds exactly the bytes that needs.

@@ -43,7 +43,7 @@ enum InspectOutput {
         var rows: [[String]] = []
         for r in inspection.rows {
             let t = r.tensor
-            var row = [DisplayText.escaped(t.name), t.dtype.description, shapeText(t.shape),
+            var row = [DisplayText.escaped(t.name), t.dtype.description + (t.storedAs.map { " from " + $0 } ?? ""), shapeText(t.shape),
                        TableFormat.count(t.parameters), Workbench.Format.bytes(t.byteCount)]
             if withStatistics {
                 if let s = r.statistics {
@@ -83,6 +83,7 @@ enum InspectOutput {
                 ("parameters", .int(t.parameters)),
                 ("bytes", .int(t.byteCount)),
             ]
+            if let stored = t.storedAs { o.append(("stored_as", .string(stored))) }
             if let s = r.statistics { o += statisticsJSON(s) }
             tensors.append(.object(o))
         }

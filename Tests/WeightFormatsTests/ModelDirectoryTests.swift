@@ -37,7 +37,7 @@ struct ModelDirectoryTests {
 
     @Test func emptyDirectoryIsAnError() throws {
         let dir = try TemporaryDirectory()
-        #expect(throws: ModelError(dir.path, "directory holds no model file (.safetensors, .gguf, .npy, .pth, .pt, .bin, .ckpt, .jit, .npz, .onnx)")) {
+        #expect(throws: ModelError(dir.path, "directory holds no model file (.safetensors, .gguf, .npy, .pth, .pt, .bin, .ckpt, .jit, .keras, .npz, .onnx, .tflite, .h5, .hdf5, saved_model.pb, .index)")) {
             try ModelFile.open(dir.path)
         }
     }

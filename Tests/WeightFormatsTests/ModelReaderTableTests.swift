@@ -28,9 +28,9 @@ struct ModelReaderTableTests {
     }
 
     @Test func theTableDescribesTheFormats() throws {
-        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", "PyTorch", "PyTorch index", ".npz", "ONNX"])
-        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, PyTorch, .npz or ONNX")
-        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .pth, .pt, .bin, .ckpt, .jit, .npz, .onnx")
+        #expect(ModelReaders.all.map { $0.name } == ["safetensors", "safetensors index", "GGUF", ".npy", "PyTorch", "PyTorch index", "Keras", ".npz", "ONNX", "TFLite", "Keras HDF5", "SavedModel"])
+        #expect(ModelReaders.expectedFormats == "safetensors, GGUF, .npy, PyTorch, Keras, .npz, ONNX, TFLite, Keras HDF5 or SavedModel")
+        #expect(ModelReaders.directoryExtensions == ".safetensors, .gguf, .npy, .pth, .pt, .bin, .ckpt, .jit, .keras, .npz, .onnx, .tflite, .h5, .hdf5, saved_model.pb, .index")
         let cases: [(String, String)] = [
             ("safetensors/dtypes.safetensors", SafetensorsReader.name),
             ("safetensors/sharded/model.safetensors.index.json", SafetensorsIndexReader.name),
@@ -53,7 +53,7 @@ struct ModelReaderTableTests {
 
     @Test func aFileNoReaderClaimsNamesTheFormatsOfTheTable() throws {
         let path = try dir.write("notes.bin", text: "hello world, not a model at all")
-        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, PyTorch, .npz or ONNX)")) {
+        #expect(throws: ModelError(path, "unknown format (expected safetensors, GGUF, .npy, PyTorch, Keras, .npz, ONNX, TFLite, Keras HDF5 or SavedModel)")) {
             try ModelFile.open(path)
         }
     }
