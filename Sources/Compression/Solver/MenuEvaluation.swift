@@ -1,0 +1,76 @@
+import Dispatch
+import WeightFormats
+
+/// Every menu option evaluated on every layer the solver chooses for: the bytes and errors it trades.
+public struct MenuEvaluation: Sendable {
+    public let menu: SolverMenu
+    /// Tensor indices, in model order.
+    public let layers: [Int]
+    /// `results[k][j]`: option `j` on tensor `layers[k]`, nil when the option does not fit its shape.
+    public let results: [[LayerEvaluation?]]
+
+    public init(menu: SolverMenu, layers: [Int], results: [[LayerEvaluation?]]) {
+        self.menu = menu
+        self.layers = layers
+        self.results = results
+    }
+}
+
+extension Engine {
+    /// Evaluates every option of `menu` on each of `layers`: each tensor is decoded once and every option
+    /// runs on the decoded values while they are in memory (the row pieces of one option run across the
+    /// cores, as for a single evaluation, so the numbers are the ones `report` computes). Answers go into the
+    /// engine's cache, so the workbench and `report` reuse them. Options that do not fit a tensor's shape give
+    /// nil. `progress` gets (layers done, layers total).
+    public func evaluateMenu(_ menu: SolverMenu, layers: [Int], cancel: CancellationToken = CancellationToken(),
+                             progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> MenuEvaluation {
+        let slots = ResultSlots<Result<[LayerEvaluation?], EvaluationFailure>>(count: layers.count)
+        let done = Counter()
+        DispatchQueue.concurrentPerform(iterations: layers.count) { k in
+            if cancel.isCancelled { return }
+            slots.set(k, menuOutcome(layer: layers[k], menu: menu, token: cancel))
+            progress(done.increment(), layers.count)
+        }
+        if cancel.isCancelled { throw CancellationError() }
+        let results = try layers.indices.map { k -> [LayerEvaluation?] in
+            switch slots.values[k] {
+            case .success(let r)?: return r
+            case .failure(let f)?: throw ModelError(model.path, "tensor '\(DisplayText.escaped(model.tensors[layers[k]].name))': \(f.message)")
+            case nil: throw CancellationError()
+            }
+        }
+        return MenuEvaluation(menu: menu, layers: layers, results: results)
+    }
+
+    private func menuOutcome(layer: Int, menu: SolverMenu, token: CancellationToken) -> Result<[LayerEvaluation?], EvaluationFailure> {
+        let tensor = model.tensors[layer]
+        var out = [LayerEvaluation?](repeating: nil, count: menu.options.count)
+        var todo: [Int] = []
+        for (j, s) in menu.options.enumerated() {
+            guard (try? LayerEvaluator.validate(s, shape: tensor.shape)) != nil else { continue }
+            if let hit = lock.withLock({ cache[CacheKey(layer: layer, settings: s, cut: nil)] }) {
+                out[j] = hit.evaluation
+            } else {
+                todo.append(j)
+            }
+        }
+        guard !todo.isEmpty else { return .success(out) }
+        do {
+            let values = try self.values(of: tensor)
+            try values.withUnsafeBufferPointer { v in
+                for j in todo {
+                    let e = try evaluate(tensor, settings: menu.options[j], cut: nil, token: token, withLevels: false, decoded: v)
+                    lock.withLock { cache[CacheKey(layer: layer, settings: menu.options[j], cut: nil)] = e }
+                    out[j] = e.evaluation
+                }
+            }
+            return .success(out)
+        } catch is CancellationError {
+            return .failure(Self.cancelled)
+        } catch let e as ModelError {
+            return .failure(EvaluationFailure(message: e.reason))
+        } catch {
+            return .failure(EvaluationFailure(message: String(describing: error)))
+        }
+    }
+}
