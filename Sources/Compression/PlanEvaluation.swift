@@ -53,6 +53,12 @@ public struct PlanEvaluation: Sendable {
         if let imatrixPath { plan.imatrix = imatrixPath }
         let importance = try plan.imatrix.map { try ImportanceMatrix.load(path: $0) }
         let model = try ModelFile.open(modelPath)
+        if plan.solve != nil {
+            // A plan that asks for a solution is solved first (see `PlanSolving`).
+            self = try Self.solved(plan, model: model, engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance),
+                                   strict: strict, progress: progress)
+            return
+        }
         let resolution = try Self.resolution(plan, for: model, strict: strict)
         let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
         try self.init(model: model, settings: resolution.settings, engine: engine, progress: progress)

@@ -148,3 +148,28 @@ public struct BudgetSolution: Sendable {
         return plan
     }
 }
+
+/// One point of the trade-off curve, as `weightlab sweep` lists it.
+public struct SweepPoint: Sendable {
+    /// The frontier vertex (`BudgetProblem.vertex`).
+    public let vertex: Int
+    public let totals: ModelTotals
+    /// Total error in the problem's measure.
+    public let error: Double
+}
+
+extension BudgetProblem {
+    /// Frontier vertices from the smallest to the largest, at most `limit` of them (evenly spaced over the
+    /// vertices, both ends kept) when a limit is given.
+    public func sweep(limit: Int? = nil) -> [SweepPoint] {
+        let n = frontier.count
+        var picks = Array(0..<n)
+        if let limit, limit >= 2, n > limit {
+            picks = Array(Set((0..<limit).map { Int((Double($0) * Double(n - 1) / Double(limit - 1)).rounded()) })).sorted()
+        }
+        return picks.map { t in
+            let s = vertex(t)
+            return SweepPoint(vertex: t, totals: s.totals, error: s.error)
+        }
+    }
+}
