@@ -40,7 +40,7 @@ public struct BudgetProblem: Sendable {
         let candidates = model.tensors.indices.filter { i in
             let t = model.tensors[i]
             return t.isFloating && t.shape.count >= 2 && !(i < pinned.count && pinned[i])
-                && menu.options.contains { (try? LayerEvaluator.validate($0, shape: t.shape)) != nil }
+                && menu.options.contains { SolverMenu.fits($0, shape: t.shape) }
         }
         evaluated = try engine.evaluateMenu(menu, layers: candidates, cancel: cancel, progress: progress)
         // Unsolved floating tensors at their base settings.
@@ -89,11 +89,21 @@ public struct BudgetProblem: Sendable {
 
     /// The least-error choice within `target` for the whole model; an error names the smallest size the
     /// menu reaches when the target is below it.
-    public func solve(_ target: PlanSolve.Target) throws -> BudgetSolution {
-        let budget = self.budget(target)
-        guard let s = frontier.solve(budget: budget - fixedBytes) else {
+    ///
+    /// With `refine` (the default) a target between two frontier points is also solved exactly on a grid of
+    /// at most `refineCells` byte cells (`ByteGridSolver`), and the better of the two answers is kept.
+    public func solve(_ target: PlanSolve.Target, refine: Bool = true, refineCells: Int = 1 << 16) throws -> BudgetSolution {
+        let budget = self.budget(target) - fixedBytes
+        guard var s = frontier.solve(budget: budget) else {
             let bpw = Double(smallestBytes) * 8 / Double(max(1, model.parameters))
             throw CompressionError("the target (\(target.text)) is below the smallest size this menu reaches: \(smallestBytes) bytes, \(String(format: "%.3f", bpw)) bits per weight")
+        }
+        if refine && s.gap > 0, let exact = ByteGridSolver.solve(options: frontier.options, budget: budget,
+                                                                   unit: max(1, (budget + refineCells - 1) / refineCells)),
+           exact.error < s.error {
+            s.choice = exact.choice
+            s.error = exact.error
+            s.bytes = exact.bytes
         }
         return solution(choice: s.choice, lowerBound: s.lowerBound + fixedError)
     }

@@ -47,7 +47,7 @@ extension Engine {
         var out = [LayerEvaluation?](repeating: nil, count: menu.options.count)
         var todo: [Int] = []
         for (j, s) in menu.options.enumerated() {
-            guard (try? LayerEvaluator.validate(s, shape: tensor.shape)) != nil else { continue }
+            guard SolverMenu.fits(s, shape: tensor.shape) else { continue }
             if let hit = lock.withLock({ cache[CacheKey(layer: layer, settings: s, cut: nil)] }) {
                 out[j] = hit.evaluation
             } else {

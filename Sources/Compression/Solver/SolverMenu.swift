@@ -35,6 +35,13 @@ public struct SolverMenu: Equatable, Sendable {
         model.format == .gguf ? ggml : integer
     }
 
+    /// Whether an option can be given to a tensor of `shape` in a plan: the kernels accept it and the plan
+    /// resolver would not refuse it (groups must divide the rows, as plans require).
+    public static func fits(_ option: LayerSettings, shape: [Int]) -> Bool {
+        guard (try? LayerEvaluator.validate(option, shape: shape)) != nil else { return false }
+        return option.quantize.codec?.misfit(shape) == nil
+    }
+
     private static func q(_ f: QuantFormat) -> LayerSettings { LayerSettings(quantize: f) }
 
     /// Largest menu a file may hold: the option index is stored in 16 bits by the exact solver.
