@@ -31,14 +31,21 @@ public enum ByteGridSolver {
                 guard let p = layer[j], p.error.isFinite, p.bytes >= 0, j < Int(UInt16.max) else { return nil }
                 return (j, (p.bytes + unit - 1) / unit, p.error)
             }
-            for b in 0..<cells {
-                var v = Double.infinity, arg = UInt16.max
-                for o in fitting where o.cost <= b {
-                    let candidate = best[b - o.cost] + o.error
-                    if candidate < v { v = candidate; arg = UInt16(o.j) }
+            // Option by option over every cell (a straight loop the optimiser keeps in registers).
+            best.withUnsafeBufferPointer { f in
+                next.withUnsafeMutableBufferPointer { g in
+                    argmin.withUnsafeMutableBufferPointer { a in
+                        let row = a.baseAddress! + i * cells
+                        for b in 0..<cells { g[b] = .infinity }
+                        for o in fitting where o.cost < cells {
+                            let arg = UInt16(o.j), c = o.cost, e = o.error
+                            for b in c..<cells {
+                                let v = f[b - c] + e
+                                if v < g[b] { g[b] = v; row[b] = arg }
+                            }
+                        }
+                    }
                 }
-                next[b] = v
-                argmin[i * cells + b] = arg
             }
             swap(&best, &next)
         }
