@@ -71,3 +71,33 @@ struct SolveCommandTests {
         #expect((object["points"] as? [Any])?.count == rows.count)
     }
 }
+
+/// `report --format json` carries each layer's diagnostics (numpy's values: `make_diagnostics.py`).
+struct ReportDiagnosticsTests {
+    @Test func jsonHasDiagnostics() throws {
+        let model = Fixtures.path("diagnostics/model.safetensors")
+        let dir = try TemporaryDirectory()
+        let plan = try dir.write("p.json", text: "{\"version\": 1, \"default\": {\"quantize\": {\"format\": \"int\", \"bits\": 4}}}")
+        let r = try CommandRunner.run(["report", model, "--plan", plan, "--format", "json"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let expected = try #require(try Fixtures.json("diagnostics/expected.json") as? [String: [String: Any]])
+        let layers = try #require(json["layers"] as? [[String: Any]])
+        var shares = 0.0
+        for layer in layers {
+            let name = try #require(layer["name"] as? String)
+            let d = try #require(layer["diagnostics"] as? [String: Any])
+            let ref = try #require(expected[name])
+            #expect(d["outliers_6sigma"] as? Int == ref["outliers"] as? Int)
+            let k = try #require(d["kurtosis"] as? Double), rk = try #require(ref["kurtosis"] as? Double)
+            #expect(abs(k - rk) <= 1e-6 * abs(rk))
+            if let s = ref["channel_spread"] as? Double {
+                #expect(abs((d["channel_spread"] as? Double ?? 0) - s) <= 1e-6 * s)
+            } else {
+                #expect(d["channel_spread"] is NSNull)
+            }
+            shares += d["error_share"] as? Double ?? 0
+        }
+        #expect(abs(shares - 1) < 1e-9)
+    }
+}
