@@ -5,6 +5,7 @@ public enum Command: String, CaseIterable, Sendable {
     case moveUp, moveDown, first, last, pageUp, pageDown, nextPane, previousPane
     case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel, toggleMetrics
     case sortByFile, sortByName, sortByParams, sortByBits, sortBySparsity, sortBySQNR, sortBySize
+    case sortByKurtosis, sortByErrorShare, sortBySensitivity, toggleDiagnostics
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll, cyclePreset
@@ -76,7 +77,11 @@ public enum Keymap {
         KeyBinding(c("5"), .sortBySparsity, "sort by pruned fraction, most first", .navigation),
         KeyBinding(c("6"), .sortBySQNR, "sort by SQNR, worst first", .navigation),
         KeyBinding(c("7"), .sortBySize, "sort by size, largest first", .navigation),
+        KeyBinding(c("8"), .sortByKurtosis, "sort by kurtosis, highest first", .navigation),
+        KeyBinding(c("9"), .sortByErrorShare, "sort by share of the model's error", .navigation),
+        KeyBinding(c("0"), .sortBySensitivity, "sort by error per bit saved, most first", .navigation),
         KeyBinding(c("m"), .toggleMetrics, "show / hide MSE, max error and cosine columns", .navigation),
+        KeyBinding(c("d"), .toggleDiagnostics, "show / hide kurtosis, error share, err/bit", .navigation),
         KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
         KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
@@ -174,6 +179,9 @@ public enum Keymap {
         case .sortBySparsity: .sparsity
         case .sortBySQNR: .sqnr
         case .sortBySize: .size
+        case .sortByKurtosis: .kurtosis
+        case .sortByErrorShare: .errorShare
+        case .sortBySensitivity: .sensitivity
         default: nil
         }
     }

@@ -137,12 +137,14 @@ enum Reducer {
             let all = AppState.SortColumn.allCases
             setSort(&state, all[(state.sort.rawValue + 1) % all.count], descending: state.sortDescending)
         case .toggleMetrics: state.showMetrics.toggle()
+        case .toggleDiagnostics: state.showDiagnostics.toggle()
         case .sortReverse: setSort(&state, state.sort, descending: !state.sortDescending)
-        case .sortByFile, .sortByName, .sortByParams, .sortByBits, .sortBySparsity, .sortBySQNR, .sortBySize:
+        case .sortByFile, .sortByName, .sortByParams, .sortByBits, .sortBySparsity, .sortBySQNR, .sortBySize,
+             .sortByKurtosis, .sortByErrorShare, .sortBySensitivity:
             let column = Keymap.sortColumn(command)!
             // The column's key again reverses; a new column starts with its most telling end first (largest
             // sizes, lowest SQNR) as `S` would have to find otherwise.
-            let descending = column == state.sort ? !state.sortDescending : [.params, .bits, .sparsity, .size].contains(column)
+            let descending = column == state.sort ? !state.sortDescending : [.params, .bits, .sparsity, .size, .kurtosis, .errorShare, .sensitivity].contains(column)
             setSort(&state, column, descending: descending)
         case .toggleMark:
             if state.marked.contains(state.focus) { state.marked.remove(state.focus) } else { state.marked.insert(state.focus) }
