@@ -107,6 +107,8 @@ public struct AppState: Equatable, Sendable {
     public var showHelp = false
     /// `m`: the layer table also shows MSE, max error and cosine (what `report` prints).
     public var showMetrics = false
+    /// Budget mode (`T`): the solver's menu, frontier and target; nil when off.
+    public var budget: BudgetState?
     /// `d`: the layer table also shows diagnostics: kurtosis, share of the model's error, error per bit saved.
     public var showDiagnostics = false
     public var helpScroll = 0

@@ -6,6 +6,8 @@ public enum Command: String, CaseIterable, Sendable {
     case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel, toggleMetrics
     case sortByFile, sortByName, sortByParams, sortByBits, sortBySparsity, sortBySQNR, sortBySize
     case sortByKurtosis, sortByErrorShare, sortBySensitivity, toggleDiagnostics
+    // Budget mode
+    case toggleBudget, targetUp, targetDown, pinLayer
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll, cyclePreset
@@ -107,6 +109,10 @@ public enum Keymap {
         KeyBinding(c("r"), .resetLayer, "reset to uncompressed", .tuning),
         KeyBinding(c("b"), .takeSnapshot, "snapshot to compare with (Δ columns)", .tuning),
         KeyBinding(c("B"), .dropSnapshot, "drop the snapshot", .tuning),
+        KeyBinding(c("T"), .toggleBudget, "budget mode: the solver sets every matrix", .tuning),
+        KeyBinding(c(">"), .targetUp, "budget: larger target (less error)", .tuning),
+        KeyBinding(c("<"), .targetDown, "budget: smaller target", .tuning),
+        KeyBinding(c("!"), .pinLayer, "budget: pin / unpin the focused layer", .tuning),
         KeyBinding(c("P"), .cyclePreset, "llama.cpp preset, whole model: Q8_0, Q6_K…Q2_K", .tuning),
 
         KeyBinding(c("l"), .toggleLogCounts, "linear / log counts", .histogram),

@@ -7,7 +7,7 @@
 /// prefixes are the vertices of the model's frontier. A budget between two vertices takes the lower one, then
 /// fills greedily with further steps that still fit; the answer is then at most `gap` from the optimum
 /// (the linear relaxation bounds it from below).
-public struct BudgetFrontier: Sendable {
+public struct BudgetFrontier: Equatable, Sendable {
     /// One hull step of one layer.
     public struct Increment: Hashable, Sendable {
         public let layer: Int

@@ -2,7 +2,7 @@ import Dispatch
 import WeightFormats
 
 /// Every menu option evaluated on every layer the solver chooses for: the bytes and errors it trades.
-public struct MenuEvaluation: Sendable {
+public struct MenuEvaluation: Equatable, Sendable {
     public let menu: SolverMenu
     /// Tensor indices, in model order.
     public let layers: [Int]

@@ -2,7 +2,7 @@ import WeightFormats
 
 /// The options a budget solver may give each layer: settings (format, bits, granularity, pruning), one of
 /// which every solved layer gets. An option that does not fit a layer's shape is skipped for that layer.
-public struct SolverMenu: Equatable, Sendable {
+public struct SolverMenu: Hashable, Sendable {
     public var options: [LayerSettings]
 
     public init(_ options: [LayerSettings]) { self.options = options }
