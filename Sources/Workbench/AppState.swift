@@ -16,6 +16,8 @@ public struct AppState: Equatable, Sendable {
     /// Layer-table sort orders (`s` cycles, `S` reverses). `.file` is the model's own order.
     public enum SortColumn: Int, CaseIterable, Sendable {
         case file, name, params, bits, sparsity, sqnr, size, kurtosis, errorShare, sensitivity
+        /// What `s` steps through.
+        public static let cycled: [SortColumn] = [.file, .name, .params, .bits, .sparsity, .sqnr, .size]
         public var title: String {
             switch self {
             case .file: "file order"

@@ -36,6 +36,8 @@ public enum KeyContext: String, CaseIterable, Sendable {
     /// Only while the settings pane has focus.
     case settingsPane = "Settings pane focused"
     case general = "General"
+    /// Diagnostics columns and budget mode (consulted with the layer, tuning and general keys).
+    case budget = "Diagnostics and budget mode"
     case filter = "Filter prompt"
     case value = "Value prompt (:)"
     case writePrompt = "Write-model prompt"
@@ -79,11 +81,7 @@ public enum Keymap {
         KeyBinding(c("5"), .sortBySparsity, "sort by pruned fraction, most first", .navigation),
         KeyBinding(c("6"), .sortBySQNR, "sort by SQNR, worst first", .navigation),
         KeyBinding(c("7"), .sortBySize, "sort by size, largest first", .navigation),
-        KeyBinding(c("8"), .sortByKurtosis, "sort by kurtosis, highest first", .navigation),
-        KeyBinding(c("9"), .sortByErrorShare, "sort by share of the model's error", .navigation),
-        KeyBinding(c("0"), .sortBySensitivity, "sort by error per bit saved, most first", .navigation),
         KeyBinding(c("m"), .toggleMetrics, "show / hide MSE, max error and cosine columns", .navigation),
-        KeyBinding(c("d"), .toggleDiagnostics, "show / hide kurtosis, error share, err/bit", .navigation),
         KeyBinding(c(" "), .toggleMark, "mark / unmark the layer", .navigation),
         KeyBinding(c("a"), .markAll, "mark every visible layer", .navigation),
         KeyBinding(c("A"), .clearMarks, "clear marks", .navigation),
@@ -109,10 +107,6 @@ public enum Keymap {
         KeyBinding(c("r"), .resetLayer, "reset to uncompressed", .tuning),
         KeyBinding(c("b"), .takeSnapshot, "snapshot to compare with (Δ columns)", .tuning),
         KeyBinding(c("B"), .dropSnapshot, "drop the snapshot", .tuning),
-        KeyBinding(c("T"), .toggleBudget, "budget mode: the solver sets every matrix", .tuning),
-        KeyBinding(c(">"), .targetUp, "budget: larger target (less error)", .tuning),
-        KeyBinding(c("<"), .targetDown, "budget: smaller target", .tuning),
-        KeyBinding(c("!"), .pinLayer, "budget: pin / unpin the focused layer", .tuning),
         KeyBinding(c("P"), .cyclePreset, "llama.cpp preset, whole model: Q8_0, Q6_K…Q2_K", .tuning),
 
         KeyBinding(c("l"), .toggleLogCounts, "linear / log counts", .histogram),
@@ -146,6 +140,15 @@ public enum Keymap {
         KeyBinding([.tab], .nextContainer, "next container", .writePrompt),
         KeyBinding([.backspace, .delete], .deleteWriteCharacter, "delete a character (other keys type)", .writePrompt),
 
+        KeyBinding(c("8"), .sortByKurtosis, "sort by kurtosis, highest first", .budget),
+        KeyBinding(c("9"), .sortByErrorShare, "sort by share of the model's error", .budget),
+        KeyBinding(c("0"), .sortBySensitivity, "sort by error per bit saved, most first", .budget),
+        KeyBinding(c("d"), .toggleDiagnostics, "show / hide kurtosis, error share, err/bit", .budget),
+        KeyBinding(c("T"), .toggleBudget, "budget mode: the solver sets every matrix", .budget),
+        KeyBinding(c(">"), .targetUp, "budget: larger target (less error)", .budget),
+        KeyBinding(c("<"), .targetDown, "budget: smaller target", .budget),
+        KeyBinding(c("!"), .pinLayer, "budget: pin / unpin the focused layer", .budget),
+
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
         KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
         KeyBinding([.down] + c("j"), .scrollHelpDown, "scroll down (or the mouse wheel)", .help),
@@ -167,7 +170,7 @@ public enum Keymap {
             contexts = [.writePrompt]
         } else {
             contexts = (state.pane == .histogram ? [.histogramPane] : state.pane == .settings ? [.settingsPane] : [])
-                + [.navigation, .tuning, .histogram, .general]
+                + [.navigation, .tuning, .histogram, .general, .budget]
         }
         for context in contexts {
             if let b = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) { return b.command }

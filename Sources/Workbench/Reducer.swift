@@ -141,8 +141,9 @@ enum Reducer {
         case .previousPane: state.pane = AppState.Pane(rawValue: (state.pane.rawValue + 2) % 3)!
         case .startFilter: state.isEditingFilter = true
         case .sortNext:
-            let all = AppState.SortColumn.allCases
-            setSort(&state, all[(state.sort.rawValue + 1) % all.count], descending: state.sortDescending)
+            // `s` cycles the table's own columns; the diagnostics sorts have their keys (8, 9, 0).
+            let all = AppState.SortColumn.cycled
+            setSort(&state, all[((all.firstIndex(of: state.sort) ?? -1) + 1) % all.count], descending: state.sortDescending)
         case .toggleMetrics: state.showMetrics.toggle()
         case .toggleDiagnostics: state.showDiagnostics.toggle()
         case .toggleBudget: return toggleBudget(&state)

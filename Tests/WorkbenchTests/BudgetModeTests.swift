@@ -123,3 +123,19 @@ import TestSupport
         #expect(zip(kurtoses, kurtoses.dropFirst()).allSatisfy { $0 >= $1 })
     }
 }
+
+@Suite struct BudgetKeymapTests {
+    /// The budget and diagnostics keys are consulted with the layer, tuning, histogram and general keys:
+    /// none of them may be bound there already.
+    @Test func budgetKeysClashWithNothing() {
+        let group: [KeyContext] = [.histogramPane, .settingsPane, .navigation, .tuning, .histogram, .general]
+        let taken = Set(Keymap.bindings.filter { group.contains($0.context) }.flatMap(\.keys))
+        for b in Keymap.bindings where b.context == .budget {
+            for k in b.keys { #expect(!taken.contains(k), "\(k) of \(b.command) is bound elsewhere") }
+            #expect(b.help.count <= 45, "\(b.help) is longer than the help column")
+        }
+        let s = FakeModel.loadedState()
+        #expect(Keymap.command(for: .character("T"), in: s) == .toggleBudget)
+        #expect(Keymap.command(for: .character("9"), in: s) == .sortByErrorShare)
+    }
+}
