@@ -83,9 +83,21 @@ public struct PlanEvaluation: Sendable {
 
     @inline(never)
     public static func resolution(_ plan: Plan, for model: Model, strict: Bool) throws -> PlanResolution {
-        try plan.resolution(for: model.tensors, metadata: model.metadata, strict: strict)
+        try refuseUnsolved(plan)
+        return try plan.resolution(for: model.tensors, metadata: model.metadata, strict: strict)
     }
 
     @inline(never)
-    static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] { try plan.resolve(for: model.tensors, metadata: model.metadata) }
+    static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] {
+        try refuseUnsolved(plan)
+        return try plan.resolve(for: model.tensors, metadata: model.metadata)
+    }
+
+    /// A plan with `solve` names no settings until it is solved: only `report` solves it here, so anything
+    /// else that would resolve it (apply, export, the workbench) says so rather than use its default alone.
+    static func refuseUnsolved(_ plan: Plan) throws {
+        guard plan.solve != nil else { return }
+        throw PlanError(path: plan.source, field: "solve",
+                        reason: "the plan asks the solver for its settings; write them out with `weightlab solve MODEL --target-… -o PLAN` and use that plan")
+    }
 }

@@ -48,6 +48,19 @@ struct SolveCommandTests {
         #expect(bad.stderr.contains("[0].quantize.bits"))
     }
 
+    /// `report` solves a plan with `solve`; commands that would only resolve it refuse it in one line.
+    @Test func planWithSolveIsSolvedByReportAndRefusedByApply() throws {
+        let dir = try TemporaryDirectory()
+        let plan = try dir.write("ask.json", text: "{\"version\": 1, \"solve\": {\"target\": {\"bpw\": 6}}}")
+        let report = try CommandRunner.run(["report", example, "--plan", plan])
+        #expect(report.status == 0, "stderr: \(report.stderr)")
+        #expect(report.stdout.contains("total ("))
+        let apply = try CommandRunner.run(["apply", example, "--plan", plan, "-o", dir.path + "/m.safetensors"])
+        #expect(apply.status == 2)
+        #expect(apply.stderr.contains("solve: the plan asks the solver"), "\(apply.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/m.safetensors"))
+    }
+
     /// The sweep lists the frontier from the smallest choice to the original model: sizes grow and the
     /// error falls, and the last point is the model as it is (exact).
     @Test func sweepListsTheFrontier() throws {

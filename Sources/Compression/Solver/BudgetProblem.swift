@@ -90,20 +90,25 @@ public struct BudgetProblem: Sendable {
     /// The least-error choice within `target` for the whole model; an error names the smallest size the
     /// menu reaches when the target is below it.
     ///
-    /// With `refine` (the default) a target between two frontier points is also solved exactly on a grid of
-    /// at most `refineCells` byte cells (`ByteGridSolver`), and the better of the two answers is kept.
-    public func solve(_ target: PlanSolve.Target, refine: Bool = true, refineCells: Int = 1 << 16) throws -> BudgetSolution {
+    /// With `refine` (the default) a target between two frontier points is also solved on a grid of byte
+    /// cells (`ByteGridSolver`; at most `refineWork` layer × cell steps, at least 65 536 cells) and the better
+    /// of the two answers is kept. When the grid is one byte per cell that answer is the exact optimum.
+    public func solve(_ target: PlanSolve.Target, refine: Bool = true, refineWork: Int = 1 << 24) throws -> BudgetSolution {
+        let refineCells = max(1 << 16, refineWork / max(1, frontier.options.count))
         let budget = self.budget(target) - fixedBytes
         guard var s = frontier.solve(budget: budget) else {
             let bpw = Double(smallestBytes) * 8 / Double(max(1, model.parameters))
             throw CompressionError("the target (\(target.text)) is below the smallest size this menu reaches: \(smallestBytes) bytes, \(String(format: "%.3f", bpw)) bits per weight")
         }
-        if refine && s.gap > 0, let exact = ByteGridSolver.solve(options: frontier.options, budget: budget,
-                                                                   unit: max(1, (budget + refineCells - 1) / refineCells)),
-           exact.error < s.error {
-            s.choice = exact.choice
-            s.error = exact.error
-            s.bytes = exact.bytes
+        let unit = max(1, (budget + refineCells - 1) / refineCells)
+        if refine && s.gap > 0, let exact = ByteGridSolver.solve(options: frontier.options, budget: budget, unit: unit) {
+            if exact.error < s.error {
+                s.choice = exact.choice
+                s.error = exact.error
+                s.bytes = exact.bytes
+            }
+            // One byte per cell: nothing within the budget has less error.
+            if unit == 1 { s.lowerBound = s.error }
         }
         return solution(choice: s.choice, lowerBound: s.lowerBound + fixedError)
     }
