@@ -23,6 +23,12 @@ public struct BudgetState: Equatable, Sendable {
     /// Frontier vertices a `>` or `<` moves: about one fortieth of the way, at least one.
     public var step: Int { max(1, (frontier?.count ?? 1) / 40) }
 
+    /// `layer`'s diagnostics, measured when the menu job decoded it.
+    func diagnostics(layer: Int) -> LayerDiagnostics? {
+        guard let evaluated, let k = evaluated.layers.firstIndex(of: layer) else { return nil }
+        return evaluated.diagnostics[k]
+    }
+
     /// The menu's answer for `layer` and option `j` (nil when the option does not fit, or not evaluated).
     func answer(layer: Int, option j: Int) -> LayerEvaluation? {
         guard let evaluated, let k = evaluated.layers.firstIndex(of: layer) else { return nil }

@@ -134,6 +134,9 @@ import TestSupport
         let evaluated = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateMenu(menu, layers: layers)
         let fresh = Engine(model: model, scheduler: ImmediateScheduler())
         for (k, layer) in layers.enumerated() {
+            let t = model.tensors[layer]
+            let values = try [Float](unsafeUninitializedCapacity: t.parameters) { b, n in try t.decode(0..<t.parameters, into: b); n = t.parameters }
+            #expect(evaluated.diagnostics[k] == values.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: t.shape) })
             for (j, option) in menu.options.enumerated() {
                 let fits = SolverMenu.fits(option, shape: model.tensors[layer].shape)
                 #expect((evaluated.results[k][j] != nil) == fits)

@@ -10,6 +10,8 @@ import TestSupport
     @discardableResult
     func type(_ s: inout AppState, _ text: String) -> [Effect] { text.flatMap { key(&s, .character($0)) } }
 
+    static func trimmed(_ line: String) -> String { String(line.reversed().drop { $0 == " " }.reversed()) }
+
     /// What the runtime's menu job answers for the fake model: every option on every weight matrix.
     static func menuAnswer(_ menu: SolverMenu) -> MenuEvaluation {
         let layers = FakeModel.layers.indices.filter { i in
@@ -23,7 +25,10 @@ import TestSupport
                                                     originalDType: FakeModel.layers[i].dtype)
             }
         }
-        return MenuEvaluation(menu: menu, layers: layers, results: results)
+        let diagnostics = layers.map { i in
+            FakeModel.values[i]!.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: FakeModel.layers[i].shape) }
+        }
+        return MenuEvaluation(menu: menu, layers: layers, results: results, diagnostics: diagnostics)
     }
 
     /// Budget mode on, with the menu answered.
@@ -99,6 +104,21 @@ import TestSupport
         let lines = view(s, width: 120, height: 40).lines
         #expect(lines.contains { $0.contains("@") })
         assertSnapshot(lines: lines, named: "budget-120x40")
+    }
+
+    /// Channel spread and outliers need the values: they show once budget mode's menu job has decoded them.
+    @Test func spreadAndOutliersFromTheMenuJob() throws {
+        var s = FakeModel.loadedState(width: 200, height: 40)
+        type(&s, "d")
+        let before = view(s, width: 200, height: 40).lines
+        #expect(before[2].contains("spread") && before[2].contains(">6σ"), "\(before[2])")
+        let row0 = Self.trimmed(before.first { $0.contains("layers.0.attention.wq.weight") } ?? "")
+        #expect(row0.hasSuffix("…     …"), "\(row0)")
+        _ = type(&s, "T")
+        _ = reduce(&s, .jobFinished(.evaluateMenu(.integer), .success(.menuEvaluated(Self.menuAnswer(.integer)))))
+        let d = FakeModel.values[1]!.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: FakeModel.layers[1].shape) }
+        let row = Self.trimmed(view(s, width: 200, height: 40).lines.first { $0.contains("layers.0.attention.wq.weight") } ?? "")
+        #expect(row.hasSuffix(" " + Format.fixed(d.channelSpread!, 1) + String(repeating: " ", count: 5 - "\(d.outliers)".count + 1) + "\(d.outliers)"), "\(row)")
     }
 
     @Test func diagnosticsColumnsAndSortKeys() throws {

@@ -8,11 +8,15 @@ public struct MenuEvaluation: Equatable, Sendable {
     public let layers: [Int]
     /// `results[k][j]`: option `j` on tensor `layers[k]`, nil when the option does not fit its shape.
     public let results: [[LayerEvaluation?]]
+    /// Each layer's diagnostics, measured on the values decoded for the menu (nil when every answer came
+    /// from the engine's cache and nothing was decoded).
+    public let diagnostics: [LayerDiagnostics?]
 
-    public init(menu: SolverMenu, layers: [Int], results: [[LayerEvaluation?]]) {
+    public init(menu: SolverMenu, layers: [Int], results: [[LayerEvaluation?]], diagnostics: [LayerDiagnostics?]? = nil) {
         self.menu = menu
         self.layers = layers
         self.results = results
+        self.diagnostics = diagnostics ?? Array(repeating: nil, count: layers.count)
     }
 }
 
@@ -24,7 +28,7 @@ extension Engine {
     /// nil. `progress` gets (layers done, layers total).
     public func evaluateMenu(_ menu: SolverMenu, layers: [Int], cancel: CancellationToken = CancellationToken(),
                              progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> MenuEvaluation {
-        let slots = ResultSlots<Result<[LayerEvaluation?], EvaluationFailure>>(count: layers.count)
+        let slots = ResultSlots<Result<([LayerEvaluation?], LayerDiagnostics?), EvaluationFailure>>(count: layers.count)
         let done = Counter()
         DispatchQueue.concurrentPerform(iterations: layers.count) { k in
             if cancel.isCancelled { return }
@@ -32,17 +36,17 @@ extension Engine {
             progress(done.increment(), layers.count)
         }
         if cancel.isCancelled { throw CancellationError() }
-        let results = try layers.indices.map { k -> [LayerEvaluation?] in
+        let answers = try layers.indices.map { k -> ([LayerEvaluation?], LayerDiagnostics?) in
             switch slots.values[k] {
             case .success(let r)?: return r
             case .failure(let f)?: throw ModelError(model.path, "tensor '\(DisplayText.escaped(model.tensors[layers[k]].name))': \(f.message)")
             case nil: throw CancellationError()
             }
         }
-        return MenuEvaluation(menu: menu, layers: layers, results: results)
+        return MenuEvaluation(menu: menu, layers: layers, results: answers.map(\.0), diagnostics: answers.map(\.1))
     }
 
-    private func menuOutcome(layer: Int, menu: SolverMenu, token: CancellationToken) -> Result<[LayerEvaluation?], EvaluationFailure> {
+    private func menuOutcome(layer: Int, menu: SolverMenu, token: CancellationToken) -> Result<([LayerEvaluation?], LayerDiagnostics?), EvaluationFailure> {
         let tensor = model.tensors[layer]
         var out = [LayerEvaluation?](repeating: nil, count: menu.options.count)
         var todo: [Int] = []
@@ -54,17 +58,20 @@ extension Engine {
                 todo.append(j)
             }
         }
-        guard !todo.isEmpty else { return .success(out) }
+        guard !todo.isEmpty else { return .success((out, nil)) }
         do {
             let values = try self.values(of: tensor)
-            try values.withUnsafeBufferPointer { v in
+            let diagnostics = try values.withUnsafeBufferPointer { v in
+                // While the values are decoded: what makes the layer hard to quantize.
+                let d = LayerDiagnostics.measure(v, shape: tensor.shape)
                 for j in todo {
                     let e = try evaluate(tensor, settings: menu.options[j], cut: nil, token: token, withLevels: false, decoded: v)
                     lock.withLock { cache[CacheKey(layer: layer, settings: menu.options[j], cut: nil)] = e }
                     out[j] = e.evaluation
                 }
+                return d
             }
-            return .success(out)
+            return .success((out, diagnostics))
         } catch is CancellationError {
             return .failure(Self.cancelled)
         } catch let e as ModelError {

@@ -46,6 +46,8 @@ enum LayerTable {
         Column(title: "kurt", width: 6, align: .right, sort: .kurtosis, dropOrder: 0),
         Column(title: "share", width: 6, align: .right, sort: .errorShare, dropOrder: 0),
         Column(title: "err/bit", width: 8, align: .right, sort: .sensitivity, dropOrder: 0),
+        Column(title: "spread", width: 7, align: .right, sort: nil, dropOrder: 8),
+        Column(title: ">6σ", width: 5, align: .right, sort: nil, dropOrder: 7),
     ]
 
     /// Shown while a snapshot (`b`) is held: each layer's change against it.
@@ -230,12 +232,15 @@ enum LayerTable {
     /// error per bit saved from the numbers model.
     static func diagnostic(_ column: String, _ state: AppState, layer i: Int) -> (String, ThemeRole?)? {
         let r = state.records[i]
-        guard ["kurt", "share", "err/bit"].contains(column) else { return nil }
+        guard ["kurt", "share", "err/bit", "spread", ">6σ"].contains(column) else { return nil }
         guard r.tensor.isFloating else { return ("", nil) }
         let text: String?
         switch column {
         case "kurt": text = r.analysis.map { Format.fixed($0.statistics.kurtosis, 1) }
         case "share": text = r.numbers.errorShare(of: state.totals.totals).map(Format.percent)
+        // Channel spread and outliers need a pass over the values: budget mode's menu job makes it.
+        case "spread": text = state.budget?.diagnostics(layer: i).map { $0.channelSpread.map { Format.fixed($0, 1) } ?? "—" }
+        case ">6σ": text = state.budget?.diagnostics(layer: i).map { "\($0.outliers)" }
         default: text = r.numbers.sensitivity(originalBytes: r.tensor.bytes).map(Format.value)
         }
         return text.map { ($0, nil) } ?? ("…", .inactive)
