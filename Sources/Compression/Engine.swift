@@ -61,7 +61,7 @@ public final class Engine: @unchecked Sendable {
     public let model: Model
     let scheduler: any Scheduler
     let lock = NSLock()
-    private var cache: [CacheKey: Evaluated] = [:]
+    var cache: [CacheKey: Evaluated] = [:]
     private var running: [Int: CancellationToken] = [:]
     private var pending: [Int: Request] = [:]
     /// Layers with a pending request, in the order they will be served.
@@ -255,18 +255,20 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Decodes the tensor and evaluates it, split into row pieces across cores when the settings allow.
+    /// `decoded` (the whole tensor already as Float, for evaluating a menu of settings on one decode) is read
+    /// instead of the file; the pieces and their numbers are the same either way.
     /// `reconstructed` (for `apply`'s verification) is handed each piece's reconstruction with the index of
     /// its first element, on whichever thread computed it.
     func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken,
                   withLevels: Bool = true, pieceElements: Int = Engine.pieceElements,
+                  decoded: UnsafeBufferPointer<Float>? = nil,
                   reconstructed: (@Sendable (Int, UnsafeBufferPointer<Float>) throws -> Void)? = nil) throws -> Evaluated {
         try LayerEvaluator.validate(settings, shape: tensor.shape)
         let weights = try importanceWeights(tensor)
         let rowsPerPiece = Self.rowsPerPiece(settings, shape: tensor.shape, pieceElements: pieceElements)
         let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
         guard let rowsPerPiece, tensor.shape.count > 1, tensor.shape[0] > rowsPerPiece else {
-            let v = try values(of: tensor)
-            return try v.withUnsafeBufferPointer { vals in
+            func whole(_ vals: UnsafeBufferPointer<Float>) throws -> Evaluated {
                 var output: [Float] = reconstructed == nil ? [] : [Float](repeating: 0, count: max(1, vals.count))
                 let e = try output.withUnsafeMutableBufferPointer { out in
                     try Self.withOptional(weights) { w in
@@ -281,10 +283,14 @@ public final class Engine: @unchecked Sendable {
                 let found = withLevels ? LevelFinder.find(settings.quantize, values: vals, shape: tensor.shape, clustering: e.clustering) : nil
                 return Evaluated(evaluation: e, levels: found?.levels)
             }
+            if let decoded { return try whole(decoded) }
+            return try values(of: tensor).withUnsafeBufferPointer(whole)
         }
         let rows = tensor.shape[0]
         let pieces = (rows + rowsPerPiece - 1) / rowsPerPiece
         let slots = ResultSlots<(LayerEvaluation, LevelFinder.Found?)>(count: pieces)
+        // Read-only while the pieces run, and outlives them (the caller holds it across this call).
+        nonisolated(unsafe) let decoded = decoded
         DispatchQueue.concurrentPerform(iterations: pieces) { p in
             if token.isCancelled { slots.fail(CancellationError()); return }
             let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
@@ -295,7 +301,11 @@ public final class Engine: @unchecked Sendable {
             defer { buffers.give(input); buffers.give(output) }
             do {
                 let values = UnsafeMutableBufferPointer(rebasing: input[0..<count])
-                try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
+                if let decoded {
+                    _ = values.initialize(from: UnsafeBufferPointer(rebasing: decoded[(r0 * rowElements)..<(r1 * rowElements)]))
+                } else {
+                    try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
+                }
                 let v = UnsafeBufferPointer(values)
                 let e = try Self.withOptional(weights) { w in
                     try LayerEvaluator.evaluate(settings, shape: shape, values: v, originalDType: tensor.dtype,

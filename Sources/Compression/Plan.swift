@@ -59,6 +59,8 @@ public struct Plan: Equatable, Sendable {
     /// An importance matrix file (`"imatrix": "imatrix.gguf"`, GGUF or legacy .dat) for ggml's weighted
     /// quantizers and the importance-weighted error.
     public var imatrix: String?
+    /// A request to choose each layer's settings for a size target (`PlanSolve`); nil for a plain plan.
+    public var solve: PlanSolve?
 
     public init(defaultSettings: PlanSection = PlanSection(), rules: [PlanRule] = [], note: String? = nil,
                 ignoreCase: Bool = false, source: String = "plan", preset: LlamaPreset? = nil, imatrix: String? = nil) {
@@ -73,7 +75,7 @@ public struct Plan: Equatable, Sendable {
 
     public static func == (a: Plan, b: Plan) -> Bool {
         a.note == b.note && a.defaultSettings == b.defaultSettings && a.rules == b.rules && a.ignoreCase == b.ignoreCase
-            && a.preset == b.preset && a.imatrix == b.imatrix
+            && a.preset == b.preset && a.imatrix == b.imatrix && a.solve == b.solve
     }
 
     /// The only plan version this program reads and writes.

@@ -53,6 +53,12 @@ public struct PlanEvaluation: Sendable {
         if let imatrixPath { plan.imatrix = imatrixPath }
         let importance = try plan.imatrix.map { try ImportanceMatrix.load(path: $0) }
         let model = try ModelFile.open(modelPath)
+        if plan.solve != nil {
+            // A plan that asks for a solution is solved first (see `PlanSolving`).
+            self = try Self.solved(plan, model: model, engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance),
+                                   strict: strict, progress: progress)
+            return
+        }
         let resolution = try Self.resolution(plan, for: model, strict: strict)
         let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
         try self.init(model: model, settings: resolution.settings, engine: engine, progress: progress)
@@ -77,9 +83,21 @@ public struct PlanEvaluation: Sendable {
 
     @inline(never)
     public static func resolution(_ plan: Plan, for model: Model, strict: Bool) throws -> PlanResolution {
-        try plan.resolution(for: model.tensors, metadata: model.metadata, strict: strict)
+        try refuseUnsolved(plan)
+        return try plan.resolution(for: model.tensors, metadata: model.metadata, strict: strict)
     }
 
     @inline(never)
-    static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] { try plan.resolve(for: model.tensors, metadata: model.metadata) }
+    static func resolve(_ plan: Plan, for model: Model) throws -> [LayerSettings] {
+        try refuseUnsolved(plan)
+        return try plan.resolve(for: model.tensors, metadata: model.metadata)
+    }
+
+    /// A plan with `solve` names no settings until it is solved: only `report` solves it here, so anything
+    /// else that would resolve it (apply, export, the workbench) says so rather than use its default alone.
+    static func refuseUnsolved(_ plan: Plan) throws {
+        guard plan.solve != nil else { return }
+        throw PlanError(path: plan.source, field: "solve",
+                        reason: "the plan asks the solver for its settings; write them out with `weightlab solve MODEL --target-… -o PLAN` and use that plan")
+    }
 }

@@ -32,7 +32,7 @@ struct PlanReader {
             throw fail("", "the plan must be a JSON object, got \(describe(root))")
         }
         let o = try object(root, at: "")
-        try allow(o, at: "", ["version", "note", "ignore_case", "preset", "imatrix", "default", "rules"])
+        try allow(o, at: "", ["version", "note", "ignore_case", "preset", "imatrix", "default", "rules", "solve"])
         guard let v = o["version"] else { throw fail("version", "missing (expected \(Plan.version))") }
         let version = try integer(v, at: "version")
         guard version == Plan.version else {
@@ -65,6 +65,7 @@ struct PlanReader {
                 plan.rules.append(try rule(item, at: FieldPath.index("rules", i)))
             }
         }
+        plan.solve = try o["solve"].map { (v) throws(PlanError) in try solve(v, at: "solve") }
         return plan
     }
 

@@ -10,6 +10,7 @@ extension Plan {
         if ignoreCase { lines.append("  \"ignore_case\": true,") }
         if let preset { lines.append("  \"preset\": \(PlanJSON.string(preset.rawValue)),") }
         if let imatrix { lines.append("  \"imatrix\": \(PlanJSON.string(imatrix)),") }
+        if let solve { lines.append("  \"solve\": \(PlanJSON.solve(solve)),") }
         let d = PlanJSON.sections(prune: defaultSettings.prune, quantize: defaultSettings.quantize)
         if d.isEmpty {
             lines.append("  \"default\": {},")

@@ -123,9 +123,29 @@ public final class EffectRunner {
                                            planText: planText, model: model, engine: engine, token: token) { p in
                     inbox.post(.jobProgress(p.progress(of: job)))
                 }
+            case .evaluateMenu(let menu):
+                result = MenuJob.run(menu: menu, model: model, engine: engine, token: token) { done, total in
+                    inbox.post(.jobProgress(JobProgress(job: job, done: done, total: total)))
+                }
             }
             if token.isCancelled { return }
             inbox.post(.jobFinished(job, result))
+        }
+    }
+}
+
+/// The `evaluateMenu` job: every option on every weight matrix (floating, rank ≥ 2, some option fits).
+enum MenuJob {
+    static func run(menu: SolverMenu, model: Model, engine: Engine, token: CancellationToken,
+                    progress: @escaping @Sendable (Int, Int) -> Void) -> Result<JobResult, EvaluationFailure> {
+        let layers = model.tensors.indices.filter { i in
+            let t = model.tensors[i]
+            return t.isFloating && t.shape.count >= 2 && menu.options.contains { SolverMenu.fits($0, shape: t.shape) }
+        }
+        do {
+            return .success(.menuEvaluated(try engine.evaluateMenu(menu, layers: layers, cancel: token, progress: progress)))
+        } catch {
+            return .failure(EvaluationFailure(message: ErrorText.plain(error)))
         }
     }
 }

@@ -53,6 +53,9 @@ extension AppState {
         case .sparsity: return records[i].numbers.pruned
         case .sqnr: return records[i].numbers.sqnr
         case .size: return records[i].numbers.bytes.map(Double.init)
+        case .kurtosis: return records[i].analysis?.statistics.kurtosis
+        case .errorShare: return records[i].numbers.errorShare(of: totals.totals)
+        case .sensitivity: return records[i].numbers.sensitivity(originalBytes: records[i].tensor.bytes)
         }
     }
 }

@@ -15,7 +15,9 @@ public struct AppState: Equatable, Sendable {
 
     /// Layer-table sort orders (`s` cycles, `S` reverses). `.file` is the model's own order.
     public enum SortColumn: Int, CaseIterable, Sendable {
-        case file, name, params, bits, sparsity, sqnr, size
+        case file, name, params, bits, sparsity, sqnr, size, kurtosis, errorShare, sensitivity
+        /// What `s` steps through.
+        public static let cycled: [SortColumn] = [.file, .name, .params, .bits, .sparsity, .sqnr, .size]
         public var title: String {
             switch self {
             case .file: "file order"
@@ -25,6 +27,9 @@ public struct AppState: Equatable, Sendable {
             case .sparsity: "pruned"
             case .sqnr: "SQNR"
             case .size: "size"
+            case .kurtosis: "kurtosis"
+            case .errorShare: "error share"
+            case .sensitivity: "error per bit"
             }
         }
     }
@@ -104,6 +109,10 @@ public struct AppState: Equatable, Sendable {
     public var showHelp = false
     /// `m`: the layer table also shows MSE, max error and cosine (what `report` prints).
     public var showMetrics = false
+    /// Budget mode (`T`): the solver's menu, frontier and target; nil when off.
+    public var budget: BudgetState?
+    /// `d`: the layer table also shows diagnostics: kurtosis, share of the model's error, error per bit saved.
+    public var showDiagnostics = false
     public var helpScroll = 0
 
     // MARK: Histogram pane

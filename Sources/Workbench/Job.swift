@@ -13,6 +13,9 @@ public enum JobRequest: Hashable, Sendable {
     /// The task metric (`E`): write the model with `settings` to a temporary file in `container` (verified),
     /// run the user's `--eval` command on it (`metricPattern` is `--eval-metric`), delete the file.
     case taskMetric(command: String, metricPattern: String?, container: String, settings: [LayerSettings], planText: String)
+    /// Budget mode: every option of the menu evaluated on every weight matrix (`Engine.evaluateMenu`: each
+    /// layer decoded once), so the solver can answer any target at once.
+    case evaluateMenu(SolverMenu)
 
     /// What the status line calls it while it runs (a job with phases names each phase instead).
     public var label: String {
@@ -20,6 +23,7 @@ public enum JobRequest: Hashable, Sendable {
         case .checkPlan: "checking plan"
         case .writeModel: "writing model, MiB"
         case .taskMetric: JobPhase.writingTemporary.label
+        case .evaluateMenu: "evaluating the menu, layers"
         }
     }
 }
@@ -65,4 +69,6 @@ public enum JobResult: Equatable, Sendable {
     /// The user's evaluation command's number on the temporary model, as printed (`text`), and how long the
     /// command ran.
     case taskMeasured(value: Double, text: String, seconds: Double)
+    /// Budget mode's menu, evaluated.
+    case menuEvaluated(MenuEvaluation)
 }

@@ -5,6 +5,9 @@ public enum Command: String, CaseIterable, Sendable {
     case moveUp, moveDown, first, last, pageUp, pageDown, nextPane, previousPane
     case startFilter, sortNext, sortReverse, toggleMark, markAll, clearMarks, cancel, toggleMetrics
     case sortByFile, sortByName, sortByParams, sortByBits, sortBySparsity, sortBySQNR, sortBySize
+    case sortByKurtosis, sortByErrorShare, sortBySensitivity, toggleDiagnostics
+    // Budget mode
+    case toggleBudget, targetUp, targetDown, pinLayer
     // Tuning
     case cyclePrune, fineUp, fineDown, coarseUp, coarseDown, cycleNM
     case cycleFormat, bitsUp, bitsDown, toggleSymmetric, cycleGranularity, cycleClip, toggleApplyAll, cyclePreset
@@ -33,6 +36,8 @@ public enum KeyContext: String, CaseIterable, Sendable {
     /// Only while the settings pane has focus.
     case settingsPane = "Settings pane focused"
     case general = "General"
+    /// Diagnostics columns and budget mode (consulted with the layer, tuning and general keys).
+    case budget = "Diagnostics and budget mode"
     case filter = "Filter prompt"
     case value = "Value prompt (:)"
     case writePrompt = "Write-model prompt"
@@ -135,6 +140,15 @@ public enum Keymap {
         KeyBinding([.tab], .nextContainer, "next container", .writePrompt),
         KeyBinding([.backspace, .delete], .deleteWriteCharacter, "delete a character (other keys type)", .writePrompt),
 
+        KeyBinding(c("8"), .sortByKurtosis, "sort by kurtosis, highest first", .budget),
+        KeyBinding(c("9"), .sortByErrorShare, "sort by share of the model's error", .budget),
+        KeyBinding(c("0"), .sortBySensitivity, "sort by error per bit saved, most first", .budget),
+        KeyBinding(c("d"), .toggleDiagnostics, "show / hide kurtosis, error share, err/bit", .budget),
+        KeyBinding(c("T"), .toggleBudget, "budget mode: the solver sets every matrix", .budget),
+        KeyBinding(c(">"), .targetUp, "budget: larger target (less error)", .budget),
+        KeyBinding(c("<"), .targetDown, "budget: smaller target", .budget),
+        KeyBinding(c("!"), .pinLayer, "budget: pin / unpin the focused layer", .budget),
+
         KeyBinding([.escape] + c("?q"), .closeHelp, "close help", .help),
         KeyBinding([.up] + c("k"), .scrollHelpUp, "scroll up", .help),
         KeyBinding([.down] + c("j"), .scrollHelpDown, "scroll down (or the mouse wheel)", .help),
@@ -156,7 +170,7 @@ public enum Keymap {
             contexts = [.writePrompt]
         } else {
             contexts = (state.pane == .histogram ? [.histogramPane] : state.pane == .settings ? [.settingsPane] : [])
-                + [.navigation, .tuning, .histogram, .general]
+                + [.navigation, .tuning, .histogram, .general, .budget]
         }
         for context in contexts {
             if let b = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) { return b.command }
@@ -174,6 +188,9 @@ public enum Keymap {
         case .sortBySparsity: .sparsity
         case .sortBySQNR: .sqnr
         case .sortBySize: .size
+        case .sortByKurtosis: .kurtosis
+        case .sortByErrorShare: .errorShare
+        case .sortBySensitivity: .sensitivity
         default: nil
         }
     }

@@ -50,7 +50,11 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
             if let label = state.progress?.label, JobPhase.allCases.contains(where: { $0.label == label }) { state.progress = nil }
         }
         if state.progress?.label == job.label { state.progress = nil }
-        Reducer.finished(&state, job, result)
+        if case .success(.menuEvaluated(let evaluated)) = result {
+            effects = Reducer.menuEvaluated(&state, evaluated)
+        } else {
+            Reducer.finished(&state, job, result)
+        }
     case .planSaved(let path):
         if let saved = state.pendingSave, saved.path == path {
             state.basePlan = saved.plan
@@ -84,8 +88,11 @@ enum Reducer {
                                   + ") · verified: \(values) values equal the reconstruction bit for bit")
         case .success(.taskMeasured(let value, let text, let seconds)):
             measured(&state, job, value: value, text: text, seconds: seconds)
+        case .success(.menuEvaluated):
+            break   // handled by `menuEvaluated`, which returns effects
         case .failure(let f):
             if case .taskMetric = job { state.taskRun = nil }
+            if case .evaluateMenu = job { state.budget = nil }
             state.message = .init((job.label == JobPhase.writingTemporary.label ? "task metric" : job.label) + ": " + f.message,
                                   isError: true)
         }
@@ -134,15 +141,22 @@ enum Reducer {
         case .previousPane: state.pane = AppState.Pane(rawValue: (state.pane.rawValue + 2) % 3)!
         case .startFilter: state.isEditingFilter = true
         case .sortNext:
-            let all = AppState.SortColumn.allCases
-            setSort(&state, all[(state.sort.rawValue + 1) % all.count], descending: state.sortDescending)
+            // `s` cycles the table's own columns; the diagnostics sorts have their keys (8, 9, 0).
+            let all = AppState.SortColumn.cycled
+            setSort(&state, all[((all.firstIndex(of: state.sort) ?? -1) + 1) % all.count], descending: state.sortDescending)
         case .toggleMetrics: state.showMetrics.toggle()
+        case .toggleDiagnostics: state.showDiagnostics.toggle()
+        case .toggleBudget: return toggleBudget(&state)
+        case .targetUp: return moveTarget(&state, up: true)
+        case .targetDown: return moveTarget(&state, up: false)
+        case .pinLayer: return togglePin(&state)
         case .sortReverse: setSort(&state, state.sort, descending: !state.sortDescending)
-        case .sortByFile, .sortByName, .sortByParams, .sortByBits, .sortBySparsity, .sortBySQNR, .sortBySize:
+        case .sortByFile, .sortByName, .sortByParams, .sortByBits, .sortBySparsity, .sortBySQNR, .sortBySize,
+             .sortByKurtosis, .sortByErrorShare, .sortBySensitivity:
             let column = Keymap.sortColumn(command)!
             // The column's key again reverses; a new column starts with its most telling end first (largest
             // sizes, lowest SQNR) as `S` would have to find otherwise.
-            let descending = column == state.sort ? !state.sortDescending : [.params, .bits, .sparsity, .size].contains(column)
+            let descending = column == state.sort ? !state.sortDescending : [.params, .bits, .sparsity, .size, .kurtosis, .errorShare, .sensitivity].contains(column)
             setSort(&state, column, descending: descending)
         case .toggleMark:
             if state.marked.contains(state.focus) { state.marked.remove(state.focus) } else { state.marked.insert(state.focus) }

@@ -163,7 +163,8 @@ enum ApplyOutput {
             })),
         ]
         if let e = o.evaluation {
-            let report = ReportOutput.json(e)
+            // `report --format json`'s object for the same plan, diagnostics included.
+            let report = ReportOutput.json(e, diagnostics: (try? e.diagnostics()) ?? [])
             if case .object(let r) = report, let total = r.first(where: { $0.0 == "total" })?.1 {
                 fields.append(("total", total))
             }

@@ -19,6 +19,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Flag(help: "Time the budget solver instead, on a Llama-2-7B-shaped menu of synthetic numbers (224 layers × 12 options).")
+    var solver = false
+
     static let columns = 4096
 
     /// Checked here rather than in `run` so the error comes with bench's own usage, not the generic one.
@@ -28,6 +31,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if solver { return solverTimings() }
         let rows = size / Self.columns
         let n = rows * Self.columns
         let tensor = try Tensor(name: "bench", dtype: .float32, shape: [rows, Self.columns],

@@ -57,7 +57,10 @@ struct Report: ParsableCommand {
         case .table:
             let chosen = columns.flatMap(ReportOutput.columns) ?? ReportOutput.defaultColumns
             print(ReportOutput.table(evaluation, columns: chosen), terminator: "")
-        case .json: print(ReportOutput.json(evaluation).text())
+        case .json:
+            let diagnostics: [LayerDiagnostics?]
+            do { diagnostics = try evaluation.diagnostics() } catch { Failure.exit(error) }
+            print(ReportOutput.json(evaluation, diagnostics: diagnostics).text())
         case .csv: print(ReportOutput.csv(evaluation), terminator: "")
         }
     }
@@ -146,7 +149,9 @@ enum ReportOutput {
         n.status == .exact ? n.encoding ?? "" : "not compressed (\(t.dtype))"
     }
 
-    static func json(_ r: PlanEvaluation) -> JSONValue {
+    /// `diagnostics` (one per tensor, as `PlanEvaluation.diagnostics` gives them) adds each floating
+    /// layer's `diagnostics` object: kurtosis, channel spread, outliers, error share and sensitivity.
+    static func json(_ r: PlanEvaluation, diagnostics: [LayerDiagnostics?] = []) -> JSONValue {
         var layers: [JSONValue] = []
         for (i, t) in r.model.tensors.enumerated() {
             let n = r.layers[i]
@@ -168,6 +173,14 @@ enum ReportOutput {
                       ("encoding", .string(encoding(n, t)))]
             }
             o.append(("settings", .string(SettingsText.summary(r.settings[i]))))
+            if i < diagnostics.count, let d = diagnostics[i] {
+                o.append(("diagnostics", .object([
+                    ("kurtosis", .number(d.kurtosis)), ("channel_spread", .number(d.channelSpread)),
+                    ("outliers_6sigma", .int(d.outliers)), ("outlier_fraction", .number(d.outlierFraction)),
+                    ("error_share", .number(n.errorShare(of: r.totals))),
+                    ("sensitivity", .number(n.sensitivity(originalBytes: t.byteCount))),
+                ])))
+            }
             if let skip = r.skipped.first(where: { $0.tensor == t.name }) {
                 o.append(("skipped", .string(skip.by + ": " + skip.reason)))
             }

@@ -41,6 +41,15 @@ enum LayerTable {
         Column(title: "cosine", width: 8, align: .right, sort: nil, dropOrder: 0),
     ]
 
+    /// `d`: what makes a layer hard to quantize and what its compression costs the model.
+    static let diagnosticColumns: [Column] = [
+        Column(title: "kurt", width: 6, align: .right, sort: .kurtosis, dropOrder: 0),
+        Column(title: "share", width: 6, align: .right, sort: .errorShare, dropOrder: 0),
+        Column(title: "err/bit", width: 8, align: .right, sort: .sensitivity, dropOrder: 0),
+        Column(title: "spread", width: 7, align: .right, sort: nil, dropOrder: 8),
+        Column(title: ">6σ", width: 5, align: .right, sort: nil, dropOrder: 7),
+    ]
+
     /// Shown while a snapshot (`b`) is held: each layer's change against it.
     static let deltaColumns: [Column] = [
         Column(title: "Δsize", width: 10, align: .right, sort: nil, dropOrder: 2),
@@ -72,13 +81,14 @@ enum LayerTable {
     /// wider than the longest name: spare room stays at the row's end).
     static func columns(width: Int, state: AppState? = nil) -> (name: Int, fixed: [Column]) {
         var fixed = (state.map(sizedToContent) ?? fixedColumns) + (state?.showMetrics == true ? metricColumns : [])
+            + (state?.showDiagnostics == true ? diagnosticColumns : [])
             + (state?.baseline == nil ? [] : deltaColumns)
         func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
         while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             fixed.removeAll { $0.title == drop.title }
         }
         // On a narrow screen the content widths may leave the name too little: fall back to the defaults.
-        if nameWidth() < minimumNameWidth, let state, state.baseline == nil, !state.showMetrics { return columns(width: width) }
+        if nameWidth() < minimumNameWidth, let state, state.baseline == nil, !state.showMetrics, !state.showDiagnostics { return columns(width: width) }
         let longest = state?.records.map { DisplayWidth.of(DisplayText.escaped($0.tensor.name)) }.max() ?? Int.max
         return (max(4, min(nameWidth(), max(longest, minimumNameWidth))), fixed)
     }
@@ -167,6 +177,7 @@ enum LayerTable {
         for c in fixed {
             var (text, role) = value(c.title, info: info, settings: state.records[i].settings, numbers: n,
                                      nonFinite: state.records[i].holdsNonFinite)
+            if let d = diagnostic(c.title, state, layer: i) { (text, role) = d }
             if let b = state.baseline, b.numbers.indices.contains(i), info.isFloating {
                 let before = b.numbers[i]
                 if c.title == "Δsize" { (text, role) = (n.bytes.flatMap { now in before.bytes.map { Format.bytesDelta(now - $0) } } ?? "…", nil) }
@@ -215,6 +226,24 @@ enum LayerTable {
             }
         default: return ("", nil)
         }
+    }
+
+    /// A diagnostics cell (nil for other columns): the kurtosis from the analysis, the error share and
+    /// error per bit saved from the numbers model.
+    static func diagnostic(_ column: String, _ state: AppState, layer i: Int) -> (String, ThemeRole?)? {
+        let r = state.records[i]
+        guard ["kurt", "share", "err/bit", "spread", ">6σ"].contains(column) else { return nil }
+        guard r.tensor.isFloating else { return ("", nil) }
+        let text: String?
+        switch column {
+        case "kurt": text = r.analysis.map { Format.fixed($0.statistics.kurtosis, 1) }
+        case "share": text = r.numbers.errorShare(of: state.totals.totals).map(Format.percent)
+        // Channel spread and outliers need a pass over the values: budget mode's menu job makes it.
+        case "spread": text = state.budget?.diagnostics(layer: i).map { $0.channelSpread.map { Format.fixed($0, 1) } ?? "—" }
+        case ">6σ": text = state.budget?.diagnostics(layer: i).map { "\($0.outliers)" }
+        default: text = r.numbers.sensitivity(originalBytes: r.tensor.bytes).map(Format.value)
+        }
+        return text.map { ($0, nil) } ?? ("…", .inactive)
     }
 
     /// Roughly: ≥ 30 dB is hard to tell from the original, below 15 dB a layer is visibly damaged.

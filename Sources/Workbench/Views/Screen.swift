@@ -19,7 +19,7 @@ enum Screen {
             HelpView.draw(&p, state, layout)
         } else {
             LayerTable.draw(&p, state, layout)
-            HistogramView.draw(&p, state, layout)
+            if let budget = state.budget { BudgetPane.draw(&p, state, budget, layout) } else { HistogramView.draw(&p, state, layout) }
             divider(&p, layout)
             SettingsPane.draw(&p, state, layout)
         }

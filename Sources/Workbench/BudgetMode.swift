@@ -1,0 +1,162 @@
+import Compression
+import Foundation
+import WeightFormats
+
+/// Budget mode (`T`): the solver chooses every layer's settings from a menu and the user moves the target
+/// size (`>` `<`) along the frontier; pinned layers (`!`) keep their settings. The menu is evaluated once
+/// in the background (`JobRequest.evaluateMenu`); after that a key press is a walk along the frontier and a
+/// copy of cached answers into the records, with no engine work on the key path.
+public struct BudgetState: Equatable, Sendable {
+    public var menu: SolverMenu
+    /// The menu's answers per layer, once the job has finished.
+    public var evaluated: MenuEvaluation?
+    /// Layers that keep their settings (by layer index).
+    public var pinned: Set<Int> = []
+    /// The frontier over the evaluated, unpinned layers, and which of them each of its layers is.
+    public var frontier: BudgetFrontier?
+    public var frontierLayers: [Int] = []
+    /// The frontier vertex the plan is at.
+    public var vertex = 0
+
+    public init(menu: SolverMenu) { self.menu = menu }
+
+    /// Frontier vertices a `>` or `<` moves: about one fortieth of the way, at least one.
+    public var step: Int { max(1, (frontier?.count ?? 1) / 40) }
+
+    /// `layer`'s diagnostics, measured when the menu job decoded it.
+    func diagnostics(layer: Int) -> LayerDiagnostics? {
+        guard let evaluated, let k = evaluated.layers.firstIndex(of: layer) else { return nil }
+        return evaluated.diagnostics[k]
+    }
+
+    /// The menu's answer for `layer` and option `j` (nil when the option does not fit, or not evaluated).
+    func answer(layer: Int, option j: Int) -> LayerEvaluation? {
+        guard let evaluated, let k = evaluated.layers.firstIndex(of: layer) else { return nil }
+        return evaluated.results[k][j]
+    }
+}
+
+extension AppState {
+    /// The default menu for the model open: ggml types when its tensors are ggml blocks (a GGUF model),
+    /// integer groups otherwise.
+    var defaultSolverMenu: SolverMenu {
+        records.contains { if case .ggml = $0.tensor.dtype { return true }; return false } ? .ggml : .integer
+    }
+}
+
+/// Whole-model points of the frontier for the plot: bits per weight and SQNR at each vertex (the error
+/// measure is the squared error, so the SQNR of a vertex follows from its error and the model's signal).
+public struct BudgetCurve: Equatable, Sendable {
+    public var points: [(x: Double, y: Double)]
+    public static func == (a: BudgetCurve, b: BudgetCurve) -> Bool {
+        a.points.count == b.points.count && zip(a.points, b.points).allSatisfy { $0.x == $1.x && $0.y == $1.y }
+    }
+
+    /// The curve for `budget` in `state`: the layers off the frontier count at their current numbers.
+    init(_ budget: BudgetState, _ state: AppState) {
+        guard let f = budget.frontier else { points = []; return }
+        let on = Set(budget.frontierLayers)
+        var fixedBytes = 0, fixedError = 0.0, signal = 0.0, parameters = 0
+        for (i, r) in state.records.enumerated() {
+            parameters += r.tensor.parameters
+            signal += r.numbers.metrics?.sumSquares ?? 0
+            guard !on.contains(i) else { continue }
+            fixedBytes += r.numbers.bytes ?? r.tensor.bytes
+            fixedError += r.numbers.metrics?.sumSquaredError ?? 0
+        }
+        points = zip(f.bytes, f.errors).map { bytes, error in
+            let e = fixedError + max(0, error)
+            return (Double((fixedBytes + bytes) * 8) / Double(max(1, parameters)), e > 0 ? 10 * log10(signal / e) : .infinity)
+        }
+    }
+}
+
+extension Reducer {
+    /// `T`: turns budget mode on (evaluating the menu in the background) or off (the settings stay).
+    static func toggleBudget(_ state: inout AppState) -> [Effect] {
+        if state.budget != nil {
+            state.budget = nil
+            state.message = .init("budget mode off; the layers keep the settings the solver chose")
+            return []
+        }
+        let menu = state.defaultSolverMenu
+        state.budget = BudgetState(menu: menu)
+        state.message = .init("budget mode: evaluating \(menu.options.count) options on every matrix…")
+        return [.job(.evaluateMenu(menu))]
+    }
+
+    /// The menu's answers arrived: build the frontier and start from the vertex nearest the current size.
+    static func menuEvaluated(_ state: inout AppState, _ evaluated: MenuEvaluation) -> [Effect] {
+        guard var budget = state.budget, budget.menu == evaluated.menu else { return [] }
+        budget.evaluated = evaluated
+        state.budget = budget
+        rebuildFrontier(&state, keepingBytes: state.totals.totals.bytesCompressed)
+        state.message = .init("budget mode: > and < move the target, ! pins the focused layer")
+        return applyBudget(&state)
+    }
+
+    /// `>` / `<`: the next or previous frontier step.
+    static func moveTarget(_ state: inout AppState, up: Bool) -> [Effect] {
+        guard var budget = state.budget, let f = budget.frontier else {
+            state.message = .init(state.budget == nil ? "budget mode is off (T turns it on)" : "the menu is still being evaluated")
+            return []
+        }
+        budget.vertex = max(0, min(f.count - 1, budget.vertex + (up ? budget.step : -budget.step)))
+        state.budget = budget
+        return applyBudget(&state)
+    }
+
+    /// `!`: pins or unpins the focused layer; the frontier is rebuilt at the same size.
+    static func togglePin(_ state: inout AppState) -> [Effect] {
+        guard var budget = state.budget, budget.evaluated != nil else {
+            state.message = .init("budget mode is off (T turns it on)")
+            return []
+        }
+        let layer = state.focus
+        if budget.pinned.contains(layer) { budget.pinned.remove(layer) } else { budget.pinned.insert(layer) }
+        state.budget = budget
+        rebuildFrontier(&state, keepingBytes: state.totals.totals.bytesCompressed)
+        return applyBudget(&state)
+    }
+
+    /// The frontier over the evaluated layers that are not pinned, at the vertex whose whole-model size is
+    /// the largest within `bytes` (else the smallest).
+    static func rebuildFrontier(_ state: inout AppState, keepingBytes bytes: Int) {
+        guard var budget = state.budget, let evaluated = budget.evaluated else { return }
+        var layers: [Int] = [], options: [[SolverPoint?]] = []
+        for (k, layer) in evaluated.layers.enumerated() where !budget.pinned.contains(layer) {
+            let points = evaluated.results[k].map { $0.map { SolverPoint(bytes: $0.size.bytes, error: $0.metrics.sumSquaredError) } }
+            guard points.contains(where: { $0 != nil }) else { continue }
+            layers.append(layer)
+            options.append(points)
+        }
+        let frontier = BudgetFrontier(options: options)
+        let onFrontier = Set(layers)
+        let fixed = state.records.enumerated().reduce(0) { $0 + (onFrontier.contains($1.offset) ? 0 : ($1.element.numbers.bytes ?? $1.element.tensor.bytes)) }
+        budget.frontier = frontier
+        budget.frontierLayers = layers
+        budget.vertex = frontier.prefix(within: bytes - fixed) ?? 0
+        state.budget = budget
+    }
+
+    /// Gives every frontier layer its option at the current vertex, with the menu's answer as its numbers
+    /// (the engine is told too, so its plan agrees; it answers from its cache).
+    static func applyBudget(_ state: inout AppState) -> [Effect] {
+        guard let budget = state.budget, let f = budget.frontier else { return [] }
+        let choice = f.choice(prefix: budget.vertex)
+        var effects: [Effect] = []
+        var records = state.records   // one assignment: the totals are recomputed once
+        for (k, layer) in budget.frontierLayers.enumerated() {
+            let settings = budget.menu.options[choice[k]]
+            guard records[layer].settings != settings else { continue }
+            records[layer].edit(settings)
+            let revision = records[layer].revision
+            if let e = budget.answer(layer: layer, option: choice[k]) {
+                records[layer].evaluation = AppState.Evaluation(EvaluationResult(layer: layer, settings: settings, revision: revision, outcome: .success(e)))
+            }
+            effects.append(.evaluate(layer: layer, settings: settings, revision: revision))
+        }
+        state.records = records
+        return effects
+    }
+}
