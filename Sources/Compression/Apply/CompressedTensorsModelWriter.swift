@@ -99,8 +99,9 @@ public enum CompressedTensorsModelWriter: ModelWriter {
                     try job.copyRaw(i, to: &sink)
                 } else {
                     let dtype = denseTypes[i]!
+                    let importance = try job.importance(i)
                     try job.writePieces(i, to: &sink) { shape, values, cut in
-                        ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut), as: dtype)
+                        ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut, importance: importance), as: dtype)
                     }
                 }
                 written.append(WrittenTensor(name: entries[e].name, storedAs: entries[e].dtype.description,
@@ -118,8 +119,9 @@ public enum CompressedTensorsModelWriter: ModelWriter {
         try job.checkCancelled()
         let t = job.model.tensors[i]
         let values = try job.engine.values(of: t)
+        let importance = try job.importance(i)
         let encoded = try values.withUnsafeBufferPointer {
-            try LayerEvaluator.encode(job.settings[i], shape: t.shape, values: $0, globalCut: try job.globalCut(i))
+            try ApplyJob.encode(job.settings[i], shape: t.shape, values: $0, cut: try job.globalCut(i), importance: importance)
         }
         guard let encoded else { throw ApplyError(.write, "internal error: '\(DisplayText.escaped(t.name))' has no encoding") }
         return try CompressedTensors.pack(encoded, module: module, scheme: scheme)
