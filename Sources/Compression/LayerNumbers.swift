@@ -66,6 +66,8 @@ public struct LayerNumbers: Equatable, Sendable {
     public var metrics: ErrorMetrics?
     /// The storage encoding the size assumes.
     public var encoding: String?
+    /// With an importance matrix that has an entry for the layer: the importance-weighted error.
+    public var importance: ImportanceWeightedError?
 
     public init(status: Status, bitsPerWeight: Double? = nil, bytes: Int? = nil, sparsity: Double? = nil,
                 sqnr: Double? = nil, metrics: ErrorMetrics? = nil, encoding: String? = nil) {
@@ -91,6 +93,7 @@ public struct LayerNumbers: Equatable, Sendable {
         var n = LayerNumbers(status: .exact, bitsPerWeight: e.size.bitsPerWeight, bytes: e.size.bytes,
                              sparsity: e.metrics.sparsity, sqnr: e.metrics.sqnrDB, metrics: e.metrics, encoding: e.size.encoding)
         n.pruned = Double(e.pruning.pruned) / Double(max(1, e.metrics.count))
+        n.importance = e.importanceError
         return n
     }
 
@@ -181,6 +184,7 @@ extension ModelTotals {
             parameters += tensor.parameters
             bytesOriginal += tensor.bytes
             if let m = n.metrics { metrics.merge(m) }
+            if let w = n.importance { importance = (importance ?? ImportanceWeightedError()); importance!.merge(w) }
             bytesCompressed += n.bytes ?? tensor.bytes
             // A layer still waiting for its error adds nothing to the summed SQNR yet, so the total is not known.
             if tensor.isFloating && n.status == .pending { pendingLayers += 1 }

@@ -15,11 +15,12 @@ public final class EffectRunner {
     private var histogramToken = CancellationToken()
     private var jobTokens: [JobRequest: CancellationToken] = [:]
 
-    public init(model: Model, scheduler: any Scheduler, inbox: Inbox) {
+    /// `importance`: the engine weighs with it (ggml's imatrix quantizers, the importance-weighted error).
+    public init(model: Model, scheduler: any Scheduler, inbox: Inbox, importance: ImportanceMatrix? = nil) {
         self.model = model
         self.scheduler = scheduler
         self.inbox = inbox
-        engine = Engine(model: model, scheduler: scheduler)
+        engine = Engine(model: model, scheduler: scheduler, importance: importance)
     }
 
     /// Runs one reduce's effects. `focus` is the layer in view (its evaluation goes first). Returns the

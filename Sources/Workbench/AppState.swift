@@ -125,6 +125,9 @@ public struct AppState: Equatable, Sendable {
     /// The llama.cpp preset `P` last applied to the whole model, and each layer's choice under it (by index).
     public var preset: LlamaPreset?
     public var presetChoices: [Int: PresetChoice] = [:]
+    /// The importance matrix the engine weighs with (`--imatrix` or the plan's), nil without one: the table,
+    /// settings pane and totals then show the importance-weighted SQNR, and presets choose as with one.
+    public var importancePath: String?
     /// The plan the session opened (`--plan`), or the one last saved: `w` keeps its rules and notes and adds
     /// the edits made since (`Plan.saving`).
     public var basePlan: Plan?

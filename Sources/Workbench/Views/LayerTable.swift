@@ -41,6 +41,9 @@ enum LayerTable {
         Column(title: "cosine", width: 8, align: .right, sort: nil, dropOrder: 0),
     ]
 
+    /// Shown with an importance matrix: the importance-weighted SQNR.
+    static let importanceColumn = Column(title: "wSQNR", width: 7, align: .right, sort: nil, dropOrder: 1)
+
     /// Shown while a snapshot (`b`) is held: each layer's change against it.
     static let deltaColumns: [Column] = [
         Column(title: "Δsize", width: 10, align: .right, sort: nil, dropOrder: 2),
@@ -73,6 +76,7 @@ enum LayerTable {
     static func columns(width: Int, state: AppState? = nil) -> (name: Int, fixed: [Column]) {
         var fixed = (state.map(sizedToContent) ?? fixedColumns) + (state?.showMetrics == true ? metricColumns : [])
             + (state?.baseline == nil ? [] : deltaColumns)
+        if state?.importancePath != nil, let k = fixed.firstIndex(where: { $0.title == "SQNR dB" }) { fixed.insert(importanceColumn, at: k + 1) }
         func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
         while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             fixed.removeAll { $0.title == drop.title }
@@ -202,6 +206,12 @@ enum LayerTable {
                 let text = (n.status == .estimate ? "~" : "") + Format.sqnr(db)
                 return (text, quality(db))
             }
+        case "wSQNR":
+            // Layers without an imatrix entry have no weighted error ("-"); pending ones wait for the engine.
+            guard info.isFloating, n.status != .notCompressed else { return ("", nil) }
+            if case .failed = n.status { return ("", nil) }
+            guard let w = n.importance else { return n.status == .exact ? ("-", .inactive) : ("…", .inactive) }
+            return (Format.sqnr(w.sqnrDB), quality(w.sqnrDB))
         case "size": return (n.bytes.map(Format.bytes) ?? "…", n.bytes == nil ? .inactive : nil)
         case "MSE", "max err", "cosine":
             guard info.isFloating else { return ("", nil) }

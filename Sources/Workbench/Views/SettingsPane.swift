@@ -87,6 +87,10 @@ enum SettingsPane {
         } else {
             line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
                  role: n.sqnr.map(LayerTable.quality))
+            if state.importancePath != nil {
+                let (text, role) = LayerTable.value("wSQNR", info: state.records[i].tensor, settings: state.records[i].settings, numbers: n)
+                line("", "wSQNR", text + (n.importance?.sqnrDB.isFinite == true ? " dB" : ""), role: role)
+            }
         }
         let original = Format.bytes(state.records[i].tensor.bytes)
         let valueWidth = rect.maxX - 1 - (x + 13)
