@@ -72,6 +72,12 @@ extension ImportanceMatrix {
         return try load(path: resolve(p, besidePlan: planPath), for: model)
     }
 
+    /// A `--imatrix` path made absolute, for the plan it is recorded in (a plan's relative path means
+    /// beside the plan, an option's means the working directory).
+    public static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
     /// A plan's `imatrix` path: absolute as given, else relative to the plan's directory.
     public static func resolve(_ path: String, besidePlan planPath: String?) -> String {
         guard !path.hasPrefix("/"), let planPath else { return path }

@@ -52,7 +52,7 @@ public struct PlanEvaluation: Sendable {
         var plan = try Self.load(planPath)
         let model = try ModelFile.open(modelPath)
         let importance = try ImportanceMatrix.forCommand(override: imatrixPath, plan: plan, planPath: planPath, model: model)
-        if let imatrixPath { plan.imatrix = imatrixPath }   // a preset's choices depend on whether there is one
+        if let imatrixPath { plan.imatrix = ImportanceMatrix.absolute(imatrixPath) }   // a preset's choices depend on whether there is one
         let resolution = try Self.resolution(plan, for: model, strict: strict)
         let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
         try self.init(model: model, settings: resolution.settings, engine: engine, progress: progress)

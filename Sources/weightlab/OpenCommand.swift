@@ -62,7 +62,8 @@ struct Open: ParsableCommand {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
                 notice = "new plan: w saves it to \(plan)"
             } else if let plan {
-                let loaded = try PlanEvaluation.load(plan)
+                var loaded = try PlanEvaluation.load(plan)
+                if let imatrix { loaded.imatrix = ImportanceMatrix.absolute(imatrix) }   // presets choose (and refuse) as with a matrix
                 let resolution = try PlanEvaluation.resolution(loaded, for: opened, strict: strict)
                 loadedPlan = loaded
                 settings = resolution.settings

@@ -161,4 +161,24 @@ struct ApplyImatrixTests {
         let json = try CommandRunner.run(["compare", model, out, "--imatrix", imatrix, "--format", "json"])
         #expect(json.stdout.contains("weighted_sqnr_db"))
     }
+
+    /// A preset llama-quantize refuses without an importance matrix is refused by apply and report with
+    /// that reason; with a matrix, with weightlab's own.
+    @Test func presetNeedingAnImatrixIsRefusedWithLlamaQuantizesReason() throws {
+        let cases = ImatrixModelFixture.importanceCases("Q4_K")
+        let dir = try TemporaryDirectory()
+        let (model, imatrix) = try ImatrixModelFixture.write(cases, in: dir)
+        let plan = try dir.write("p.json", text: #"{"version": 1, "preset": "Q2_K_S"}"#)
+        for args in [["apply", model, "--plan", plan, "-o", dir.path + "/o.gguf"], ["report", model, "--plan", plan]] {
+            let r = try CommandRunner.run(args)
+            #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("llama-quantize refuses preset Q2_K_S without an importance matrix"), "\(r.stderr)")
+            let w = try CommandRunner.run(args + ["--imatrix", imatrix])
+            #expect(w.status == 2 && w.stderr.contains("weightlab cannot produce preset Q2_K_S"), "\(w.stderr)")
+        }
+        let iq = try dir.write("iq.json", text: #"{"version": 1, "default": {"quantize": {"format": "gguf", "type": "iq2_xs"}}}"#)
+        let r = try CommandRunner.run(["apply", model, "--plan", iq, "-o", dir.path + "/o.gguf"])
+        #expect(r.status == 2 && r.stderr.contains("IQ2_XS needs an importance matrix"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/o.gguf"))
+    }
 }

@@ -32,7 +32,7 @@ public enum ModelApply {
         var plan = try PlanEvaluation.load(planPath)
         let model = try ModelFile.open(modelPath)
         let importance = try ImportanceMatrix.forCommand(override: imatrixPath, plan: plan, planPath: planPath, model: model)
-        if let imatrixPath { plan.imatrix = imatrixPath }   // a preset's choices depend on whether there is one
+        if let imatrixPath { plan.imatrix = ImportanceMatrix.absolute(imatrixPath) }   // a preset's choices depend on whether there is one
         let resolution = try PlanEvaluation.resolution(plan, for: model, strict: strict)
         var outcome = try run(model: model, settings: resolution.settings, planText: plan.jsonText(), output: output,
                               container: container, overwrite: overwrite, verify: verify, numbers: numbers,
