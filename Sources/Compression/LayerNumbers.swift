@@ -68,6 +68,8 @@ public struct LayerNumbers: Equatable, Sendable {
     public var encoding: String?
     /// With an importance matrix that has an entry for the layer: the importance-weighted error.
     public var importance: ImportanceWeightedError?
+    /// The SQNR interval when the error is a row-sample estimate (`RowSampleEstimate`) awaiting the engine.
+    public var sampleInterval: ClosedRange<Double>?
 
     public init(status: Status, bitsPerWeight: Double? = nil, bytes: Int? = nil, sparsity: Double? = nil,
                 sqnr: Double? = nil, metrics: ErrorMetrics? = nil, encoding: String? = nil) {
@@ -108,7 +110,8 @@ public struct LayerNumbers: Equatable, Sendable {
     /// else what the analysis can say at once.
     public static func of(_ info: TensorInfo, settings: LayerSettings, analysis: LayerAnalysis?,
                           analysisFailure: String?,
-                          evaluation: Result<LayerEvaluation, EvaluationFailure>?) -> LayerNumbers {
+                          evaluation: Result<LayerEvaluation, EvaluationFailure>?,
+                          sample: RowSampleEstimate? = nil) -> LayerNumbers {
         guard info.isFloating else { return .stored(info) }
         switch evaluation {
         case .success(let r)?: return .exact(r)
@@ -170,6 +173,14 @@ public struct LayerNumbers: Equatable, Sendable {
             // Nothing to compute: the size is known and the reconstruction exact.
             n.sqnr = .infinity
             n.status = .exact
+        }
+        if let sample, !settings.isIdentity {
+            // The quantization error from a sample of rows, until the engine's exact answer replaces it.
+            n.metrics = sample.metrics
+            n.sqnr = sample.sqnrDB
+            n.sparsity = n.sparsity ?? sample.metrics.sparsity
+            n.sampleInterval = sample.sqnrInterval
+            n.status = .estimate
         }
         return n
     }

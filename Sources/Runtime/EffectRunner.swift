@@ -119,6 +119,16 @@ public final class EffectRunner {
                     let done = (p.phase == .writing ? 0 : total / 2) + Int(Double(p.bytesDone) / Double(max(1, p.bytesTotal)) * Double(total / 2))
                     inbox.post(.jobProgress(JobProgress(job: job, done: min(done, total - 1), total: total)))
                 }
+            case .estimate(let layer, let settings, let revision):
+                do {
+                    if let e = try engine.estimate(layer: layer, settings: settings, token: token) {
+                        result = .success(.estimated(layer: layer, revision: revision, e))
+                    } else {
+                        result = .failure(EvaluationFailure(message: "no estimate for these settings"))
+                    }
+                } catch {
+                    result = .failure(EvaluationFailure(message: ErrorText.plain(error)))
+                }
             case .taskMetric(let command, let pattern, let container, let settings, let planText):
                 result = TaskMetricJob.run(command: command, metricPattern: pattern, container: container, settings: settings,
                                            planText: planText, model: model, engine: engine, token: token) { p in

@@ -128,6 +128,8 @@ public struct AppState: Equatable, Sendable {
     /// The importance matrix the engine weighs with (`--imatrix` or the plan's), nil without one: the table,
     /// settings pane and totals then show the importance-weighted SQNR, and presets choose as with one.
     public var importancePath: String?
+    /// Layers of at least this many weights get a row-sample estimate while the engine evaluates them.
+    public var estimateThreshold = 1 << 20
     /// The plan the session opened (`--plan`), or the one last saved: `w` keeps its rules and notes and adds
     /// the edits made since (`Plan.saving`).
     public var basePlan: Plan?

@@ -13,6 +13,9 @@ public enum JobRequest: Hashable, Sendable {
     /// The task metric (`E`): write the model with `settings` to a temporary file in `container` (verified),
     /// run the user's `--eval` command on it (`metricPattern` is `--eval-metric`), delete the file.
     case taskMetric(command: String, metricPattern: String?, container: String, settings: [LayerSettings], planText: String)
+    /// A row-sample estimate of `settings` on a large layer (`RowSampleEstimate`), shown marked as an
+    /// estimate while the engine's exact evaluation of the same revision runs.
+    case estimate(layer: Int, settings: LayerSettings, revision: Int)
 
     /// What the status line calls it while it runs (a job with phases names each phase instead).
     public var label: String {
@@ -20,6 +23,7 @@ public enum JobRequest: Hashable, Sendable {
         case .checkPlan: "checking plan"
         case .writeModel: "writing model, MiB"
         case .taskMetric: JobPhase.writingTemporary.label
+        case .estimate: "estimating"
         }
     }
 }
@@ -65,4 +69,6 @@ public enum JobResult: Equatable, Sendable {
     /// The user's evaluation command's number on the temporary model, as printed (`text`), and how long the
     /// command ran.
     case taskMeasured(value: Double, text: String, seconds: Double)
+    /// A layer's row-sample estimate for a revision of its settings.
+    case estimated(layer: Int, revision: Int, RowSampleEstimate)
 }

@@ -204,7 +204,8 @@ enum LayerTable {
             default:
                 guard let db = n.sqnr else { return ("…", .inactive) }
                 let text = (n.status == .estimate ? "~" : "") + Format.sqnr(db)
-                return (text, quality(db))
+                // A row-sample estimate is dimmed until the exact number arrives.
+                return (text, n.sampleInterval != nil ? .inactive : quality(db))
             }
         case "wSQNR":
             // Layers without an imatrix entry have no weighted error ("-"); pending ones wait for the engine.
