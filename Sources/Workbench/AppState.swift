@@ -200,6 +200,7 @@ public struct AppState: Equatable, Sendable {
         for i in order where s.records[i].tensor.isFloating && !s.records[i].settings.isIdentity {
             effects.append(.evaluate(layer: i, settings: s.records[i].settings, revision: s.records[i].revision))
         }
+        effects += Reducer.estimates(for: effects, in: s)
         return (s, effects)
     }
 
