@@ -110,9 +110,9 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// This tensor's importance weights (one per column), nil without an entry; a wrong length throws.
-    func importanceWeights(_ tensor: Tensor) throws -> [Float]? {
-        guard let importance, tensor.shape.count == 2, let columns = tensor.shape.last else { return nil }
-        return try importance.weights(for: tensor.name, columns: columns)
+    public func importanceWeights(_ tensor: Tensor) throws -> [Float]? {
+        guard let importance, tensor.shape.count == 2 else { return nil }
+        return try importance.weights(for: tensor)
     }
 
     /// Elements per piece when a large layer is split across cores.

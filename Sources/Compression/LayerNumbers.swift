@@ -66,6 +66,10 @@ public struct LayerNumbers: Equatable, Sendable {
     public var metrics: ErrorMetrics?
     /// The storage encoding the size assumes.
     public var encoding: String?
+    /// With an importance matrix that has an entry for the layer: the importance-weighted error.
+    public var importance: ImportanceWeightedError?
+    /// The SQNR interval when the error is a row-sample estimate (`RowSampleEstimate`) awaiting the engine.
+    public var sampleInterval: ClosedRange<Double>?
 
     public init(status: Status, bitsPerWeight: Double? = nil, bytes: Int? = nil, sparsity: Double? = nil,
                 sqnr: Double? = nil, metrics: ErrorMetrics? = nil, encoding: String? = nil) {
@@ -91,6 +95,7 @@ public struct LayerNumbers: Equatable, Sendable {
         var n = LayerNumbers(status: .exact, bitsPerWeight: e.size.bitsPerWeight, bytes: e.size.bytes,
                              sparsity: e.metrics.sparsity, sqnr: e.metrics.sqnrDB, metrics: e.metrics, encoding: e.size.encoding)
         n.pruned = Double(e.pruning.pruned) / Double(max(1, e.metrics.count))
+        n.importance = e.importanceError
         return n
     }
 
@@ -105,7 +110,8 @@ public struct LayerNumbers: Equatable, Sendable {
     /// else what the analysis can say at once.
     public static func of(_ info: TensorInfo, settings: LayerSettings, analysis: LayerAnalysis?,
                           analysisFailure: String?,
-                          evaluation: Result<LayerEvaluation, EvaluationFailure>?) -> LayerNumbers {
+                          evaluation: Result<LayerEvaluation, EvaluationFailure>?,
+                          sample: RowSampleEstimate? = nil) -> LayerNumbers {
         guard info.isFloating else { return .stored(info) }
         switch evaluation {
         case .success(let r)?: return .exact(r)
@@ -168,6 +174,14 @@ public struct LayerNumbers: Equatable, Sendable {
             n.sqnr = .infinity
             n.status = .exact
         }
+        if let sample, !settings.isIdentity {
+            // The quantization error from a sample of rows, until the engine's exact answer replaces it.
+            n.metrics = sample.metrics
+            n.sqnr = sample.sqnrDB
+            n.sparsity = n.sparsity ?? sample.metrics.sparsity
+            n.sampleInterval = sample.sqnrInterval
+            n.status = .estimate
+        }
         return n
     }
 }
@@ -181,6 +195,7 @@ extension ModelTotals {
             parameters += tensor.parameters
             bytesOriginal += tensor.bytes
             if let m = n.metrics { metrics.merge(m) }
+            if let w = n.importance { importance = (importance ?? ImportanceWeightedError()); importance!.merge(w) }
             bytesCompressed += n.bytes ?? tensor.bytes
             // A layer still waiting for its error adds nothing to the summed SQNR yet, so the total is not known.
             if tensor.isFloating && n.status == .pending { pendingLayers += 1 }

@@ -33,6 +33,8 @@ public struct ModelComparison: Sendable {
         /// B's rows were read through the q/k permutation.
         public var unpermuted: Bool
         public var metrics: ErrorMetrics
+        /// With an importance matrix that has an entry for the tensor: the importance-weighted error.
+        public var importanceError: ImportanceWeightedError? = nil
     }
 
     public struct ShapeMismatch: Sendable, Equatable {
@@ -56,12 +58,24 @@ public struct ModelComparison: Sendable {
 
     public var comparedParameters: Int { pairs.reduce(0) { $0 + $1.parameters } }
 
+    /// The importance matrix the error was weighted with, if any.
+    public let importance: ImportanceMatrix?
+    /// Every weighted pair's importance-weighted error together (nil without a matrix or without entries).
+    public var importanceTotal: ImportanceWeightedError? {
+        let present = pairs.compactMap(\.importanceError)
+        guard !present.isEmpty else { return nil }
+        return present.reduce(into: ImportanceWeightedError()) { $0.merge($1) }
+    }
+
     /// Compares every tensor of `a` with its match in `b`. `progress` gets (tensors done, tensors to compare).
-    public init(a: Model, b: Model, mapping: Mapping = .identity, pieceElements: Int = 1 << 18,
-                cancel: CancellationToken = CancellationToken(),
+    /// `importance` (checked against `a`, see `ImportanceMatrix.check`) adds the importance-weighted error of
+    /// every matrix it has an entry for, as `report --imatrix` measures it.
+    public init(a: Model, b: Model, mapping: Mapping = .identity, importance: ImportanceMatrix? = nil,
+                pieceElements: Int = 1 << 18, cancel: CancellationToken = CancellationToken(),
                 progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
         pathA = a.path
         pathB = b.path
+        self.importance = importance
         func key(_ name: String) -> (key: String, fromHF: Bool) {
             guard case .llama = mapping, let g = LlamaTensorNames.gguf(forHF: name) else { return (name, false) }
             return (g, true)
@@ -103,11 +117,13 @@ public struct ModelComparison: Sendable {
             if let p = w.permuted, let heads {
                 headCount = p == .query ? heads.heads : heads.kvHeads
             }
-            let metrics = try Self.measure(reference: w.a, approximation: w.b, permutedHeads: headCount,
-                                           permutedSideIsA: !w.fromHFA, pieceElements: pieceElements, cancel: cancel)
+            let weights = w.a.shape.count == 2 ? try importance?.weights(for: w.a) : nil
+            let (metrics, weighted) = try Self.measure(reference: w.a, approximation: w.b, permutedHeads: headCount,
+                                                       permutedSideIsA: !w.fromHFA, importance: weights,
+                                                       pieceElements: pieceElements, cancel: cancel)
             pairs.append(Pair(nameA: w.a.name, nameB: w.b.name, matchedName: w.key, shape: w.a.shape, parameters: w.a.parameters,
                               dtypeA: w.a.dtype, dtypeB: w.b.dtype, bytesA: w.a.byteCount, bytesB: w.b.byteCount,
-                              unpermuted: headCount != nil, metrics: metrics))
+                              unpermuted: headCount != nil, metrics: metrics, importanceError: weighted))
             total.merge(metrics)
             progress(done + 1, work.count)
         }
@@ -115,10 +131,12 @@ public struct ModelComparison: Sendable {
 
     /// The metrics of `approximation` against `reference`, in pieces of whole rows (whole heads when one side's
     /// rows are permuted with `permutedHeads` heads; that side is A when `permutedSideIsA`).
+    /// With `importance` (one weight per column) also the importance-weighted error.
     static func measure(reference a: Tensor, approximation b: Tensor, permutedHeads: Int?, permutedSideIsA: Bool,
-                        pieceElements: Int, cancel: CancellationToken) throws -> ErrorMetrics {
+                        importance: [Float]? = nil, pieceElements: Int,
+                        cancel: CancellationToken) throws -> (ErrorMetrics, ImportanceWeightedError?) {
         let n = a.parameters
-        guard n > 0 else { return ErrorMetrics() }
+        guard n > 0 else { return (ErrorMetrics(), nil) }
         let rows = a.shape.count > 1 ? a.shape[0] : 1
         let rowLength = n / max(1, rows)
         var align = 1
@@ -130,7 +148,7 @@ public struct ModelComparison: Sendable {
         }
         let rowsPerPiece = max(align, max(1, pieceElements / max(1, rowLength)) / align * align)
         let pieces = (rows + rowsPerPiece - 1) / rowsPerPiece
-        let slots = ResultSlots<ErrorMetrics>(count: pieces)
+        let slots = ResultSlots<(ErrorMetrics, ImportanceWeightedError?)>(count: pieces)
         DispatchQueue.concurrentPerform(iterations: pieces) { p in
             if cancel.isCancelled { slots.fail(CancellationError()); return }
             let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
@@ -151,7 +169,10 @@ public struct ModelComparison: Sendable {
                     if permutedSideIsA { va = hf } else { vb = hf }
                 }
                 let m = va.withUnsafeBufferPointer { pa in
-                    vb.withUnsafeBufferPointer { pb in ErrorMetrics(original: pa, reconstructed: pb) }
+                    vb.withUnsafeBufferPointer { pb in
+                        (ErrorMetrics(original: pa, reconstructed: pb),
+                         importance.map { w in w.withUnsafeBufferPointer { ImportanceWeightedError(original: pa, reconstructed: pb, weights: $0) } })
+                    }
                 }
                 slots.set(p, m)
             } catch {
@@ -159,6 +180,12 @@ public struct ModelComparison: Sendable {
             }
         }
         if let error = slots.error { throw error }
-        return slots.values.reduce(ErrorMetrics()) { $0 + ($1 ?? ErrorMetrics()) }
+        var metrics = ErrorMetrics()
+        var weighted: ImportanceWeightedError? = importance == nil ? nil : ImportanceWeightedError()
+        for case let (m, w)? in slots.values {
+            metrics = metrics + m
+            if let w { weighted?.merge(w) }
+        }
+        return (metrics, weighted)
     }
 }

@@ -11,6 +11,8 @@ public struct ModelTotals: Sendable, Equatable {
     public var bytesCompressed = 0
     /// Floating tensors whose numbers are not known yet (the workbench totals while the engine works).
     public var pendingLayers = 0
+    /// The importance-weighted error over the layers that have one (nil when none has).
+    public var importance: ImportanceWeightedError?
 
     public init() {}
 

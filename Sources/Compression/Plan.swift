@@ -61,6 +61,10 @@ public struct Plan: Equatable, Sendable {
     public var imatrix: String?
     /// A request to choose each layer's settings for a size target (`PlanSolve`); nil for a plain plan.
     public var solve: PlanSolve?
+    /// A llama-quantize preset weightlab knows but cannot produce and that needs an importance matrix
+    /// (`ImportanceRequirement.presets`, such as `"Q2_K_S"`): parsed, then refused when the plan is resolved,
+    /// with llama-quantize's reason when there is no matrix.
+    public var presetNeedingImportance: String?
 
     public init(defaultSettings: PlanSection = PlanSection(), rules: [PlanRule] = [], note: String? = nil,
                 ignoreCase: Bool = false, source: String = "plan", preset: LlamaPreset? = nil, imatrix: String? = nil) {
@@ -76,6 +80,7 @@ public struct Plan: Equatable, Sendable {
     public static func == (a: Plan, b: Plan) -> Bool {
         a.note == b.note && a.defaultSettings == b.defaultSettings && a.rules == b.rules && a.ignoreCase == b.ignoreCase
             && a.preset == b.preset && a.imatrix == b.imatrix && a.solve == b.solve
+            && a.presetNeedingImportance == b.presetNeedingImportance
     }
 
     /// The only plan version this program reads and writes.

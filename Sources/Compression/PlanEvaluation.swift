@@ -50,9 +50,9 @@ public struct PlanEvaluation: Sendable {
     public init(modelPath: String, planPath: String, strict: Bool = false, imatrixPath: String? = nil,
                 progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
         var plan = try Self.load(planPath)
-        if let imatrixPath { plan.imatrix = imatrixPath }
-        let importance = try plan.imatrix.map { try ImportanceMatrix.load(path: $0) }
         let model = try ModelFile.open(modelPath)
+        let importance = try ImportanceMatrix.forCommand(override: imatrixPath, plan: plan, planPath: planPath, model: model)
+        if let imatrixPath { plan.imatrix = ImportanceMatrix.absolute(imatrixPath) }   // a preset's choices depend on whether there is one
         if plan.solve != nil {
             // A plan that asks for a solution is solved first (see `PlanSolving`).
             self = try Self.solved(plan, model: model, engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance),

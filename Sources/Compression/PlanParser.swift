@@ -43,10 +43,13 @@ struct PlanReader {
         plan.ignoreCase = try o["ignore_case"].map { (v) throws(PlanError) in try bool(v, at: "ignore_case") } ?? false
         if let p = o["preset"] {
             let name = try string(p, at: "preset")
-            guard let preset = LlamaPreset(name: name) else {
+            if let needing = ImportanceRequirement.preset(named: name) {
+                plan.presetNeedingImportance = needing
+            } else if let preset = LlamaPreset(name: name) {
+                plan.preset = preset
+            } else {
                 throw fail("preset", "unknown preset \"\(DisplayText.escaped(name))\" (expected one of \(LlamaPreset.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            plan.preset = preset
         }
         plan.imatrix = try o["imatrix"].map { (v) throws(PlanError) in try string(v, at: "imatrix") }
         if plan.imatrix?.isEmpty == true { throw fail("imatrix", "empty path") }
@@ -55,7 +58,7 @@ struct PlanReader {
             try allow(s, at: "default", ["prune", "quantize"])
             plan.defaultSettings.prune = try s["prune"].map { (v) throws(PlanError) in try prune(v, at: "default.prune") }
             plan.defaultSettings.quantize = try s["quantize"].map { (v) throws(PlanError) in try quantize(v, at: "default.quantize") }
-            if plan.preset != nil && plan.defaultSettings.quantize != nil {
+            if (plan.preset != nil || plan.presetNeedingImportance != nil) && plan.defaultSettings.quantize != nil {
                 throw fail("default.quantize", "a plan with a preset takes every tensor's format from the preset; set formats in rules instead")
             }
         }

@@ -85,6 +85,9 @@ extension Plan {
     func resolution(for tensors: [(name: String, dtype: DType, shape: [Int])],
                     metadata: [(key: String, value: MetadataValue)] = [], strict: Bool,
                     checkingShapes: Bool) throws(PlanError) -> PlanResolution {
+        if let p = presetNeedingImportance {
+            throw PlanError(path: source, field: "preset", reason: ImportanceRequirement.presetReason(p, hasImportance: imatrix != nil))
+        }
         let presetChoices = presetChoices(for: tensors, metadata: metadata)
         let patterns = try compiledPatterns()
         var matchedFloating = [Bool](repeating: false, count: rules.count)
@@ -206,6 +209,9 @@ extension Plan {
     /// Shape constraints of a quantization format, as its codec states them (groups and ggml blocks are runs
     /// along the last dimension).
     private func check(_ q: QuantFormat, from origin: String, on t: (name: String, dtype: DType, shape: [Int])) -> CodecMisfit? {
+        if case .gguf(let type) = q, imatrix == nil, ImportanceRequirement.requires(type, tensor: t.name) {
+            return CodecMisfit(field: origin + ".quantize.type", reason: ImportanceRequirement.typeReason(type))
+        }
         guard let misfit = q.codec?.misfit(t.shape) else { return nil }
         return CodecMisfit(field: origin + ".quantize." + misfit.field, reason: misfit.reason)
     }

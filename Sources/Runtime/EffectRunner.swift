@@ -15,11 +15,12 @@ public final class EffectRunner {
     private var histogramToken = CancellationToken()
     private var jobTokens: [JobRequest: CancellationToken] = [:]
 
-    public init(model: Model, scheduler: any Scheduler, inbox: Inbox) {
+    /// `importance`: the engine weighs with it (ggml's imatrix quantizers, the importance-weighted error).
+    public init(model: Model, scheduler: any Scheduler, inbox: Inbox, importance: ImportanceMatrix? = nil) {
         self.model = model
         self.scheduler = scheduler
         self.inbox = inbox
-        engine = Engine(model: model, scheduler: scheduler)
+        engine = Engine(model: model, scheduler: scheduler, importance: importance)
     }
 
     /// Runs one reduce's effects. `focus` is the layer in view (its evaluation goes first). Returns the
@@ -117,6 +118,16 @@ public final class EffectRunner {
                     let total = max(1, p.bytesTotal >> 20) * 2
                     let done = (p.phase == .writing ? 0 : total / 2) + Int(Double(p.bytesDone) / Double(max(1, p.bytesTotal)) * Double(total / 2))
                     inbox.post(.jobProgress(JobProgress(job: job, done: min(done, total - 1), total: total)))
+                }
+            case .estimate(let layer, let settings, let revision):
+                do {
+                    if let e = try engine.estimate(layer: layer, settings: settings, token: token) {
+                        result = .success(.estimated(layer: layer, revision: revision, e))
+                    } else {
+                        result = .failure(EvaluationFailure(message: "no estimate for these settings"))
+                    }
+                } catch {
+                    result = .failure(EvaluationFailure(message: ErrorText.plain(error)))
                 }
             case .taskMetric(let command, let pattern, let container, let settings, let planText):
                 result = TaskMetricJob.run(command: command, metricPattern: pattern, container: container, settings: settings,

@@ -26,19 +26,21 @@ public final class WorkbenchSession {
     /// `plan` is the plan `settings` came from: `w` keeps its rules and notes. `taskMetric` is `--eval`, for `E`.
     public init(model: Model, settings: [LayerSettings], planPath: String?, theme: Theme, terminal: any TerminalDevice,
                 plan: Plan? = nil, scheduler: any Scheduler = InboxScheduler(), notice: String? = nil,
-                taskMetric: TaskMetric? = nil, trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
+                taskMetric: TaskMetric? = nil, importance: ImportanceMatrix? = nil,
+                trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
         self.model = model
         self.terminal = terminal
         self.theme = theme
         self.trace = trace
         let inbox = Inbox()
         self.inbox = inbox
-        runner = EffectRunner(model: model, scheduler: scheduler, inbox: inbox)
+        runner = EffectRunner(model: model, scheduler: scheduler, inbox: inbox, importance: importance)
         let size = terminal.size
         var (state, effects) = AppState.start(model: model, settings: settings, themeName: theme.name,
                                               planPath: planPath, width: size.width, height: size.height)
         state.useUnicode = terminal.isUnicode
         state.basePlan = plan
+        state.importancePath = importance?.path
         state.taskMetricConfig = taskMetric.map { TaskMetricConfig(command: $0.command, metricPattern: $0.metricPattern) }
         if let notice { state.message = AppState.Message(notice) }
         self.state = state

@@ -104,7 +104,7 @@ public enum AtomicFile {
         return directory.isEmpty ? file : (directory as NSString).appendingPathComponent(file)
     }
 
-    /// Removes temporary files of `path` left by processes that no longer run (killed mid-write), and
+    /// Removes temporary files (and staging directories) of `path` left by processes that no longer run (killed mid-write), and
     /// returns their paths. A temporary file of a live process, or of this one while it writes, is kept.
     @discardableResult
     public static func removeStaleTemporaries(for path: String) -> [String] {
@@ -124,7 +124,12 @@ public enum AtomicFile {
             } else {
                 dead = kill(pid, 0) != 0 && errno == ESRCH
             }
-            if dead && unlink(full) == 0 { removed.append(full) }
+            // A staging directory (`writeStaged`) goes with everything in it.
+            var st = stat()
+            let isDirectory = lstat(full, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            if dead && (isDirectory ? (try? FileManager.default.removeItem(atPath: full)) != nil : unlink(full) == 0) {
+                removed.append(full)
+            }
         }
         return removed
     }
@@ -160,7 +165,7 @@ public enum AtomicFile {
 
     /// Temporary files this process is writing now, so neither a second write to the same target nor the
     /// stale-file sweep can touch them.
-    private final class InFlight: @unchecked Sendable {
+    final class InFlight: @unchecked Sendable {
         static let shared = InFlight()
         private let lock = NSLock()
         private var paths = Set<String>()

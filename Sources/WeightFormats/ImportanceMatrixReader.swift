@@ -15,12 +15,17 @@ public struct ImportanceMatrix: Sendable {
     public let entries: [String: [Float]]
     public let datasets: [String]
     public let chunkCount: Int?
+    /// Matrices per entry (GGUF `counts` length: 1 for a plain weight, the experts of a MoE tensor); the
+    /// legacy format does not record it.
+    public let matrices: [String: Int]
 
-    public init(path: String, entries: [String: [Float]], datasets: [String] = [], chunkCount: Int? = nil) {
+    public init(path: String, entries: [String: [Float]], datasets: [String] = [], chunkCount: Int? = nil,
+                matrices: [String: Int] = [:]) {
         self.path = path
         self.entries = entries
         self.datasets = datasets
         self.chunkCount = chunkCount
+        self.matrices = matrices
     }
 
     /// Reads `path` (GGUF or legacy), checking every entry's values are finite (llama-quantize aborts otherwise).
@@ -64,6 +69,7 @@ public struct ImportanceMatrix: Sendable {
             return out
         }
         var entries: [String: [Float]] = [:]
+        var matrices: [String: Int] = [:]
         for t in model.tensors where t.name.hasSuffix(".in_sum2") {
             let name = String(t.name.dropLast(".in_sum2".count))
             guard let countsTensor = byName[name + ".counts"] else {
@@ -74,12 +80,13 @@ public struct ImportanceMatrix: Sendable {
                 throw ModelError(path, "imatrix entry '\(DisplayText.escaped(name))': \(sums.count) sums do not split into \(counts.count) matrices")
             }
             let columns = sums.count / counts.count
+            matrices[name] = counts.count
             entries[name] = sums.indices.map { i in
                 let c = counts[i / columns]
                 return c > 0 ? sums[i] / c : 1
             }
         }
-        return ImportanceMatrix(path: path, entries: entries, datasets: datasets, chunkCount: chunks)
+        return ImportanceMatrix(path: path, entries: entries, datasets: datasets, chunkCount: chunks, matrices: matrices)
     }
 
     static func legacy(_ source: FileSource) throws -> ImportanceMatrix {

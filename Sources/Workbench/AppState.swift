@@ -134,6 +134,11 @@ public struct AppState: Equatable, Sendable {
     /// The llama.cpp preset `P` last applied to the whole model, and each layer's choice under it (by index).
     public var preset: LlamaPreset?
     public var presetChoices: [Int: PresetChoice] = [:]
+    /// The importance matrix the engine weighs with (`--imatrix` or the plan's), nil without one: the table,
+    /// settings pane and totals then show the importance-weighted SQNR, and presets choose as with one.
+    public var importancePath: String?
+    /// Layers of at least this many weights get a row-sample estimate while the engine evaluates them.
+    public var estimateThreshold = 1 << 20
     /// The plan the session opened (`--plan`), or the one last saved: `w` keeps its rules and notes and adds
     /// the edits made since (`Plan.saving`).
     public var basePlan: Plan?
@@ -204,6 +209,7 @@ public struct AppState: Equatable, Sendable {
         for i in order where s.records[i].tensor.isFloating && !s.records[i].settings.isIdentity {
             effects.append(.evaluate(layer: i, settings: s.records[i].settings, revision: s.records[i].revision))
         }
+        effects += Reducer.estimates(for: effects, in: s)
         return (s, effects)
     }
 

@@ -16,6 +16,9 @@ public enum JobRequest: Hashable, Sendable {
     /// Budget mode: every option of the menu evaluated on every weight matrix (`Engine.evaluateMenu`: each
     /// layer decoded once), so the solver can answer any target at once.
     case evaluateMenu(SolverMenu)
+    /// A row-sample estimate of `settings` on a large layer (`RowSampleEstimate`), shown marked as an
+    /// estimate while the engine's exact evaluation of the same revision runs.
+    case estimate(layer: Int, settings: LayerSettings, revision: Int)
 
     /// What the status line calls it while it runs (a job with phases names each phase instead).
     public var label: String {
@@ -24,6 +27,7 @@ public enum JobRequest: Hashable, Sendable {
         case .writeModel: "writing model, MiB"
         case .taskMetric: JobPhase.writingTemporary.label
         case .evaluateMenu: "evaluating the menu, layers"
+        case .estimate: "estimating"
         }
     }
 }
@@ -71,4 +75,6 @@ public enum JobResult: Equatable, Sendable {
     case taskMeasured(value: Double, text: String, seconds: Double)
     /// Budget mode's menu, evaluated.
     case menuEvaluated(MenuEvaluation)
+    /// A layer's row-sample estimate for a revision of its settings.
+    case estimated(layer: Int, revision: Int, RowSampleEstimate)
 }

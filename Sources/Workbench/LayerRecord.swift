@@ -34,6 +34,9 @@ public struct LayerRecord: Equatable, Sendable {
     public var analysisFailure: String? { didSet { refresh() } }
     /// The engine's answer for the current revision, once it has arrived (nil again after an edit).
     public var evaluation: Evaluation? { didSet { refresh() } }
+    /// A row-sample estimate for the current revision (a large layer with slow settings), shown until the
+    /// engine's answer arrives.
+    public var sampleEstimate: RowSampleEstimate? { didSet { refresh() } }
     /// What the table, settings pane, histogram and totals show for this layer.
     public private(set) var numbers: LayerNumbers
 
@@ -55,12 +58,13 @@ public struct LayerRecord: Equatable, Sendable {
     public mutating func edit(_ new: LayerSettings) {
         revision += 1
         evaluation = nil
+        sampleEstimate = nil
         settings = new
     }
 
     private mutating func refresh() {
         numbers = LayerNumbers.of(tensor, settings: settings, analysis: analysis, analysisFailure: analysisFailure,
-                                  evaluation: evaluation?.outcome)
+                                  evaluation: evaluation?.outcome, sample: evaluation == nil ? sampleEstimate : nil)
     }
 }
 

@@ -16,7 +16,7 @@ extension Reducer {
         }
         let tensors = floating.map { (name: state.records[$0].tensor.name, shape: state.records[$0].tensor.shape) }
         let facts = state.presetFacts ?? LlamaModelFacts(metadata: [], tensors: tensors)
-        let choices = LlamaTypeSelection.choose(next, facts: facts, tensors: tensors)
+        let choices = LlamaTypeSelection.choose(next, facts: facts, tensors: tensors, hasImportance: state.importancePath != nil)
         for i in floating { state.presetChoices[i] = choices[state.records[i].tensor.name] }
         let quantized = state.presetChoices.values.filter { $0.type != nil }.count
         state.message = .init("preset \(next.rawValue): \(quantized) tensors quantized as llama-quantize chooses (P for the next)")

@@ -68,6 +68,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.pendingSave = nil
         state.message = .init(message, isError: true)
     }
+    effects += Reducer.estimates(for: effects, in: state)
     effects += Reducer.syncHistogram(&state)
     Reducer.keepFocusVisible(&state)
     return effects
@@ -77,6 +78,14 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
 enum Reducer {
     /// A job's answer becomes a message.
     static func finished(_ state: inout AppState, _ job: JobRequest, _ result: Result<JobResult, EvaluationFailure>) {
+        if case .estimate = job {
+            // Kept only for the revision it was made for, and only until the exact answer is in.
+            if case .success(.estimated(let layer, let revision, let e)) = result, state.records.indices.contains(layer),
+               state.records[layer].revision == revision, state.records[layer].evaluation == nil {
+                state.records[layer].sampleEstimate = e
+            }
+            return
+        }
         switch result {
         case .success(.planChecked(let path, let t)):
             let m = t.metrics
@@ -90,6 +99,8 @@ enum Reducer {
             measured(&state, job, value: value, text: text, seconds: seconds)
         case .success(.menuEvaluated):
             break   // handled by `menuEvaluated`, which returns effects
+        case .success(.estimated):
+            break
         case .failure(let f):
             if case .taskMetric = job { state.taskRun = nil }
             if case .evaluateMenu = job { state.budget = nil }

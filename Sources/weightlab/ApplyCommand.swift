@@ -38,6 +38,9 @@ struct Apply: ParsableCommand {
     @Flag(help: "Refuse a plan with a rule that matches no tensor (by default that is a warning).")
     var strict = false
 
+    @Option(help: "An importance matrix (llama.cpp's GGUF imatrix or legacy .dat; else the plan's \"imatrix\"): ggml types are quantized with it as llama-quantize does.")
+    var imatrix: String?
+
     @Flag(name: .customLong("no-verify"), help: "Skip reading the output back and comparing every value with the engine's reconstruction.")
     var noVerify = false
 
@@ -59,7 +62,7 @@ struct Apply: ParsableCommand {
         let outcome: ModelApply.Outcome
         do {
             outcome = try ModelApply.run(modelPath: model, planPath: plan, output: output, container: container,
-                                         overwrite: force, verify: !noVerify, numbers: json, strict: strict,
+                                         overwrite: force, verify: !noVerify, numbers: json, strict: strict, imatrixPath: imatrix,
                                          progress: { bar.show($0) })
             bar.clear()
             for w in outcome.warnings {

@@ -36,6 +36,9 @@ struct Compare: ParsableCommand {
     @Option(help: "table, json or csv.")
     var format: OutputFormat = .table
 
+    @Option(help: "An importance matrix (llama.cpp's GGUF imatrix or legacy .dat), checked against A: adds the importance-weighted error of every tensor it has an entry for.")
+    var imatrix: String?
+
     func validate() throws {
         if (heads != nil || kvHeads != nil) && map == nil { throw ValidationError("--heads and --kv-heads go with --map llama") }
         if let h = heads, h < 1 { throw ValidationError("--heads must be at least 1") }
@@ -47,8 +50,10 @@ struct Compare: ParsableCommand {
         do {
             // A compressed-tensors checkpoint is compared by its decoded weights.
             let modelA = try CompressedTensorsCheckpoint.open(a), modelB = try CompressedTensorsCheckpoint.open(b)
+            let importance = try imatrix.map { try ImportanceMatrix.load(path: $0, for: modelA) }
             let showProgress = isatty(2) == 1
             comparison = try ModelComparison(a: modelA, b: modelB, mapping: map == .llama ? .llama(heads: heads, kvHeads: kvHeads) : .identity,
+                                             importance: importance,
                                              progress: { done, total in
                 guard showProgress else { return }
                 FileHandle.standardError.write(Data("\rweightlab: comparing tensor \(done)/\(total)\u{1b}[K".utf8))
@@ -89,7 +94,26 @@ enum CompareOutput {
             "\($0.nameA) \(InspectOutput.shapeText($0.shapeA)) vs \(InspectOutput.shapeText($0.shapeB))"
         })
         list("not compared (not floating)", c.notCompared)
-        return out
+        return out + importanceTable(c)
+    }
+
+    /// With an importance matrix: the importance-weighted error of every pair it has an entry for, and in
+    /// total, spelled as `report --imatrix` spells it.
+    static func importanceTable(_ c: ModelComparison) -> String {
+        guard let total = c.importanceTotal else { return "" }
+        let rows = c.pairs.compactMap { p in
+            p.importanceError.map { [DisplayText.escaped(p.nameA), MetricText.sqnr($0.sqnrDB), MetricText.mse($0.mse)] }
+        }
+        return "\nimportance-weighted error (imatrix)\n\n"
+            + TextTable.render(header: ["name", "weighted SQNR dB", "weighted MSE"], rows: rows,
+                               footer: ["total (\(rows.count) tensors)", MetricText.sqnr(total.sqnrDB), MetricText.mse(total.mse)],
+                               rightAligned: [1, 2])
+    }
+
+    /// `weighted_sqnr_db` (null when exact or undefined) and `weighted_mse`.
+    static func importanceJSON(_ e: ImportanceWeightedError?) -> [(String, JSONValue)] {
+        guard let e else { return [] }
+        return [("weighted_sqnr_db", .number(e.sqnrDB)), ("weighted_mse", .number(e.mse))]
     }
 
     static func json(_ c: ModelComparison) -> JSONValue {
@@ -97,12 +121,13 @@ enum CompareOutput {
             .object([("name", .string(p.nameA)), ("name_b", .string(p.nameB)), ("shape", .array(p.shape.map { .int($0) })),
                      ("parameters", .int(p.parameters)), ("dtype_a", .string(p.dtypeA.description)),
                      ("dtype_b", .string(p.dtypeB.description))] + MetricText.json(p.metrics)
-                    + [("bytes_a", .int(p.bytesA)), ("bytes_b", .int(p.bytesB)), ("qk_unpermuted", .bool(p.unpermuted))])
+                    + [("bytes_a", .int(p.bytesA)), ("bytes_b", .int(p.bytesB)), ("qk_unpermuted", .bool(p.unpermuted))]
+                    + importanceJSON(p.importanceError))
         }
         return .object([
             ("a", .string(c.pathA)), ("b", .string(c.pathB)),
             ("layers", .array(layers)),
-            ("total", .object([("parameters", .int(c.comparedParameters))] + MetricText.json(c.total))),
+            ("total", .object([("parameters", .int(c.comparedParameters))] + MetricText.json(c.total) + importanceJSON(c.importanceTotal))),
             ("only_in_a", .array(c.onlyInA.map { .string($0) })),
             ("only_in_b", .array(c.onlyInB.map { .string($0) })),
             ("shape_mismatches", .array(c.shapeMismatches.map {

@@ -28,6 +28,9 @@ struct Open: ParsableCommand {
     @Option(name: .customLong("eval-metric"), help: "A regular expression whose last match (its first group, if any) in --eval's output is the metric.")
     var evalMetric: String?
 
+    @Option(help: "An importance matrix (llama.cpp's GGUF imatrix or legacy .dat; else the plan's \"imatrix\"): ggml types are evaluated with ggml's imatrix quantizers and the importance-weighted SQNR is shown beside SQNR.")
+    var imatrix: String?
+
     @Option(help: "A theme name from Themes/ (dark, light, mono) or a path to a .theme file.")
     var theme: String = "dark"
 
@@ -48,6 +51,7 @@ struct Open: ParsableCommand {
         let settings: [LayerSettings]
         var notice: String? = nil
         var loadedPlan: Plan? = nil
+        var importance: ImportanceMatrix? = nil
         do {
             opened = try ModelFile.open(path)
             for f in opened.skippedFiles { FileHandle.standardError.write(Data("weightlab: skipped \(f)\n".utf8)) }
@@ -58,7 +62,8 @@ struct Open: ParsableCommand {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
                 notice = "new plan: w saves it to \(plan)"
             } else if let plan {
-                let loaded = try PlanEvaluation.load(plan)
+                var loaded = try PlanEvaluation.load(plan)
+                if let imatrix { loaded.imatrix = ImportanceMatrix.absolute(imatrix) }   // presets choose (and refuse) as with a matrix
                 let resolution = try PlanEvaluation.resolution(loaded, for: opened, strict: strict)
                 loadedPlan = loaded
                 settings = resolution.settings
@@ -70,6 +75,7 @@ struct Open: ParsableCommand {
             } else {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
             }
+            importance = try ImportanceMatrix.forCommand(override: imatrix, plan: loadedPlan, planPath: plan, model: opened)
         } catch {
             Failure.exit(error)
         }
@@ -92,7 +98,8 @@ struct Open: ParsableCommand {
             Failure.exit(error)
         }
         let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme,
-                                       terminal: screen, plan: loadedPlan, notice: notice, taskMetric: taskMetric)
+                                       terminal: screen, plan: loadedPlan, notice: notice, taskMetric: taskMetric,
+                                       importance: importance)
         session.loop()
         screen.close()
         // The screen covered stderr: repeat what the plan said.

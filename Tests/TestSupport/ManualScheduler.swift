@@ -15,6 +15,16 @@ public final class ManualScheduler: Scheduler, @unchecked Sendable {
 
     public var queuedJobs: Int { lock.withLock { jobs.count } }
 
+    /// Runs the queued background jobs whose position in the queue `pick` accepts (the others stay queued,
+    /// in order), then every delivery: for tests that need one answer before another.
+    public func runJobs(_ pick: (Int) -> Bool) {
+        let all = lock.withLock { defer { jobs.removeAll() }; return jobs }
+        var kept: [@Sendable () -> Void] = []
+        for (i, job) in all.enumerated() { if pick(i) { job() } else { kept.append(job) } }
+        lock.withLock { jobs = kept + jobs }
+        while let d = lock.withLock({ deliveries.isEmpty ? nil : deliveries.removeFirst() }) { d() }
+    }
+
     /// Runs every queued background job (and any they queue), then every delivery.
     public func runAll() {
         while let job = lock.withLock({ jobs.isEmpty ? nil : jobs.removeFirst() }) { job() }

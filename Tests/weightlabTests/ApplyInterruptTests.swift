@@ -28,12 +28,12 @@ struct ApplyInterruptTests {
     }
 
     /// Starts apply, waits until its temporary file exists, sends `signal`, and returns how it ended.
-    func interrupt(with signal: Int32, dir: TemporaryDirectory) throws -> (process: Process, out: String) {
+    func interrupt(with signal: Int32, dir: TemporaryDirectory, extra: [String] = []) throws -> (process: Process, out: String) {
         let (model, plan) = try Self.bigModel(in: dir)
         let out = dir.path + "/out.safetensors"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandRunner.executable)
-        p.arguments = ["apply", model, "--plan", plan, "-o", out, "--quiet"]
+        p.arguments = ["apply", model, "--plan", plan, "-o", out, "--quiet"] + extra
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -71,6 +71,41 @@ struct ApplyInterruptTests {
         #expect(stale.count <= 1)
         // What the next write to `out` does first (AtomicFile.write): the dead process's file goes.
         #expect(AtomicFile.removeStaleTemporaries(for: out).count == stale.count)
+        #expect(try leftovers(dir.path).isEmpty)
+    }
+
+    /// compressed-tensors writes two files: a SIGKILL mid-write leaves neither the checkpoint nor its
+    /// config.json, only the staging directory, which the next write clears.
+    @Test func killDuringACompressedTensorsWriteLeavesNoConfig() throws {
+        let dir = try TemporaryDirectory()
+        let (p, out) = try interrupt(with: SIGKILL, dir: dir, extra: ["--to", "compressed-tensors"])
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/config.json"))
+        let stale = try leftovers(dir.path)
+        #expect(stale.count == 1)
+        #expect(AtomicFile.removeStaleTemporaries(for: out).count == 1)
+        #expect(try leftovers(dir.path).isEmpty)
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func interruptDuringACompressedTensorsWriteLeavesNothing(signal: Int32) throws {
+        let dir = try TemporaryDirectory()
+        let (p, out) = try interrupt(with: signal, dir: dir, extra: ["--to", "compressed-tensors"])
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == signal)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/config.json"))
+        #expect(try leftovers(dir.path).isEmpty)
+    }
+
+    /// A finished compressed-tensors write leaves the checkpoint and config.json and no staging directory.
+    @Test func compressedTensorsWriteMovesBothFilesIn() throws {
+        let dir = try TemporaryDirectory()
+        let (model, plan) = try Self.bigModel(in: dir)
+        let out = dir.path + "/out.safetensors"
+        let r = try CommandRunner.run(["apply", model, "--plan", plan, "-o", out, "--to", "compressed-tensors", "--quiet", "--no-verify"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out) && FileManager.default.fileExists(atPath: dir.path + "/config.json"))
         #expect(try leftovers(dir.path).isEmpty)
     }
 }

@@ -77,6 +77,12 @@ public final class ApplyJob: @unchecked Sendable {
         return try engine.globalCut(layer: i, sparsity: s, plan: settings, token: cancel)
     }
 
+    /// Tensor `i`'s importance weights (one per column) when the engine has an importance matrix with an
+    /// entry for it: ggml types are then encoded by ggml's imatrix path, as the engine evaluates them.
+    func importance(_ i: Int) throws -> [Float]? {
+        try engine.importanceWeights(model.tensors[i])
+    }
+
     // MARK: Writing
 
     /// Copies tensor `i`'s stored bytes unchanged.
@@ -169,14 +175,22 @@ public final class ApplyJob: @unchecked Sendable {
     /// The stored values after `settings`, decoded from the codec's encoding (so the writer stores what the
     /// encoding holds; verification compares it with the fake-quantizer's reconstruction).
     static func decodedEncoding(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
-                                cut: MagnitudeCut?) throws -> [Float] {
-        guard let encoded = try LayerEvaluator.encode(settings, shape: shape, values: values, globalCut: cut),
+                                cut: MagnitudeCut?, importance: [Float]? = nil) throws -> [Float] {
+        guard let encoded = try encode(settings, shape: shape, values: values, cut: cut, importance: importance),
               let codec = settings.quantize.codec else {
             return pruned(settings, shape: shape, values: values, cut: cut)
         }
         var out = [Float](repeating: 0, count: values.count)
         try out.withUnsafeMutableBufferPointer { try codec.decode(encoded, into: $0) }
         return out
+    }
+
+    /// The codec's encoding of a piece, with importance weights when there are some.
+    static func encode(_ settings: LayerSettings, shape: [Int], values: UnsafeBufferPointer<Float>,
+                       cut: MagnitudeCut?, importance: [Float]?) throws -> EncodedTensor? {
+        try Engine.withOptional(importance) {
+            try LayerEvaluator.encode(settings, shape: shape, values: values, globalCut: cut, importance: $0)
+        }
     }
 
     /// `values` stored as `dtype` (a plain float dtype).

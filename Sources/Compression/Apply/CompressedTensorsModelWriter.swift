@@ -70,15 +70,16 @@ public enum CompressedTensorsModelWriter: ModelWriter {
         }
         metadata.append((SafetensorsModelWriter.planKey, job.planText))
 
-        // config.json first, removed again if the model is not written: the output appears last.
-        let configPath = configPath(beside: job.output)
-        try AtomicFile.write(config, to: configPath, overwrite: job.overwrite, inputs: model.sourceFiles + (inputConfig(model).map { [$0] } ?? []))
-        let cleanup = InterruptCleanup.register(configPath)
-        defer { InterruptCleanup.unregister(cleanup) }
+        // Both files are written into a staging directory beside the output and moved in together once the
+        // checkpoint is verified, config.json first and the output last: a kill mid-write leaves neither.
+        let outName = (job.output as NSString).lastPathComponent
+        guard outName != configName else { throw ApplyError(.plan, "\(DisplayText.escaped(job.output)): the checkpoint cannot be named \(configName), which is written beside it") }
         var written: [WrittenTensor] = []
-        do {
+        try AtomicFile.writeStaged(output: job.output, names: [configName, outName], overwrite: job.overwrite,
+                                   inputs: model.sourceFiles + (inputConfig(model).map { [$0] } ?? [])) { staged in
+            try AtomicFile.write(config, to: staged(configName), overwrite: true)
             var packed: (index: Int, tensors: [CompressedTensors.StoredTensor])? = nil
-            try SafetensorsWriter.write(to: job.output, tensors: entries, metadata: metadata, overwrite: job.overwrite,
+            try SafetensorsWriter.write(to: staged(outName), tensors: entries, metadata: metadata, overwrite: true,
                                         inputs: model.sourceFiles,
                                         beforeCommit: job.verifies ? { temporary in
                                             try verify(job, try SafetensorsReader.open(FileSource(path: temporary)), config: config)
@@ -99,16 +100,14 @@ public enum CompressedTensorsModelWriter: ModelWriter {
                     try job.copyRaw(i, to: &sink)
                 } else {
                     let dtype = denseTypes[i]!
+                    let importance = try job.importance(i)
                     try job.writePieces(i, to: &sink) { shape, values, cut in
-                        ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut), as: dtype)
+                        ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut, importance: importance), as: dtype)
                     }
                 }
                 written.append(WrittenTensor(name: entries[e].name, storedAs: entries[e].dtype.description,
                                              bytes: Int(sink.count - before), copied: schemes[i] == nil && (!t.isFloating || (s.isIdentity && SafetensorsModelWriter.copiesRaw(t)))))
             }
-        } catch {
-            unlink(configPath)
-            throw error
         }
         return written
     }
@@ -118,8 +117,9 @@ public enum CompressedTensorsModelWriter: ModelWriter {
         try job.checkCancelled()
         let t = job.model.tensors[i]
         let values = try job.engine.values(of: t)
+        let importance = try job.importance(i)
         let encoded = try values.withUnsafeBufferPointer {
-            try LayerEvaluator.encode(job.settings[i], shape: t.shape, values: $0, globalCut: try job.globalCut(i))
+            try ApplyJob.encode(job.settings[i], shape: t.shape, values: $0, cut: try job.globalCut(i), importance: importance)
         }
         guard let encoded else { throw ApplyError(.write, "internal error: '\(DisplayText.escaped(t.name))' has no encoding") }
         return try CompressedTensors.pack(encoded, module: module, scheme: scheme)

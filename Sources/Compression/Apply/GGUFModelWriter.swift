@@ -52,8 +52,9 @@ public enum GGUFModelWriter: ModelWriter {
             if s.isIdentity || !t.isFloating {
                 try job.copyRaw(i, to: &sink)
             } else if s.quantize != .none {
+                let importance = try job.importance(i)
                 try job.writePieces(i, to: &sink) { shape, values, cut in
-                    guard let e = try LayerEvaluator.encode(s, shape: shape, values: values, globalCut: cut) else { return [] }
+                    guard let e = try ApplyJob.encode(s, shape: shape, values: values, cut: cut, importance: importance) else { return [] }
                     return try e.part("blocks").bytes
                 }
             } else {

@@ -24,14 +24,19 @@ public enum ModelApply {
 
     /// Loads the plan and the model, then applies (see the other `run`).
     /// A rule that matches no tensor is a warning in the outcome, or with `strict` an error (as for `report`).
+    /// `imatrixPath` (else the plan's `imatrix`) names an importance matrix, checked against the model: ggml
+    /// types are quantized with ggml's imatrix path and the numbers carry the importance-weighted error.
     public static func run(modelPath: String, planPath: String, output: String, container: String?,
-                           overwrite: Bool, verify: Bool, numbers: Bool, strict: Bool = false,
+                           overwrite: Bool, verify: Bool, numbers: Bool, strict: Bool = false, imatrixPath: String? = nil,
                            progress: @escaping @Sendable (ApplyProgress) -> Void = { _ in }) throws -> Outcome {
-        let plan = try PlanEvaluation.load(planPath)
+        var plan = try PlanEvaluation.load(planPath)
         let model = try ModelFile.open(modelPath)
+        let importance = try ImportanceMatrix.forCommand(override: imatrixPath, plan: plan, planPath: planPath, model: model)
+        if let imatrixPath { plan.imatrix = ImportanceMatrix.absolute(imatrixPath) }   // a preset's choices depend on whether there is one
         let resolution = try PlanEvaluation.resolution(plan, for: model, strict: strict)
         var outcome = try run(model: model, settings: resolution.settings, planText: plan.jsonText(), output: output,
                               container: container, overwrite: overwrite, verify: verify, numbers: numbers,
+                              engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance),
                               progress: progress)
         outcome.warnings = resolution.warnings
         outcome.evaluation?.warnings = resolution.warnings

@@ -122,8 +122,9 @@ public enum SafetensorsModelWriter: ModelWriter {
                 try job.copyRaw(i, to: &sink)
             } else {
                 let dtype = types[k]
+                let importance = try job.importance(i)
                 try job.writePieces(i, to: &sink) { shape, values, cut in
-                    ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut), as: dtype)
+                    ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut, importance: importance), as: dtype)
                 }
             }
             written.append(WrittenTensor(name: t.name, storedAs: types[k].description, bytes: Int(sink.count - before), copied: copied))

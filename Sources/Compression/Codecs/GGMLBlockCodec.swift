@@ -92,6 +92,11 @@ public struct GGMLBlockCodec: Codec, Hashable {
     static func planName(_ t: GGMLType) -> String { t.name.lowercased() }
 
     public static func parse(format: String, _ f: PlanFields) throws(PlanError) -> QuantFormat {
+        // Types llama-quantize makes only with an importance matrix are read, so that resolving the plan refuses
+        // them with that reason (or, with a matrix, as types weightlab cannot quantize).
+        if case .string(let s)? = f.fields["type"], let t = ImportanceRequirement.types.first(where: { planName($0) == s }) {
+            return .gguf(t)
+        }
         let name = try f.choice("type", traits.map { planName($0.type) })
         return .gguf(traits.first { planName($0.type) == name }!.type)
     }

@@ -49,6 +49,8 @@ enum LayerTable {
         Column(title: "spread", width: 7, align: .right, sort: nil, dropOrder: 8),
         Column(title: ">6σ", width: 5, align: .right, sort: nil, dropOrder: 7),
     ]
+    /// Shown with an importance matrix: the importance-weighted SQNR.
+    static let importanceColumn = Column(title: "wSQNR", width: 7, align: .right, sort: nil, dropOrder: 1)
 
     /// Shown while a snapshot (`b`) is held: each layer's change against it.
     static let deltaColumns: [Column] = [
@@ -83,6 +85,7 @@ enum LayerTable {
         var fixed = (state.map(sizedToContent) ?? fixedColumns) + (state?.showMetrics == true ? metricColumns : [])
             + (state?.showDiagnostics == true ? diagnosticColumns : [])
             + (state?.baseline == nil ? [] : deltaColumns)
+        if state?.importancePath != nil, let k = fixed.firstIndex(where: { $0.title == "SQNR dB" }) { fixed.insert(importanceColumn, at: k + 1) }
         func nameWidth() -> Int { width - markWidth - fixed.reduce(0) { $0 + $1.width + 1 } - 1 }
         while nameWidth() < minimumNameWidth, let drop = fixed.filter({ $0.dropOrder > 0 }).max(by: { $0.dropOrder < $1.dropOrder }) {
             fixed.removeAll { $0.title == drop.title }
@@ -211,8 +214,15 @@ enum LayerTable {
             default:
                 guard let db = n.sqnr else { return ("…", .inactive) }
                 let text = (n.status == .estimate ? "~" : "") + Format.sqnr(db)
-                return (text, quality(db))
+                // A row-sample estimate is dimmed until the exact number arrives.
+                return (text, n.sampleInterval != nil ? .inactive : quality(db))
             }
+        case "wSQNR":
+            // Layers without an imatrix entry have no weighted error ("-"); pending ones wait for the engine.
+            guard info.isFloating, n.status != .notCompressed else { return ("", nil) }
+            if case .failed = n.status { return ("", nil) }
+            guard let w = n.importance else { return n.status == .exact ? ("-", .inactive) : ("…", .inactive) }
+            return (Format.sqnr(w.sqnrDB), quality(w.sqnrDB))
         case "size": return (n.bytes.map(Format.bytes) ?? "…", n.bytes == nil ? .inactive : nil)
         case "MSE", "max err", "cosine":
             guard info.isFloating else { return ("", nil) }

@@ -85,8 +85,18 @@ enum SettingsPane {
         if state.records[i].holdsNonFinite {
             line("", "SQNR", "undefined (NaN/Inf)", role: .bad)
         } else {
-            line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
-                 role: n.sqnr.map(LayerTable.quality))
+            if let r = n.sampleInterval, let db = n.sqnr {
+                // From sampled rows: the estimate, dimmed, with its interval.
+                line("", "SQNR", "~" + Format.sqnr(db) + " dB (" + Format.sqnr(r.lowerBound) + "–" + Format.sqnr(r.upperBound) + ")",
+                     role: .inactive)
+            } else {
+                line("", "SQNR", n.sqnr.map { approx + Format.sqnr($0) + ($0.isFinite ? " dB" : "") } ?? "…",
+                     role: n.sqnr.map(LayerTable.quality))
+            }
+            if state.importancePath != nil {
+                let (text, role) = LayerTable.value("wSQNR", info: state.records[i].tensor, settings: state.records[i].settings, numbers: n)
+                line("", "wSQNR", text + (n.importance?.sqnrDB.isFinite == true ? " dB" : ""), role: role)
+            }
         }
         let original = Format.bytes(state.records[i].tensor.bytes)
         let valueWidth = rect.maxX - 1 - (x + 13)

@@ -45,6 +45,11 @@ enum StatusLine {
             let db = t.metrics.sqnrDB
             let sqnr = t.pendingLayers > 0 ? "… dB" : Format.sqnr(db) + (db.isFinite ? " dB" : "")
             parts.append(("SQNR " + sqnr, sqnr))
+            if let w = t.importance {
+                // The importance-weighted SQNR over the layers the imatrix has entries for.
+                let ws = t.pendingLayers > 0 ? "… dB" : Format.sqnr(w.sqnrDB) + (w.sqnrDB.isFinite ? " dB" : "")
+                parts.append(("wSQNR " + ws, "w " + ws))
+            }
         }
         // The user's task metric, when the settings on screen were measured (`E`).
         if let m = state.currentTaskMetric {
