@@ -91,13 +91,18 @@ public struct Plan: Equatable, Sendable {
 
     /// Reads and parses the plan at `path`.
     public static func load(path: String) throws(PlanError) -> Plan {
-        let bytes: [UInt8]
+        try parse(try readFile(path, kind: "plan"), path: path)
+    }
+
+    /// The bytes of a small JSON file the user names (a plan, a solver menu), refused before it is read when it
+    /// is larger than any such file could be; every failure is a `PlanError` naming the file.
+    static func readFile(_ path: String, kind: String) throws(PlanError) -> [UInt8] {
         do {
             let file = try FileSource(path: path)
             guard file.size <= maximumFileSize else {
-                throw PlanError(path: path, field: "", reason: "is \(file.size) bytes, larger than any plan (limit \(maximumFileSize))")
+                throw PlanError(path: path, field: "", reason: "is \(file.size) bytes, larger than any \(kind) (limit \(maximumFileSize))")
             }
-            bytes = try file.bytes(at: 0, count: Int(file.size))
+            return try file.bytes(at: 0, count: Int(file.size))
         } catch let e as PlanError {
             throw e
         } catch let e as ModelError {
@@ -105,7 +110,6 @@ public struct Plan: Equatable, Sendable {
         } catch {
             throw PlanError(path: path, field: "", reason: "cannot read: \(error)")
         }
-        return try parse(bytes, path: path)
     }
 
     /// Parses plan text (see `parse(_:path:)` for bytes).

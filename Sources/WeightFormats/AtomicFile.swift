@@ -32,15 +32,8 @@ public enum AtomicFile {
         var mode: mode_t = 0o644      // a new file: as open(2) makes it, less the umask
         var keepMode = false
         var st = stat()
+        try checkTarget(path, overwrite: overwrite, inputs: inputs)
         if stat(path, &st) == 0 {
-            if (st.st_mode & S_IFMT) == S_IFDIR { throw ModelError(path, "is a directory") }
-            for input in inputs {
-                var other = stat()
-                if stat(input, &other) == 0, other.st_dev == st.st_dev, other.st_ino == st.st_ino {
-                    throw ModelError(path, "is an input of this command; refusing to write over it")
-                }
-            }
-            guard overwrite else { throw ModelError(path, "already exists; refusing to replace it") }
             mode = st.st_mode & 0o7777
             keepMode = true
         }

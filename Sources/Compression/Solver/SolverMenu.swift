@@ -51,20 +51,7 @@ public struct SolverMenu: Hashable, Sendable {
     /// `{"quantize": {...}, "prune": {...}}` spelt as in plans (either part may be left out; `{}` keeps the
     /// original weights).
     public static func load(path: String) throws(PlanError) -> SolverMenu {
-        let bytes: [UInt8]
-        do {
-            let file = try FileSource(path: path)
-            guard file.size <= Plan.maximumFileSize else {
-                throw PlanError(path: path, field: "", reason: "is \(file.size) bytes, larger than any menu")
-            }
-            bytes = try file.bytes(at: 0, count: Int(file.size))
-        } catch let e as PlanError {
-            throw e
-        } catch let e as ModelError {
-            throw PlanError(path: path, field: "", reason: e.reason)
-        } catch {
-            throw PlanError(path: path, field: "", reason: "cannot read: \(error)")
-        }
+        let bytes = try Plan.readFile(path, kind: "menu")
         let root: StrictJSON.Value
         do {
             root = try StrictJSON.parse(bytes)
