@@ -86,7 +86,7 @@ public final class Engine: @unchecked Sendable {
 
     /// An evaluation and the grid to draw for it.
     struct Evaluated {
-        let evaluation: LayerEvaluation
+        var evaluation: LayerEvaluation
         let levels: QuantizationLevels?
         var groupCut: MagnitudeCut? = nil
     }
@@ -243,6 +243,9 @@ public final class Engine: @unchecked Sendable {
             }
             var e = try evaluate(tensor, settings: settings, cut: cut, token: token, withLevels: withLevels)
             e.groupCut = cut
+            if let stored = SizeModel.asStored(settings, count: tensor.parameters, storedBytes: tensor.storedBytes) {
+                e.evaluation.size = stored
+            }
             lock.withLock { cache[key] = e }
             return .success(e)
         } catch is CancellationError {

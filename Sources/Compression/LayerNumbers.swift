@@ -6,7 +6,10 @@ public struct TensorInfo: Equatable, Sendable {
     public var dtype: DType
     public var shape: [Int]
     public var parameters: Int
+    /// What the file stores: `bytes` (the original size) when it is not the dtype's size for the shape.
     public var bytes: Int
+    /// Set for an already-quantized tensor shown as floats (`Tensor.storedBytes`): its stored size.
+    public var storedBytes: Int?
 
     public init(name: String, dtype: DType, shape: [Int], parameters: Int? = nil, bytes: Int? = nil) {
         self.name = name
@@ -19,7 +22,8 @@ public struct TensorInfo: Equatable, Sendable {
 
     public init(_ tensor: Tensor) {
         self.init(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, parameters: tensor.parameters,
-                  bytes: tensor.byteCount)
+                  bytes: tensor.originalBytes)
+        storedBytes = tensor.storedBytes
     }
 
     public var dtypeName: String { dtype.description }
@@ -140,7 +144,8 @@ public struct LayerNumbers: Equatable, Sendable {
             }
         }()
         if let zeros {
-            let size = SizeModel.size(settings, shape: info.shape, originalDType: info.dtype, zerosAfterPruning: zeros)
+            let size = SizeModel.asStored(settings, count: info.parameters, storedBytes: info.storedBytes)
+                ?? SizeModel.size(settings, shape: info.shape, originalDType: info.dtype, zerosAfterPruning: zeros)
             n.bitsPerWeight = size.bitsPerWeight
             n.bytes = size.bytes
             n.encoding = size.encoding

@@ -122,7 +122,7 @@ public struct ModelComparison: Sendable {
                                                        permutedSideIsA: !w.fromHFA, importance: weights,
                                                        pieceElements: pieceElements, cancel: cancel)
             pairs.append(Pair(nameA: w.a.name, nameB: w.b.name, matchedName: w.key, shape: w.a.shape, parameters: w.a.parameters,
-                              dtypeA: w.a.dtype, dtypeB: w.b.dtype, bytesA: w.a.byteCount, bytesB: w.b.byteCount,
+                              dtypeA: w.a.dtype, dtypeB: w.b.dtype, bytesA: w.a.originalBytes, bytesB: w.b.originalBytes,
                               unpermuted: headCount != nil, metrics: metrics, importanceError: weighted))
             total.merge(metrics)
             progress(done + 1, work.count)

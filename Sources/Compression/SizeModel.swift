@@ -35,6 +35,14 @@ public struct CompressedSize: Hashable, Sendable {
 /// - Rows: a 1-bit-per-row mask; removed rows cost nothing, including their scales (the kept rows are
 ///   stored as a `[keptRows, …]` tensor).
 public enum SizeModel {
+    /// An already-quantized tensor (`Tensor.storedBytes`: ONNX QDQ, TFLite int8, PyTorch quantized) left as it
+    /// is costs what its file stores, as an unquantized GGUF quant type costs its blocks; nil when `settings`
+    /// change it (then it is sized from the F32 values it is shown as, like any float tensor).
+    public static func asStored(_ settings: LayerSettings, count: Int, storedBytes: Int?) -> CompressedSize? {
+        guard settings.isIdentity, let storedBytes else { return nil }
+        return CompressedSize(bits: storedBytes * 8, count: count, encoding: "as stored")
+    }
+
     /// `ceil(log2 k)` (0 for k ≤ 1).
     public static func ceilLog2(_ k: Int) -> Int { k <= 1 ? 0 : Int.bitWidth - (k - 1).leadingZeroBitCount }
 

@@ -38,6 +38,8 @@ public struct Model: Sendable {
 
     public var parameters: Int { tensors.reduce(0) { $0 + $1.parameters } }
     public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    /// What the tensors cost in the file (already-quantized weights at their stored size).
+    public var originalBytes: Int { tensors.reduce(0) { $0 + $1.originalBytes } }
 
     /// The paths this model was read from (the model's own path and every tensor's source), for writers to
     /// refuse as outputs (`AtomicFile.write(inputs:)` compares them by device and inode).

@@ -69,8 +69,7 @@ public enum ModelFile {
         for p in parts {
             for t in p.model.tensors {
                 if seen[t.name, default: 0] > 1 {
-                    tensors.append(try Tensor(name: p.file + ":" + t.name, dtype: t.dtype, shape: t.shape, data: t.data,
-                                              byteOrder: t.byteOrder, fortranOrder: t.fortranOrder))
+                    tensors.append(try t.renamed(p.file + ":" + t.name))
                 } else {
                     tensors.append(t)
                 }

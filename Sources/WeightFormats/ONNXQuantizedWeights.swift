@@ -8,13 +8,10 @@
 ///   `[N·kBlocks]`, optional packed uint8 zero points (default 2^(bits−1)); shown as `[N, K]` under B's name.
 /// Byte counts are checked against the attributes before anything is read (ONNX Runtime read out of bounds
 /// when attributes overstated them, onnxruntime commit 807390233b).
+/// Each decoded weight carries its label and stored size (`Tensor.stored(as:bytes:)`): the codes, plus the
+/// scale and zero point the first time a weight reads them (a scale shared by several weights is stored once).
 enum ONNXQuantizedWeights {
-    struct Decoded {
-        var name: String
-        var label: String
-    }
-
-    static func decode(scan: ONNXGraphScan, found: inout [ONNXFoundWeight]) throws -> [Decoded] {
+    static func decode(scan: ONNXGraphScan, found: inout [ONNXFoundWeight]) throws {
         // Name lookup per graph, falling back to enclosing graphs (subgraphs read outer-scope weights).
         var byGraph: [Int: [String: Int]] = [:]
         for (k, f) in found.enumerated() where byGraph[f.weight.graph]?[f.weight.name] == nil {
@@ -28,7 +25,11 @@ enum ONNXQuantizedWeights {
             }
             return nil
         }
-        var out: [Decoded] = []
+        /// The bytes of the parameters `k` (scale or zero point) not yet charged to another weight.
+        func unshared(_ k: Int?) -> Int {
+            guard let k, !found[k].consumed else { return 0 }
+            return found[k].storedBytes
+        }
         for n in scan.nodes {
             let onnxDomain = n.domain.isEmpty || n.domain == "ai.onnx"
             if n.opType == "DequantizeLinear" && (onnxDomain || n.domain == "com.microsoft") {
@@ -36,12 +37,13 @@ enum ONNXQuantizedWeights {
                       let s = lookup(n.inputs[1], graph: n.graph), let output = n.outputs.first, !output.isEmpty else { continue }
                 let z = n.inputs.count >= 3 && !n.inputs[2].isEmpty ? lookup(n.inputs[2], graph: n.graph) : nil
                 guard let d = try dequantizeLinear(n, codes: found[x], scale: found[s], zero: z.map { found[$0] }, path: found[x].tensor.data.path) else { continue }
+                let bytes = found[x].storedBytes + unshared(s) + unshared(z)
                 found[x].tensor = try Tensor(name: output, dtype: .float32, shape: found[x].tensor.shape, data: d.source)
+                found[x].tensor.stored(as: d.label, bytes: bytes)
                 found[x].weight.name = output
                 found[x].raw = nil
                 found[s].consumed = true
                 if let z { found[z].consumed = true }
-                out.append(Decoded(name: output, label: d.label))
             } else if n.opType == "MatMulNBits" && n.domain == "com.microsoft" {
                 guard n.inputs.count >= 3, let b = lookup(n.inputs[1], graph: n.graph), !found[b].consumed,
                       let s = lookup(n.inputs[2], graph: n.graph) else { continue }
@@ -49,14 +51,14 @@ enum ONNXQuantizedWeights {
                 let path = found[b].tensor.data.path
                 let d = try matMulNBits(n, codes: found[b], scale: found[s], zero: z.map { found[$0] }, path: path)
                 let name = found[b].weight.name
+                let bytes = found[b].storedBytes + unshared(s) + unshared(z)
                 found[b].tensor = try Tensor(name: name, dtype: .float32, shape: d.shape, data: d.source)
+                found[b].tensor.stored(as: d.label, bytes: bytes)
                 found[b].raw = nil
                 found[s].consumed = true
                 if let z { found[z].consumed = true }
-                out.append(Decoded(name: name, label: d.label))
             }
         }
-        return out
     }
 
     /// Every value of a small tensor (scales, zero points) as Float.

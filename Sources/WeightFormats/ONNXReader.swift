@@ -40,8 +40,7 @@ public enum ONNXReader: ModelReader {
             }
         }
         var metadata = scan.metadata
-        let quantized = try ONNXQuantizedWeights.decode(scan: scan, found: &found)
-        metadata += quantized.map { ("quantized " + $0.name, .string($0.label)) }
+        try ONNXQuantizedWeights.decode(scan: scan, found: &found)
         metadata += constantConsumers(scan: scan, found: found)
         if !skipped.isEmpty { metadata.append(("not read", .string(skipped.joined(separator: ", ")))) }
         let tensors = try uniqueNames(found, scan: scan)
@@ -122,7 +121,7 @@ public enum ONNXReader: ModelReader {
             }
             taken.insert(name)
             let t = f.tensor
-            out.append(name == t.name ? t : try Tensor(name: name, dtype: t.dtype, shape: t.shape, data: t.data))
+            out.append(name == t.name ? t : try t.renamed(name))
         }
         return out
     }
@@ -136,6 +135,10 @@ struct ONNXFoundWeight {
     var raw: (any ByteSource)?
     /// Read by a quantized operator that this reader decodes: not listed on its own.
     var consumed = false
+
+    /// Bytes the file stores for this weight: its elements as `raw_data` holds them (sub-byte codes packed,
+    /// whichever field the file used), else the tensor's own bytes.
+    var storedBytes: Int { raw.map { Int($0.size) } ?? tensor.originalBytes }
 
     var dataType: Int64? {
         if case .tensor(let p) = weight.payload { return p.dataType }

@@ -108,7 +108,9 @@ public enum TFLiteReader: ModelReader {
             affine.apply(q, first: range.lowerBound, into: out)
         }
         var tensor = try Tensor(name: name, dtype: .float32, shape: shape, data: source)
-        tensor.storedAs = scales.isEmpty ? "\(stored) (no scale)" : "\(stored) \(affine.label)"
+        // Codes, then the quantization parameters as the flatbuffer stores them: float32 scales, int64 zero points.
+        tensor.stored(as: scales.isEmpty ? "\(stored) (no scale)" : "\(stored) \(affine.label)",
+                      bytes: Int(data.size) + 4 * scales.count + 8 * zeroPoints.count)
         return tensor
     }
 

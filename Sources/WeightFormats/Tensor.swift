@@ -19,7 +19,23 @@ public struct Tensor: Sendable {
     let fortranCache: FortranCache?
     /// What the file really stores when `data` is computed from it (an already-quantized weight shown
     /// dequantized, a pruned kernel shown masked): "I8 per-axis (dim 0, 8 scales)". Nil: stored as `dtype`.
+    /// The one label every reader uses for that (TFLite, ONNX QDQ and MatMulNBits, PyTorch quantized tensors,
+    /// TFMOT masks); GGUF needs none, its dtype is the stored type.
     public var storedAs: String?
+    /// Bytes the file spends on this tensor when that is not `byteCount`: an already-quantized weight shown
+    /// dequantized as F32 costs its codes, scales and zero points at the widths the file stores them, as a
+    /// GGUF quant type costs its blocks. Nil: the tensor costs `byteCount`.
+    public var storedBytes: Int?
+
+    /// What the tensor costs in its file: the original size inspect, report, compare and the workbench
+    /// start from (`TensorInfo.bytes`, `ModelTotals.bytesOriginal`).
+    public var originalBytes: Int { storedBytes ?? byteCount }
+
+    /// Marks the tensor as computed from a stored quantized form of `bytes` bytes described by `label`.
+    public mutating func stored(as label: String, bytes: Int?) {
+        storedAs = label
+        storedBytes = bytes
+    }
 
     /// Checks the geometry once so every later read can trust it: `parameters` is the shape's product
     /// (no overflow), it is a whole number of blocks, and `data` holds exactly the bytes that needs.
@@ -46,6 +62,13 @@ public struct Tensor: Sendable {
     }
 
     public var isFloating: Bool { dtype.isFloating }
+
+    /// The same tensor under another name, keeping what it is stored as.
+    public func renamed(_ newName: String) throws -> Tensor {
+        var t = try Tensor(name: newName, dtype: dtype, shape: shape, data: data, byteOrder: byteOrder, fortranOrder: fortranOrder)
+        (t.storedAs, t.storedBytes) = (storedAs, storedBytes)
+        return t
+    }
 
     /// Length of the last dimension (a row); 1 for a 0-d tensor.
     public var rowLength: Int { shape.last ?? 1 }

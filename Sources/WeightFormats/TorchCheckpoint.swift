@@ -16,7 +16,6 @@ struct TorchCheckpoint {
     let describe: (String) -> String
 
     /// Metadata key prefixes for the labels this reader adds.
-    static let quantizedKey = "torch.quantized."
     static let prunedKey = "torch.pruned."
 
     /// The record of a storage, checked to hold the elements its persistent id declares.
@@ -61,22 +60,26 @@ struct TorchCheckpoint {
         return (StridedSource(base: base, elementBytes: es, offset: r.offset, shape: r.size, strides: r.stride, count: n), n)
     }
 
-    /// A record as a tensor, with the label of a quantized one.
-    func tensor(named name: String, _ r: TorchTensorRecord) throws -> (tensor: Tensor, label: String?) {
+    /// A record as a tensor; a quantized one shown dequantized, labelled and sized as stored.
+    func tensor(named name: String, _ r: TorchTensorRecord) throws -> Tensor {
         guard let dtype = r.element.dtype else {
             throw ModelError(path, "tensor '\(DisplayText.escaped(name))' is \(r.element.name), which weightlab does not read")
         }
         let (view, n) = try viewBytes(r, name: name)
         guard let q = r.quantization else {
-            return (try Tensor(name: name, dtype: dtype, shape: r.size, data: view, byteOrder: byteOrder), nil)
+            return try Tensor(name: name, dtype: dtype, shape: r.size, data: view, byteOrder: byteOrder)
         }
         let source: DequantizedSource
         let label: String
+        // Stored: the integer codes, and the quantizer's parameters as torch keeps them (a double scale and
+        // an int64 zero point per tensor; per channel, the scale and zero-point tensors' own storage).
+        var bytes = Int(view.size)
         switch q {
         case .perTensor(let scheme, let scale, let zeroPoint):
             source = DequantizedSource(quantized: view, integer: dtype, byteOrder: byteOrder, count: n, scales: [scale],
                                        zeroPoints: [Double(zeroPoint)], floatZeroPoints: false, inner: n, channels: 1)
             label = "\(r.element.name) \(scheme) (scale \(scale), zero point \(zeroPoint)), shown dequantized as F32"
+            bytes += 8 + 8
         case .perChannel(let scheme, let scalesRecord, let zeroPointsRecord, let axis):
             let scales = try values(scalesRecord, name: name + " scales")
             let zeroPoints = try values(zeroPointsRecord, name: name + " zero points")
@@ -85,8 +88,12 @@ struct TorchCheckpoint {
                                        zeroPoints: zeroPoints, floatZeroPoints: scheme == "per_channel_affine_float_qparams",
                                        inner: inner, channels: r.size[axis])
             label = "\(r.element.name) \(scheme) (axis \(axis), \(scales.count) scales), shown dequantized as F32"
+            bytes += Int(try viewBytes(scalesRecord, name: name + " scales").0.size)
+                + Int(try viewBytes(zeroPointsRecord, name: name + " zero points").0.size)
         }
-        return (try Tensor(name: name, dtype: .float32, shape: r.size, data: source), label)
+        var tensor = try Tensor(name: name, dtype: .float32, shape: r.size, data: source)
+        tensor.stored(as: label, bytes: bytes)
+        return tensor
     }
 
     /// A small tensor's values in Double (per-channel scales and zero points).
@@ -111,7 +118,7 @@ struct TorchCheckpoint {
         return out.map(Double.init)
     }
 
-    /// The model's tensors in pickle order, with pruned pairs joined, and the labels as metadata.
+    /// The model's tensors in pickle order, with pruned pairs joined (and described in the metadata).
     func tensors(_ found: [(name: String, record: TorchTensorRecord)]) throws -> (tensors: [Tensor], metadata: [(key: String, value: MetadataValue)]) {
         var names = Set<String>()
         var unique: [(name: String, record: TorchTensorRecord)] = []
@@ -126,14 +133,13 @@ struct TorchCheckpoint {
         var metadata: [(key: String, value: MetadataValue)] = []
         var masksUsed = Set<String>()
         for (name, record) in unique where !masksUsed.contains(name) {
-            let (t, label) = try tensor(named: name, record)
-            if let label { metadata.append((Self.quantizedKey + name, .string(label))) }
+            let t = try tensor(named: name, record)
             if name.hasSuffix("_orig") {
                 let base = String(name.dropLast(5))
                 let maskName = base + "_mask"
                 if let maskRecord = byName[maskName], !names.contains(base), maskRecord.size == record.size,
                    t.dtype.blockSize == 1, t.isFloating {
-                    let (mask, _) = try tensor(named: maskName, maskRecord)
+                    let mask = try tensor(named: maskName, maskRecord)
                     let masked = try Tensor(name: base, dtype: t.dtype, shape: t.shape,
                                             data: MaskedSource(orig: t, mask: mask), byteOrder: t.byteOrder)
                     var zeros = 0

@@ -41,7 +41,7 @@ public enum TorchIndexReader: ModelReader {
             if let absent = names.sorted().first(where: { !found.contains($0) }) {
                 throw ModelError(path, "tensor '\(DisplayText.escaped(absent))' is mapped to shard '\(DisplayText.escaped(shard))' but the shard does not hold it")
             }
-            for kv in model.metadata where kv.key.hasPrefix(TorchCheckpoint.quantizedKey) || kv.key.hasPrefix(TorchCheckpoint.prunedKey) {
+            for kv in model.metadata where kv.key.hasPrefix(TorchCheckpoint.prunedKey) {
                 metadata.append(kv)
             }
         }

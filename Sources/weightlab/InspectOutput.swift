@@ -44,7 +44,7 @@ enum InspectOutput {
         for r in inspection.rows {
             let t = r.tensor
             var row = [DisplayText.escaped(t.name), t.dtype.description + (t.storedAs.map { " from " + $0 } ?? ""), shapeText(t.shape),
-                       TableFormat.count(t.parameters), Workbench.Format.bytes(t.byteCount)]
+                       TableFormat.count(t.parameters), Workbench.Format.bytes(t.originalBytes)]
             if withStatistics {
                 if let s = r.statistics {
                     row += statisticsCells(s)
@@ -56,7 +56,7 @@ enum InspectOutput {
         }
         let count = model.tensors.count
         var total = ["total (\(count) \(count == 1 ? "tensor" : "tensors"))", "", "", TableFormat.count(model.parameters),
-                     Workbench.Format.bytes(model.byteCount)]
+                     Workbench.Format.bytes(model.originalBytes)]
         if withStatistics {
             let s = inspection.total
             total += s.count + s.nans + s.infinities > 0 ? statisticsCells(s) : Array(repeating: "-", count: 8)
@@ -81,14 +81,14 @@ enum InspectOutput {
                 ("dtype", .string(t.dtype.description)),
                 ("shape", .array(t.shape.map { .int($0) })),
                 ("parameters", .int(t.parameters)),
-                ("bytes", .int(t.byteCount)),
+                ("bytes", .int(t.originalBytes)),
             ]
             if let stored = t.storedAs { o.append(("stored_as", .string(stored))) }
             if let s = r.statistics { o += statisticsJSON(s) }
             tensors.append(.object(o))
         }
         var total: [(String, JSONValue)] = [("tensors", .int(model.tensors.count)), ("parameters", .int(model.parameters)),
-                                            ("bytes", .int(model.byteCount))]
+                                            ("bytes", .int(model.originalBytes))]
         if inspection.rows.contains(where: { $0.statistics != nil }) { total += statisticsJSON(inspection.total) }
         return .object([
             ("file", .string(path)),

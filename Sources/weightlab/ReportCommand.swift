@@ -98,8 +98,8 @@ enum ReportOutput {
                 "sqnr": n.sqnr.map(MetricText.sqnr) ?? "-",
                 "maxerr": m.map { MetricText.maxError($0.maxAbsError) } ?? "-",
                 "cosine": m.map { MetricText.cosine($0.cosineSimilarity) } ?? "-",
-                "bytes": Workbench.Format.bytes(t.byteCount),
-                "compressed": Workbench.Format.bytes(n.bytes ?? t.byteCount),
+                "bytes": Workbench.Format.bytes(t.originalBytes),
+                "compressed": Workbench.Format.bytes(n.bytes ?? t.originalBytes),
                 "bits": String(format: "%.3f", n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
                 "encoding": encoding(n, t),
             ])
@@ -164,11 +164,11 @@ enum ReportOutput {
             ]
             if n.status == .exact, let m = n.metrics {
                 o += MetricText.json(m)
-                o += [("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
+                o += [("bytes_original", .int(t.originalBytes)), ("bytes_compressed", .int(n.bytes ?? t.originalBytes)),
                       ("bits_per_weight", .number(n.bitsPerWeight ?? 0)), ("encoding", .string(encoding(n, t)))]
             } else {
                 o += [("sparsity", .null), ("mse", .null), ("sqnr_db", .null), ("max_abs_error", .null),
-                      ("cosine", .null), ("bytes_original", .int(t.byteCount)), ("bytes_compressed", .int(n.bytes ?? t.byteCount)),
+                      ("cosine", .null), ("bytes_original", .int(t.originalBytes)), ("bytes_compressed", .int(n.bytes ?? t.originalBytes)),
                       ("bits_per_weight", .number(n.bitsPerWeight ?? t.dtype.storedBitsPerWeight)),
                       ("encoding", .string(encoding(n, t)))]
             }
@@ -178,7 +178,7 @@ enum ReportOutput {
                     ("kurtosis", .number(d.kurtosis)), ("channel_spread", .number(d.channelSpread)),
                     ("outliers_6sigma", .int(d.outliers)), ("outlier_fraction", .number(d.outlierFraction)),
                     ("error_share", .number(n.errorShare(of: r.totals))),
-                    ("sensitivity", .number(n.sensitivity(originalBytes: t.byteCount))),
+                    ("sensitivity", .number(n.sensitivity(originalBytes: t.originalBytes))),
                 ])))
             }
             if let skip = r.skipped.first(where: { $0.tensor == t.name }) {
@@ -208,8 +208,8 @@ enum ReportOutput {
             let cols = [field(DisplayText.escaped(t.name)), field(t.shape.map(String.init).joined(separator: "x")),
                         String(t.parameters), String(n.status == .exact && !r.settings[i].isIdentity),
                         num(m?.sparsity), num(m?.mse), num(m?.sqnrDB),
-                        num(m?.maxAbsError), num(m?.cosineSimilarity), String(t.byteCount),
-                        String(n.bytes ?? t.byteCount), num(n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
+                        num(m?.maxAbsError), num(m?.cosineSimilarity), String(t.originalBytes),
+                        String(n.bytes ?? t.originalBytes), num(n.bitsPerWeight ?? t.dtype.storedBitsPerWeight),
                         field(encoding(n, t)), field(SettingsText.summary(r.settings[i]))]
             out += cols.joined(separator: ",") + "\n"
         }

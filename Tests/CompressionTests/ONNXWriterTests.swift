@@ -44,9 +44,11 @@ import WeightFormats
         #expect(o.tensors[2].bytes == 288 * 64 / 2 + 288 * 2 * 4 + 288)
         let back = try ModelFile.open(out)
         #expect(back.tensors.map(\.name) == ["conv.weight", "conv.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])
-        let labels = back.metadata.filter { $0.key.hasPrefix("quantized ") }
-        #expect(labels.map(\.key) == ["quantized conv.weight", "quantized fc1.weight", "quantized fc2.weight", "quantized fc2.bias"])
-        #expect(labels[1].value == .string("DequantizeLinear UINT4 blocks of 32 along axis 1, FLOAT scales (codes 'fc1.weight_quantized', scale 'fc1.weight_scale', zero point 'fc1.weight_zero_point')"))
+        let labels = back.tensors.filter { $0.storedAs != nil }
+        #expect(labels.map(\.name) == ["conv.weight", "fc1.weight", "fc2.weight", "fc2.bias"])
+        #expect(labels[1].storedAs == "DequantizeLinear UINT4 blocks of 32 along axis 1, FLOAT scales (codes 'fc1.weight_quantized', scale 'fc1.weight_scale', zero point 'fc1.weight_zero_point')")
+        // Read back, each QDQ weight costs what the writer stored for it.
+        #expect(labels.map(\.storedBytes) == o.tensors.filter { $0.storedAs.hasSuffix("QDQ") }.map(\.bytes))
         #expect(back.metadata.first { $0.key == "ir_version" }?.value == .int(10))
         // The reconstruction written by the safetensors container is what the ONNX file decodes to.
         let fake = dir.path + "/fake.safetensors"

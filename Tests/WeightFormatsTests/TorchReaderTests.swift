@@ -49,10 +49,10 @@ import TestSupport
         let weight = try #require(model.tensors.first { $0.name == "fc.weight" })
         let zeros = try FormatReference.decodeAll(weight).filter { $0 == 0 }.count
         #expect(text.contains("zeroes \(zeros) of 24"), "\(text)")
-        let perTensor = try #require(model.metadata.first { $0.key == "torch.quantized.q.per_tensor" })
-        #expect(perTensor.value == .string("qint8 per_tensor_affine (scale 0.02, zero point -3), shown dequantized as F32"))
-        let perChannel = try #require(model.metadata.first { $0.key == "torch.quantized.q.per_channel" })
-        #expect(perChannel.value == .string("quint8 per_channel_affine (axis 0, 3 scales), shown dequantized as F32"))
+        let perTensor = try #require(model.tensors.first { $0.name == "q.per_tensor" })
+        #expect(perTensor.storedAs == "qint8 per_tensor_affine (scale 0.02, zero point -3), shown dequantized as F32")
+        let perChannel = try #require(model.tensors.first { $0.name == "q.per_channel" })
+        #expect(perChannel.storedAs == "quint8 per_channel_affine (axis 0, 3 scales), shown dequantized as F32")
     }
 
     /// Unaligned byte reads of gathered, dequantized and masked tensors give the bytes aligned reads give.

@@ -193,4 +193,25 @@ struct WorkbenchTmuxTests {
         #expect(screen.contains("EXIT=\(128 + signal)"), "after signal \(signal):\n\(screen)")
         #expect(screen.contains("icanon") && !screen.contains("-icanon"), "terminal modes not restored:\n\(screen)")
     }
+
+    /// Issue 10: the workbench opens an ONNX model with already-quantized weights (QDQ int4/int8 and
+    /// MatMulNBits); left as they are they cost what the file stores, so the totals start at ×1.00, and
+    /// quantizing a layer changes them.
+    @Test func opensAnONNXModelWithQuantizedWeights() throws {
+        let t = Tmux()
+        let model = Fixtures.path("onnx/quantized.onnx")
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "160", "-y", "40",
+                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(model)'; echo EXIT=$?; sleep 60"])
+        var screen = try t.wait { $0.contains("w_int4_block16") && Self.settledStatus($0) != nil }
+        let initial = try #require(Self.settledStatus(screen), "no status line:\n\(screen)")
+        #expect(initial.contains("(×1.00)"), "\(initial)")
+        try t.keys("f")
+        screen = try t.wait { Self.settledStatus($0).map { $0 != initial } ?? false }
+        #expect(Self.settledStatus(screen) != initial, "quantizing changed nothing:\n\(screen)")
+        try t.keys("q")
+        screen = try t.wait { $0.contains("unsaved edits") || $0.contains("EXIT=") }
+        if !screen.contains("EXIT=") { try t.keys("q") }
+        screen = try t.wait { $0.contains("EXIT=") }
+        #expect(screen.contains("EXIT=0"), "\(screen)")
+    }
 }

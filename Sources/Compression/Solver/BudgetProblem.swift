@@ -55,7 +55,7 @@ public struct BudgetProblem: Sendable {
         var bytes = 0, error = 0.0
         for (i, t) in model.tensors.enumerated() where !solvedSet.contains(i) {
             let n = LayerNumbers.evaluated(TensorInfo(t), restEvaluations[i])
-            bytes += n.bytes ?? t.byteCount
+            bytes += n.bytes ?? t.originalBytes
             if let e = restEvaluations[i] { error += measure.error(e) }
         }
         fixedBytes = bytes
