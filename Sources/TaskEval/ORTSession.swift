@@ -164,13 +164,16 @@ public final class ORTSession: TaskRunner, @unchecked Sendable {
             let n = shape.reduce(1, *)
             var data: UnsafeMutableRawPointer? = nil
             try lib.check(lib.fn(.getTensorMutableData, ORTLibrary.GetDataFn.self)(v, &data), "data of output '\(name)'")
+            guard n == 0 || data != nil, dims.allSatisfy({ $0 >= 0 }) else {
+                throw EvalError("onnxruntime: \(label): output '\(DisplayText.escaped(name))' has shape \(dims) and no data")
+            }
             switch type {
             case Self.float:
                 let p = data?.assumingMemoryBound(to: Float.self)
-                result[name] = EvalTensor(shape: shape, floats: n == 0 || p == nil ? [] : Array(UnsafeBufferPointer(start: p, count: n)))
+                result[name] = EvalTensor(shape: shape, floats: n == 0 ? [] : Array(UnsafeBufferPointer(start: p, count: n)))
             case Self.int64:
                 let p = data?.assumingMemoryBound(to: Int64.self)
-                result[name] = EvalTensor(shape: shape, int64: n == 0 || p == nil ? [] : Array(UnsafeBufferPointer(start: p, count: n)))
+                result[name] = EvalTensor(shape: shape, int64: n == 0 ? [] : Array(UnsafeBufferPointer(start: p, count: n)))
             default:
                 continue   // outputs of other types are not compared
             }
