@@ -12,7 +12,8 @@ Needs numpy, scipy, onnx and onnxruntime. Deterministic (fixed seeds). Output, u
   embedder_data.npz       input_ids [100, 8] int64
   plan_int4_g128.json     int4 symmetric, groups of 128 along the last axis, min-max (every rank>=2 tensor)
   plan_empty.json         a plan that changes nothing
-  reference.json          ORT outputs of the first rows, and the metrics of each model under each plan
+  reference.json          ORT outputs of the first rows, the metrics of each model under each plan, and
+                          silero-vad's outputs (onnx/silero_vad_16k_op15.onnx) on a fixed tone
 
 The compressed models are built here independently: numpy fake-quantizes each rank>=2 float initializer
 following weightlab's int convention (Float32 scale = absmax/7 per group of 128 along the last axis, codes
@@ -196,6 +197,14 @@ def main():
                           "empty": metrics(logits, logits, labels, "classifier")},
            "embedder": {"embedding_first_rows": emb_out[:3].ravel().tolist(),
                         "int4_g128": metrics(emb_out, run(compressed(emb), {"input_ids": ids}), None, "embedder")}}
+    # silero-vad (committed under onnx/, MIT): one 512-sample chunk of a 440 Hz tone at 16 kHz, zero state
+    vad = ort.InferenceSession(os.path.join(HERE, "onnx", "silero_vad_16k_op15.onnx"), providers=["CPUExecutionProvider"])
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(512) / 16000)).astype(f32).reshape(1, 512)
+    vad_out, vad_state = vad.run(["output", "stateN"], {"input": tone, "state": np.zeros((2, 1, 128), f32),
+                                                         "sr": np.array(16000, dtype=np.int64)})
+    ref["silero_vad"] = {"input": "0.3*sin(2*pi*440*n/16000), n=0..511, state zeros, sr 16000",
+                         "output": vad_out.ravel().tolist(), "stateN_first": vad_state.ravel()[:16].tolist(),
+                         "stateN_shape": list(vad_state.shape)}
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if "rows" not in kk} for k, v in ref.items()}, indent=1))

@@ -38,6 +38,23 @@ struct ONNXEvaluationTests {
         #expect(zip(try #require(e["embedding"]).floats, eExpected).allSatisfy { abs(Double($0) - $1) <= 1e-5 })
     }
 
+    /// A real third-party graph (LSTM, If, a scalar int64 input) through the same slots.
+    @Test(.enabled(if: ONNXEvaluationTests.available, "needs python3 with onnxruntime"))
+    func sileroVADOutputsEqualPythonONNXRuntime() throws {
+        let session = try ORTSession(library: try ORTLibrary.load(), path: Fixtures.path("onnx/silero_vad_16k_op15.onnx"))
+        #expect(session.inputNames == ["input", "state", "sr"])
+        let tone = (0..<512).map { Float(0.3 * sin(2 * Double.pi * 440 * Double($0) / 16000)) }
+        let out = try session.run(["input": EvalTensor(shape: [1, 512], floats: tone),
+                                   "state": EvalTensor(shape: [2, 1, 128], floats: Array(repeating: 0, count: 256)),
+                                   "sr": EvalTensor(shape: [], int64: [16000])])
+        let ref = try Self.reference("silero_vad")
+        let expected = try #require(ref["output"] as? [Double]), state = try #require(ref["stateN_first"] as? [Double])
+        let got = try #require(out["output"]), gotState = try #require(out["stateN"])
+        #expect(got.shape == [1, 1] && gotState.shape == (ref["stateN_shape"] as? [Int]))
+        #expect(zip(got.floats, expected).allSatisfy { abs(Double($0) - $1) <= 1e-5 })
+        #expect(zip(gotState.floats.prefix(16), state).allSatisfy { abs(Double($0) - $1) <= 1e-5 })
+    }
+
     @Test(.enabled(if: ONNXEvaluationTests.available, "needs python3 with onnxruntime"))
     func classifierUnderInt4MatchesReference() throws {
         let r = try TaskEvaluation.runONNX(modelPath: Fixtures.path("taskeval/classifier.onnx"),
