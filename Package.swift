@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
         .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
+        // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
+        .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression"]),
         .executableTarget(name: "weightlab", dependencies: [
-            "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime",
+            "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime", "TaskEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // A child process for the AtomicFile crash test: writes slowly so the test can SIGKILL it mid-write.
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
+        .testTarget(name: "TaskEvalTests", dependencies: ["TaskEval", "WeightFormats", "Compression", "TestSupport"]),
         .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport", "WeightFormats", "Compression", "Runtime"]),
     ]
 )

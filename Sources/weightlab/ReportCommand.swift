@@ -1,6 +1,7 @@
 import ArgumentParser
 import Compression
 import Foundation
+import TaskEval
 import WeightFormats
 import Workbench
 
@@ -29,7 +30,16 @@ struct Report: ParsableCommand {
     @Flag(help: "Refuse a plan with a rule that matches no tensor (by default that is a warning).")
     var strict = false
 
+    @Option(name: .customLong("eval-data"), help: "An .npz of the model's inputs (and optional 'labels'): the ONNX model is also run, original against compressed, and the task metrics follow the totals (see `weightlab eval`).")
+    var evalData: String?
+
+    @Option(name: .customLong("ort-lib"), help: "With --eval-data: path to libonnxruntime.so (else WEIGHTLAB_ORT_LIB, else the onnxruntime Python package's).")
+    var ortLib: String?
+
     func validate() throws {
+        if evalData != nil && format == .csv {
+            throw ValidationError("--eval-data adds task metrics to the table or JSON output; csv has one row per layer")
+        }
         if let columns, ReportOutput.columns(columns) == nil {
             throw ValidationError("--columns: unknown column in '\(columns)'; columns are \(ReportOutput.columnNames.joined(separator: ", ")) or all")
         }
@@ -53,14 +63,25 @@ struct Report: ParsableCommand {
         for w in evaluation.warnings {
             FileHandle.standardError.write(Data("weightlab: warning: \(w.description)\n".utf8))
         }
+        var task: TaskReport? = nil
+        if let evalData {
+            do {
+                task = try TaskEvaluation.runONNX(modelPath: model, planPath: plan, dataPath: evalData, ortLibrary: ortLib)
+            } catch {
+                Failure.exit(error)
+            }
+        }
         switch format {
         case .table:
             let chosen = columns.flatMap(ReportOutput.columns) ?? ReportOutput.defaultColumns
             print(ReportOutput.table(evaluation, columns: chosen), terminator: "")
+            if let task { print(EvalOutput.text(task, format: .table), terminator: "") }
         case .json:
             let diagnostics: [LayerDiagnostics?]
             do { diagnostics = try evaluation.diagnostics() } catch { Failure.exit(error) }
-            print(ReportOutput.json(evaluation, diagnostics: diagnostics).text())
+            var value = ReportOutput.json(evaluation, diagnostics: diagnostics)
+            if let task, case .object(let fields) = value { value = .object(fields + [("task", EvalOutput.json(task))]) }
+            print(value.text())
         case .csv: print(ReportOutput.csv(evaluation), terminator: "")
         }
     }

@@ -54,7 +54,20 @@ public enum ONNXModelWriter: ModelWriter {
         case qdq(field: Int, layout: ONNXQDQ, names: (codes: String, scale: String, zero: String))
     }
 
-    public static func write(_ job: ApplyJob) throws -> [WrittenTensor] {
+    public static func write(_ job: ApplyJob) throws -> [WrittenTensor] { try write(job, dense: false) }
+
+    /// The model with each changed float initializer replaced in place by the engine's reconstruction (the
+    /// fake-quantized or pruned floats, in the initializer's own dtype) instead of QDQ: what task evaluation
+    /// runs in ONNX Runtime, for every codec (not only the uniform grids DequantizeLinear holds).
+    public static func writeReconstruction(model: Model, settings: [LayerSettings], engine: Engine, output: String,
+                                           cancel: CancellationToken = CancellationToken()) throws {
+        precondition(settings.count == model.tensors.count)
+        let job = ApplyJob(model: model, settings: settings, output: output, overwrite: true, verifies: false,
+                           planText: "", engine: engine, cancel: cancel, progress: { _ in })
+        _ = try write(job, dense: true)
+    }
+
+    static func write(_ job: ApplyJob, dense: Bool) throws -> [WrittenTensor] {
         let model = job.model
         guard let file = onnxFile(model) else { throw ApplyError(.plan, refusal(for: model)!) }
         let layout = try ONNXModelLayout.read(file)
@@ -82,7 +95,7 @@ public enum ONNXModelWriter: ModelWriter {
                 changes.append(.copy)
                 continue
             }
-            if let q = ONNXQDQ(s, shape: t.shape) {
+            if !dense, let q = ONNXQDQ(s, shape: t.shape) {
                 opsetNeeded = max(opsetNeeded, q.minimumOpset)
                 changes.append(.qdq(field: initializer.field, layout: q,
                                     names: (fresh(t.name + "_quantized"), fresh(t.name + "_scale"), q.hasZeroPoint ? fresh(t.name + "_zero_point") : "")))
