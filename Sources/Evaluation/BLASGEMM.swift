@@ -86,6 +86,11 @@ public final class BLASGEMM: GEMM, @unchecked Sendable {
         let ldb = bTransposed ? k : n
         switch entry {
         case .lp64(let f):
+            // An LP64 BLAS takes 32-bit sizes: anything larger goes to the portable kernel rather than overflow.
+            guard max(m, n, k, m * k, k * n, m * n) <= Int(Int32.max) else {
+                PortableGEMM().multiply(m: m, n: n, k: k, a: a, b: b, bTransposed: bTransposed, c: c)
+                return
+            }
             f(Int32(Self.rowMajor), Int32(Self.noTrans), Int32(tb), Int32(m), Int32(n), Int32(k), 1, a, Int32(k),
               b, Int32(ldb), 0, c, Int32(n))
         case .ilp64(let f):
