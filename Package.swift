@@ -3,7 +3,8 @@ import PackageDescription
 
 /// Dependencies flow one way: WeightFormats <- Compression <- Workbench <- Runtime <- weightlab; Terminal is
 /// the only importer of CNcursesw; Runtime runs the loop against a terminal protocol (no ncurses), and the
-/// executable parses arguments and wires the real terminal to it.
+/// executable parses arguments and wires the real terminal to it. Evaluation (pure-Swift forward passes for
+/// task-level metrics) depends on WeightFormats only: WeightFormats <- Evaluation.
 let package = Package(
     name: "weightlab",
     platforms: [.macOS(.v13)],
@@ -25,6 +26,8 @@ let package = Package(
         .target(name: "Compression", dependencies: ["WeightFormats"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
+        .target(name: "Evaluation", dependencies: ["WeightFormats"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
         .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
@@ -40,6 +43,7 @@ let package = Package(
         .testTarget(name: "WeightFormatsTests",
                     dependencies: ["WeightFormats", "TestSupport", "weightlab-atomic-probe"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "WeightFormats", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
