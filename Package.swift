@@ -4,7 +4,8 @@ import PackageDescription
 /// Dependencies flow one way: WeightFormats <- Compression <- Workbench <- Runtime <- weightlab; Terminal is
 /// the only importer of CNcursesw; Runtime runs the loop against a terminal protocol (no ncurses), and the
 /// executable parses arguments and wires the real terminal to it. Evaluation (pure-Swift forward passes for
-/// task-level metrics) depends on WeightFormats only: WeightFormats <- Evaluation.
+/// task-level metrics) depends on WeightFormats only; TaskEval (metrics, ONNX Runtime, the `eval` pipeline) joins
+/// Compression and Evaluation: WeightFormats <- Evaluation <- TaskEval <- weightlab.
 let package = Package(
     name: "weightlab",
     platforms: [.macOS(.v13)],
@@ -31,7 +32,7 @@ let package = Package(
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
         .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
-        .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression"]),
+        .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression", "Evaluation"]),
         .executableTarget(name: "weightlab", dependencies: [
             "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime", "TaskEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -11,7 +11,7 @@ struct Eval: ParsableCommand {
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
-    @Argument(help: "An ONNX model.")
+    @Argument(help: "An ONNX model (run in ONNX Runtime), or any model with --arch.")
     var model: String
 
     @Option(help: "The plan file (JSON; see Examples/plans).")
@@ -29,6 +29,9 @@ struct Eval: ParsableCommand {
     @Option(help: "classifier, embedder or output (default: classifier with labels, embedder for other [samples, width] outputs).")
     var task: String?
 
+    @Option(name: .customLong("arch"), help: "An architecture description (JSON: sequential layers or a BERT encoder): run the model's weights with weightlab's own kernels instead of ONNX Runtime.")
+    var architecture: String?
+
     @Option(name: .customLong("ort-lib"), help: "Path to libonnxruntime.so (else WEIGHTLAB_ORT_LIB, else the onnxruntime Python package's).")
     var ortLib: String?
 
@@ -42,8 +45,14 @@ struct Eval: ParsableCommand {
     func run() throws {
         let report: TaskReport
         do {
-            report = try TaskEvaluation.runONNX(modelPath: model, planPath: plan, dataPath: data,
-                                                kind: task.flatMap(TaskReport.Kind.init(rawValue:)), batch: batch, ortLibrary: ortLib)
+            let kind = task.flatMap(TaskReport.Kind.init(rawValue:))
+            if let architecture {
+                report = try TaskEvaluation.runSwift(modelPath: model, planPath: plan, dataPath: data,
+                                                     architecturePath: architecture, kind: kind, batch: batch)
+            } else {
+                report = try TaskEvaluation.runONNX(modelPath: model, planPath: plan, dataPath: data,
+                                                    kind: kind, batch: batch, ortLibrary: ortLib)
+            }
         } catch {
             Failure.exit(error)
         }
