@@ -335,10 +335,14 @@ enum GGMLKQuantizer {
     /// ggml's `kvalues_iq4nl` as Float (exact conversions, made once).
     private static let iq4Values: [Float] = GGMLGrids.iq4nl.map { Float($0) }
 
+    /// The interval table of `GGMLScaleSearch.nearestIndex16` for `iq4Values`.
+    private static let iq4Lows: [UInt8] = Search.intervalTable(iq4Values)
+
     /// `quantize_row_iq4_nl_impl(superBlock, 32, …, kvalues_iq4nl, qw, ntry: 7)`.
     private static func iq4(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, superBlock: Int) {
         iq4Values.withUnsafeBufferPointer { kv in
-            let values = kv.baseAddress!
+          iq4Lows.withUnsafeBufferPointer { lowsBuffer in
+            let values = kv.baseAddress!, lows = lowsBuffer.baseAddress!
             let ntry = 7
             withScratch { L, floats in
                 let weight = floats, scales = floats + 32
@@ -365,7 +369,7 @@ enum GGMLKQuantizer {
                     var id = 1 / d
                     var sumqx: Float = 0, sumq2: Float = 0
                     for j in 0..<32 {
-                        let l = Search.nearestIndex(values, 16, id * xb[j])
+                        let l = Search.nearestIndex16(values, lows, id * xb[j])
                         Lb[j] = UInt8(l)
                         let q = values[l]
                         let w = weight[j]
@@ -378,7 +382,7 @@ enum GGMLKQuantizer {
                         id = Float(itry + Int(v0)) / max
                         sumqx = 0; sumq2 = 0
                         for j in 0..<32 {
-                            let q = values[Search.nearestIndex(values, 16, id * xb[j])]
+                            let q = values[Search.nearestIndex16(values, lows, id * xb[j])]
                             let w = weight[j]
                             sumqx += w * q * xb[j]
                             sumq2 += w * q * q
@@ -401,7 +405,7 @@ enum GGMLKQuantizer {
                         var l = Search.clamp(Search.nearestInt(id * scales[ib]), -32, 31)
                         let dl = d * Float(l)
                         let idl: Float = dl != 0 ? 1 / dl : 0
-                        for j in 0..<32 { L[32 * ib + j] = UInt8(Search.nearestIndex(values, 16, idl * x[32 * ib + j])) }
+                        for j in 0..<32 { L[32 * ib + j] = UInt8(Search.nearestIndex16(values, lows, idl * x[32 * ib + j])) }
                         l += 32
                         let low = UInt8(l & 0xF), high = UInt16(l >> 4)
                         if ib % 2 == 0 {
@@ -417,7 +421,7 @@ enum GGMLKQuantizer {
                     qsOffset = 2
                     _ = storeHalf(scales[0], o, 0)
                     let id: Float = scales[0] != 0 ? 1 / scales[0] : 0
-                    for j in 0..<32 { L[j] = UInt8(Search.nearestIndex(values, 16, id * x[j])) }
+                    for j in 0..<32 { L[j] = UInt8(Search.nearestIndex16(values, lows, id * x[j])) }
                 }
                 for i in 0..<(superBlock / 32) {
                     for j in 0..<16 {
@@ -425,6 +429,7 @@ enum GGMLKQuantizer {
                     }
                 }
             }
+          }
         }
     }
 }
