@@ -16,11 +16,13 @@ import WeightFormats
 enum GGMLKQuantizer {
     typealias Search = GGMLScaleSearch
 
-    /// Per-block scratch: level bytes and a few dozen floats, on the stack.
+    /// Per-block scratch: level bytes and a few dozen floats, on the stack. (The level loops convert with
+    /// `truncatingIfNeeded`: the values are clamped already, and a checked conversion keeps LLVM from
+    /// vectorizing the loop.)
     @inline(__always)
     private static func withScratch(_ body: (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Float>) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { b in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 128) { f in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 160) { f in
                 body(b.baseAddress!, f.baseAddress!)
             }
         }
@@ -112,7 +114,7 @@ enum GGMLKQuantizer {
                 if dl == 0 { continue }
                 let dm = dmin * Float(sc[j] >> 4)
                 for i in 0..<16 {
-                    L[16 * j + i] = UInt8(Search.clamp(Search.nearestInt((x[16 * j + i] + dm) / dl), 0, 3))
+                    L[16 * j + i] = UInt8(truncatingIfNeeded: Search.clamp(Search.nearestInt((x[16 * j + i] + dm) / dl), 0, 3))
                 }
             }
             pack2Bit(L, into: o + 16)
@@ -168,7 +170,7 @@ enum GGMLKQuantizer {
                 let dl = d * Float(code)
                 if dl == 0 { continue }
                 for i in 0..<16 {
-                    L[16 * j + i] = Int8(Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -4, 3) + 4)
+                    L[16 * j + i] = Int8(truncatingIfNeeded: Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -4, 3) + 4)
                 }
             }
             let hmask = o.assumingMemoryBound(to: UInt8.self)
@@ -258,7 +260,7 @@ enum GGMLKQuantizer {
                 if dl == 0 { continue }
                 let dm = dmin * Float(m)
                 for i in 0..<32 {
-                    L[32 * j + i] = UInt8(Search.clamp(Search.nearestInt((x[32 * j + i] + dm) / dl), 0, nmax))
+                    L[32 * j + i] = UInt8(truncatingIfNeeded: Search.clamp(Search.nearestInt((x[32 * j + i] + dm) / dl), 0, nmax))
                 }
             }
             if nmax == 15 {
@@ -306,7 +308,7 @@ enum GGMLKQuantizer {
                 let dl = d * Float(sc[j])
                 if dl == 0 { continue }
                 for i in 0..<16 {
-                    L[16 * j + i] = Int8(Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -32, 31) + 32)
+                    L[16 * j + i] = Int8(truncatingIfNeeded: Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -32, 31) + 32)
                 }
             }
             for h in 0..<2 {
@@ -342,7 +344,7 @@ enum GGMLKQuantizer {
     private static func iq4(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, superBlock: Int) {
         iq4Values.withUnsafeBufferPointer { kv in
           iq4Lows.withUnsafeBufferPointer { lowsBuffer in
-            let values = kv.baseAddress!, lows = lowsBuffer.baseAddress!
+            let values = kv.baseAddress!, lows = lowsBuffer.baseAddress! - Int(GGMLGrids.iq4nl[0])
             let ntry = 7
             withScratch { L, floats in
                 let weight = floats, scales = floats + 32
@@ -378,15 +380,19 @@ enum GGMLKQuantizer {
                     }
                     d = sumq2 > 0 ? sumqx / sumq2 : 0
                     var best = d * sumqx
+                    // Per trial: the levels, then the products (w·q)·x and (w·q)·q element-wise (vectorized,
+                    // C's operations), then the sums left to right as C adds them.
+                    let q = floats + 40, px = floats + 72, pq = floats + 104
                     for itry in -ntry...ntry {
                         id = Float(itry + Int(v0)) / max
-                        sumqx = 0; sumq2 = 0
+                        for j in 0..<32 { q[j] = values[Search.nearestIndex16(values, lows, id * xb[j])] }
                         for j in 0..<32 {
-                            let q = values[Search.nearestIndex16(values, lows, id * xb[j])]
-                            let w = weight[j]
-                            sumqx += w * q * xb[j]
-                            sumq2 += w * q * q
+                            let wq = weight[j] * q[j]
+                            px[j] = wq * xb[j]
+                            pq[j] = wq * q[j]
                         }
+                        sumqx = 0; sumq2 = 0
+                        for j in 0..<32 { sumqx += px[j]; sumq2 += pq[j] }
                         if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
                             d = sumqx / sumq2; best = d * sumqx
                         }

@@ -111,42 +111,47 @@ enum GGMLScaleSearch {
             for i in 0..<n { L[i] = 0 }
             return 0
         }
-        let iscale = Float(-nmax) / max
-        var sumlx: Float = 0, suml2: Float = 0
-        for i in 0..<n {
-            let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
-            L[i] = Int8(truncatingIfNeeded: l)
-            let w = x[i] * x[i]
-            let fl = Float(l)
-            sumlx += w * x[i] * fl
-            suml2 += w * fl * fl
-        }
-        for _ in 0..<5 {
-            var changed = 0
+        // x², (x²)·x and the first levels' products element-wise (vectorized, C's operations); the sums
+        // and the coordinate descent stay in C's order.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * n) { fb in
+            let w = fb.baseAddress!, wx = w + n, a = wx + n, b = a + n
+            let iscale = Float(-nmax) / max
             for i in 0..<n {
-                let w = x[i] * x[i]
-                let li = Float(L[i])
-                var slx = sumlx - w * x[i] * li
-                if slx > 0 {
-                    var sl2 = suml2 - w * li * li
-                    let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
-                    if newL != Int32(L[i]) {
-                        let fl = Float(newL)
-                        slx += w * x[i] * fl
-                        sl2 += w * fl * fl
-                        if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
-                            L[i] = Int8(truncatingIfNeeded: newL); sumlx = slx; suml2 = sl2
-                            changed += 1
+                w[i] = x[i] * x[i]
+                wx[i] = w[i] * x[i]
+                let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
+                L[i] = Int8(truncatingIfNeeded: l)
+                let fl = Float(l)
+                a[i] = wx[i] * fl
+                b[i] = w[i] * fl * fl
+            }
+            var sumlx: Float = 0, suml2: Float = 0
+            for i in 0..<n { sumlx += a[i]; suml2 += b[i] }
+            for _ in 0..<5 {
+                var changed = 0
+                for i in 0..<n {
+                    let li = Float(L[i])
+                    var slx = sumlx - wx[i] * li
+                    if slx > 0 {
+                        var sl2 = suml2 - w[i] * li * li
+                        let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
+                        if newL != Int32(L[i]) {
+                            let fl = Float(newL)
+                            slx += wx[i] * fl
+                            sl2 += w[i] * fl * fl
+                            if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                                L[i] = Int8(truncatingIfNeeded: newL); sumlx = slx; suml2 = sl2
+                                changed += 1
+                            }
                         }
                     }
                 }
+                if changed == 0 { break }
             }
-            if changed == 0 { break }
+            for i in 0..<n { L[i] = Int8(truncatingIfNeeded: Int32(L[i]) + nmax) }
+            return suml2 > 0 ? sumlx / suml2 : 0
         }
-        for i in 0..<n { L[i] = Int8(truncatingIfNeeded: Int32(L[i]) + nmax) }
-        return suml2 > 0 ? sumlx / suml2 : 0
     }
-
     /// `make_qkx2_quants` / `make_qkx3_quants`: levels `L` in `0...nmax` with a scale and a minimum (returned
     /// through `theMin` as −min ≥ 0), trying `nstep + 1` scales `(rmin + rdelta·is + nmax)/(max − min)` and
     /// keeping the lowest weighted error (absolute with `mad`, else squared). Every caller has weights (ggml's
@@ -342,9 +347,9 @@ enum GGMLScaleSearch {
     static func nearestIndex16(_ values: UnsafePointer<Float>, _ lows: UnsafePointer<UInt8>, _ x: Float) -> Int {
         if x <= values[0] { return 0 }
         if !(x < values[15]) { return 15 }
-        var t = Int32(x)
-        if Float(t) > x { t -= 1 }
-        let lo = Int(lows[Int(t) - Int(values[0])])
+        var k = nearestInt(x)
+        if Float(k) > x { k -= 1 }
+        let lo = Int(lows[Int(k)])
         return x - values[lo] < values[lo + 1] - x ? lo : lo + 1
     }
 
