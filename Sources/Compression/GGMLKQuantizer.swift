@@ -16,11 +16,13 @@ import WeightFormats
 enum GGMLKQuantizer {
     typealias Search = GGMLScaleSearch
 
-    /// Per-block scratch: level bytes and a few dozen floats, on the stack.
+    /// Per-block scratch: level bytes and a few dozen floats, on the stack. (The level loops convert with
+    /// `truncatingIfNeeded`: the values are clamped already, and a checked conversion keeps LLVM from
+    /// vectorizing the loop.)
     @inline(__always)
     private static func withScratch(_ body: (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Float>) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { b in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 128) { f in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 160) { f in
                 body(b.baseAddress!, f.baseAddress!)
             }
         }
@@ -112,7 +114,7 @@ enum GGMLKQuantizer {
                 if dl == 0 { continue }
                 let dm = dmin * Float(sc[j] >> 4)
                 for i in 0..<16 {
-                    L[16 * j + i] = UInt8(Search.clamp(Search.nearestInt((x[16 * j + i] + dm) / dl), 0, 3))
+                    L[16 * j + i] = UInt8(truncatingIfNeeded: Search.clamp(Search.nearestInt((x[16 * j + i] + dm) / dl), 0, 3))
                 }
             }
             pack2Bit(L, into: o + 16)
@@ -168,7 +170,7 @@ enum GGMLKQuantizer {
                 let dl = d * Float(code)
                 if dl == 0 { continue }
                 for i in 0..<16 {
-                    L[16 * j + i] = Int8(Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -4, 3) + 4)
+                    L[16 * j + i] = Int8(truncatingIfNeeded: Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -4, 3) + 4)
                 }
             }
             let hmask = o.assumingMemoryBound(to: UInt8.self)
@@ -258,7 +260,7 @@ enum GGMLKQuantizer {
                 if dl == 0 { continue }
                 let dm = dmin * Float(m)
                 for i in 0..<32 {
-                    L[32 * j + i] = UInt8(Search.clamp(Search.nearestInt((x[32 * j + i] + dm) / dl), 0, nmax))
+                    L[32 * j + i] = UInt8(truncatingIfNeeded: Search.clamp(Search.nearestInt((x[32 * j + i] + dm) / dl), 0, nmax))
                 }
             }
             if nmax == 15 {
@@ -306,7 +308,7 @@ enum GGMLKQuantizer {
                 let dl = d * Float(sc[j])
                 if dl == 0 { continue }
                 for i in 0..<16 {
-                    L[16 * j + i] = Int8(Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -32, 31) + 32)
+                    L[16 * j + i] = Int8(truncatingIfNeeded: Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -32, 31) + 32)
                 }
             }
             for h in 0..<2 {
@@ -335,10 +337,14 @@ enum GGMLKQuantizer {
     /// ggml's `kvalues_iq4nl` as Float (exact conversions, made once).
     private static let iq4Values: [Float] = GGMLGrids.iq4nl.map { Float($0) }
 
+    /// The interval table of `GGMLScaleSearch.nearestIndex16` for `iq4Values`.
+    private static let iq4Lows: [UInt8] = Search.intervalTable(iq4Values)
+
     /// `quantize_row_iq4_nl_impl(superBlock, 32, …, kvalues_iq4nl, qw, ntry: 7)`.
     private static func iq4(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, superBlock: Int) {
         iq4Values.withUnsafeBufferPointer { kv in
-            let values = kv.baseAddress!
+          iq4Lows.withUnsafeBufferPointer { lowsBuffer in
+            let values = kv.baseAddress!, lows = lowsBuffer.baseAddress! - Int(GGMLGrids.iq4nl[0])
             let ntry = 7
             withScratch { L, floats in
                 let weight = floats, scales = floats + 32
@@ -365,7 +371,7 @@ enum GGMLKQuantizer {
                     var id = 1 / d
                     var sumqx: Float = 0, sumq2: Float = 0
                     for j in 0..<32 {
-                        let l = Search.nearestIndex(values, 16, id * xb[j])
+                        let l = Search.nearestIndex16(values, lows, id * xb[j])
                         Lb[j] = UInt8(l)
                         let q = values[l]
                         let w = weight[j]
@@ -374,15 +380,19 @@ enum GGMLKQuantizer {
                     }
                     d = sumq2 > 0 ? sumqx / sumq2 : 0
                     var best = d * sumqx
+                    // Per trial: the levels, then the products (w·q)·x and (w·q)·q element-wise (vectorized,
+                    // C's operations), then the sums left to right as C adds them.
+                    let q = floats + 40, px = floats + 72, pq = floats + 104
                     for itry in -ntry...ntry {
                         id = Float(itry + Int(v0)) / max
-                        sumqx = 0; sumq2 = 0
+                        for j in 0..<32 { q[j] = values[Search.nearestIndex16(values, lows, id * xb[j])] }
                         for j in 0..<32 {
-                            let q = values[Search.nearestIndex(values, 16, id * xb[j])]
-                            let w = weight[j]
-                            sumqx += w * q * xb[j]
-                            sumq2 += w * q * q
+                            let wq = weight[j] * q[j]
+                            px[j] = wq * xb[j]
+                            pq[j] = wq * q[j]
                         }
+                        sumqx = 0; sumq2 = 0
+                        for j in 0..<32 { sumqx += px[j]; sumq2 += pq[j] }
                         if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
                             d = sumqx / sumq2; best = d * sumqx
                         }
@@ -401,7 +411,7 @@ enum GGMLKQuantizer {
                         var l = Search.clamp(Search.nearestInt(id * scales[ib]), -32, 31)
                         let dl = d * Float(l)
                         let idl: Float = dl != 0 ? 1 / dl : 0
-                        for j in 0..<32 { L[32 * ib + j] = UInt8(Search.nearestIndex(values, 16, idl * x[32 * ib + j])) }
+                        for j in 0..<32 { L[32 * ib + j] = UInt8(Search.nearestIndex16(values, lows, idl * x[32 * ib + j])) }
                         l += 32
                         let low = UInt8(l & 0xF), high = UInt16(l >> 4)
                         if ib % 2 == 0 {
@@ -417,7 +427,7 @@ enum GGMLKQuantizer {
                     qsOffset = 2
                     _ = storeHalf(scales[0], o, 0)
                     let id: Float = scales[0] != 0 ? 1 / scales[0] : 0
-                    for j in 0..<32 { L[j] = UInt8(Search.nearestIndex(values, 16, id * x[j])) }
+                    for j in 0..<32 { L[j] = UInt8(Search.nearestIndex16(values, lows, id * x[j])) }
                 }
                 for i in 0..<(superBlock / 32) {
                     for j in 0..<16 {
@@ -425,6 +435,7 @@ enum GGMLKQuantizer {
                     }
                 }
             }
+          }
         }
     }
 }

@@ -22,6 +22,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time the budget solver instead, on a Llama-2-7B-shaped menu of synthetic numbers (224 layers × 12 options).")
     var solver = false
 
+    @Flag(help: "Time only ggml's block quantizers (K-quants, IQ4, Q8_0, Q4_0) on one core, the peer of Benchmarks/ggml_quantize_peer.py.")
+    var quantizeOnly = false
+
+    @Option(help: "With --quantize-only: just this type (q2_k, …, iq4_xs, q8_0, q4_0).")
+    var type: String? = nil
+
     static let columns = 4096
 
     /// Checked here rather than in `run` so the error comes with bench's own usage, not the generic one.
@@ -36,6 +42,7 @@ struct Bench: ParsableCommand {
         let n = rows * Self.columns
         let tensor = try Tensor(name: "bench", dtype: .float32, shape: [rows, Self.columns],
                                 data: MemorySource(floats: Self.normal(count: n, seed: 0)))
+        if quantizeOnly { return try quantizerTimings(rows: rows) }
         let model = Model(path: "<generated>", format: .safetensors, metadata: [], tensors: [tensor])
 
         var results: [(String, Double)] = []
@@ -92,6 +99,40 @@ struct Bench: ParsableCommand {
                       + String(format: "%9.1f ms  %9.1f M weights/s", s * 1000, Double(n) / s / 1e6))
             }
             print(String(format: "pruning query from the cumulative histogram: %.2f µs", perQuery * 1e6))
+        }
+    }
+
+    /// ggml's quantizers alone, one core: pieces of 16 rows stay below the engine's parallel threshold, so
+    /// every call runs on this thread (what `ggml_quantize_chunk` does in the peer). Under callgrind count
+    /// only the quantizer with `--toggle-collect='*GGUFBlockQuantizer*quantize*'`.
+    private func quantizerTimings(rows: Int) throws {
+        let all: [GGMLType] = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS, .q8_0, .q4_0]
+        let types = type.map { name in all.filter { $0.name.lowercased() == name.lowercased() } } ?? all
+        guard !types.isEmpty else { throw ValidationError("--type must be one of \(all.map { $0.name.lowercased() }.joined(separator: ", "))") }
+        let n = rows * Self.columns
+        let x = Self.normal(count: n, seed: 0)
+        let piece = 16 * Self.columns
+        print("weightlab bench --quantize-only: \(TableFormat.count(n)) weights, one core, best of \(repeats)")
+        for t in types {
+            var out = [UInt8](repeating: 0, count: GGUFBlockQuantizer.byteCount(t, count: n))
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                x.withUnsafeBufferPointer { xs in
+                    out.withUnsafeMutableBytes { o in
+                        var start = 0
+                        while start < n {
+                            let end = min(n, start + piece)
+                            GGUFBlockQuantizer.quantize(UnsafeBufferPointer(rebasing: xs[start..<end]), type: t,
+                                                        into: UnsafeMutableRawBufferPointer(rebasing: o[GGUFBlockQuantizer.byteCount(t, count: start)...]))
+                            start = end
+                        }
+                    }
+                }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            print(t.name.lowercased().padding(toLength: 15, withPad: " ", startingAt: 0)
+                  + String(format: "%9.1f ms  %9.1f M weights/s", best * 1000, Double(n) / best / 1e6))
         }
     }
 
