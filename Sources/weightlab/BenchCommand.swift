@@ -22,6 +22,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time the budget solver instead, on a Llama-2-7B-shaped menu of synthetic numbers (224 layers × 12 options).")
     var solver = false
 
+    @Option(help: "Time the 7B-scale work on this model file instead (Benchmarks/make_7b_model.py writes one): every layer analysed, int4 g128 over the model, the menu and its frontier.")
+    var model: String?
+
+    @Option(help: "With --model: the steps to time, comma-separated (analysis, two-pass, int4, menu).")
+    var steps = "analysis,int4"
+
     static let columns = 4096
 
     /// Checked here rather than in `run` so the error comes with bench's own usage, not the generic one.
@@ -32,6 +38,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if solver { return solverTimings() }
+        if let model { return try modelTimings(path: model) }
         let rows = size / Self.columns
         let n = rows * Self.columns
         let tensor = try Tensor(name: "bench", dtype: .float32, shape: [rows, Self.columns],
