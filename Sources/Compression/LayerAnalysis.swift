@@ -23,8 +23,9 @@ public struct LayerAnalysis: Sendable, Equatable {
         return try analyseInTwoPasses(tensor, cancelled: cancelled)
     }
 
-    /// The general analysis (any dtype); also the reference the BF16 pass is tested against.
-    static func analyseInTwoPasses(_ tensor: Tensor, cancelled: @Sendable () -> Bool = { false }) throws -> LayerAnalysis {
+    /// The general analysis (any dtype); also the reference the BF16 pass is tested against (and timed
+    /// against in `weightlab bench --model`).
+    public static func analyseInTwoPasses(_ tensor: Tensor, cancelled: @Sendable () -> Bool = { false }) throws -> LayerAnalysis {
         struct Both: Sendable { var s = Statistics(); var m = MagnitudeHistogram() }
         let both = try TensorScan.reduce(tensor, initial: Both(), cancelled: cancelled,
                                          partial: { _, v in var b = Both(); b.s.add(v); b.m = MagnitudeHistogram(v); return b },

@@ -38,7 +38,7 @@ extension Bench {
         }
         if steps.contains("menu") {
             let menu = SolverMenu.integer
-            let layers = floating.filter { model.tensors[$0].shape.count >= 2 && menu.options.contains { o in SolverMenu.fits(o, shape: model.tensors[$0].shape) } }
+            let layers = floating.filter { i in model.tensors[i].shape.count >= 2 && menu.options.contains { SolverMenu.fits($0, shape: model.tensors[i].shape) } }
             let engine = Engine(model: model, scheduler: ImmediateScheduler())
             var evaluation: MenuEvaluation? = nil
             let t = try seconds { evaluation = try engine.evaluateMenu(menu, layers: layers) }
