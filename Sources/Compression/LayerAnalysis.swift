@@ -17,7 +17,15 @@ public struct LayerAnalysis: Sendable, Equatable {
     public static let displayBins = 512
 
     /// Two passes: statistics and magnitudes together, then values over the range the first pass found.
+    /// BF16 layers take one pass (`BFloat16Analysis`, equal bit for bit).
     public static func analyse(_ tensor: Tensor, cancelled: @Sendable () -> Bool = { false }) throws -> LayerAnalysis {
+        if BFloat16Analysis.applies(to: tensor) { return try BFloat16Analysis.analyse(tensor, cancelled: cancelled) }
+        return try analyseInTwoPasses(tensor, cancelled: cancelled)
+    }
+
+    /// The general analysis (any dtype); also the reference the BF16 pass is tested against (and timed
+    /// against in `weightlab bench --model`).
+    public static func analyseInTwoPasses(_ tensor: Tensor, cancelled: @Sendable () -> Bool = { false }) throws -> LayerAnalysis {
         struct Both: Sendable { var s = Statistics(); var m = MagnitudeHistogram() }
         let both = try TensorScan.reduce(tensor, initial: Both(), cancelled: cancelled,
                                          partial: { _, v in var b = Both(); b.s.add(v); b.m = MagnitudeHistogram(v); return b },

@@ -50,6 +50,15 @@ public struct MagnitudeHistogram: Sendable, Equatable {
         accumulate()
     }
 
+    /// A histogram from its bins (`counts` and `sumSquares` of keys `firstKey…`; the caller trims empty ends).
+    init(firstKey: Int, counts: [Int], sumSquares: [Double]) {
+        guard !counts.isEmpty else { return }
+        self.firstKey = firstKey
+        self.counts = counts
+        self.sumSquares = sumSquares
+        accumulate()
+    }
+
     /// Combines histograms of disjoint chunks.
     public mutating func merge(_ o: MagnitudeHistogram) {
         guard !o.counts.isEmpty else { return }

@@ -18,6 +18,27 @@ public enum TensorScan {
         partial: @Sendable (_ start: Int, _ values: UnsafeBufferPointer<Float>) -> R,
         merge: (inout R, R) -> Void
     ) throws -> R {
+        try reduceByWorker(tensor, initial: initial, chunkElements: chunkElements, cancelled: cancelled,
+                           partial: { _, start, values in partial(start, values) }, merge: merge)
+    }
+
+    /// Workers `reduce` runs for `tensor` (chunks are dealt round-robin, worker w taking chunks w, w + workers, …).
+    static func workers(_ tensor: Tensor, chunkElements: Int = TensorScan.chunkElements) -> Int {
+        let b = tensor.dtype.blockSize
+        let step = Swift.max(b, (chunkElements / b) * b)
+        return Swift.min((tensor.parameters + step - 1) / step, ProcessInfo.activeCores)
+    }
+
+    /// As `reduce`, telling `partial` which worker (0 ..< `workers(tensor)`) runs it, so a kernel can also keep
+    /// per-worker state whose result does not depend on the order of chunks (integer counts).
+    static func reduceByWorker<R: Sendable>(
+        _ tensor: Tensor,
+        initial: R,
+        chunkElements: Int = TensorScan.chunkElements,
+        cancelled: @Sendable () -> Bool = { false },
+        partial: @Sendable (_ worker: Int, _ start: Int, _ values: UnsafeBufferPointer<Float>) -> R,
+        merge: (inout R, R) -> Void
+    ) throws -> R {
         let b = tensor.dtype.blockSize
         let step = Swift.max(b, (chunkElements / b) * b)
         let chunks = (tensor.parameters + step - 1) / step
@@ -39,7 +60,7 @@ public enum TensorScan {
                     results.fail(error)
                     return
                 }
-                results.set(c, partial(lo, UnsafeBufferPointer(out)))
+                results.set(c, partial(w, lo, UnsafeBufferPointer(out)))
                 c += workers
             }
         }

@@ -57,6 +57,21 @@ public struct ValueHistogram: Sendable, Equatable {
         self.above += above
     }
 
+    /// Adds `count` copies of `w`, binned exactly as `add(_:)` bins it (the same Double arithmetic), so a
+    /// histogram built from a table of distinct values equals the one built value by value.
+    mutating func add(_ w: Float, count: Int) {
+        let n = counts.count
+        let scale = Double(n) / (hi - lo)
+        let x = Double(w)
+        if x >= lo && x <= hi {
+            counts[Int(Swift.min((x - lo) * scale, Double(n - 1)))] += count
+        } else if x < lo && x > -.infinity {
+            below += count
+        } else if x > hi && x < .infinity {
+            above += count
+        }
+    }
+
     public mutating func merge(_ o: ValueHistogram) {
         precondition(o.counts.count == counts.count && o.lo == lo && o.hi == hi)
         for i in counts.indices { counts[i] += o.counts[i] }

@@ -24,9 +24,15 @@ public enum ElementDecoder {
                 }
             }
         case .bfloat16:
-            for i in 0..<count {
-                let bits = raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-                o[i] = Float(bitPattern: UInt32(swap ? bits.byteSwapped : bits) << 16)
+            // Two loops so that the common little-endian one has no branch inside and vectorises.
+            if swap {
+                for i in 0..<count {
+                    o[i] = Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).byteSwapped) << 16)
+                }
+            } else {
+                for i in 0..<count {
+                    o[i] = Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+                }
             }
         case .float64:
             for i in 0..<count {

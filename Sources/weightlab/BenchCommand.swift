@@ -28,6 +28,12 @@ struct Bench: ParsableCommand {
     @Option(help: "With --quantize-only: just this type (q2_k, …, iq4_xs, q8_0, q4_0).")
     var type: String? = nil
 
+    @Option(help: "Time the 7B-scale work on this model file instead (Benchmarks/make_7b_model.py writes one): every layer analysed, int4 g128 over the model, the menu and its frontier.")
+    var model: String?
+
+    @Option(help: "With --model: the steps to time, comma-separated (analysis, two-pass, int4, menu).")
+    var steps = "analysis,int4"
+
     static let columns = 4096
 
     /// Checked here rather than in `run` so the error comes with bench's own usage, not the generic one.
@@ -38,6 +44,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if solver { return solverTimings() }
+        if let model { return try modelTimings(path: model) }
         let rows = size / Self.columns
         let n = rows * Self.columns
         let tensor = try Tensor(name: "bench", dtype: .float32, shape: [rows, Self.columns],
