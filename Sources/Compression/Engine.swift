@@ -45,6 +45,15 @@ public struct EvaluationFailure: Error, Sendable, Equatable, CustomStringConvert
     public let message: String
     public init(message: String) { self.message = message }
     public var description: String { message }
+
+    /// What a failed evaluation job reports: "cancelled", a reader's reason, or the error as text.
+    init(_ error: any Error) {
+        switch error {
+        case is CancellationError: message = Engine.cancelled.message
+        case let e as ModelError: message = e.reason
+        default: message = String(describing: error)
+        }
+    }
 }
 
 /// Evaluates compression settings over a model's layers in the background.
@@ -248,12 +257,8 @@ public final class Engine: @unchecked Sendable {
             }
             lock.withLock { cache[key] = e }
             return .success(e)
-        } catch is CancellationError {
-            return .failure(Self.cancelled)
-        } catch let e as ModelError {
-            return .failure(EvaluationFailure(message: e.reason))
         } catch {
-            return .failure(EvaluationFailure(message: String(describing: error)))
+            return .failure(EvaluationFailure(error))
         }
     }
 

@@ -72,12 +72,8 @@ extension Engine {
                 return d
             }
             return .success((out, diagnostics))
-        } catch is CancellationError {
-            return .failure(Self.cancelled)
-        } catch let e as ModelError {
-            return .failure(EvaluationFailure(message: e.reason))
         } catch {
-            return .failure(EvaluationFailure(message: String(describing: error)))
+            return .failure(EvaluationFailure(error))
         }
     }
 }
