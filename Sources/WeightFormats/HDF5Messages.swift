@@ -283,6 +283,8 @@ struct HDF5Attribute {
 struct HDF5Link {
     let name: String
     let address: UInt64
+    /// Bytes the message takes, so that messages packed back to back (in a fractal heap) can be walked.
+    let encodedSize: Int
 
     init(_ data: [UInt8], file: HDF5File, what: String) throws {
         var c = file.cursor(data, "\(what): link")
@@ -298,7 +300,9 @@ struct HDF5Link {
         }
         name = String(decoding: try c.take(Int(nameLength)), as: UTF8.self)
         switch type {
-        case 0: address = try c.offset()
+        case 0:
+            address = try c.offset()
+            encodedSize = c.position
         case 1: throw ModelError(file.path, "\(what): soft link '\(DisplayText.escaped(name))' is not followed")
         case 64: throw ModelError(file.path, "\(what): external link '\(DisplayText.escaped(name))' is not followed")
         default: throw ModelError(file.path, "\(what): link '\(DisplayText.escaped(name))' has unknown type \(type)")
