@@ -5,10 +5,9 @@
 ///
 /// Supported: superblock versions 0–3; object headers v1 and v2 with continuation blocks; groups kept as
 /// symbol tables (v1 B-tree + local heap), as compact link messages or as dense links in a fractal heap
-/// (`HDF5FractalHeap`); attributes (numbers, fixed strings, variable-length strings from the global heap);
-/// contiguous, compact and v1-B-tree chunked datasets with no filter, deflate, shuffle or Fletcher-32. Refused
-/// with a clear error: dense attribute storage (h5py writes it only with `libver="latest"` and many or large
-/// attributes), soft and external links,
+/// (`HDF5FractalHeap`); attributes, compact or dense (numbers, fixed strings, variable-length strings from
+/// the global heap); contiguous, compact and v1-B-tree chunked datasets with no filter, deflate, shuffle or
+/// Fletcher-32. Refused with a clear error: filtered fractal heaps, soft and external links,
 /// external and virtual datasets, other filters, chunk indexes of layout version 4.
 final class HDF5File {
     let source: any ByteSource

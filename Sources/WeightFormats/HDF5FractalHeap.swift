@@ -1,9 +1,10 @@
-/// The managed objects of an HDF5 fractal heap ("FRHP"), where new-style groups keep their links once they
-/// outgrow compact storage (h5py with `libver="latest"` and more than 8 links). Written from the HDF5 File
+/// The managed objects of an HDF5 fractal heap ("FRHP"), where new-style groups keep their links, and objects
+/// their attributes, once they outgrow compact storage (h5py with `libver="latest"` and more than 8 links or
+/// attributes, or an attribute too large for the object header). Written from the HDF5 File
 /// Format Specification 3.0, section III.G.
 ///
 /// Objects are found by walking the heap's blocks, not through the v2 B-tree name index: each managed object
-/// is a self-delimiting message (a Link message here), objects are packed from the start of each direct
+/// is a self-delimiting message (a Link or Attribute message), objects are packed from the start of each direct
 /// block, and a zero byte where the next message's version would be marks the block's free space. The index
 /// only speeds up lookups by name, which this reader does not need to list a group.
 ///
@@ -155,19 +156,36 @@ struct HDF5FractalHeap {
 
     /// The Link messages kept as this heap's managed objects (a dense group's links).
     func links() throws -> [HDF5Link] {
-        var links: [HDF5Link] = []
+        try messages("links") { bytes in
+            let link = try HDF5Link(bytes, file: file, what: what)
+            return (link, link.encodedSize)
+        }
+    }
+
+    /// The Attribute messages kept as this heap's managed objects (an object's dense attributes).
+    func attributes() throws -> [HDF5Attribute] {
+        try messages("attributes") { bytes in
+            let size = try HDF5Attribute(bytes, file: file, what: what).encodedSize
+            return (try HDF5Attribute(Array(bytes.prefix(size)), file: file, what: what), size)
+        }
+    }
+
+    /// Messages packed from the start of each direct block, up to the object count the header declares.
+    private func messages<T>(_ kind: String, _ parse: ([UInt8]) throws -> (T, Int)) throws -> [T] {
+        var out: [T] = []
         for area in try objectAreas() {
             var at = 0
-            while UInt64(links.count) < managedObjects, at < area.count, area[at] != 0 {
-                let link = try HDF5Link(Array(area[at...]), file: file, what: what)
-                links.append(link)
-                at += link.encodedSize
+            while UInt64(out.count) < managedObjects, at < area.count, area[at] != 0 {
+                let (message, size) = try parse(Array(area[at...]))
+                guard size > 0 else { throw ModelError(file.path, "\(what): empty message in a fractal heap") }
+                out.append(message)
+                at += size
             }
         }
-        guard UInt64(links.count) == managedObjects else {
-            throw ModelError(file.path, "\(what): fractal heap holds \(links.count) links, its header declares \(managedObjects)")
+        guard UInt64(out.count) == managedObjects else {
+            throw ModelError(file.path, "\(what): fractal heap holds \(out.count) \(kind), its header declares \(managedObjects)")
         }
-        return links
+        return out
     }
 }
 

@@ -20,16 +20,19 @@ struct HDF5Object {
     // MARK: attributes
 
     func attributes() throws -> [HDF5Attribute] {
+        var dense: [HDF5Attribute] = []
         if let info = header.first(.attributeInfo) {
             var c = file.cursor(info.data, "\(what): attribute info")
             try c.skip(1)
             let flags = try c.u8()
             if flags & 0x01 != 0 { try c.skip(2) }
-            if try c.offset() != HDF5Cursor.undefined {
-                throw ModelError(file.path, "\(what): dense attribute storage (fractal heap) is not supported")
+            let heap = try c.offset()
+            if heap != HDF5Cursor.undefined {
+                // Dense storage: the attributes are Attribute messages inside a fractal heap.
+                dense = try HDF5FractalHeap(file: file, address: heap, what: "\(what): attribute heap").attributes()
             }
         }
-        return try header.all(.attribute).map { m in
+        return try dense + header.all(.attribute).map { m in
             if m.flags & 0x02 != 0 { throw ModelError(file.path, "\(what): shared attribute messages are not supported") }
             return try HDF5Attribute(m.data, file: file, what: what)
         }
