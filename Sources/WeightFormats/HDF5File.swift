@@ -4,10 +4,10 @@
 /// and is checked against the file size, in 64-bit arithmetic, before it is read or anything is allocated.
 ///
 /// Supported: superblock versions 0–3; object headers v1 and v2 with continuation blocks; groups kept as
-/// symbol tables (v1 B-tree + local heap) or as compact link messages; attributes (numbers, fixed strings,
-/// variable-length strings from the global heap); contiguous, compact and v1-B-tree chunked datasets with no
-/// filter, deflate, shuffle or Fletcher-32. Refused with a clear error: dense link/attribute storage
-/// (fractal heaps; h5py writes them only with `libver="latest"` and many links), soft and external links,
+/// symbol tables (v1 B-tree + local heap), as compact link messages or as dense links in a fractal heap
+/// (`HDF5FractalHeap`); attributes, compact or dense (numbers, fixed strings, variable-length strings from
+/// the global heap); contiguous, compact and v1-B-tree chunked datasets with no filter, deflate, shuffle or
+/// Fletcher-32. Refused with a clear error: filtered fractal heaps, soft and external links,
 /// external and virtual datasets, other filters, chunk indexes of layout version 4.
 final class HDF5File {
     let source: any ByteSource

