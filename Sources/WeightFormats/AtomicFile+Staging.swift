@@ -29,6 +29,11 @@ extension AtomicFile {
         let staging = temporaryPath(for: output)
         guard InFlight.shared.begin(staging) else { throw ModelError(output, "is already being written by this process") }
         defer { InFlight.shared.end(staging) }
+        func staged(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
+        // Registered before the directory exists, so an interrupt at any point after `mkdir` removes it: the
+        // staged files (their own temporaries are registered by `write`), then the directory itself.
+        let tokens = names.map { InterruptCleanup.register(staged($0)) } + [InterruptCleanup.register(staging, directory: true)]
+        defer { for t in tokens { InterruptCleanup.unregister(t) } }
         if mkdir(staging, 0o755) != 0 && errno == EEXIST {
             // Left by an earlier process that had our pid: stale.
             try? FileManager.default.removeItem(atPath: staging)
@@ -38,11 +43,6 @@ extension AtomicFile {
         guard stat(staging, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
             throw ModelError(output, "cannot create a staging directory beside it: \(errorText(errno))")
         }
-        func staged(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
-        // Registered so an interrupt removes them: the staged files (their own temporaries are registered
-        // by `write`), then the directory itself.
-        let tokens = names.map { InterruptCleanup.register(staged($0)) } + [InterruptCleanup.register(staging, directory: true)]
-        defer { for t in tokens { InterruptCleanup.unregister(t) } }
         var committed = false
         defer { if !committed { try? FileManager.default.removeItem(atPath: staging) } }
 

@@ -81,11 +81,14 @@ public enum InterruptCleanup {
     nonisolated(unsafe) private static var installed = false
 
     /// Removes every registered path (files first, then directories). Async-signal-safe.
+    /// Files are unlinked twice: other threads keep running while the handler does, and a writer that renames
+    /// its temporary to a registered staged name between the two unlinks of one pass would otherwise leave
+    /// that file (and so its directory) behind.
     static func removeAll() {
-        for pass in 0..<2 {
+        for pass in 0..<3 {
             for i in 0..<capacity {
-                guard let p = slots[i], isDirectory[i] == (pass == 1) else { continue }
-                if pass == 0 { unlink(p) } else { rmdir(p) }
+                guard let p = slots[i], isDirectory[i] == (pass == 2) else { continue }
+                if pass < 2 { unlink(p) } else { rmdir(p) }
             }
         }
     }
