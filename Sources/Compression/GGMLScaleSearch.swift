@@ -22,10 +22,10 @@ enum GGMLScaleSearch {
     @inline(__always)
     static func clamp(_ v: Int32, _ lo: Int32, _ hi: Int32) -> Int32 { v < lo ? lo : (v > hi ? hi : v) }
 
-    /// `make_qx_quants(n, nmax, x, L, 1, qw)`: symmetric levels `L` in `0..<2·nmax` (stored as l + nmax) and the
-    /// scale (sign folded in) minimizing the weighted error over 19 trial scales. Weights are `qw`, or x².
-    static func symmetric(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
-                          _ qw: UnsafePointer<Float>?) -> Float {
+    /// The value of largest magnitude (the first one on ties, as ggml's `max`/`amax` loop), or nil after
+    /// zeroing `L` when the group is all but zero (`amax < GROUP_MAX_EPS`): the symmetric searches' shared start.
+    @inline(__always)
+    static func signedAbsMax(_ n: Int, _ x: UnsafePointer<Float>, zeroing L: UnsafeMutablePointer<Int8>) -> Float? {
         var max: Float = 0, amax: Float = 0
         for i in 0..<n {
             let ax = abs(x[i])
@@ -33,8 +33,16 @@ enum GGMLScaleSearch {
         }
         if amax < groupMaxEps {
             for i in 0..<n { L[i] = 0 }
-            return 0
+            return nil
         }
+        return max
+    }
+
+    /// `make_qx_quants(n, nmax, x, L, 1, qw)`: symmetric levels `L` in `0..<2·nmax` (stored as l + nmax) and the
+    /// scale (sign folded in) minimizing the weighted error over 19 trial scales. Weights are `qw`, or x².
+    static func symmetric(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+                          _ qw: UnsafePointer<Float>?) -> Float {
+        guard let max = signedAbsMax(n, x, zeroing: L) else { return 0 }
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { wb in
             let weights = wb.baseAddress!
             if let qw { for i in 0..<n { weights[i] = qw[i] } } else { for i in 0..<n { weights[i] = x[i] * x[i] } }
@@ -102,15 +110,7 @@ enum GGMLScaleSearch {
     /// `make_q3_quants(n, nmax, x, L, true)`: symmetric levels with weights x², refined by up to five passes
     /// of coordinate descent. `L` ends as l + nmax.
     static func symmetricRefined(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float {
-        var max: Float = 0, amax: Float = 0
-        for i in 0..<n {
-            let ax = abs(x[i])
-            if ax > amax { amax = ax; max = x[i] }
-        }
-        if amax < groupMaxEps {
-            for i in 0..<n { L[i] = 0 }
-            return 0
-        }
+        guard let max = signedAbsMax(n, x, zeroing: L) else { return 0 }
         // x², (x²)·x and the first levels' products element-wise (vectorized, C's operations); the sums
         // and the coordinate descent stay in C's order.
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * n) { fb in
