@@ -73,7 +73,7 @@ extension AtomicFile {
 
     /// The rules for a directory target: not a file, not existing without `overwrite`, and neither one of
     /// `inputs` nor a directory holding one (compared by resolved path).
-    static func checkDirectoryTarget(_ path: String, overwrite: Bool, inputs: [String]) throws {
+    public static func checkDirectoryTarget(_ path: String, overwrite: Bool, inputs: [String]) throws {
         let name = (path as NSString).lastPathComponent
         guard !path.isEmpty, name != ".", name != "..", name != "/" else { throw ModelError(path, "is not a directory name") }
         var st = stat()
