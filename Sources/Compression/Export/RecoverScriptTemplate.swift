@@ -15,7 +15,7 @@ public enum RecoverScriptTemplate {
             + "\(quantized) quantized, \(fake) fake-quantized in training"
         let table = entries.map { e in
             "  " + pythonSafe(e.name) + ": " + (e.masked ? "masked" : "dense") + ", "
-                + (e.quantize.map(pythonSafe) ?? "not quantized") + (e.quantize == nil ? "" : (e.fakeQuantized ? " (QAT)" : " (trained in float)"))
+                + (e.label.map(pythonSafe) ?? "not quantized") + (e.quantize == nil ? "" : (e.fakeQuantized ? " (QAT)" : " (trained in float)"))
         }.joined(separator: "\n")
         return text
             .replacingOccurrences(of: "@@MODEL@@", with: pythonSafe(modelName))
@@ -64,7 +64,6 @@ Example: python recover.py --model ORIGINAL --steps 1000 --lr 1e-5 --alpha 0.7 -
 import argparse
 import json
 import os
-import sys
 
 import torch
 import torch.nn.functional as F
@@ -169,14 +168,14 @@ def fake_quantize(w, q):
     """weightlab's int codec with min/max ranges, in float32 (DESIGN.md section 5): symmetric scale =
     absmax / (2^(b-1) - 1), codes in [-2^(b-1), 2^(b-1) - 1]; asymmetric range widened to contain 0,
     scale = (hi - lo) / (2^b - 1), zero = round(-lo / scale); w / scale is a true division, rounding is
-    half to even, and a zero scale gives 0."""
+    half to even (+ 0.0 turns round's -0 into the engine's +0), and a zero scale gives 0."""
     x = segments(w.detach().float(), q["granularity"])
     bits = q["bits"]
     if q["symmetric"]:
         qmax = float(2 ** (bits - 1) - 1)
         scale = x.abs().amax(dim=1, keepdim=True) / torch.tensor(qmax)
         safe = torch.where(scale == 0, torch.ones_like(scale), scale)
-        codes = torch.round(torch.clamp(x / safe, -qmax - 1, qmax))
+        codes = torch.round(torch.clamp(x / safe, -qmax - 1, qmax)) + 0.0
     else:
         levels = float(2 ** bits - 1)
         lo = torch.clamp(x.amin(dim=1, keepdim=True), max=0)
@@ -184,7 +183,7 @@ def fake_quantize(w, q):
         scale = (hi - lo) / torch.tensor(levels)
         safe = torch.where(scale == 0, torch.ones_like(scale), scale)
         zero = torch.where(scale == 0, torch.zeros_like(scale), torch.round(-lo / safe))
-        codes = torch.round(torch.maximum(torch.minimum(x / safe, levels - zero), -zero))
+        codes = torch.round(torch.maximum(torch.minimum(x / safe, levels - zero), -zero)) + 0.0
     out = torch.where(scale == 0, torch.zeros_like(x), codes * scale)
     return out.reshape(w.shape).to(w.dtype)
 

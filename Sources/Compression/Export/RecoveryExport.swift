@@ -119,6 +119,8 @@ public enum RecoveryExport {
         public var masked: Bool
         /// The plan's quantize section for it (JSON object text), nil when it is only pruned.
         public var quantize: String?
+        /// The codec's short label ("int4 ch", "nf4 g64"), nil when it is only pruned.
+        public var label: String?
         /// Whether `recover.py` fake-quantizes it: the int codec with min/max ranges, whose arithmetic the
         /// script reproduces exactly. Other codecs (and percentile/MSE clipping) are trained in float.
         public var fakeQuantized: Bool
@@ -131,7 +133,8 @@ public enum RecoveryExport {
             var fakeQuantized = false
             if case .int(_, _, _, .minmax) = s.quantize { fakeQuantized = true }
             return Entry(name: model.tensors[i].name, shape: model.tensors[i].shape, masked: s.prune != .none,
-                         quantize: s.quantize == .none ? nil : PlanJSON.quantize(s.quantize), fakeQuantized: fakeQuantized)
+                         quantize: s.quantize == .none ? nil : PlanJSON.quantize(s.quantize), label: s.quantize.codec?.label,
+                         fakeQuantized: fakeQuantized)
         }
     }
 
