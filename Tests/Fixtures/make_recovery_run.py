@@ -13,7 +13,12 @@ Writes Tests/Fixtures/recovery/:
                                magnitudes (ties by index), the reference the export's masks are checked against
   recovered.safetensors        recover.py's output after 300 steps (synthetic data, distillation alpha 0.5, QAT)
   recovered_float.safetensors  the same weights before the final fake quantization (masked floats)
-  run.json                     torch/safetensors versions and the command lines used
+  bert_plan.json               for evalnet/tiny_bert (a Hugging Face BERT directory): the encoder's matrices
+                               pruned 50 % + int4 asymmetric in groups of 16
+  bert_recovered.safetensors   recover.py's output for it through transformers (AutoModelForSequenceClassification,
+  bert_recovered_float...      names with the `bert.` prefix), 20 steps on random token ids; only when the torch
+                               Python has transformers, else the committed files are kept
+  run.json                     torch/safetensors/transformers versions and the command lines used
 
 Needs numpy and safetensors for the model, the weightlab executable (default .build/debug/weightlab) and a
 Python with torch for the run (default /work/venv-torch/bin/python; never a CI requirement):
@@ -79,7 +84,21 @@ def main():
     args = p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     model_files()
+    bert_plan = {"version": 1, "note": "make_recovery_run.py: tiny_bert's encoder matrices",
+                 "rules": [{"match": "^encoder\\..*(query|key|value|dense)\\.weight$", "prune": {"method": "magnitude", "sparsity": 0.5},
+                            "quantize": {"format": "int", "bits": 4, "symmetric": False, "granularity": {"group": 16}, "clip": "minmax"}}]}
+    json.dump(bert_plan, open(os.path.join(OUT, "bert_plan.json"), "w"), indent=1)
+    has_transformers = subprocess.run([args.torch_python, "-c", "import transformers"], capture_output=True).returncode == 0
     with tempfile.TemporaryDirectory() as tmp:
+        if has_transformers:
+            export = os.path.join(tmp, "bert")
+            subprocess.run([args.weightlab, "export-recovery", os.path.join(HERE, "evalnet", "tiny_bert"), "--plan",
+                            os.path.join(OUT, "bert_plan.json"), "-o", export, "--alpha", "0.5"], check=True)
+            subprocess.run([args.torch_python, os.path.join(export, "recover.py"), "--synthetic", "--steps", "20", "--lr", "0.001",
+                            "--threads", "1", "-o", os.path.join(OUT, "bert_recovered.safetensors"),
+                            "--float-output", os.path.join(OUT, "bert_recovered_float.safetensors")], check=True)
+        else:
+            print("make_recovery_run.py: no transformers in %s; the BERT run is kept as committed" % args.torch_python)
         export = os.path.join(tmp, "export")
         export_cmd = [args.weightlab, "export-recovery", os.path.join(OUT, "model.safetensors"),
                       "--plan", os.path.join(OUT, "plan.json"), "-o", export, "--alpha", "0.5", "--temperature", "2"]
@@ -90,7 +109,11 @@ def main():
         subprocess.run(run_cmd, check=True)
     versions = subprocess.run([args.torch_python, "-c", "import torch, safetensors; print(torch.__version__, safetensors.__version__)"],
                               check=True, capture_output=True, text=True).stdout.split()
-    json.dump({"torch": versions[0], "safetensors": versions[1],
+    transformers = subprocess.run([args.torch_python, "-c", "import transformers; print(transformers.__version__)"],
+                                  capture_output=True, text=True).stdout.strip() or None
+    json.dump({"torch": versions[0], "safetensors": versions[1], "transformers": transformers,
+               "bert": "weightlab export-recovery evalnet/tiny_bert --plan bert_plan.json -o BERT --alpha 0.5; python BERT/recover.py "
+                       "--synthetic --steps 20 --lr 0.001 --threads 1 -o bert_recovered.safetensors --float-output bert_recovered_float.safetensors",
                "export": "weightlab export-recovery model.safetensors --plan plan.json -o EXPORT --alpha 0.5 --temperature 2",
                "recover": "python EXPORT/recover.py --synthetic --steps 300 --lr 0.003 --threads 1 "
                           "-o recovered.safetensors --float-output recovered_float.safetensors"},

@@ -213,4 +213,40 @@ struct ExportRecoveryCommandTests {
         let afterRecovery = try accuracy(recovered, planNone)
         #expect(afterRecovery > compressed, "recovered \(afterRecovery), compressed \(compressed)")
     }
+
+    /// The Hugging Face path: tiny_bert through transformers (`bert.`-prefixed module names), 20 steps. The
+    /// output reopens with the checkpoint's names, shapes and dtypes, the export's masks held, and the plan
+    /// applied to recover.py's float weights gives its int4 asymmetric g16 values bit for bit.
+    @Test func huggingFaceRunReopensWithMasksKeptAndEngineEqualFakeQuant() throws {
+        let bert = Fixtures.path("evalnet/tiny_bert")
+        let bertPlan = Fixtures.path("recovery/bert_plan.json")
+        let recoveredPath = Fixtures.path("recovery/bert_recovered.safetensors")
+        let input = try tensors(bert)   // the directory as weightlab opens it (expected.safetensors included)
+        let recovered = try tensors(recoveredPath)
+        #expect(Set(recovered.keys) == Set(input.keys))
+        for (name, t) in input {
+            let o = try #require(recovered[name])
+            #expect(o.shape == t.shape && o.dtype == t.dtype, "\(name)")
+        }
+        let dir = try TemporaryDirectory()
+        let (out, r) = try export(dir, ["--alpha", "0.5"], model: bert, plan: bertPlan)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let masks = try ModelFile.open(out + "/masks.safetensors")
+        #expect(masks.tensors.count == 12)
+        for m in masks.tensors {
+            let keep = try m.data.bytes(at: 0, count: m.byteCount)
+            let w = try floats(try #require(recovered[m.name]))
+            #expect(keep.filter { $0 == 0 }.count == m.parameters / 2, "\(m.name)")
+            #expect(zip(keep, w).allSatisfy { $0.0 == 1 || $0.1.bitPattern == 0 }, "\(m.name): a pruned weight is not +0 after recovery")
+        }
+        let reapplied = dir.path + "/reapplied.safetensors"
+        #expect(try CommandRunner.run(["apply", Fixtures.path("recovery/bert_recovered_float.safetensors"), "--plan", bertPlan,
+                                       "-o", reapplied, "--quiet"]).status == 0)
+        for t in try ModelFile.open(reapplied).tensors {
+            let want = try #require(recovered[t.name])
+            #expect(try floats(t).map(\.bitPattern) == floats(want).map(\.bitPattern), "\(t.name): torch's fake-quant differs from the engine's")
+        }
+        let compare = try CommandRunner.run(["compare", bert + "/model.safetensors", recoveredPath])
+        #expect(compare.status == 0, "stderr: \(compare.stderr)")
+    }
 }

@@ -83,17 +83,22 @@ def training_batches(args, model, teacher):
 
     inputs: a dict of keyword arguments for model(**inputs) (Hugging Face) or a tensor for model(inputs).
     labels: class indices (or token ids) for the cross-entropy term; None when only distilling (--alpha 1).
-    The default (--synthetic) draws Gaussian inputs for a state-dict MLP and labels them with the teacher's
-    argmax: it checks the pipeline, it does not recover accuracy.
+    The default (--synthetic) draws random token ids (a model with a vocabulary) or Gaussian inputs (a
+    state-dict MLP) and labels them with the teacher's argmax: it checks the pipeline on synthetic data.
     """
     if not args.synthetic:
         raise SystemExit("recover.py: edit training_batches() to yield your data (or pass --synthetic to try the pipeline)")
     generator = torch.Generator().manual_seed(args.seed)
+    vocabulary = getattr(getattr(model, "config", None), "vocab_size", None)
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    if not linears:
-        raise SystemExit("recover.py: --synthetic needs a model whose first layer is a Linear")
+    if vocabulary is None and not linears:
+        raise SystemExit("recover.py: --synthetic needs a model with a vocabulary or a first Linear layer")
     while True:
-        x = torch.randn(args.batch_size, linears[0].in_features, generator=generator)
+        if vocabulary is not None:
+            ids = torch.randint(0, vocabulary, (args.batch_size, 16), generator=generator)
+            x = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        else:
+            x = torch.randn(args.batch_size, linears[0].in_features, generator=generator)
         with torch.no_grad():
             labels = logits_of(teacher, x).argmax(dim=-1)
         yield x, labels
