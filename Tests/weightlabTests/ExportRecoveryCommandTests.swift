@@ -100,6 +100,21 @@ struct ExportRecoveryCommandTests {
         #expect(mask == original.map { abs($0) >= 0.05 ? 1 : 0 })
     }
 
+    /// Codecs recover.py does not reproduce (NF4, percentile clipping) are trained in float and said so.
+    @Test func otherCodecsAreTrainedInFloat() throws {
+        let dir = try TemporaryDirectory()
+        let other = try dir.write("other.json", text: #"{"version": 1, "rules": [{"match": "^fc1\\.weight$", "quantize": {"format": "int", "bits": 4, "clip": {"percentile": 99}}}, {"match": "^fc2\\.weight$", "quantize": {"format": "nf4", "group": 32}}]}"#)
+        let (out, r) = try export(dir, plan: other)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("0 masked, 0 fake-quantized in recover.py, 2 trained in float"), "\(r.stdout)")
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/recovery.json"))) as? [String: Any])
+        let entries = try #require(manifest["tensors"] as? [[String: Any]])
+        #expect(entries.map { $0["fake_quant"] as? Bool } == [false, false])
+        #expect(try ModelFile.open(out + "/masks.safetensors").tensors.isEmpty)
+        let script = try String(contentsOfFile: out + "/recover.py", encoding: .utf8)
+        #expect(script.contains("  fc2.weight: dense, nf4 g32 (trained in float)"), "\(script.prefix(1500))")
+    }
+
     @Test func recoverPyMatchesItsSnapshotAndIsDeterministic() throws {
         let dir = try TemporaryDirectory()
         let (out, r) = try export(dir, ["--alpha", "0.5", "--temperature", "2"])
@@ -121,6 +136,14 @@ struct ExportRecoveryCommandTests {
         let (out, none) = try export(dir, plan: planNone)
         #expect(none.status == 2)
         #expect(none.stderr.hasPrefix("weightlab: the plan compresses no tensor") && none.stderr.split(separator: "\n").count == 1, "\(none.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+
+        // A plan whose rule names no tensor of the model: the same, saying which rule.
+        let naming = try dir.write("naming.json", text: #"{"version": 1, "rules": [{"match": "^nope\\.weight$", "quantize": {"format": "int", "bits": 8}}]}"#)
+        let (_, nothing) = try export(dir, plan: naming)
+        #expect(nothing.status == 2)
+        #expect(nothing.stderr.hasPrefix("weightlab: the plan compresses no tensor") && nothing.stderr.contains("matches no tensor")
+                && nothing.stderr.split(separator: "\n").count == 1, "\(nothing.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
 
         // An existing directory without --force: refused, left as it was.

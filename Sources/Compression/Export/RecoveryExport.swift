@@ -54,6 +54,10 @@ public enum RecoveryExport {
         let plan = try PlanEvaluation.load(planPath)
         let model = try ModelFile.open(modelPath)
         let resolution = try PlanEvaluation.resolution(plan, for: model, strict: strict)
+        if let first = resolution.warnings.first, !resolution.settings.contains(where: { !$0.isIdentity }) {
+            // Say why nothing is compressed: the plan's rules name no tensor of this model.
+            throw ApplyError(.plan, "the plan compresses no tensor of '\(DisplayText.escaped(modelPath))': \(first.description)")
+        }
         var outcome = try run(model: model, modelPath: modelPath, settings: resolution.settings, planText: plan.jsonText(),
                               output: output, overwrite: overwrite, extraInputs: [planPath], distillation: distillation)
         outcome.warnings = resolution.warnings
