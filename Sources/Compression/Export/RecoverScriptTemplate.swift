@@ -25,10 +25,11 @@ public enum RecoverScriptTemplate {
             .replacingOccurrences(of: "@@TEMPERATURE@@", with: PlanJSON.number(distillation.temperature))
     }
 
-    /// Names go into the docstring: control characters, backslashes and quotes would end or change it.
+    /// Names go into the docstring: control characters, backslashes and quotes would end or change it, and
+    /// `@` could spell a slot.
     static func pythonSafe(_ s: String) -> String {
         String(s.unicodeScalars.map { c -> String in
-            if c.value < 0x20 || c.value == 0x7f || c == "\\" || c == "\"" { return "?" }
+            if c.value < 0x20 || c.value == 0x7f || c == "\\" || c == "\"" || c == "@" { return "?" }
             return String(c)
         }.joined())
     }
@@ -55,6 +56,7 @@ recovery.json (per-tensor settings), plan.json (the plan).
        weightlab compare ORIGINAL OUT
        weightlab report OUT --plan plan.json
        weightlab eval OUT --plan plan.json --data DATA.npz --arch ARCH.json
+     (the plan re-applied to OUT leaves its masked and fake-quantized tensors as they are, bit for bit)
 
 Tensors:
 @@TABLE@@
