@@ -33,8 +33,11 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
         .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression", "Evaluation"]),
+        // Recovery after compression: backward passes, Adam, masks, QAT and distillation over Evaluation's kernels.
+        .target(name: "Training", dependencies: ["WeightFormats", "Compression", "Evaluation", "TaskEval"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .executableTarget(name: "weightlab", dependencies: [
-            "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime", "TaskEval",
+            "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime", "TaskEval", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // A child process for the AtomicFile crash test: writes slowly so the test can SIGKILL it mid-write.
@@ -49,6 +52,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
         .testTarget(name: "TaskEvalTests", dependencies: ["TaskEval", "WeightFormats", "Compression", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "TaskEval", "Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport", "WeightFormats", "Compression", "Runtime"]),
     ]
 )
