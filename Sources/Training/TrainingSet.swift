@@ -1,3 +1,4 @@
+import Foundation
 import Evaluation
 import TaskEval
 
@@ -44,5 +45,26 @@ public struct TrainingSet: Sendable {
     public func prefix(_ n: Int) -> TrainingSet {
         let k = min(n, count)
         return TrainingSet(sampleShape: sampleShape, values: Array(values[0..<(k * sampleSize)]), labels: Array(labels[0..<k]))
+    }
+}
+
+extension TrainingSet {
+    /// The training and evaluation sets of a command: an IDX directory gives its `train` and `t10k` splits;
+    /// any other data (an `.npz`, an IDX images file) trains on itself and is evaluated on `evalPath` when
+    /// given, else on itself. `limit` keeps the first samples of the training set.
+    public static func load(data path: String, evalPath: String?, limit: Int? = nil) throws -> (train: TrainingSet, eval: TrainingSet) {
+        var isDir: ObjCBool = false
+        let directory = FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+        let train = try TrainingSet(directory ? IDXData.load(path, split: "train") : EvalData.load(path), origin: path)
+        let eval: TrainingSet
+        if let evalPath {
+            eval = try TrainingSet(EvalData.load(evalPath), origin: evalPath)
+        } else {
+            eval = directory ? try TrainingSet(IDXData.load(path, split: "t10k"), origin: path) : train
+        }
+        guard train.sampleShape == eval.sampleShape else {
+            throw EvalError("the training samples \(train.sampleShape) and the evaluation samples \(eval.sampleShape) differ in shape")
+        }
+        return (limit.map { train.prefix($0) } ?? train, eval)
     }
 }
