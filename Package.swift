@@ -27,15 +27,18 @@ let package = Package(
         .target(name: "Compression", dependencies: ["WeightFormats"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
+        // Optimised in debug builds too: the training tests run real epochs through these kernels.
         .target(name: "Evaluation", dependencies: ["WeightFormats"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                                .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
         .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
         .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression", "Evaluation"]),
         // Recovery after compression: backward passes, Adam, masks, QAT and distillation over Evaluation's kernels.
         .target(name: "Training", dependencies: ["WeightFormats", "Compression", "Evaluation", "TaskEval"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                                .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .executableTarget(name: "weightlab", dependencies: [
             "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime", "TaskEval", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
