@@ -5,7 +5,9 @@ import PackageDescription
 /// the only importer of CNcursesw; Runtime runs the loop against a terminal protocol (no ncurses), and the
 /// executable parses arguments and wires the real terminal to it. Evaluation (pure-Swift forward passes for
 /// task-level metrics) depends on WeightFormats only; TaskEval (metrics, ONNX Runtime, the `eval` pipeline) joins
-/// Compression and Evaluation: WeightFormats <- Evaluation <- TaskEval <- weightlab.
+/// Compression and Evaluation: WeightFormats <- Evaluation <- TaskEval <- weightlab. Training (recovery after
+/// compression: backward passes, Adam, masks, QAT, distillation) builds on Evaluation's kernels, Compression's
+/// codecs and TaskEval's data: Evaluation, Compression, TaskEval <- Training <- weightlab.
 let package = Package(
     name: "weightlab",
     platforms: [.macOS(.v13)],
