@@ -5,7 +5,9 @@ import PackageDescription
 /// the only importer of CNcursesw; Runtime runs the loop against a terminal protocol (no ncurses), and the
 /// executable parses arguments and wires the real terminal to it. Evaluation (pure-Swift forward passes for
 /// task-level metrics) depends on WeightFormats only; TaskEval (metrics, ONNX Runtime, the `eval` pipeline) joins
-/// Compression and Evaluation: WeightFormats <- Evaluation <- TaskEval <- weightlab.
+/// Compression and Evaluation: WeightFormats <- Evaluation <- TaskEval <- weightlab. Training (recovery after
+/// compression: backward passes, Adam, masks, QAT, distillation) builds on Evaluation's kernels, Compression's
+/// codecs and TaskEval's data: Evaluation, Compression, TaskEval <- Training <- weightlab.
 let package = Package(
     name: "weightlab",
     platforms: [.macOS(.v13)],
@@ -27,14 +29,20 @@ let package = Package(
         .target(name: "Compression", dependencies: ["WeightFormats"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
+        // Optimised in debug builds too: the training tests run real epochs through these kernels.
         .target(name: "Evaluation", dependencies: ["WeightFormats"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                                .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
         .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
         .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression", "Evaluation"]),
+        // Recovery after compression: backward passes, Adam, masks, QAT and distillation over Evaluation's kernels.
+        .target(name: "Training", dependencies: ["WeightFormats", "Compression", "Evaluation", "TaskEval"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                                .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .executableTarget(name: "weightlab", dependencies: [
-            "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime", "TaskEval",
+            "WeightFormats", "Compression", "Workbench", "Terminal", "Runtime", "TaskEval", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // A child process for the AtomicFile crash test: writes slowly so the test can SIGKILL it mid-write.
@@ -49,6 +57,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
         .testTarget(name: "TaskEvalTests", dependencies: ["TaskEval", "WeightFormats", "Compression", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "TaskEval", "Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport", "WeightFormats", "Compression", "Runtime"]),
     ]
 )

@@ -65,6 +65,8 @@ public struct Plan: Equatable, Sendable {
     /// (`ImportanceRequirement.presets`, such as `"Q2_K_S"`): parsed, then refused when the plan is resolved,
     /// with llama-quantize's reason when there is no matrix.
     public var presetNeedingImportance: String?
+    /// Distillation settings for recovery after compression (`"distill"`), or nil: fine-tune on labels alone.
+    public var distill: PlanDistillation?
 
     public init(defaultSettings: PlanSection = PlanSection(), rules: [PlanRule] = [], note: String? = nil,
                 ignoreCase: Bool = false, source: String = "plan", preset: LlamaPreset? = nil, imatrix: String? = nil) {
@@ -80,7 +82,7 @@ public struct Plan: Equatable, Sendable {
     public static func == (a: Plan, b: Plan) -> Bool {
         a.note == b.note && a.defaultSettings == b.defaultSettings && a.rules == b.rules && a.ignoreCase == b.ignoreCase
             && a.preset == b.preset && a.imatrix == b.imatrix && a.solve == b.solve
-            && a.presetNeedingImportance == b.presetNeedingImportance
+            && a.presetNeedingImportance == b.presetNeedingImportance && a.distill == b.distill
     }
 
     /// The only plan version this program reads and writes.

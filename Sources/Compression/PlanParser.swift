@@ -32,7 +32,7 @@ struct PlanReader {
             throw fail("", "the plan must be a JSON object, got \(describe(root))")
         }
         let o = try object(root, at: "")
-        try allow(o, at: "", ["version", "note", "ignore_case", "preset", "imatrix", "default", "rules", "solve"])
+        try allow(o, at: "", ["version", "note", "ignore_case", "preset", "imatrix", "default", "rules", "solve", "distill"])
         guard let v = o["version"] else { throw fail("version", "missing (expected \(Plan.version))") }
         let version = try integer(v, at: "version")
         guard version == Plan.version else {
@@ -69,6 +69,7 @@ struct PlanReader {
             }
         }
         plan.solve = try o["solve"].map { (v) throws(PlanError) in try solve(v, at: "solve") }
+        plan.distill = try o["distill"].map { (v) throws(PlanError) in try distillation(v, at: "distill") }
         return plan
     }
 

@@ -11,6 +11,7 @@ extension Plan {
         if let preset { lines.append("  \"preset\": \(PlanJSON.string(preset.rawValue)),") }
         if let imatrix { lines.append("  \"imatrix\": \(PlanJSON.string(imatrix)),") }
         if let solve { lines.append("  \"solve\": \(PlanJSON.solve(solve)),") }
+        if let distill { lines.append("  \"distill\": \(distill.jsonText),") }
         let d = PlanJSON.sections(prune: defaultSettings.prune, quantize: defaultSettings.quantize)
         if d.isEmpty {
             lines.append("  \"default\": {},")

@@ -51,23 +51,9 @@ extension Kernel {
         var cols = [Float](repeating: 0, count: patch * pixels)
         for img in 0..<n {
             for g in 0..<groups {
-                // im2col: row (ci, ky, kx), column (oy, ox).
-                for ci in 0..<cg {
-                    let plane = ((img * c) + g * cg + ci) * h * w
-                    for ky in 0..<kh {
-                        for kx in 0..<kw {
-                            let row = ((ci * kh) + ky) * kw + kx
-                            for oy in 0..<oh {
-                                let iy = oy * stride.h - padding.h + ky * dilation.h
-                                for ox in 0..<ow {
-                                    let ix = ox * stride.w - padding.w + kx * dilation.w
-                                    cols[row * pixels + oy * ow + ox] =
-                                        (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x.values[plane + iy * w + ix] : 0
-                                }
-                            }
-                        }
-                    }
-                }
+                im2col(x.values, offset: (img * c + g * cg) * h * w, channels: cg, height: h, width: w,
+                       kernel: Pair2(kh, kw), output: Pair2(oh, ow), stride: stride, padding: padding,
+                       dilation: dilation, into: &cols)
                 let wg = Array(weight.values[(g * og * patch)..<((g + 1) * og * patch)])
                 let y = gemm.multiply(wg, cols, m: og, n: pixels, k: patch, bTransposed: false)
                 let base = (img * o + g * og) * pixels
@@ -78,6 +64,31 @@ extension Kernel {
             }
         }
         return EvalArray(shape: [n, o, oh, ow], values: out)
+    }
+
+    /// im2col of `channels` planes of `height`×`width` starting at `offset` in `x`: row (ci, ky, kx), column
+    /// (oy, ox) of `cols` [channels·kh·kw × oh·ow]; taps in the padding read 0. Shared by `conv2d` and its
+    /// backward pass (the training module), so both see the same patch layout.
+    public static func im2col(_ x: [Float], offset: Int, channels: Int, height h: Int, width w: Int, kernel: Pair2,
+                              output: Pair2, stride: Pair2, padding: Pair2, dilation: Pair2, into cols: inout [Float]) {
+        let (kh, kw, oh, ow) = (kernel.h, kernel.w, output.h, output.w)
+        let pixels = oh * ow
+        for ci in 0..<channels {
+            let plane = offset + ci * h * w
+            for ky in 0..<kh {
+                for kx in 0..<kw {
+                    let row = ((ci * kh) + ky) * kw + kx
+                    for oy in 0..<oh {
+                        let iy = oy * stride.h - padding.h + ky * dilation.h
+                        for ox in 0..<ow {
+                            let ix = ox * stride.w - padding.w + kx * dilation.w
+                            cols[row * pixels + oy * ow + ox] =
+                                (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[plane + iy * w + ix] : 0
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// 2-D max pooling over NCHW; padding counts as -∞ (never chosen), as in PyTorch.

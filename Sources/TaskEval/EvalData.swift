@@ -20,7 +20,9 @@ public struct EvalData: Sendable {
     }
 
     /// Reads an `.npz` with the existing reader: floating arrays become Float32 tensors, integer arrays Int64.
+    /// IDX image sets (a Fashion-MNIST directory or images file, `IDXData`) are read as their test split.
     public static func load(_ path: String) throws -> EvalData {
+        if IDXData.handles(path) { return try IDXData.load(path) }
         let model = try NpzReader.open(path)
         var inputs: [String: EvalTensor] = [:]
         var labels: [Int64]? = nil

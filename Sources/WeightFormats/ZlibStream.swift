@@ -13,14 +13,19 @@ enum ZlibStream {
             throw ModelError(path, "\(what): not a zlib stream")
         }
         guard input[1] & 0x20 == 0 else { throw ModelError(path, "\(what): zlib preset dictionaries are not supported") }
+        return try inflateRaw(input, from: 2, to: input.count, limit: limit, path: path, what: what)
+    }
+
+    /// Inflates the raw deflate data `input[start..<end]`, stopping with an error past `limit` output bytes.
+    static func inflateRaw(_ input: [UInt8], from start: Int, to end: Int, limit: Int, path: String, what: String) throws -> [UInt8] {
         let chunk = 1 << 16
-        var delivered = 2
+        var delivered = start
         var out: [UInt8] = []
         do {
-            _ = try Data.decompress(size: Int64(input.count - 2), bufferSize: chunk, skipCRC32: true,
+            _ = try Data.decompress(size: Int64(end - start), bufferSize: chunk, skipCRC32: true,
                 provider: { _, _ in
-                    guard delivered < input.count else { throw Truncated() }
-                    let n = min(chunk, input.count - delivered)
+                    guard delivered < end else { throw Truncated() }
+                    let n = min(chunk, end - delivered)
                     var data = Data(input[delivered..<(delivered + n)])
                     if n < chunk { data.append(Data(count: chunk - n)) }
                     delivered += n

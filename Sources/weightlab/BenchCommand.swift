@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Option(help: "With --model: the steps to time, comma-separated (analysis, two-pass, int4, menu).")
     var steps = "analysis,int4"
 
+    @Option(help: "Time one training epoch of a 784-512-512-10 MLP on this data instead (an IDX directory such as /usr/share/datasets/fashion-mnist); compare with Benchmarks/train_epoch_torch.py.")
+    var train: String?
+
     static let columns = 4096
 
     /// Checked here rather than in `run` so the error comes with bench's own usage, not the generic one.
@@ -44,6 +47,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if solver { return solverTimings() }
+        if let train {
+            do { return try trainingTimings(data: train) } catch { Failure.exit(error) }
+        }
         if let model { return try modelTimings(path: model) }
         let rows = size / Self.columns
         let n = rows * Self.columns

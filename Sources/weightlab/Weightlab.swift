@@ -20,7 +20,7 @@ struct Weightlab: ParsableCommand {
           weightlab compare model.safetensors model-q4.gguf --map llama
         """,
         version: Weightlab.version,
-        subcommands: [Open.self, Inspect.self, Report.self, Apply.self, Compare.self, PlanCommand.self, Bench.self, Solve.self, Sweep.self, Eval.self, ExportRecovery.self],
+        subcommands: [Open.self, Inspect.self, Report.self, Apply.self, Compare.self, PlanCommand.self, Bench.self, Solve.self, Sweep.self, Eval.self, Recover.self, Distill.self, ExportRecovery.self],
         defaultSubcommand: Open.self
     )
 
