@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["WeightFormats"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
-        .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
+        .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench", "TaskEval"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
         .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression", "Evaluation"]),
         .executableTarget(name: "weightlab", dependencies: [
@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "WeightFormats", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TaskEval", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
         .testTarget(name: "TaskEvalTests", dependencies: ["TaskEval", "WeightFormats", "Compression", "TestSupport"]),
         .testTarget(name: "weightlabTests", dependencies: ["weightlab", "TestSupport", "WeightFormats", "Compression", "Runtime"]),
