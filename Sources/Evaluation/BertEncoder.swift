@@ -18,6 +18,19 @@ public struct BertConfig: Codable, Sendable, Equatable {
         self.layerNormEps = layerNormEps; self.activation = activation; self.prefix = prefix
     }
 
+    enum CodingKeys: String, CodingKey { case layers, hidden, heads, intermediate, layerNormEps, activation, prefix }
+
+    /// The architecture description's form: `layerNormEps`, `activation` and `prefix` may be left out (BERT's
+    /// defaults, as `init(layers:…)` has them).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(layers: try c.decode(Int.self, forKey: .layers), hidden: try c.decode(Int.self, forKey: .hidden),
+                  heads: try c.decode(Int.self, forKey: .heads), intermediate: try c.decode(Int.self, forKey: .intermediate),
+                  layerNormEps: try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-12,
+                  activation: try c.decodeIfPresent(String.self, forKey: .activation) ?? "gelu",
+                  prefix: try c.decodeIfPresent(String.self, forKey: .prefix) ?? "")
+    }
+
     /// Reads a Hugging Face BERT `config.json` (`num_hidden_layers`, `hidden_size`, `num_attention_heads`,
     /// `intermediate_size`, `layer_norm_eps`, `hidden_act`).
     public init(huggingFaceConfig data: Data, prefix: String = "") throws {

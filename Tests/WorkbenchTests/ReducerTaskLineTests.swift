@@ -53,17 +53,17 @@ import WeightFormats
         _ = reduce(&s, .jobFinished(first, .success(.taskScored(Self.score(0.9)))))
         #expect(s.taskLine?.latest == TaskLine.Measured(settings: opened, score: Self.score(0.9)))
         #expect(s.taskLine?.job == nil && s.taskLine?.prior == nil)
-        var status = view(s, width: 120, height: 40).lines[38]
+        var status = view(s, width: 160, height: 40).lines[38]
         #expect(status.contains("acc 90.0% (original 91.0%)"), "\(status)")
 
         // An edit: while its job runs the line shows "…" and the value it replaces.
         let jobs = Self.taskJobs(key(&s, .character("p")))
         let second = try! #require(jobs.started.first)
-        status = view(s, width: 120, height: 40).lines[38]
+        status = view(s, width: 160, height: 40).lines[38]
         #expect(status.contains("acc … (was 90.0%)"), "\(status)")
         _ = reduce(&s, .jobFinished(second, .success(.taskScored(Self.score(0.8)))))
         #expect(s.taskLine?.prior?.score.value == 0.9 && s.taskLine?.latest?.score.value == 0.8)
-        status = view(s, width: 120, height: 40).lines[38]
+        status = view(s, width: 160, height: 40).lines[38]
         #expect(status.contains("acc 80.0% (was 90.0%, original 91.0%)"), "\(status)")
 
         // Undo back to the opened settings: not the newest result, so a new job (revision 3) is asked for.
@@ -74,7 +74,7 @@ import WeightFormats
         let redo = Self.taskJobs(key(&s, .control("r")))
         #expect(redo.cancelled == undo.started && redo.started.isEmpty)
         #expect(s.taskLine?.job == nil)
-        #expect(view(s, width: 120, height: 40).lines[38].contains("acc 80.0%"))
+        #expect(view(s, width: 160, height: 40).lines[38].contains("acc 80.0%"))
     }
 
     @Test func aFailureIsOneErrorLineAndTheLineSaysSo() {
@@ -83,7 +83,7 @@ import WeightFormats
         #expect(s.message?.isError == true)
         #expect(s.message?.text == "task line (sentences.txt): the data has no array 'x'")
         #expect(s.taskLine?.failure != nil && s.taskLine?.job == nil)
-        #expect(view(s, width: 120, height: 40).lines[38].contains("task failed"))
+        #expect(view(s, width: 160, height: 40).lines[38].contains("task failed"))
         // Progress reports of a task job never take over the status line's progress.
         let next = Self.taskJobs(key(&s, .character("p"))).started[0]
         _ = reduce(&s, .jobProgress(JobProgress(job: next, done: 1, total: 3)))
@@ -93,6 +93,6 @@ import WeightFormats
     @Test func withoutEvalDataThereIsNoTaskJobAndNoTaskPart() {
         var s = FakeModel.loadedState()
         #expect(Self.taskJobs(key(&s, .character("p"))).started.isEmpty)
-        #expect(!view(s, width: 120, height: 40).lines[38].contains("acc"))
+        #expect(!view(s, width: 160, height: 40).lines[38].contains("acc"))
     }
 }
