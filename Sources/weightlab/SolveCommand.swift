@@ -160,7 +160,7 @@ enum SolveOutput {
              MetricText.sqnr(p.solution.totals.metrics.sqnrDB), EvalOutput.number(p.report.headline.value),
              p.loss.map(EvalOutput.number) ?? "-", p.isTarget ? "target" : "frontier"]
         }
-        out += TextTable.render(header: [" ", "bytes", "bits/w", "SQNR dB", h.name, "loss", "point"], rows: rows, footer: nil, rightAligned: [1, 2, 3, 4, 5])
+        out += TextTable.render(header: [" ", "bytes", "bits/w", "weight SQNR dB", h.name, "loss", "point"], rows: rows, footer: nil, rightAligned: [1, 2, 3, 4, 5])
         return out
     }
 

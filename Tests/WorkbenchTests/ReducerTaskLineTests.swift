@@ -95,4 +95,13 @@ import WeightFormats
         #expect(Self.taskJobs(key(&s, .character("p"))).started.isEmpty)
         #expect(!view(s, width: 160, height: 40).lines[38].contains("acc"))
     }
+
+    /// The whole screen with a measured task line and a previous plan's value (width enough for the long form).
+    @Test func taskLineScreenAt160x40() {
+        var (s, first) = state()
+        _ = reduce(&s, .jobFinished(first, .success(.taskScored(Self.score(0.9)))))
+        let second = Self.taskJobs(key(&s, .character("p"))).started[0]
+        _ = reduce(&s, .jobFinished(second, .success(.taskScored(Self.score(0.825)))))
+        assertScreen(view(s, width: 160, height: 40), named: "taskline-160x40")
+    }
 }
