@@ -21,7 +21,7 @@ enum BenchEncoder {
             if json {
                 print("{" + fields.map { "\"\($0.0)\": " + (Double($0.1) != nil ? $0.1 : "\"\($0.1)\"") }.joined(separator: ", ") + "}")
             } else {
-                for (k, v) in fields { print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + v) }
+                for (k, v) in fields { print(k.padding(toLength: 22, withPad: " ", startingAt: 0) + v) }
             }
         } catch {
             Failure.exit(error)
