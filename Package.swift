@@ -34,7 +34,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
                                 .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
-        .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench"]),
+        .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench", "TaskEval"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
         .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression", "Evaluation"]),
         // Recovery after compression: backward passes, Adam, masks, QAT and distillation over Evaluation's kernels.
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "WeightFormats", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "WeightFormats", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Workbench", "Compression", "TaskEval", "TestSupport"]),
         .testTarget(name: "TerminalTests", dependencies: ["Terminal", "TestSupport"]),
         .testTarget(name: "TaskEvalTests", dependencies: ["TaskEval", "WeightFormats", "Compression", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "TaskEval", "Compression", "WeightFormats", "TestSupport"]),

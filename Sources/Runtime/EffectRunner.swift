@@ -1,5 +1,6 @@
 import Compression
 import Foundation
+import TaskEval
 import WeightFormats
 import Workbench
 
@@ -14,10 +15,15 @@ public final class EffectRunner {
     let scheduler: any Scheduler
     private var histogramToken = CancellationToken()
     private var jobTokens: [JobRequest: CancellationToken] = [:]
+    /// The task line's evaluation (`--eval-data`), when the workbench has one.
+    let taskLine: TaskLineJob?
 
     /// `importance`: the engine weighs with it (ggml's imatrix quantizers, the importance-weighted error).
-    public init(model: Model, scheduler: any Scheduler, inbox: Inbox, importance: ImportanceMatrix? = nil) {
+    /// `taskSetup`: the task line's data (`taskDebounce` seconds pass before a request starts).
+    public init(model: Model, scheduler: any Scheduler, inbox: Inbox, importance: ImportanceMatrix? = nil,
+                taskSetup: TaskSetup? = nil, taskDebounce: Double = 0.3) {
         self.model = model
+        taskLine = taskSetup.map { TaskLineJob(setup: $0, debounce: taskDebounce) }
         self.scheduler = scheduler
         self.inbox = inbox
         engine = Engine(model: model, scheduler: scheduler, importance: importance)
@@ -98,13 +104,17 @@ public final class EffectRunner {
     /// Starts `job` in the background, replacing a running job of the same request.
     func start(_ job: JobRequest) {
         jobTokens[job]?.cancel()
+        if case .taskEval = job {
+            // One task line job at a time: the newest settings replace any still waiting or running.
+            for (other, token) in jobTokens { if case .taskEval = other { token.cancel(); jobTokens[other] = nil } }
+        }
         if case .taskMetric = job {
             // One task metric at a time: the newest settings replace any still running.
             for (other, token) in jobTokens { if case .taskMetric = other { token.cancel(); jobTokens[other] = nil } }
         }
         let token = CancellationToken()
         jobTokens[job] = token
-        scheduler.background { [engine, inbox, model] in
+        scheduler.background { [engine, inbox, model, taskLine] in
             let result: Result<JobResult, EvaluationFailure>
             switch job {
             case .checkPlan(let path):
@@ -134,6 +144,12 @@ public final class EffectRunner {
                                            planText: planText, model: model, engine: engine, token: token) { p in
                     inbox.post(.jobProgress(p.progress(of: job)))
                 }
+            case .taskEval(let settings, _):
+                guard let taskLine else {
+                    result = .failure(EvaluationFailure(message: "no evaluation data: open the workbench with --eval-data"))
+                    break
+                }
+                result = taskLine.run(settings: settings, model: model, engine: engine, token: token)
             case .evaluateMenu(let menu):
                 result = MenuJob.run(menu: menu, model: model, engine: engine, token: token) { done, total in
                     inbox.post(.jobProgress(JobProgress(job: job, done: done, total: total)))

@@ -1,6 +1,7 @@
 import Compression
 import Dispatch
 import Foundation
+import TaskEval
 import WeightFormats
 import Workbench
 
@@ -26,15 +27,16 @@ public final class WorkbenchSession {
     /// `plan` is the plan `settings` came from: `w` keeps its rules and notes. `taskMetric` is `--eval`, for `E`.
     public init(model: Model, settings: [LayerSettings], planPath: String?, theme: Theme, terminal: any TerminalDevice,
                 plan: Plan? = nil, scheduler: any Scheduler = InboxScheduler(), notice: String? = nil,
-                taskMetric: TaskMetric? = nil, importance: ImportanceMatrix? = nil,
-                trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
+                taskMetric: TaskMetric? = nil, importance: ImportanceMatrix? = nil, taskSetup: TaskSetup? = nil,
+                taskDebounce: Double = 0.3, trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
         self.model = model
         self.terminal = terminal
         self.theme = theme
         self.trace = trace
         let inbox = Inbox()
         self.inbox = inbox
-        runner = EffectRunner(model: model, scheduler: scheduler, inbox: inbox, importance: importance)
+        runner = EffectRunner(model: model, scheduler: scheduler, inbox: inbox, importance: importance,
+                              taskSetup: taskSetup, taskDebounce: taskDebounce)
         let size = terminal.size
         var (state, effects) = AppState.start(model: model, settings: settings, themeName: theme.name,
                                               planPath: planPath, width: size.width, height: size.height)
@@ -43,6 +45,7 @@ public final class WorkbenchSession {
         state.importancePath = importance?.path
         state.taskMetricConfig = taskMetric.map { TaskMetricConfig(command: $0.command, metricPattern: $0.metricPattern) }
         if let notice { state.message = AppState.Message(notice) }
+        if let taskSetup { effects += state.startTaskLine(dataName: (taskSetup.dataPath as NSString).lastPathComponent) }
         self.state = state
         run(effects)
     }

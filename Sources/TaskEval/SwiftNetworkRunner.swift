@@ -82,37 +82,9 @@ extension TaskEvaluation {
     /// `apply --to safetensors` does (the engine's reconstruction, into a temporary file), then the original
     /// and the compressed weights run through the network `architecturePath` describes.
     public static func runSwift(modelPath: String, planPath: String, dataPath: String, architecturePath: String,
-                                kind: TaskReport.Kind? = nil, batch: Int? = nil) throws -> TaskReport {
-        let data = try EvalData.load(dataPath)   // bad data is reported before anything heavy runs
-        let architecture: Architecture
-        do {
-            architecture = try Architecture.parse(json: try Data(contentsOf: URL(fileURLWithPath: architecturePath)))
-        } catch let e as EvaluationError {
-            throw EvalError("\(DisplayText.escaped(architecturePath)): \(e.message)")
-        } catch {
-            throw EvalError("\(DisplayText.escaped(architecturePath)): cannot read the architecture description")
-        }
-        var arrayInput: String? = nil
-        if case .sequential = architecture {
-            guard data.inputs.count == 1, let only = data.inputs.keys.first else {
-                throw EvalError("a sequential network reads one array; the data holds \(data.inputs.keys.sorted().joined(separator: ", "))")
-            }
-            arrayInput = only
-        }
-        let plan = try PlanEvaluation.load(planPath)
-        let model = try ModelFile.open(modelPath)
-        let importance = try ImportanceMatrix.forCommand(override: nil, plan: plan, planPath: planPath, model: model)
-        let resolution = try PlanEvaluation.resolution(plan, for: model, strict: false)
-        let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("weightlab-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = (dir as NSString).appendingPathComponent("compressed.safetensors")
-        _ = try ModelApply.run(model: model, settings: resolution.settings, planText: plan.jsonText(), output: path,
-                               container: "safetensors", overwrite: true, verify: false, numbers: false,
-                               engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance))
-        let compressedModel = try ModelFile.open(path)
-        let original = try SwiftNetworkRunner(architecture: architecture, weights: WeightTable(model: model), arrayInput: arrayInput)
-        let compressed = try SwiftNetworkRunner(architecture: architecture, weights: WeightTable(model: compressedModel), arrayInput: arrayInput)
-        return try compare(original: original, compressed: compressed, data: data, kind: kind, batch: batch)
+                                kind: TaskReport.Kind? = nil, batch: Int? = nil, imatrix: String? = nil,
+                                tokenizer: String? = nil) throws -> TaskReport {
+        try run(modelPath: modelPath, planPath: planPath, imatrix: imatrix,
+                setup: TaskSetup(dataPath: dataPath, architecturePath: architecturePath, tokenizerPath: tokenizer, kind: kind, batch: batch))
     }
 }

@@ -7,12 +7,15 @@ import Compression
 /// pass can plug in through `compare`.
 public enum TaskEvaluation {
     /// Runs `runner` over `data` in batches of `batch` samples (all at once when nil) and joins the outputs.
-    public static func outputs(of runner: any TaskRunner, data: EvalData, batch: Int?) throws -> [String: EvalTensor] {
+    /// `cancel` is polled between batches (a `CancellationError` then).
+    public static func outputs(of runner: any TaskRunner, data: EvalData, batch: Int?,
+                               cancel: CancellationToken = CancellationToken()) throws -> [String: EvalTensor] {
         let n = data.samples
         let size = max(1, min(batch ?? n, max(1, n)))
         var parts: [String: [EvalTensor]] = [:]
         var start = 0
         repeat {
+            if cancel.isCancelled { throw CancellationError() }
             let end = min(n, start + size)
             var inputs: [String: EvalTensor] = [:]
             for name in runner.inputNames {
@@ -76,41 +79,32 @@ public enum TaskEvaluation {
     }
 
     /// The whole `eval` for an ONNX model: loads the plan and the model, writes the compressed model (the
-    /// engine's reconstruction substituted for each planned float initializer) to a temporary file, runs both
-    /// in ONNX Runtime and compares them.
+    /// engine's reconstruction substituted for each planned float initializer) to a temporary file (beside the
+    /// model when it keeps external data), runs both in ONNX Runtime and compares them. `imatrix` overrides the
+    /// plan's importance matrix, as for `apply`.
     public static func runONNX(modelPath: String, planPath: String, dataPath: String, kind: TaskReport.Kind? = nil,
-                               batch: Int? = nil, ortLibrary: String? = nil) throws -> TaskReport {
-        let data = try EvalData.load(dataPath)   // bad data is reported before anything heavy runs
-        let plan = try PlanEvaluation.load(planPath)
-        let model = try ModelFile.open(modelPath)
-        guard model.format == .onnx else {
-            throw EvalError("\(DisplayText.escaped(modelPath)): eval runs ONNX models through ONNX Runtime; this is \(model.format.rawValue)")
-        }
-        let importance = try ImportanceMatrix.forCommand(override: nil, plan: plan, planPath: planPath, model: model)
-        let resolution = try PlanEvaluation.resolution(plan, for: model, strict: false)
-        let library = try ORTLibrary.load(explicit: ortLibrary)
-        let original = try ORTSession(library: library, path: modelPath)
-        let compressedPath = try writeCompressed(model: model, settings: resolution.settings,
-                                                 engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance))
-        defer { try? FileManager.default.removeItem(atPath: (compressedPath as NSString).deletingLastPathComponent) }
-        let compressed = try ORTSession(library: library, path: compressedPath)
-        return try compare(original: original, compressed: compressed, data: data, kind: kind, batch: batch)
+                               batch: Int? = nil, ortLibrary: String? = nil, imatrix: String? = nil,
+                               tokenizer: String? = nil) throws -> TaskReport {
+        try run(modelPath: modelPath, planPath: planPath, imatrix: imatrix, requireONNX: true,
+                setup: TaskSetup(dataPath: dataPath, ortLibrary: ortLibrary, tokenizerPath: tokenizer, kind: kind, batch: batch))
     }
 
-    /// The compressed ONNX model in a fresh temporary directory (the caller removes the directory).
-    static func writeCompressed(model: Model, settings: [LayerSettings], engine: Engine) throws -> String {
-        for (t, s) in zip(model.tensors, settings) where !s.isIdentity && !ElementEncoder.canEncode(t.dtype) {
+    /// `eval` for any setup: the plan resolved on the model, the evaluator prepared, the plan measured.
+    public static func run(modelPath: String, planPath: String, imatrix: String? = nil, requireONNX: Bool = false,
+                           setup: TaskSetup) throws -> TaskReport {
+        if setup.dataPath.hasSuffix(".npz") { _ = try EvalData.load(setup.dataPath) }   // bad data is reported before anything heavy runs
+        let plan = try PlanEvaluation.load(planPath)
+        let model = try ModelFile.open(modelPath)
+        if requireONNX && model.format != .onnx {
+            throw EvalError("\(DisplayText.escaped(modelPath)): eval runs ONNX models through ONNX Runtime; this is \(model.format.rawValue)")
+        }
+        let importance = try ImportanceMatrix.forCommand(override: imatrix, plan: plan, planPath: planPath, model: model)
+        let resolution = try PlanEvaluation.resolution(plan, for: model, strict: false)
+        for (t, s) in zip(model.tensors, resolution.settings) where setup.architecturePath == nil && !s.isIdentity && !ElementEncoder.canEncode(t.dtype) {
             throw EvalError("'\(DisplayText.escaped(t.name))' is \(t.dtype); eval substitutes reconstructed values only into float initializers")
         }
-        let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("weightlab-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = (dir as NSString).appendingPathComponent("compressed.onnx")
-        do {
-            try ONNXModelWriter.writeReconstruction(model: model, settings: settings, engine: engine, output: path)
-        } catch {
-            try? FileManager.default.removeItem(atPath: dir)
-            throw error
-        }
-        return path
+        let evaluator = try TaskEvaluator(model: model, setup: setup)
+        return try evaluator.evaluate(settings: resolution.settings,
+                                      engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance))
     }
 }

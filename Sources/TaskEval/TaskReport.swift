@@ -46,3 +46,16 @@ public struct TaskReport: Equatable, Sendable {
         return out.map { (key: $0.0, value: $0.1) }
     }
 }
+
+extension TaskReport {
+    /// The one number a task line shows and the solver's check follows, and how much of it the compression
+    /// lost (nil when the metric has no original to lose from): accuracy with labels (`acc`, lost: accuracy
+    /// points), else the share of unflipped predictions (`agree`, lost: the flip rate); an embedder's mean
+    /// cosine (`cos`, lost: 1 − cosine); any other output's SQNR (`out`, no loss).
+    public var headline: (name: String, value: Double, loss: Double?) {
+        if let a = accuracyCompressed, let o = accuracyOriginal { return ("acc", a, o - a) }
+        if let f = flipRate { return ("agree", 1 - f, f) }
+        if let c = cosineMean { return ("cos", c, 1 - c) }
+        return ("out", sqnr, nil)
+    }
+}

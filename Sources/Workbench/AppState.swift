@@ -173,6 +173,8 @@ public struct AppState: Equatable, Sendable {
     public var taskRun: TaskRun?
     /// Every plan measured this session, oldest first, so plans can be compared by task metric.
     public var measuredPlans: [MeasuredPlan] = []
+    /// The built-in task metric's line (`--eval-data`), nil when none was given.
+    public var taskLine: TaskLine?
     public var isQuitting = false
 
     public init(modelName: String, layers: [Layer], settings: [LayerSettings]? = nil, themeName: String = "dark",

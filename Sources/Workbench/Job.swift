@@ -13,6 +13,10 @@ public enum JobRequest: Hashable, Sendable {
     /// The task metric (`E`): write the model with `settings` to a temporary file in `container` (verified),
     /// run the user's `--eval` command on it (`metricPattern` is `--eval-metric`), delete the file.
     case taskMetric(command: String, metricPattern: String?, container: String, settings: [LayerSettings], planText: String)
+    /// The task line (`--eval-data`): the compressed model with `settings` run on the evaluation data and
+    /// compared with the original (TaskEval). `revision` tells apart requests for equal settings. The run loop
+    /// waits a moment before starting it, so a burst of edits (each cancelling the previous job) runs once.
+    case taskEval(settings: [LayerSettings], revision: Int)
     /// Budget mode: every option of the menu evaluated on every weight matrix (`Engine.evaluateMenu`: each
     /// layer decoded once), so the solver can answer any target at once.
     case evaluateMenu(SolverMenu)
@@ -26,6 +30,7 @@ public enum JobRequest: Hashable, Sendable {
         case .checkPlan: "checking plan"
         case .writeModel: "writing model, MiB"
         case .taskMetric: JobPhase.writingTemporary.label
+        case .taskEval: "task"
         case .evaluateMenu: "evaluating the menu, layers"
         case .estimate: "estimating"
         }
@@ -73,6 +78,8 @@ public enum JobResult: Equatable, Sendable {
     /// The user's evaluation command's number on the temporary model, as printed (`text`), and how long the
     /// command ran.
     case taskMeasured(value: Double, text: String, seconds: Double)
+    /// The task line's score of a `taskEval` job's settings.
+    case taskScored(TaskScore)
     /// Budget mode's menu, evaluated.
     case menuEvaluated(MenuEvaluation)
     /// A layer's row-sample estimate for a revision of its settings.

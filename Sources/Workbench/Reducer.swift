@@ -40,11 +40,16 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         guard request == state.histogramRequested else { return [] }
         state.histogramReceived = histogram
     case .jobProgress(let p):
+        if case .taskEval = p.job { return [] }   // the task line shows its own state
         if case .taskMetric = p.job, state.taskRun?.job != p.job { return [] }   // cancelled or replaced
         state.progress = p.done >= p.total ? nil
             : AppState.Progress(done: p.done, total: p.total, label: p.phase?.label ?? p.job.label,
                                 isCounted: p.phase?.isCounted ?? true)
     case .jobFinished(let job, let result):
+        if case .taskEval = job {
+            Reducer.taskEvaluated(&state, job, result)
+            return []
+        }
         if case .taskMetric = job {
             guard state.taskRun?.job == job else { return [] }
             if let label = state.progress?.label, JobPhase.allCases.contains(where: { $0.label == label }) { state.progress = nil }
@@ -68,6 +73,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.pendingSave = nil
         state.message = .init(message, isError: true)
     }
+    effects += Reducer.syncTaskLine(&state)
     effects += Reducer.estimates(for: effects, in: state)
     effects += Reducer.syncHistogram(&state)
     Reducer.keepFocusVisible(&state)
@@ -99,7 +105,7 @@ enum Reducer {
             measured(&state, job, value: value, text: text, seconds: seconds)
         case .success(.menuEvaluated):
             break   // handled by `menuEvaluated`, which returns effects
-        case .success(.estimated):
+        case .success(.estimated), .success(.taskScored):
             break
         case .failure(let f):
             if case .taskMetric = job { state.taskRun = nil }

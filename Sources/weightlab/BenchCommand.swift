@@ -37,6 +37,21 @@ struct Bench: ParsableCommand {
     @Option(help: "Time one training epoch of a 784-512-512-10 MLP on this data instead (an IDX directory such as /usr/share/datasets/fashion-mnist); compare with Benchmarks/train_epoch_torch.py.")
     var train: String?
 
+    @Option(help: "Time sentence embeddings of this BERT encoder directory (model.safetensors, config.json, a tokenizer) by weightlab's kernels; the peer is Benchmarks/minilm_peer.py.")
+    var encoder: String?
+
+    @Option(help: "With --encoder: the sentences (one per line; e.g. Examples/eval/sentences.txt).")
+    var sentences: String?
+
+    @Option(help: "With --encoder: sentences per forward pass (each batch padded to its longest).")
+    var batch = 32
+
+    @Option(name: .customLong("max-tokens"), help: "With --encoder: tokens per sentence at most.")
+    var maxTokens = 64
+
+    @Option(name: .customLong("embeddings-out"), help: "With --encoder: write the embeddings (float32, rows of hidden) here, to compare with the peer's.")
+    var embeddingsOut: String?
+
     static let columns = 4096
 
     /// Checked here rather than in `run` so the error comes with bench's own usage, not the generic one.
@@ -46,6 +61,12 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let encoder {
+            guard let sentences else { throw ValidationError("--encoder needs --sentences FILE") }
+            guard batch >= 1, maxTokens >= 2 else { throw ValidationError("--batch must be at least 1 and --max-tokens at least 2") }
+            return BenchEncoder.run(directory: encoder, sentences: sentences, batch: batch, maxTokens: maxTokens,
+                                    repeats: repeats, json: json, embeddingsOut: embeddingsOut)
+        }
         if solver { return solverTimings() }
         if let train {
             do { return try trainingTimings(data: train) } catch { Failure.exit(error) }

@@ -17,8 +17,14 @@ struct Eval: ParsableCommand {
     @Option(help: "The plan file (JSON; see Examples/plans).")
     var plan: String
 
-    @Option(help: "An .npz with one array per model input (named as the input) and optional integer 'labels'.")
+    @Option(help: "An .npz with one array per model input (named as the input) and optional integer 'labels', or a text file of sentences (one per line, # comments) for an encoder, e.g. Examples/eval/sentences.txt.")
     var data: String
+
+    @Option(help: "An importance matrix (llama.cpp GGUF imatrix or legacy .dat; else the plan's \"imatrix\"), as for open/apply/compare.")
+    var imatrix: String?
+
+    @Option(help: "With sentence data: the tokenizer (vocab.txt or tokenizer.json; default: the one beside the model).")
+    var tokenizer: String?
 
     @Option(help: "table, json or csv.")
     var format: OutputFormat = .table
@@ -48,10 +54,12 @@ struct Eval: ParsableCommand {
             let kind = task.flatMap(TaskReport.Kind.init(rawValue:))
             if let architecture {
                 report = try TaskEvaluation.runSwift(modelPath: model, planPath: plan, dataPath: data,
-                                                     architecturePath: architecture, kind: kind, batch: batch)
+                                                     architecturePath: architecture, kind: kind, batch: batch,
+                                                     imatrix: imatrix, tokenizer: tokenizer)
             } else {
                 report = try TaskEvaluation.runONNX(modelPath: model, planPath: plan, dataPath: data,
-                                                    kind: kind, batch: batch, ortLibrary: ortLib)
+                                                    kind: kind, batch: batch, ortLibrary: ortLib, imatrix: imatrix,
+                                                    tokenizer: tokenizer)
             }
         } catch {
             Failure.exit(error)

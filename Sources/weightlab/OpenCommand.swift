@@ -3,6 +3,7 @@ import Compression
 import Dispatch
 import Foundation
 import Runtime
+import TaskEval
 import Terminal
 import WeightFormats
 import Workbench
@@ -28,6 +29,18 @@ struct Open: ParsableCommand {
     @Option(name: .customLong("eval-metric"), help: "A regular expression whose last match (its first group, if any) in --eval's output is the metric.")
     var evalMetric: String?
 
+    @Option(name: .customLong("eval-data"), help: "Evaluation data for the task line beside the totals: an .npz of the model's inputs (and optional 'labels'), or a text file of sentences (one per line) for an encoder; recomputed in the background whenever the plan changes (see `weightlab eval`).")
+    var evalData: String?
+
+    @Option(name: .customLong("arch"), help: "With --eval-data: an architecture description (JSON) to run the weights with weightlab's own kernels (else ONNX models run in ONNX Runtime).")
+    var architecture: String?
+
+    @Option(help: "With sentence --eval-data: the tokenizer (vocab.txt or tokenizer.json; default: the one beside the model).")
+    var tokenizer: String?
+
+    @Option(name: .customLong("ort-lib"), help: "With --eval-data: path to libonnxruntime.so (else WEIGHTLAB_ORT_LIB, else the onnxruntime Python package's).")
+    var ortLib: String?
+
     @Option(help: "An importance matrix (llama.cpp's GGUF imatrix or legacy .dat; else the plan's \"imatrix\"): ggml types are evaluated with ggml's imatrix quantizers and the importance-weighted SQNR is shown beside SQNR.")
     var imatrix: String?
 
@@ -40,6 +53,12 @@ struct Open: ParsableCommand {
         InterruptCleanup.install()
         LatencyTrace.launchTime = DispatchTime.now().uptimeNanoseconds
         let path = model ?? BundledExample.path
+        if evalData == nil && (architecture != nil || tokenizer != nil || ortLib != nil) {
+            Failure.exit(ValidationError("--arch, --tokenizer and --ort-lib go with --eval-data"))
+        }
+        if let evalData, !FileManager.default.isReadableFile(atPath: evalData) {
+            Failure.exit(ValidationError("--eval-data: cannot read \(evalData)"))
+        }
         var taskMetric: TaskMetric? = nil
         do {
             if let eval { taskMetric = try TaskMetric(command: eval, metricPattern: evalMetric) }
@@ -99,7 +118,9 @@ struct Open: ParsableCommand {
         }
         let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme,
                                        terminal: screen, plan: loadedPlan, notice: notice, taskMetric: taskMetric,
-                                       importance: importance)
+                                       importance: importance,
+                                       taskSetup: evalData.map { TaskSetup(dataPath: $0, architecturePath: architecture,
+                                                                           ortLibrary: ortLib, tokenizerPath: tokenizer) })
         session.loop()
         screen.close()
         // The screen covered stderr: repeat what the plan said.

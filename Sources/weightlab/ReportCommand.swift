@@ -66,7 +66,7 @@ struct Report: ParsableCommand {
         var task: TaskReport? = nil
         if let evalData {
             do {
-                task = try TaskEvaluation.runONNX(modelPath: model, planPath: plan, dataPath: evalData, ortLibrary: ortLib)
+                task = try TaskEvaluation.runONNX(modelPath: model, planPath: plan, dataPath: evalData, ortLibrary: ortLib, imatrix: imatrix)
             } catch {
                 Failure.exit(error)
             }

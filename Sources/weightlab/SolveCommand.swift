@@ -1,6 +1,7 @@
 import ArgumentParser
 import Compression
 import Foundation
+import TaskEval
 import WeightFormats
 import Workbench
 
@@ -80,7 +81,26 @@ struct Solve: ParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
+    @Option(name: .customLong("eval-data"), help: "Check the plans on the task: an .npz of the model's inputs (and optional 'labels') or a text file of sentences; the target's plan and frontier points below it are run on it (see `weightlab eval`).")
+    var evalData: String?
+
+    @Option(name: .customLong("max-drop"), help: "With --eval-data: write the smallest plan whose task loss stays within this (accuracy points as a fraction, e.g. 0.01; the flip rate without labels; 1 − mean cosine for an embedder).")
+    var maxDrop: Double?
+
+    @Option(name: .customLong("arch"), help: "With --eval-data: an architecture description (JSON) to run the weights with weightlab's own kernels (else ONNX Runtime).")
+    var architecture: String?
+
+    @Option(help: "With sentence --eval-data: the tokenizer (vocab.txt or tokenizer.json; default: the one beside the model).")
+    var tokenizer: String?
+
+    @Option(name: .customLong("ort-lib"), help: "With --eval-data: path to libonnxruntime.so (else WEIGHTLAB_ORT_LIB, else the onnxruntime Python package's).")
+    var ortLib: String?
+
     func validate() throws {
+        if evalData == nil && (maxDrop != nil || architecture != nil || tokenizer != nil || ortLib != nil) {
+            throw ValidationError("--max-drop, --arch, --tokenizer and --ort-lib go with --eval-data")
+        }
+        if let maxDrop, !(maxDrop >= 0 && maxDrop <= 1) { throw ValidationError("--max-drop: \(maxDrop) is out of range 0…1") }
         switch (targetBPW, targetSize) {
         case (nil, nil), (.some, .some): throw ValidationError("give exactly one of --target-bpw or --target-size")
         case (let b?, nil): if !(b > 0 && b <= 64) { throw ValidationError("--target-bpw: \(b) is out of range 0 < bpw ≤ 64") }
@@ -98,18 +118,53 @@ struct Solve: ParsableCommand {
             let plan = inputs.plan(target)
             let (problem, resolution) = try inputs.problem(plan)
             for w in resolution.warnings { FileHandle.standardError.write(Data("weightlab: warning: \(w.description)\n".utf8)) }
-            let solution = try problem.solve(target)
+            var solution = try problem.solve(target)
+            var checkText = ""
+            if let evalData {
+                let checked = try check(problem: problem, solution: solution, data: evalData)
+                checkText = SolveOutput.check(checked, maxDrop: maxDrop)
+                guard let chosen = checked.chosen else {
+                    print(checkText, terminator: "")
+                    throw EvalError("no plan within --max-drop \(maxDrop!): the target's plan already loses \(EvalOutput.number(checked.points.last { $0.isTarget }?.loss ?? .nan)) on the task; nothing written")
+                }
+                solution = checked.points[chosen].solution
+            }
             var written = solution.plan(note: "solved by weightlab for \(target.text), error \(problem.measure.rawValue)")
             written.imatrix = inputs.imatrix
             try AtomicFile.write(written.jsonText(), to: output, overwrite: force, inputs: problem.model.sourceFiles)
-            print(SolveOutput.summary(solution, problem: problem, target: target, output: output), terminator: "")
+            print(SolveOutput.summary(solution, problem: problem, target: target, output: output) + checkText, terminator: "")
         } catch {
             Failure.exit(error)
         }
     }
+
+    /// The task check of the solution and the frontier below it.
+    func check(problem: BudgetProblem, solution: BudgetSolution, data: String) throws -> CheckedSolve.Outcome {
+        let setup = TaskSetup(dataPath: data, architecturePath: architecture, ortLibrary: ortLib, tokenizerPath: tokenizer)
+        let importance = try inputs.imatrix.map { try ImportanceMatrix.load(path: $0) }
+        let evaluator = try TaskEvaluator(model: problem.model, setup: setup)
+        return try CheckedSolve.run(problem: problem, solution: solution, evaluator: evaluator,
+                                    engine: Engine(model: problem.model, scheduler: ImmediateScheduler(), importance: importance),
+                                    maxDrop: maxDrop)
+    }
 }
 
 enum SolveOutput {
+    /// The plans checked on the task, smallest first; `*` marks the one written.
+    static func check(_ o: CheckedSolve.Outcome, maxDrop: Double?) -> String {
+        guard let first = o.points.first else { return "" }
+        let h = first.report.headline
+        var out = "task check (\(first.report.kind.rawValue), \(first.report.samples) samples" + (maxDrop.map { ", max drop \(EvalOutput.number($0))" } ?? "") + "):\n"
+        let rows = o.points.enumerated().map { i, p -> [String] in
+            [i == o.chosen ? "*" : " ", String(p.bytes), String(format: "%.3f", p.solution.totals.bitsPerWeight),
+             MetricText.sqnr(p.solution.totals.metrics.sqnrDB), EvalOutput.number(p.report.headline.value),
+             p.loss.map(EvalOutput.number) ?? "-", p.isTarget ? "target" : "frontier"]
+        }
+        out += TextTable.render(header: [" ", "bytes", "bits/w", "weight SQNR dB", h.name, "loss", "point"], rows: rows, footer: nil, rightAligned: [1, 2, 3, 4, 5])
+        return out
+    }
+
+
     /// The predicted totals, spelt as `report` spells them, and how close to optimal the answer is.
     static func summary(_ s: BudgetSolution, problem: BudgetProblem, target: PlanSolve.Target, output: String) -> String {
         let t = s.totals

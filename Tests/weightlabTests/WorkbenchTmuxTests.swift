@@ -214,4 +214,29 @@ struct WorkbenchTmuxTests {
         screen = try t.wait { $0.contains("EXIT=") }
         #expect(screen.contains("EXIT=0"), "\(screen)")
     }
+
+    /// The task line (`--eval-data`): the plan the workbench opens with is measured in the background (the
+    /// generator's int4 accuracy, taskeval/reference.json), and an edit is measured again with the previous
+    /// plan's value kept beside it.
+    @Test func taskLineFollowsThePlan() throws {
+        let t = Tmux()
+        let dir = try TemporaryDirectory()
+        let arch = try dir.write("mlp.json", text: #"{"kind": "mlp", "layers": [{"op": "linear", "name": "fc1"}, {"op": "relu"}, {"op": "linear", "name": "fc2"}]}"#)
+        let root = try #require(try Fixtures.json("taskeval/reference.json") as? [String: Any])
+        let int4 = try #require((root["classifier"] as? [String: Any])?["int4_g128"] as? [String: Any])
+        let accuracy = "acc " + String(format: "%.1f%%", (int4["accuracy"] as! Double) * 100)
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "200", "-y", "40",
+                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(Fixtures.path("taskeval/classifier.onnx"))' --plan '\(Fixtures.path("taskeval/plan_int4_g128.json"))'"
+                    + " --eval-data '\(Fixtures.path("taskeval/classifier_data.npz"))' --arch '\(arch)'; echo EXIT=$?; sleep 60"])
+        var screen = try t.wait(30) { Self.statusLine($0)?.contains(accuracy + " (original") == true }
+        #expect(Self.statusLine(screen)?.contains(accuracy + " (original") == true, "\(screen)")
+        try t.keys("p")
+        screen = try t.wait(30) { Self.statusLine($0)?.contains("(was " + accuracy.dropFirst(4)) == true }
+        #expect(Self.statusLine(screen)?.contains("(was " + accuracy.dropFirst(4)) == true, "\(screen)")
+        try t.keys("q")
+        screen = try t.wait { $0.contains("unsaved edits") || $0.contains("EXIT=") }
+        if !screen.contains("EXIT=") { try t.keys("q") }
+        screen = try t.wait { $0.contains("EXIT=") }
+        #expect(screen.contains("EXIT=0"), "\(screen)")
+    }
 }

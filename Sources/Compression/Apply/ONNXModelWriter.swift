@@ -16,7 +16,7 @@ public enum ONNXModelWriter: ModelWriter {
     public static let fileExtension = "onnx"
 
     /// The ONNX file a model was read from: the model itself, or the one `.onnx` file of a directory.
-    static func onnxFile(_ model: Model) -> String? {
+    public static func onnxFile(_ model: Model) -> String? {
         if model.format == .onnx { return model.path }
         guard model.format == .directory else { return nil }
         let files = model.sourceFiles.filter { $0.hasSuffix(".onnx") }

@@ -55,6 +55,7 @@ enum StatusLine {
         if let m = state.currentTaskMetric {
             parts.append(("task " + m.metricText, "task " + m.metricText))
         }
+        if let line = state.taskLine { parts.append(taskPart(line, settings: state.records.map(\.settings))) }
         if let b = state.baseline {
             let delta = "Δ " + Format.bytesDelta(t.bytesCompressed - b.totals.bytesCompressed) + ", "
                 + Format.sqnrDelta(t.pendingLayers > 0 ? nil : t.metrics.sqnrDB, b.totals.metrics.sqnrDB) + " dB"
@@ -75,6 +76,20 @@ enum StatusLine {
             }
         }
         p.text(line, x: 0, y: y, Style(.statusForeground, on: .statusBackground, bold: true), width: room)
+    }
+
+    /// The task line's part: the score of the settings on screen (`…` while it is computed) and the previous
+    /// plan's value to compare with (`was`), the original's in the long spelling.
+    static func taskPart(_ line: TaskLine, settings: [LayerSettings]) -> (long: String, short: String) {
+        let name = line.latest?.score.name ?? "task"
+        if let now = line.score(for: settings) {
+            let notes = [line.prior.map { "was " + $0.score.text }, now.original.map { "original " + $0 }].compactMap { $0 }
+            return (name + " " + now.text + (notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")"),
+                    name + " " + now.text + (line.prior.map { " was " + $0.score.text } ?? ""))
+        }
+        if line.failure != nil && line.job == nil { return (name + " failed", name + " failed") }
+        let was = line.latest.map { " (was " + $0.score.text + ")" } ?? ""
+        return (name + " …" + was, name + " …" + (line.latest.map { " was " + $0.score.text } ?? ""))
     }
 
     static func hintRow(_ p: inout Painter, _ state: AppState, _ layout: Layout) {
