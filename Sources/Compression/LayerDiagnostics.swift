@@ -32,21 +32,44 @@ public struct LayerDiagnostics: Equatable, Sendable {
     public static func measure(_ values: UnsafeBufferPointer<Float>, shape: [Int]) -> LayerDiagnostics {
         var statistics = Statistics()
         statistics.add(values)
-        let mean = statistics.mean, limit = outlierSigmas * statistics.std
         let rows = shape.count >= 2 ? max(1, shape[0]) : 1
-        let rowLength = values.count / rows
+        let rowMax = rowMaxima(values, rows: rows)
+        let outliers = outliers(values, beyond: statistics)
+        return LayerDiagnostics(statistics: statistics, rowMaxima: rowMax, outliers: outliers, shape: shape)
+    }
+
+    /// max |x| over the finite values of each of `rows` equal rows (0 for a row with none).
+    static func rowMaxima(_ values: UnsafeBufferPointer<Float>, rows: Int) -> [Double] {
+        let rowLength = rows == 0 ? 0 : values.count / rows
         var rowMax = [Double](repeating: 0, count: rows)
-        var outliers = 0
         for r in 0..<rows {
             var m: Float = 0
             for i in (r * rowLength)..<((r + 1) * rowLength) {
                 let x = values[i]
                 guard x.isFinite else { continue }
                 m = max(m, abs(x))
-                if abs(Double(x) - mean) > limit { outliers += 1 }
             }
             rowMax[r] = Double(m)
         }
+        return rowMax
+    }
+
+    /// The `outlierSigmas` bound around the mean of `statistics`: (mean, limit).
+    static func outlierBound(_ statistics: Statistics) -> (mean: Double, limit: Double) {
+        (statistics.mean, outlierSigmas * statistics.std)
+    }
+
+    /// Finite values of `values` farther than `outlierSigmas` standard deviations from the mean of `statistics`.
+    static func outliers(_ values: UnsafeBufferPointer<Float>, beyond statistics: Statistics) -> Int {
+        let (mean, limit) = outlierBound(statistics)
+        var outliers = 0
+        for x in values where x.isFinite && abs(Double(x) - mean) > limit { outliers += 1 }
+        return outliers
+    }
+
+    /// The diagnostics from the layer's statistics (over all its values), its rows' maxima and its outliers.
+    init(statistics: Statistics, rowMaxima rowMax: [Double], outliers: Int, shape: [Int]) {
+        let rows = rowMax.count
         var spread: Double? = nil
         if shape.count >= 2 && rows > 0 {
             let sorted = rowMax.sorted()
@@ -54,7 +77,7 @@ public struct LayerDiagnostics: Equatable, Sendable {
             let median = rows % 2 == 1 ? sorted[rows / 2] : (sorted[rows / 2 - 1] + sorted[rows / 2]) / 2
             if median > 0 { spread = sorted[rows - 1] / median }
         }
-        return LayerDiagnostics(kurtosis: statistics.kurtosis, channelSpread: spread, outliers: outliers, count: statistics.count)
+        self.init(kurtosis: statistics.kurtosis, channelSpread: spread, outliers: outliers, count: statistics.count)
     }
 }
 
