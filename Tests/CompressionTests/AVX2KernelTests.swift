@@ -75,3 +75,40 @@ struct AVX2KernelTests {
         }
     }
 }
+
+/// The fused min/max integer kernel (`wl_int_minmax_runs_avx2`) against the per-group path: equal output
+/// bits and equal error sums, for every bit width, both grid kinds, rows, groups that divide the rows and
+/// groups that leave a shorter last run, rows longer than one 16 Ki piece, an all-zero group and a pruned
+/// copy measured against the original.
+struct FusedIntegerKernelTests {
+    static let shapes: [([Int], Granularity)] = [
+        ([64, 256], .group(128)), ([64, 256], .group(32)), ([7, 200], .group(64)), ([33, 40_000], .channel),
+        ([300, 72], .channel), ([5, 3, 96], .group(32)), ([1000], .group(128)), ([9, 16], .group(16)),
+    ]
+
+    @Test(.enabled(if: KernelDispatch.cpuHasAVX2), arguments: 0..<shapes.count)
+    func fusedEqualsPerGroup(_ c: Int) {
+        let (shape, granularity) = Self.shapes[c]
+        let n = shape.reduce(1, *)
+        var values = AVX2KernelTests.values(n, seed: UInt64(100 + c))
+        for i in 0..<min(n, 16) { values[i] = 0 }          // an all-zero first group
+        let pruned = values.enumerated().map { $0.offset % 5 == 0 ? 0 : $0.element }
+        for bits in 2...8 {
+            for symmetric in [true, false] {
+                let q = IntegerQuantizer(bits: bits, symmetric: symmetric, granularity: granularity)
+                for (input, original) in [(values, values), (pruned, values)] {
+                    var fo = [Float](repeating: .nan, count: n), po = fo
+                    let (fm, pm) = input.withUnsafeBufferPointer { x in
+                        original.withUnsafeBufferPointer { o in
+                            (fo.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: true) },
+                             po.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: false) })
+                        }
+                    }
+                    #expect(fo.map(\.bitPattern) == po.map(\.bitPattern), "\(shape) \(granularity) int\(bits) sym \(symmetric)")
+                    #expect(fm == pm && fm != nil, "\(shape) \(granularity) int\(bits) sym \(symmetric)")
+                    #expect(fm?.sumSquaredError.bitPattern == pm?.sumSquaredError.bitPattern)
+                }
+            }
+        }
+    }
+}

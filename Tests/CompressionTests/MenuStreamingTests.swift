@@ -57,4 +57,25 @@ struct MenuStreamingTests {
             }
         }
     }
+
+    /// `LayerDiagnostics.measure(tensor)` (report's and apply's diagnostics) streamed in row pieces equals the
+    /// whole-tensor measure: BF16 and F32 of 300 × 4096 (pieces of 256 rows), and 2100 × 1000 F32, whose rows
+    /// need pieces of 2048 to keep the statistics blocks whole.
+    @Test func streamedDiagnosticsEqualWholeTensor() throws {
+        var tensors = Self.model().tensors
+        let odd = (0..<(2100 * 1000)).map { (i: Int) -> Float in
+            let scale: Float = i % 7_777 == 0 ? 50 : 0.03
+            return Float(sin(Double(i) * 0.37)) * scale
+        }
+        tensors.append(try Tensor(name: "odd", dtype: .float32, shape: [2100, 1000], data: MemorySource(floats: odd)))
+        #expect(LayerDiagnostics.streamingRows([300, 4096]) == 256)
+        #expect(LayerDiagnostics.streamingRows([2100, 1000]) == 2048)
+        #expect(LayerDiagnostics.streamingRows([301, 1000]) == nil)
+        for t in tensors {
+            let values = try [Float](unsafeUninitializedCapacity: t.parameters) { b, n in try t.decode(0..<t.parameters, into: b); n = t.parameters }
+            let whole = values.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: t.shape) }
+            #expect(whole.outliers > 0)
+            #expect(try LayerDiagnostics.measure(t) == whole, "\(t.name)")
+        }
+    }
 }

@@ -37,6 +37,16 @@ void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, f
 /// over the first 8·⌊n/8⌋ values.
 void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]);
 
+/// IntegerQuantizer.fakeQuantize with min/max clipping, fused: `runs` runs of `run_length` values, each split
+/// into groups of `group_length` (the last may be shorter), one grid per group from its min and max
+/// (IntegerGrid.symmetric/asymmetric in Float32), each group quantized from `x` into `o` in pieces of at
+/// most `piece_length` values (KernelWork.pieces) and, when `original` is not NULL, each piece measured against
+/// it as ErrorMetrics does and the pieces' sums merged in order into sums (Σw², Σ(w−ŵ)², Σwŵ, Σŵ²),
+/// max_error, count and zeros.
+void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
+                             long group_length, long piece_length, int bits, int symmetric,
+                             double sums[4], double *max_error, int64_t *count, int64_t *zeros);
+
 #ifdef __cplusplus
 }
 #endif

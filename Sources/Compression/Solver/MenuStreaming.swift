@@ -39,9 +39,7 @@ extension Engine {
         let patterns = BFloat16Analysis.applies(to: tensor)
         struct Piece {
             var evaluations: [LayerEvaluation]
-            var blocks: [Statistics]
-            var rowMaxima: [Double]
-            var patterns: [UInt32]
+            var diagnostics: LayerDiagnostics.Part
         }
         @Sendable func piece<R>(_ p: Int, _ body: (_ shape: [Int], _ values: UnsafeBufferPointer<Float>, _ output: UnsafeMutableBufferPointer<Float>) throws -> R) throws -> R {
             let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
@@ -64,20 +62,8 @@ extension Engine {
                                                         reconstruction: output, importance: w, cancelled: { token.isCancelled })
                         }
                     }
-                    var counts = [UInt32](repeating: 0, count: patterns ? 1 << 16 : 0)
-                    var blocks: [Statistics] = []
-                    counts.withUnsafeMutableBufferPointer { c in
-                        var a = 0
-                        while a < v.count {
-                            var s = Statistics()
-                            s.add(UnsafeBufferPointer(rebasing: v[a..<min(v.count, a + Statistics.blockElements)]),
-                                  avx2: KernelDispatch.avx2, patterns: patterns ? c.baseAddress : nil)
-                            blocks.append(s)
-                            a += Statistics.blockElements
-                        }
-                    }
-                    return Piece(evaluations: evaluations, blocks: blocks,
-                                 rowMaxima: LayerDiagnostics.rowMaxima(v, rows: shape[0]), patterns: counts)
+                    return Piece(evaluations: evaluations,
+                                 diagnostics: LayerDiagnostics.part(v, rows: shape[0], countingPatterns: patterns))
                 })
             } catch {
                 slots.fail(error)
@@ -88,20 +74,7 @@ extension Engine {
         let evaluations = options.indices.map { k in
             Self.merged(parts.map { $0.evaluations[k] }, settings: options[k], tensor: tensor)
         }
-        var merged = Statistics()
-        for part in parts { for b in part.blocks { merged.merge(b) } }
-        let statistics = merged
-        let outliers: Int
-        if patterns {
-            let (mean, limit) = LayerDiagnostics.outlierBound(statistics)
-            var n = 0
-            for pattern in 0..<(1 << 16) {
-                let x = Float(bitPattern: UInt32(pattern) << 16)
-                guard x.isFinite, abs(Double(x) - mean) > limit else { continue }
-                for part in parts { n += Int(part.patterns[pattern]) }
-            }
-            outliers = n
-        } else {
+        let diagnostics = try LayerDiagnostics.combine(parts.map(\.diagnostics), shape: tensor.shape) { statistics in
             let counted = ResultSlots<Int>(count: pieces)
             DispatchQueue.concurrentPerform(iterations: pieces) { p in
                 do {
@@ -111,10 +84,8 @@ extension Engine {
                 }
             }
             if let error = counted.error { throw error }
-            outliers = counted.values.reduce(0) { $0 + ($1 ?? 0) }
+            return counted.values.reduce(0) { $0 + ($1 ?? 0) }
         }
-        let diagnostics = LayerDiagnostics(statistics: statistics, rowMaxima: parts.flatMap(\.rowMaxima),
-                                           outliers: outliers, shape: tensor.shape)
         return StreamedMenu(evaluations: evaluations, diagnostics: diagnostics)
     }
 }
