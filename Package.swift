@@ -26,7 +26,10 @@ let package = Package(
                        providers: [.apt(["libncursesw5-dev"])]),
         .target(name: "WeightFormats",
                 dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "Compression", dependencies: ["WeightFormats"],
+        // AVX2 kernels for Compression's hot loops, each function compiled with a target attribute and called
+        // only after a run-time CPU check, so the binary stays portable to baseline x86-64 (and other CPUs).
+        .target(name: "CKernels"),
+        .target(name: "Compression", dependencies: ["WeightFormats", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
         // Optimised in debug builds too: the training tests run real epochs through these kernels.

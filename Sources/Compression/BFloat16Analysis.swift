@@ -25,13 +25,9 @@ enum BFloat16Analysis {
 
         deinit { tables.deallocate() }
 
-        /// Counts the high halves of decoded BF16 values (their bit patterns) into worker `w`'s table.
-        func count(_ v: UnsafeBufferPointer<Float>, worker w: Int) {
-            guard let p = v.baseAddress else { return }
-            let t = tables + w * Self.patterns
-            let bits = UnsafeRawPointer(p).assumingMemoryBound(to: UInt32.self)
-            for i in 0..<v.count { t[Int(bits[i] >> 16)] &+= 1 }
-        }
+        /// Worker `w`'s table, where the statistics scan counts the high halves of decoded BF16 values
+        /// (their bit patterns).
+        func table(worker w: Int) -> UnsafeMutablePointer<UInt32> { tables + w * Self.patterns }
 
         /// Counts over all workers, by pattern.
         func totals() -> [Int] {
@@ -56,8 +52,7 @@ enum BFloat16Analysis {
             tensor, initial: Statistics(), cancelled: cancelled,
             partial: { w, _, v in
                 var s = Statistics()
-                s.add(v)
-                table.count(v, worker: w)
+                s.add(v, avx2: KernelDispatch.avx2, patterns: table.table(worker: w))
                 return s
             },
             merge: { $0.merge($1) })

@@ -85,7 +85,7 @@ public final class Engine: @unchecked Sendable {
     let resolving = NSLock()
     /// Analyses waiting and running (see `Engine+Analysis.swift`).
     var analysisQueue = AnalysisQueue()
-    private let buffers = BufferPool()
+    let buffers = BufferPool()
 
     struct CacheKey: Hashable {
         let layer: Int
@@ -326,12 +326,20 @@ public final class Engine: @unchecked Sendable {
             }
         }
         if let error = slots.error { throw error }
+        var widest: LevelFinder.Found? = nil
+        for case let (_, found)? in slots.values {
+            if let found, found.width > (widest?.width ?? -1) { widest = found }
+        }
+        let e = Self.merged(slots.values.compactMap { $0?.0 }, settings: settings, tensor: tensor)
+        return Evaluated(evaluation: e, levels: widest?.levels)
+    }
+
+    /// One layer's evaluation from its row pieces' evaluations (in row order): sums merged, size of the whole.
+    static func merged(_ pieces: [LayerEvaluation], settings: LayerSettings, tensor: Tensor) -> LayerEvaluation {
         var metrics = ErrorMetrics()
         var pruned = 0, prunedRows = 0, zeros = 0
-        var widest: LevelFinder.Found? = nil
         var weighted: ImportanceWeightedError? = nil
-        for case let (e, found)? in slots.values {
-            if let found, found.width > (widest?.width ?? -1) { widest = found }
+        for e in pieces {
             metrics.merge(e.metrics)
             if let w = e.importanceError { weighted = (weighted ?? ImportanceWeightedError()); weighted!.merge(w) }
             pruned += e.pruning.pruned
@@ -343,7 +351,7 @@ public final class Engine: @unchecked Sendable {
         var e = LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(pruned: pruned, prunedRows: prunedRows),
                                 zerosAfterPruning: zeros, clustering: nil)
         e.importanceError = weighted
-        return Evaluated(evaluation: e, levels: widest?.levels)
+        return e
     }
 
     /// Calls `body` with a buffer of `values`, or with nil.

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Reconstruction error of compressed weights against the originals, as mergeable sums (DESIGN.md §5), so
@@ -70,10 +71,30 @@ public struct ErrorMetrics: Hashable, Sendable {
 
     /// Adds the sums of one chunk.
     public mutating func accumulate(original w: UnsafeBufferPointer<Float>, reconstructed h: UnsafeBufferPointer<Float>) {
+        accumulate(original: w, reconstructed: h, avx2: KernelDispatch.avx2)
+    }
+
+    /// `accumulate` with the AVX2 kernel (`wl_error_sums_avx2`, the same sums in the same order) or the
+    /// portable loop below.
+    mutating func accumulate(original w: UnsafeBufferPointer<Float>, reconstructed h: UnsafeBufferPointer<Float>, avx2: Bool) {
         precondition(w.count == h.count)
         let n = w.count
         guard n > 0 else { return }
         let pw = w.baseAddress!, ph = h.baseAddress!
+        if avx2 {
+            var sums = (0.0, 0.0, 0.0, 0.0)
+            var maxErr: Float = 0
+            var zeroCount: Int64 = 0
+            withUnsafeMutableBytes(of: &sums) { wl_error_sums_avx2(pw, ph, n, $0.baseAddress!.assumingMemoryBound(to: Double.self), &maxErr, &zeroCount) }
+            count += n
+            sumSquares += sums.0
+            sumSquaredError += sums.1
+            sumProducts += sums.2
+            sumSquaresReconstructed += sums.3
+            maxAbsError = max(maxAbsError, Double(maxErr))
+            zeros += Int(zeroCount)
+            return
+        }
         typealias V = SIMD8<Float>
         var sww = 0.0, see = 0.0, swh = 0.0, shh = 0.0
         var maxErr: Float = 0

@@ -1,3 +1,4 @@
+import CKernels
 /// One uniform integer grid: `ŵ = (q − zero)·scale` with integer `q ∈ [qmin, qmax]`. A scale of 0 (an
 /// all-zero range, or a clipping range of 0) reconstructs every value as 0, so an all-zero group stays exact.
 public struct IntegerGrid: Hashable, Sendable {
@@ -105,13 +106,58 @@ public struct IntegerQuantizer: Hashable, Sendable {
     @discardableResult
     public func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>,
                              measuringAgainst original: UnsafeBufferPointer<Float>? = nil) -> ErrorMetrics? {
+        fakeQuantize(input, shape: shape, into: output, measuringAgainst: original, fused: KernelDispatch.avx2)
+    }
+
+    /// `fakeQuantize`, with `fused` choosing the one-call AVX2 kernel for min/max grids (equal results).
+    func fakeQuantize(_ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>,
+                      measuringAgainst original: UnsafeBufferPointer<Float>?, fused: Bool) -> ErrorMetrics? {
         let layout = TensorLayout(shape: shape)
         precondition(input.count == layout.count && output.count >= layout.count)
+        if fused, clip == .minmax, let runs = Self.runs(layout, granularity) {
+            return fusedMinMax(input, runs: runs, into: output, measuringAgainst: original)
+        }
         let grids = grids(input, shape: shape)
         let pieces = KernelWork.pieces(layout.segments(granularity))
         return KernelWork.run(pieces, totalWork: input.count, output: output, measuringAgainst: original) { piece in
             grids[piece.segment].fakeQuantize(UnsafeBufferPointer(rebasing: input[piece.range]),
                                               into: UnsafeMutableBufferPointer(rebasing: output[piece.range]))
         }
+    }
+
+    /// The segments of `granularity` as (runs, run length, group length) when they are runs of groups the
+    /// fused kernel walks (rows, or groups along the last dimension); nil for one grid per tensor.
+    static func runs(_ layout: TensorLayout, _ granularity: Granularity) -> (count: Int, length: Int, group: Int)? {
+        guard layout.count > 0 else { return nil }
+        switch granularity {
+        case .tensor: return nil
+        case .channel: return (layout.rows, layout.rowLength, layout.rowLength)
+        case .group(let g): return (layout.count / layout.lastDimension, layout.lastDimension, g)
+        }
+    }
+
+    /// `fakeQuantize` for min/max grids in one AVX2 call (`wl_int_minmax_runs_avx2`): the same grids, pieces
+    /// and sums in the same order as the portable path, without its per-group calls and arrays. Single-threaded:
+    /// the engine already runs row pieces on every core.
+    private func fusedMinMax(_ input: UnsafeBufferPointer<Float>, runs: (count: Int, length: Int, group: Int),
+                             into output: UnsafeMutableBufferPointer<Float>, measuringAgainst original: UnsafeBufferPointer<Float>?) -> ErrorMetrics? {
+        var sums = (0.0, 0.0, 0.0, 0.0)
+        var maxError = 0.0
+        var count: Int64 = 0, zeros: Int64 = 0
+        withUnsafeMutableBytes(of: &sums) { s in
+            wl_int_minmax_runs_avx2(input.baseAddress!, original?.baseAddress, output.baseAddress!, runs.count, runs.length,
+                                    runs.group, KernelWork.pieceSize, Int32(bits), symmetric ? 1 : 0,
+                                    s.baseAddress!.assumingMemoryBound(to: Double.self), &maxError, &count, &zeros)
+        }
+        guard original != nil else { return nil }
+        var m = ErrorMetrics()
+        m.count = Int(count)
+        m.sumSquares = sums.0
+        m.sumSquaredError = sums.1
+        m.sumProducts = sums.2
+        m.sumSquaresReconstructed = sums.3
+        m.maxAbsError = maxError
+        m.zeros = Int(zeros)
+        return m
     }
 }

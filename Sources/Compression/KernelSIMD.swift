@@ -1,7 +1,10 @@
+import CKernels
+
 /// Explicit 8-lane loops for the hot kernels. The optimiser does not vectorise Swift's scalar min/max
 /// reductions or rounding on baseline x86-64, and these loops run 4–10× faster than the scalar forms while
 /// producing bit-identical results (the same IEEE operations, lane by lane). NaNs are not expected in weights;
-/// comparisons simply skip them.
+/// comparisons simply skip them. Where the CPU has AVX2, `minMax` and `fakeQuantize` run the same lane loops
+/// in the CKernels target instead (`KernelDispatch`), with equal results.
 enum KernelSIMD {
     typealias V = SIMD8<Float>
 
@@ -17,12 +20,21 @@ enum KernelSIMD {
     }
 
     /// (min, max) of the values; (+∞, −∞) when empty.
-    static func minMax(_ x: UnsafeBufferPointer<Float>) -> (Float, Float) {
+    static func minMax(_ x: UnsafeBufferPointer<Float>, avx2: Bool = KernelDispatch.avx2) -> (Float, Float) {
         let n = x.count
         guard n > 0 else { return (.infinity, -.infinity) }
         let p = x.baseAddress!
         var lo = V(repeating: .infinity), hi = V(repeating: -.infinity)
         var k = 0
+        if avx2 {
+            withUnsafeMutableBytes(of: &lo) { l in
+                withUnsafeMutableBytes(of: &hi) { h in
+                    wl_min_max_lanes_avx2(p, n, l.baseAddress!.assumingMemoryBound(to: Float.self),
+                                          h.baseAddress!.assumingMemoryBound(to: Float.self))
+                }
+            }
+            k = n & ~7
+        }
         while k + 8 <= n {
             let v = load(p + k)
             lo = lo.replacing(with: v, where: v .< lo)
@@ -72,10 +84,15 @@ enum KernelSIMD {
     }
 
     /// `round_half_even(clamp(x/s, a, b))·s` for every value (the integer fake-quantizer's inner loop).
-    static func fakeQuantize(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutablePointer<Float>, scale s: Float, lo a: Float, hi b: Float) {
+    static func fakeQuantize(_ x: UnsafeBufferPointer<Float>, _ o: UnsafeMutablePointer<Float>, scale s: Float, lo a: Float, hi b: Float,
+                             avx2: Bool = KernelDispatch.avx2) {
         let n = x.count
         guard n > 0 else { return }
         let p = x.baseAddress!
+        if avx2 {
+            wl_fake_quantize_avx2(p, o, n, s, a, b)
+            return
+        }
         let sv = V(repeating: s), av = V(repeating: a), bv = V(repeating: b), magic = V(repeating: 0x1.8p23)
         var k = 0
         while k + 8 <= n {

@@ -1,3 +1,4 @@
+import CKernels
 /// Summary statistics of a tensor's values, accumulated in Double and mergeable across chunks, so chunks can
 /// be scanned on several cores in any order. Moments use the pairwise-update formulas of Chan et al. and
 /// Pébay (central moments M2…M4 per chunk, merged exactly), which stay accurate when the mean is far from 0.
@@ -37,8 +38,14 @@ public struct Statistics: Sendable, Equatable {
 
     /// Adds one chunk of values.
     public mutating func add(_ values: UnsafeBufferPointer<Float>) {
+        add(values, avx2: KernelDispatch.avx2)
+    }
+
+    /// Adds one chunk of values with the AVX2 or the portable kernels (equal results); with `patterns`, also
+    /// counts every value's high 16 bits there (BF16 bit patterns, `BFloat16Analysis`), fused into the scan.
+    mutating func add(_ values: UnsafeBufferPointer<Float>, avx2: Bool, patterns: UnsafeMutablePointer<UInt32>? = nil) {
         var chunk = Statistics()
-        chunk.scan(values)
+        chunk.scan(values, avx2: avx2, patterns: patterns)
         merge(chunk)
     }
 
@@ -70,13 +77,22 @@ public struct Statistics: Sendable, Equatable {
 
     /// Two passes over a chunk that fits in cache: sums and extremes, then central moments around the
     /// chunk's own mean. The common all-finite case runs branch-free loops the optimiser vectorises.
-    private mutating func scan(_ v: UnsafeBufferPointer<Float>) {
-        let block = 16_384
+    /// Values per block of the scan: `add` merges the blocks' statistics in order, so statistics added block
+    /// by block and merged in the same order are equal to those of one `add` of all the values.
+    static let blockElements = 16_384
+
+    private mutating func scan(_ v: UnsafeBufferPointer<Float>, avx2: Bool, patterns: UnsafeMutablePointer<UInt32>?) {
+        let block = Self.blockElements
         var start = 0
+        if let patterns, !avx2, let base = v.baseAddress {
+            let bits = UnsafeRawPointer(base).assumingMemoryBound(to: UInt32.self)
+            for i in 0..<v.count { patterns[Int(bits[i] >> 16)] &+= 1 }
+        }
         while start < v.count {
             let part = UnsafeBufferPointer(rebasing: v[start..<Swift.min(v.count, start + block)])
             var s = Statistics()
-            if !s.scanFinite(part) {
+            let finite = avx2 ? s.scanFiniteAVX2(part, patterns: patterns) : s.scanFinite(part)
+            if !finite {
                 s = Statistics()
                 s.scanWithNonFinite(part)
             }
@@ -133,6 +149,73 @@ public struct Statistics: Sendable, Equatable {
             s4 += dd * dd
         }
         // s1 is the rounding residue of the first pass; folding it in makes the mean exact to ~1 ulp.
+        let count = Double(n)
+        mean = mu + s1 / count
+        m2 = s2 - s1 * s1 / count
+        m3 = s3
+        m4 = s4
+        self.count = n
+        min = Double(lo)
+        max = Double(hi)
+        zeros = z
+        return true
+    }
+
+    /// `scanFinite` with its two lane loops in AVX2 (`wl_stats_pass1_avx2`, `wl_stats_pass2_avx2`): the lane
+    /// values are the same, and the reductions and tails below are the same Swift code, so the result is equal
+    /// bit for bit. Also counts BF16 patterns into `patterns` when given (every value of the block, once).
+    private mutating func scanFiniteAVX2(_ v: UnsafeBufferPointer<Float>, patterns: UnsafeMutablePointer<UInt32>?) -> Bool {
+        guard let base = v.baseAddress, !v.isEmpty else { return true }
+        let n = v.count, vectors = n / 8
+        var lo8 = SIMD8<Float>(), hi8 = lo8
+        var sum8 = SIMD8<Double>()
+        var zero8 = SIMD8<Int32>()
+        withUnsafeMutableBytes(of: &lo8) { l in
+            withUnsafeMutableBytes(of: &hi8) { h in
+                withUnsafeMutableBytes(of: &sum8) { s in
+                    withUnsafeMutableBytes(of: &zero8) { z in
+                        wl_stats_pass1_avx2(base, n, l.baseAddress!.assumingMemoryBound(to: Float.self),
+                                            h.baseAddress!.assumingMemoryBound(to: Float.self),
+                                            s.baseAddress!.assumingMemoryBound(to: Double.self),
+                                            z.baseAddress!.assumingMemoryBound(to: Int32.self), patterns)
+                    }
+                }
+            }
+        }
+        var lo = lo8.min(), hi = hi8.max()
+        var sum = sum8.sum()
+        var z = Int(zero8.wrappedSum())
+        for i in (8 * vectors)..<n {
+            let x = base[i]
+            lo = Swift.min(lo, x)
+            hi = Swift.max(hi, x)
+            sum += Double(x)
+            z += x == 0 ? 1 : 0
+        }
+        guard sum.isFinite, lo.isFinite, hi.isFinite else { return false }
+        let mu = sum / Double(n)
+        var a1 = SIMD8<Double>(), a2 = a1, a3 = a1, a4 = a1
+        withUnsafeMutableBytes(of: &a1) { p1 in
+            withUnsafeMutableBytes(of: &a2) { p2 in
+                withUnsafeMutableBytes(of: &a3) { p3 in
+                    withUnsafeMutableBytes(of: &a4) { p4 in
+                        wl_stats_pass2_avx2(base, n, mu, p1.baseAddress!.assumingMemoryBound(to: Double.self),
+                                            p2.baseAddress!.assumingMemoryBound(to: Double.self),
+                                            p3.baseAddress!.assumingMemoryBound(to: Double.self),
+                                            p4.baseAddress!.assumingMemoryBound(to: Double.self))
+                    }
+                }
+            }
+        }
+        var s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum(), s4 = a4.sum()
+        for i in (8 * vectors)..<n {
+            let d = Double(base[i]) - mu
+            let dd = d * d
+            s1 += d
+            s2 += dd
+            s3 += dd * d
+            s4 += dd * dd
+        }
         let count = Double(n)
         mean = mu + s1 / count
         m2 = s2 - s1 * s1 / count

@@ -22,8 +22,9 @@ public struct MenuEvaluation: Equatable, Sendable {
 
 extension Engine {
     /// Evaluates every option of `menu` on each of `layers`: each tensor is decoded once and every option
-    /// runs on the decoded values while they are in memory (the row pieces of one option run across the
-    /// cores, as for a single evaluation, so the numbers are the ones `report` computes). Answers go into the
+    /// runs on the decoded values while they are in memory: streamed row piece by row piece when the options
+    /// share their pieces (`streamedMenu`), else the whole tensor with the row pieces of one option across
+    /// the cores; either way the numbers are the ones `report` computes. Answers go into the
     /// engine's cache, so the workbench and `report` reuse them. Options that do not fit a tensor's shape give
     /// nil. `progress` gets (layers done, layers total).
     public func evaluateMenu(_ menu: SolverMenu, layers: [Int], cancel: CancellationToken = CancellationToken(),
@@ -60,6 +61,14 @@ extension Engine {
         }
         guard !todo.isEmpty else { return .success((out, nil)) }
         do {
+            if let streamed = try streamedMenu(tensor: tensor, options: todo.map { menu.options[$0] }, token: token) {
+                for (k, j) in todo.enumerated() {
+                    let e = Evaluated(evaluation: streamed.evaluations[k], levels: nil)
+                    lock.withLock { cache[CacheKey(layer: layer, settings: menu.options[j], cut: nil)] = e }
+                    out[j] = e.evaluation
+                }
+                return .success((out, streamed.diagnostics))
+            }
             let values = try self.values(of: tensor)
             let diagnostics = try values.withUnsafeBufferPointer { v in
                 // While the values are decoded: what makes the layer hard to quantize.

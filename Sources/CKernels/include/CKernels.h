@@ -1,0 +1,53 @@
+// Run-time dispatched AVX2 kernels for the hot loops of Sources/Compression (issue 11's 7B speed goals).
+// Every function here is compiled with a per-function target attribute, so the package still builds for
+// baseline x86-64 and runs anywhere; Swift calls them only when wl_cpu_has_avx2() says the CPU has AVX2.
+// Each kernel performs the same IEEE operations, lane by lane and in the same order, as the Swift loop it
+// replaces (no FMA: the target is "avx2" only), so results are bit-identical (CKernelsTests checks it).
+#ifndef WL_CKERNELS_H
+#define WL_CKERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the CPU runs AVX2 code and the OS saves the YMM registers, else 0 (always 0 off x86-64).
+int wl_cpu_has_avx2(void);
+
+/// Pass 1 of Statistics.scanFinite over n ≥ 8 floats (only the first 8·⌊n/8⌋ are read): per-lane min and
+/// max (lanes start at x[0]; a lane takes a value only when strictly smaller/greater), per-lane Double sums
+/// and per-lane zero counts. When `patterns` is not NULL, also adds 1 to patterns[bits(x) >> 16] for every
+/// one of the n values (BF16 bit-pattern counts of decoded BF16 values).
+void wl_stats_pass1_avx2(const float *x, long n, float lo[8], float hi[8], double sum[8], int32_t zeros[8],
+                         uint32_t *patterns);
+
+/// Pass 2 of Statistics.scanFinite: per-lane Σd, Σd², Σd³, Σd⁴ of d = Double(x) − mu over the first
+/// 8·⌊n/8⌋ values (dd = d·d; d³ as dd·d, d⁴ as dd·dd).
+void wl_stats_pass2_avx2(const float *x, long n, double mu, double a1[8], double a2[8], double a3[8], double a4[8]);
+
+/// The sums of ErrorMetrics.accumulate over n values: sums[0..3] = Σw², Σ(w−ŵ)², Σwŵ, Σŵ² (blocks of 64
+/// with Float32 lane sums added to Double in lane order, then a Double tail), max |w − ŵ| and exact zeros of ŵ.
+void wl_error_sums_avx2(const float *w, const float *h, long n, double sums[4], float *max_error, int64_t *zeros);
+
+/// KernelSIMD.fakeQuantize: o[k] = round_half_even(clamp(x[k]/s, a, b))·s (8 lanes, then a scalar tail).
+void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b);
+
+/// KernelSIMD.minMax lane values: lo/hi lanes start at +∞/−∞ and take a value when strictly smaller/greater,
+/// over the first 8·⌊n/8⌋ values.
+void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]);
+
+/// IntegerQuantizer.fakeQuantize with min/max clipping, fused: `runs` runs of `run_length` values, each split
+/// into groups of `group_length` (the last may be shorter), one grid per group from its min and max
+/// (IntegerGrid.symmetric/asymmetric in Float32), each group quantized from `x` into `o` in pieces of at
+/// most `piece_length` values (KernelWork.pieces) and, when `original` is not NULL, each piece measured against
+/// it as ErrorMetrics does and the pieces' sums merged in order into sums (Σw², Σ(w−ŵ)², Σwŵ, Σŵ²),
+/// max_error, count and zeros.
+void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
+                             long group_length, long piece_length, int bits, int symmetric,
+                             double sums[4], double *max_error, int64_t *count, int64_t *zeros);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

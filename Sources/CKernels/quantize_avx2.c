@@ -1,0 +1,216 @@
+// The integer fake-quantizer's inner loops (KernelSIMD.fakeQuantize, KernelSIMD.minMax) and the error sums
+// (ErrorMetrics.accumulate) in AVX2, lane for lane as the Swift loops compute them.
+#include "CKernels.h"
+#pragma STDC FP_CONTRACT OFF
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define WL_AVX2 __attribute__((target("avx2")))
+
+WL_AVX2 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b) {
+    const __m256 sv = _mm256_set1_ps(s), av = _mm256_set1_ps(a), bv = _mm256_set1_ps(b);
+    const __m256 magic = _mm256_set1_ps(0x1.8p23f);
+    long k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
+        t = _mm256_blendv_ps(t, av, _mm256_cmp_ps(t, av, _CMP_LT_OQ));
+        t = _mm256_blendv_ps(t, bv, _mm256_cmp_ps(t, bv, _CMP_GT_OQ));
+        _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
+    }
+    for (; k < n; k++) {
+        volatile float t = x[k] / s;           // volatile: keep the Float32 steps as written
+        float u = a >= t ? a : t;              // Swift.max(t, a)
+        u = b < u ? b : u;                     // Swift.min(u, b)
+        volatile float r = u + 0x1.8p23f;
+        o[k] = (r - 0x1.8p23f) * s;
+    }
+}
+
+WL_AVX2 void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]) {
+    __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
+    for (long k = 0; k + 8 <= n; k += 8) {
+        __m256 v = _mm256_loadu_ps(x + k);
+        l = _mm256_blendv_ps(l, v, _mm256_cmp_ps(v, l, _CMP_LT_OQ));
+        h = _mm256_blendv_ps(h, v, _mm256_cmp_ps(v, h, _CMP_GT_OQ));
+    }
+    _mm256_storeu_ps(lo, l);
+    _mm256_storeu_ps(hi, h);
+}
+
+WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, double sums[4], float *max_error,
+                                     int64_t *zeros) {
+    double sww = 0, see = 0, swh = 0, shh = 0;
+    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
+    __m256 vmax = _mm256_setzero_ps();
+    __m256i vzero = _mm256_setzero_si256();
+    int64_t zc = 0;
+    float maxErr = 0;
+    long a = 0;
+    float lanes[4][8] __attribute__((aligned(32)));
+    while (a + 64 <= n) {
+        __m256 aww = _mm256_setzero_ps(), aee = aww, awh = aww, ahh = aww;
+        for (long i = a; i < a + 64; i += 8) {
+            __m256 wf = _mm256_loadu_ps(w + i), hf = _mm256_loadu_ps(h + i);
+            __m256 e = _mm256_sub_ps(wf, hf);
+            aww = _mm256_add_ps(aww, _mm256_mul_ps(wf, wf));
+            aee = _mm256_add_ps(aee, _mm256_mul_ps(e, e));
+            awh = _mm256_add_ps(awh, _mm256_mul_ps(wf, hf));
+            ahh = _mm256_add_ps(ahh, _mm256_mul_ps(hf, hf));
+            __m256 ae = _mm256_and_ps(e, absMask);
+            vmax = _mm256_blendv_ps(vmax, ae, _mm256_cmp_ps(ae, vmax, _CMP_GT_OQ));
+            vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
+        }
+        _mm256_store_ps(lanes[0], aww);
+        _mm256_store_ps(lanes[1], aee);
+        _mm256_store_ps(lanes[2], awh);
+        _mm256_store_ps(lanes[3], ahh);
+        for (int l = 0; l < 8; l++) {
+            sww += (double)lanes[0][l]; see += (double)lanes[1][l];
+            swh += (double)lanes[2][l]; shh += (double)lanes[3][l];
+        }
+        a += 64;
+        if ((a & 0xFFFF) == 0) {
+            int32_t zl[8];
+            _mm256_storeu_si256((__m256i *)zl, vzero);
+            for (int l = 0; l < 8; l++) zc += zl[l];
+            vzero = _mm256_setzero_si256();
+        }
+    }
+    for (; a < n; a++) {
+        double wd = (double)w[a], hd = (double)h[a];
+        float e = w[a] - h[a];
+        float ae = __builtin_fabsf(e);
+        maxErr = ae >= maxErr ? ae : maxErr;   // Swift.max(maxErr, abs(e))
+        zc += h[a] == 0 ? 1 : 0;
+        double ed = (double)e;
+        double p;
+        p = wd * wd; sww += p;
+        p = ed * ed; see += p;
+        p = wd * hd; swh += p;
+        p = hd * hd; shh += p;
+    }
+    int32_t zl[8];
+    float ml[8];
+    _mm256_storeu_si256((__m256i *)zl, vzero);
+    _mm256_storeu_ps(ml, vmax);
+    for (int l = 0; l < 8; l++) zc += zl[l];
+    float m = ml[0];                            // lanes are ≥ +0 and never NaN: any order gives the same max
+    for (int l = 1; l < 8; l++) m = ml[l] > m ? ml[l] : m;
+    maxErr = m >= maxErr ? m : maxErr;          // Swift.max(maxErr, vmax.max())
+    sums[0] = sww; sums[1] = see; sums[2] = swh; sums[3] = shh;
+    *max_error = maxErr;
+    *zeros = zc;
+}
+
+WL_AVX2 void wl_error_sums_avx2(const float *w, const float *h, long n, double sums[4], float *max_error,
+                                int64_t *zeros) {
+    error_sums(w, h, n, sums, max_error, zeros);
+}
+
+WL_AVX2 static inline void fake_quantize(const float *x, float *o, long n, float s, float a, float b) {
+    const __m256 sv = _mm256_set1_ps(s), av = _mm256_set1_ps(a), bv = _mm256_set1_ps(b);
+    const __m256 magic = _mm256_set1_ps(0x1.8p23f);
+    long k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
+        t = _mm256_blendv_ps(t, av, _mm256_cmp_ps(t, av, _CMP_LT_OQ));
+        t = _mm256_blendv_ps(t, bv, _mm256_cmp_ps(t, bv, _CMP_GT_OQ));
+        _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
+    }
+    for (; k < n; k++) {
+        volatile float t = x[k] / s;
+        float u = a >= t ? a : t;
+        u = b < u ? b : u;
+        volatile float r = u + 0x1.8p23f;
+        o[k] = (r - 0x1.8p23f) * s;
+    }
+}
+
+/// Swift's roundHalfEven: (x + 1.5·2²³) − 1.5·2²³ in Float32.
+static inline float round_half_even(float x) {
+    volatile float r = x + 0x1.8p23f;
+    return r - 0x1.8p23f;
+}
+
+WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
+                                     long group_length, long piece_length, int bits, int symmetric,
+                                     double sums[4], double *max_error, int64_t *count, int64_t *zeros) {
+    double t0 = 0, t1 = 0, t2 = 0, t3 = 0, tmax = 0;
+    int64_t tcount = 0, tzeros = 0;
+    for (long r = 0; r < runs; r++) {
+        for (long j = 0; j < run_length; j += group_length) {
+            const long start = r * run_length + j;
+            const long n = (j + group_length < run_length ? group_length : run_length - j);
+            // ClippingSearch.minMax: KernelSIMD.minMax's lanes, lane order, then the tail; (0, 0) when lo > hi.
+            float ll[8], hl[8];
+            wl_min_max_lanes_avx2(x + start, n, ll, hl);
+            float lo = ll[0], hi = hl[0];
+            for (int l = 1; l < 8; l++) { lo = ll[l] < lo ? ll[l] : lo; hi = hl[l] >= hi ? hl[l] : hi; }
+            for (long k = n & ~7L; k < n; k++) {
+                float v = x[start + k];
+                lo = v < lo ? v : lo;            // Swift.min(lo, v)
+                hi = v >= hi ? v : hi;           // Swift.max(hi, v)
+            }
+            if (lo > hi) { lo = 0; hi = 0; }
+            // IntegerGrid.symmetric / .asymmetric, in Float32.
+            float scale, a, b;
+            if (symmetric) {
+                float qmax = (float)((1 << (bits - 1)) - 1);
+                float nlo = -lo;
+                float c = hi >= nlo ? hi : nlo;  // Swift.max(-lo, hi)
+                scale = c / qmax;
+                a = (-qmax - 1) - 0.0f;
+                b = qmax - 0.0f;
+            } else {
+                float l0 = 0 < lo ? 0 : lo;      // Swift.min(lo, 0)
+                float h0 = 0 >= hi ? 0 : hi;       // Swift.max(hi, 0)
+                float levels = (float)((1 << bits) - 1);
+                scale = (h0 - l0) / levels;
+                float zero = scale == 0 ? 0 : round_half_even(-l0 / scale);
+                a = 0 - zero;
+                b = levels - zero;
+            }
+            // KernelWork.pieces: the segment in pieces of at most piece_length, each quantized then measured.
+            for (long p = 0; p < n; p += piece_length) {
+                const long m = (p + piece_length < n ? piece_length : n - p);
+                if (scale == 0) {
+                    for (long k = 0; k < m; k++) o[start + p + k] = 0;
+                } else {
+                    fake_quantize(x + start + p, o + start + p, m, scale, a, b);
+                }
+                if (original) {
+                    double s[4];
+                    float me;
+                    int64_t z;
+                    error_sums(original + start + p, o + start + p, m, s, &me, &z);
+                    // ErrorMetrics(original:reconstructed:) starts from 0; the parts are then merged in order.
+                    t0 += 0.0 + s[0]; t1 += 0.0 + s[1]; t2 += 0.0 + s[2]; t3 += 0.0 + s[3];
+                    double med = (double)me;
+                    tmax = med >= tmax ? med : tmax;
+                    tcount += m;
+                    tzeros += z;
+                }
+            }
+        }
+    }
+    sums[0] = t0; sums[1] = t1; sums[2] = t2; sums[3] = t3;
+    *max_error = tmax;
+    *count = tcount;
+    *zeros = tzeros;
+}
+
+#else
+void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b) {
+    (void)x; (void)o; (void)n; (void)s; (void)a; (void)b;
+}
+void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]) { (void)x; (void)n; (void)lo; (void)hi; }
+void wl_error_sums_avx2(const float *w, const float *h, long n, double sums[4], float *max_error, int64_t *zeros) {
+    (void)w; (void)h; (void)n; (void)sums; (void)max_error; (void)zeros;
+}
+void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
+                             long group_length, long piece_length, int bits, int symmetric,
+                             double sums[4], double *max_error, int64_t *count, int64_t *zeros) {
+    (void)x; (void)original; (void)o; (void)runs; (void)run_length; (void)group_length; (void)piece_length;
+    (void)bits; (void)symmetric; (void)sums; (void)max_error; (void)count; (void)zeros;
+}
+#endif

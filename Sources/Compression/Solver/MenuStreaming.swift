@@ -1,0 +1,91 @@
+import Dispatch
+import WeightFormats
+
+/// A menu evaluated on one tensor streamed in row pieces: each piece is decoded once, every option runs on
+/// it while it is in cache, and the pieces run across the cores. Memory is a few pieces (about 8 MB each)
+/// instead of the whole decoded tensor (180 MB for an 11008 × 4096 matrix), and every option's numbers are
+/// those of `Engine.evaluate` (the same row pieces, merged in the same order, `Engine.merged`).
+///
+/// The layer's diagnostics come from the same pass: its statistics from the pieces' 16 Ki blocks merged in
+/// order (equal to one `Statistics.add` of the whole tensor), the rows' maxima piece by piece, and the
+/// outliers, which need the mean and standard deviation of the whole layer first, from the BF16 bit-pattern
+/// counts (every value of a BF16 tensor is one of 65 536 patterns); other dtypes count them in a second
+/// streamed pass.
+extension Engine {
+    struct StreamedMenu {
+        /// One per option, in the order given.
+        let evaluations: [LayerEvaluation]
+        let diagnostics: LayerDiagnostics
+    }
+
+    /// Rows per piece when every option splits `shape` into the same row pieces (and those hold whole
+    /// statistics blocks), else nil: then each option needs its own pass or the whole tensor.
+    static func sharedRowsPerPiece(_ options: [LayerSettings], shape: [Int]) -> Int? {
+        guard shape.count > 1, !options.isEmpty else { return nil }
+        let each = options.map { rowsPerPiece($0, shape: shape, pieceElements: pieceElements) }
+        guard let rows = each[0], each.allSatisfy({ $0 == rows }), shape[0] > rows else { return nil }
+        let rowElements = shape.dropFirst().reduce(1, *)
+        guard (rows * rowElements) % Statistics.blockElements == 0 else { return nil }
+        return rows
+    }
+
+    /// Every option of `options` on `tensor`, streamed in row pieces, or nil when the options do not share
+    /// their pieces (`sharedRowsPerPiece`).
+    func streamedMenu(tensor: Tensor, options: [LayerSettings], token: CancellationToken) throws -> StreamedMenu? {
+        guard let rowsPerPiece = Self.sharedRowsPerPiece(options, shape: tensor.shape) else { return nil }
+        let weights = try importanceWeights(tensor)
+        let rows = tensor.shape[0], rowElements = tensor.parameters / rows
+        let pieces = (rows + rowsPerPiece - 1) / rowsPerPiece
+        let patterns = BFloat16Analysis.applies(to: tensor)
+        struct Piece {
+            var evaluations: [LayerEvaluation]
+            var diagnostics: LayerDiagnostics.Part
+        }
+        @Sendable func piece<R>(_ p: Int, _ body: (_ shape: [Int], _ values: UnsafeBufferPointer<Float>, _ output: UnsafeMutableBufferPointer<Float>) throws -> R) throws -> R {
+            let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
+            let count = (r1 - r0) * rowElements
+            // Reused buffers: fresh multi-megabyte allocations cost page faults and zeroing on every piece.
+            let input = buffers.take(count), output = buffers.take(count)
+            defer { buffers.give(input); buffers.give(output) }
+            let values = UnsafeMutableBufferPointer(rebasing: input[0..<count])
+            try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
+            return try body([r1 - r0] + tensor.shape.dropFirst(), UnsafeBufferPointer(values), output)
+        }
+        let slots = ResultSlots<Piece>(count: pieces)
+        DispatchQueue.concurrentPerform(iterations: pieces) { p in
+            if token.isCancelled { slots.fail(CancellationError()); return }
+            do {
+                slots.set(p, try piece(p) { shape, v, output in
+                    let evaluations = try options.map { s in
+                        try Self.withOptional(weights) { w in
+                            try LayerEvaluator.evaluate(s, shape: shape, values: v, originalDType: tensor.dtype,
+                                                        reconstruction: output, importance: w, cancelled: { token.isCancelled })
+                        }
+                    }
+                    return Piece(evaluations: evaluations,
+                                 diagnostics: LayerDiagnostics.part(v, rows: shape[0], countingPatterns: patterns))
+                })
+            } catch {
+                slots.fail(error)
+            }
+        }
+        if let error = slots.error { throw error }
+        let parts = slots.values.map { $0! }
+        let evaluations = options.indices.map { k in
+            Self.merged(parts.map { $0.evaluations[k] }, settings: options[k], tensor: tensor)
+        }
+        let diagnostics = try LayerDiagnostics.combine(parts.map(\.diagnostics), shape: tensor.shape) { statistics in
+            let counted = ResultSlots<Int>(count: pieces)
+            DispatchQueue.concurrentPerform(iterations: pieces) { p in
+                do {
+                    counted.set(p, try piece(p) { _, v, _ in LayerDiagnostics.outliers(v, beyond: statistics) })
+                } catch {
+                    counted.fail(error)
+                }
+            }
+            if let error = counted.error { throw error }
+            return counted.values.reduce(0) { $0 + ($1 ?? 0) }
+        }
+        return StreamedMenu(evaluations: evaluations, diagnostics: diagnostics)
+    }
+}

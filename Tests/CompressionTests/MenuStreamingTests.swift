@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import Compression
+import WeightFormats
+
+/// The menu streamed in row pieces (`Engine.streamedMenu`) against the whole-tensor paths it replaces: each
+/// option equal to `evaluateAll` of that option alone, the diagnostics equal to `LayerDiagnostics.measure`
+/// of the whole decoded tensor, for a BF16 tensor (outliers from the pattern counts) and an F32 one (outliers
+/// in a second streamed pass), both taller than one row piece.
+struct MenuStreamingTests {
+    /// 300 × 4096: two row pieces of 256 and 44 rows. Seeded values with a few large ones (outliers) and zeros.
+    static func model() -> Model {
+        var state: UInt64 = 0x5EED
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        let shape = [300, 4096]
+        let values = (0..<(300 * 4096)).map { i -> Float in
+            let x = next() * 0.02 + (i % 97 == 0 ? 0.01 : 0)
+            return i % 50_021 == 0 ? x * 400 : (i % 1_001 == 0 ? 0 : x)
+        }
+        let bf16 = values.flatMap { v -> [UInt8] in
+            let b = v.bitPattern >> 16
+            return [UInt8(b & 0xFF), UInt8(b >> 8)]
+        }
+        let tensors = [
+            try! Tensor(name: "bf16", dtype: .bfloat16, shape: shape, data: MemorySource(bf16)),
+            try! Tensor(name: "f32", dtype: .float32, shape: shape, data: MemorySource(floats: values)),
+        ]
+        return Model(path: "<memory>", format: .safetensors, metadata: [], tensors: tensors)
+    }
+
+    static let menu = SolverMenu([
+        .identity,
+        LayerSettings(quantize: .int(bits: 8, symmetric: true, granularity: .channel, clip: .minmax)),
+        LayerSettings(quantize: .int(bits: 4, symmetric: true, granularity: .group(128), clip: .minmax)),
+        LayerSettings(quantize: .int(bits: 3, symmetric: false, granularity: .group(32), clip: .minmax)),
+    ])
+
+    @Test func streamedMenuEqualsWholeTensorEvaluations() throws {
+        let model = Self.model()
+        #expect(Engine.sharedRowsPerPiece(Self.menu.options, shape: [300, 4096]) == 256)
+        let evaluated = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateMenu(Self.menu, layers: [0, 1])
+        let fresh = Engine(model: model, scheduler: ImmediateScheduler())
+        for layer in 0..<2 {
+            let t = model.tensors[layer]
+            let values = try [Float](unsafeUninitializedCapacity: t.parameters) { b, n in try t.decode(0..<t.parameters, into: b); n = t.parameters }
+            let whole = values.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: t.shape) }
+            #expect(whole.outliers > 0 && whole.outliers < 100)
+            #expect(evaluated.diagnostics[layer] == whole, "\(t.name)")
+            for (j, option) in Self.menu.options.enumerated() {
+                var settings = [LayerSettings](repeating: .identity, count: model.tensors.count)
+                settings[layer] = option
+                let alone = try fresh.evaluateAll(settings)[layer]
+                #expect(evaluated.results[layer][j] == alone, "\(t.name), option \(j)")
+            }
+        }
+    }
+
+    /// `LayerDiagnostics.measure(tensor)` (report's and apply's diagnostics) streamed in row pieces equals the
+    /// whole-tensor measure: BF16 and F32 of 300 × 4096 (pieces of 256 rows), and 2100 × 1000 F32, whose rows
+    /// need pieces of 2048 to keep the statistics blocks whole.
+    @Test func streamedDiagnosticsEqualWholeTensor() throws {
+        var tensors = Self.model().tensors
+        let odd = (0..<(2100 * 1000)).map { (i: Int) -> Float in
+            let scale: Float = i % 7_777 == 0 ? 50 : 0.03
+            return Float(sin(Double(i) * 0.37)) * scale
+        }
+        tensors.append(try Tensor(name: "odd", dtype: .float32, shape: [2100, 1000], data: MemorySource(floats: odd)))
+        #expect(LayerDiagnostics.streamingRows([300, 4096]) == 256)
+        #expect(LayerDiagnostics.streamingRows([2100, 1000]) == 2048)
+        #expect(LayerDiagnostics.streamingRows([301, 1000]) == nil)
+        for t in tensors {
+            let values = try [Float](unsafeUninitializedCapacity: t.parameters) { b, n in try t.decode(0..<t.parameters, into: b); n = t.parameters }
+            let whole = values.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: t.shape) }
+            #expect(whole.outliers > 0)
+            #expect(try LayerDiagnostics.measure(t) == whole, "\(t.name)")
+        }
+    }
+}
