@@ -15,6 +15,7 @@ import WeightFormats
 /// the first-pass levels). Layouts are ggml's `block_qX_K` structs, little-endian.
 enum GGMLKQuantizer {
     typealias Search = GGMLScaleSearch
+    typealias Lanes = GGMLSubBlockLanes
 
     /// Per-block scratch: level bytes and a few dozen floats, on the stack. (The level loops convert with
     /// `truncatingIfNeeded`: the values are clamped already, and a checked conversion keeps LLVM from
@@ -137,19 +138,32 @@ enum GGMLKQuantizer {
                 packed[j % 4 + 8] |= UInt8(truncatingIfNeeded: (l >> 4) << (2 * (j / 4)))
             }
             let d: Float
+            let finite = Lanes.allFinite(x)
             if let qw {
                 let sigma2 = 2 * sumOfSquares(x, 256) / 256
-                for j in 0..<16 {
-                    sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: weights)
-                    scales[j] = Search.symmetric(16, 4, x + 16 * j, L + 16 * j, weights)
+                if finite {
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { wb in
+                        let w = wb.baseAddress!
+                        for j in 0..<16 {
+                            sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: w + 16 * j)
+                        }
+                        Lanes.symmetric16(4, x, w, L, scales: scales)
+                    }
+                } else {
+                    for j in 0..<16 {
+                        sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: weights)
+                        scales[j] = Search.symmetric(16, 4, x + 16 * j, L + 16 * j, weights)
+                    }
                 }
                 let dBlock = Search.symmetric(16, 32, scales, Ls, sw)
                 for j in 0..<16 { store(j, Int32(Ls[j])) }
                 d = storeHalf(dBlock, o, 108)
             } else {
                 var maxScale: Float = 0, amax: Float = 0
+                if !(finite && Lanes.refined16(x, L, scales: scales)) {
+                    for j in 0..<16 { scales[j] = Search.symmetricRefined(16, 4, x + 16 * j, L + 16 * j) }
+                }
                 for j in 0..<16 {
-                    scales[j] = Search.symmetricRefined(16, 4, x + 16 * j, L + 16 * j)
                     let a = abs(scales[j])
                     if a > amax { amax = a; maxScale = scales[j] }
                 }
@@ -291,9 +305,13 @@ enum GGMLKQuantizer {
             let L = UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: Int8.self)
             let scales = floats
             var maxScale: Float = 0, maxAbsScale: Float = 0
+            if Lanes.allFinite(x) {
+                Lanes.symmetric16(32, x, qw, L, scales: scales)
+            } else {
+                for ib in 0..<16 { scales[ib] = Search.symmetric(16, 32, x + 16 * ib, L + 16 * ib, qw.map { $0 + 16 * ib }) }
+            }
             for ib in 0..<16 {
-                let s = Search.symmetric(16, 32, x + 16 * ib, L + 16 * ib, qw.map { $0 + 16 * ib })
-                scales[ib] = s
+                let s = scales[ib]
                 if abs(s) > maxAbsScale { maxAbsScale = abs(s); maxScale = s }
             }
             if maxAbsScale < Search.groupMaxEps {
