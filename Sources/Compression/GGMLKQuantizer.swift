@@ -160,9 +160,8 @@ enum GGMLKQuantizer {
                 d = storeHalf(dBlock, o, 108)
             } else {
                 var maxScale: Float = 0, amax: Float = 0
-                if !(finite && Lanes.refined16(x, L, scales: scales)) {
-                    for j in 0..<16 { scales[j] = Search.symmetricRefined(16, 4, x + 16 * j, L + 16 * j) }
-                }
+                let bounds = Lanes.bounds(4)
+                for j in 0..<16 { scales[j] = Lanes.refined(x + 16 * j, L + 16 * j, bounds: bounds) }
                 for j in 0..<16 {
                     let a = abs(scales[j])
                     if a > amax { amax = a; maxScale = scales[j] }
@@ -183,17 +182,21 @@ enum GGMLKQuantizer {
                 let code = Int32(low | ((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32
                 let dl = d * Float(code)
                 if dl == 0 { continue }
-                for i in 0..<16 {
-                    L[16 * j + i] = Int8(truncatingIfNeeded: Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -4, 3) + 4)
+                Lanes.requantize16(x + 16 * j, dl, L + 16 * j)
+            }
+            // Levels 0...7: bit 2 goes to hmask (bit j/32 of byte j%32), bits 0-1 are packed as Q2_K's.
+            let hmask = o.assumingMemoryBound(to: UInt8.self)
+            for l in 0..<32 {
+                hmask[l] = bytes[l] >> 2 | (bytes[32 + l] >> 2) << 1 | (bytes[64 + l] >> 2) << 2 | (bytes[96 + l] >> 2) << 3
+                    | (bytes[128 + l] >> 2) << 4 | (bytes[160 + l] >> 2) << 5 | (bytes[192 + l] >> 2) << 6 | (bytes[224 + l] >> 2) << 7
+            }
+            let qs = (o + 32).assumingMemoryBound(to: UInt8.self)
+            for h in 0..<2 {
+                let q = bytes + 128 * h
+                for l in 0..<32 {
+                    qs[32 * h + l] = q[l] & 3 | (q[l + 32] & 3) << 2 | (q[l + 64] & 3) << 4 | (q[l + 96] & 3) << 6
                 }
             }
-            let hmask = o.assumingMemoryBound(to: UInt8.self)
-            for k in 0..<32 { hmask[k] = 0 }
-            for j in 0..<256 where L[j] > 3 {
-                hmask[j % 32] |= 1 << (j / 32)
-                L[j] -= 4
-            }
-            pack2Bit(bytes, into: o + 32)
         }
     }
 

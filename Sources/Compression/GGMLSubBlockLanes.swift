@@ -108,10 +108,46 @@ enum GGMLSubBlockLanes {
         }
     }
 
+    /// Q3_K's final levels of one sub-block: `clamp(nearest_int(x/dl), -4, 3) + 4`, with `nearest_int`'s own
+    /// bit trick lane-wise (so huge quotients wrap exactly as in C).
+    @inline(__always)
+    static func requantize16(_ x: UnsafePointer<Float>, _ dl: Float, _ L: UnsafeMutablePointer<Int8>) {
+        let raw = UnsafeRawPointer(x)
+        let dlv = V4(repeating: dl)
+        for k in 0..<4 {
+            let bits = unsafeBitCast(raw.loadUnaligned(fromByteOffset: 16 * k, as: V4.self) / dlv + V4(repeating: magic),
+                                     to: SIMD4<Int32>.self)
+            var l = (bits & 0x7F_FFFF) &- 0x40_0000
+            l = l.replacing(with: SIMD4(repeating: -4), where: l .< SIMD4(repeating: -4))
+            l = l.replacing(with: SIMD4(repeating: 3), where: l .> SIMD4(repeating: 3))
+            l &+= 4
+            for lane in 0..<4 { L[4 * k + lane] = Int8(truncatingIfNeeded: l[lane]) }
+        }
+    }
+
+    /// `GGMLScaleSearch.signedAbsMax` for 16 values, lane-wise: the largest |x| (a NaN never wins the
+    /// comparison, as in C), then the first value of that magnitude; nil when the group is all but zero.
+    @inline(__always)
+    static func signedAbsMax16(_ x: UnsafePointer<Float>) -> Float? {
+        let raw = UnsafeRawPointer(x)
+        var acc = V4()
+        for k in 0..<4 {
+            let v = raw.loadUnaligned(fromByteOffset: 16 * k, as: V4.self)
+            let ax = unsafeBitCast(unsafeBitCast(v, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
+            acc = acc.replacing(with: ax, where: acc .< ax)
+        }
+        var amax = acc[0]
+        for lane in 1..<4 where acc[lane] > amax { amax = acc[lane] }
+        if amax < GGMLScaleSearch.groupMaxEps { return nil }
+        var i = 0
+        while abs(x[i]) != amax { i += 1 }
+        return x[i]
+    }
+
     /// The clamp bounds −nmax and nmax − 1 as vectors, opaque to the optimiser: with constant bounds LLVM
     /// keeps compare-and-blend instead of `maxps`/`minps` (measured: 42 vs 30 million instructions for Q6_K).
     @_optimize(none)
-    private static func bounds(_ nmax: Int32) -> (V4, V4) {
+    static func bounds(_ nmax: Int32) -> (V4, V4) {
         (V4(repeating: -Float(nmax)), V4(repeating: Float(nmax) - 1))
     }
 
@@ -130,68 +166,119 @@ enum GGMLSubBlockLanes {
         for k in 0..<4 { scales[4 * g + k] = scale[k] }
     }
 
-    /// `make_q3_quants(16, 4, x_j, L_j, true)` for the 16 sub-blocks j of `x` (256 finite values), four
-    /// sub-blocks per group of lanes: levels `L` (l + 4; 0 for an all-zero sub-block) and the 16 scales.
-    /// False when a coordinate step met a value ggml's `nearest_int` wraps; then nothing is meaningful and the
-    /// caller uses the scalar search.
-    static func refined16(_ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
-                          scales: UnsafeMutablePointer<Float>) -> Bool {
-        withUnsafeTemporaryAllocation(of: V4.self, capacity: 64) { buffer in
-            let xt = buffer.baseAddress!, wt = xt + 16, wxt = wt + 16, lt = wxt + 16
-            let (lo, hi) = bounds(4), limit = V4(repeating: 4_194_304)
-            for g in 0..<4 {
-                let base = x + 64 * g
-                for i in 0..<16 {
-                    let v = V4(base[i], base[16 + i], base[32 + i], base[48 + i])
+    /// `make_q3_quants(16, 4, x, L, true)` for one 16-value sub-block, any input: levels `L` (l + 4; all 0 for an
+    /// all-zero sub-block) and the scale.
+    ///
+    /// Here the lanes run across the sub-block's values. C's coordinate descent visits the values in order and
+    /// changes the sums only when it accepts a move, so until the first accepted move every value's candidate
+    /// is computed from the same sums: the candidates of all remaining values are computed at once (four
+    /// lanes at a time), the first value where C would accept a move (or where `nearest_int` would wrap,
+    /// |f| > 2²²) is found, that one value is stepped exactly as C steps it (scalar), and the search resumes
+    /// after it with the new sums. A pass without a move ends the search, as in C. The first levels use
+    /// `nearest_int`'s own bit trick lane-wise, so every input (NaN, ±∞, huge) gives C's levels.
+    /// `bounds` is `bounds(4)`, made once by the caller.
+    static func refined(_ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, bounds: (V4, V4)) -> Float {
+        guard let max = signedAbsMax16(x) else {
+            for i in 0..<16 { L[i] = 0 }
+            return 0
+        }
+        return withUnsafeTemporaryAllocation(of: V4.self, capacity: 16) { buffer in
+            let xv = buffer.baseAddress!, wv = xv + 4, wxv = wv + 4, lv = wxv + 4
+            let (lo, hi) = bounds
+            let limit = V4(repeating: 4_194_304)
+            let iscale = V4(repeating: -4 / max)
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { sb in
+                let a = sb.baseAddress!, b = a + 16
+                let raw = UnsafeRawPointer(x)
+                for k in 0..<4 {
+                    let v = raw.loadUnaligned(fromByteOffset: 16 * k, as: V4.self)
                     let w = v * v
-                    xt[i] = v; wt[i] = w; wxt[i] = w * v
+                    let bits = unsafeBitCast(iscale * v + V4(repeating: magic), to: SIMD4<Int32>.self)
+                    var l = (bits & 0x7F_FFFF) &- 0x40_0000
+                    l = l.replacing(with: SIMD4(repeating: -4), where: l .< SIMD4(repeating: -4))
+                    l = l.replacing(with: SIMD4(repeating: 3), where: l .> SIMD4(repeating: 3))
+                    let fl = V4(l)
+                    xv[k] = v; wv[k] = w; wxv[k] = w * v; lv[k] = fl
+                    UnsafeMutableRawPointer(a).storeBytes(of: wxv[k] * fl, toByteOffset: 16 * k, as: V4.self)
+                    UnsafeMutableRawPointer(b).storeBytes(of: w * fl * fl, toByteOffset: 16 * k, as: V4.self)
                 }
-                var amax = V4(), max = V4()
-                for i in 0..<16 {
-                    let v = xt[i]
-                    let ax = unsafeBitCast(unsafeBitCast(v, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
-                    let bigger = ax .> amax
-                    amax = amax.replacing(with: ax, where: bigger)
-                    max = max.replacing(with: v, where: bigger)
-                }
-                let zero = amax .< V4(repeating: GGMLScaleSearch.groupMaxEps)
-                max = max.replacing(with: V4(repeating: 1), where: zero)
-                let iscale = V4(repeating: -4) / max
-                var sumlx = V4(), suml2 = V4()
-                for i in 0..<16 {
-                    let l = roundClamped(iscale * xt[i], lo, hi)
-                    lt[i] = l
-                    sumlx += wxt[i] * l
-                    suml2 += wt[i] * l * l
-                }
-                var wrapped = SIMDMask<SIMD4<Int32>>()
+                var sumlx: Float = 0, suml2: Float = 0
+                for i in 0..<16 { sumlx += a[i]; suml2 += b[i] }
+                let xs = UnsafeRawPointer(xv).assumingMemoryBound(to: Float.self)
+                let ws = UnsafeRawPointer(wv).assumingMemoryBound(to: Float.self)
+                let wxs = UnsafeRawPointer(wxv).assumingMemoryBound(to: Float.self)
+                let ls = UnsafeMutableRawPointer(lv).assumingMemoryBound(to: Float.self)
+                // Values after the last move of a pass were checked against the final sums and did not move;
+                // in the next pass, until a move happens, they would be checked against the same sums and
+                // levels again: the scan may stop after the previous pass's last move.
+                var end = 16
                 for _ in 0..<5 {
-                    var changed = SIMDMask<SIMD4<Int32>>()
-                    for i in 0..<16 {
-                        let li = lt[i]
-                        let slx = sumlx - wxt[i] * li
-                        let positive = slx .> V4()
-                        let sl2 = suml2 - wt[i] * li * li
-                        let f = xt[i] * sl2 / slx
-                        let af = unsafeBitCast(unsafeBitCast(f, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
-                        wrapped .|= positive .& .!zero .& .!(af .<= limit)
-                        let newL = roundClamped(f, lo, hi)
-                        let nslx = slx + wxt[i] * newL
-                        let nsl2 = sl2 + wt[i] * newL * newL
-                        let accept = positive .& (newL .!= li) .& (nsl2 .> V4())
-                            .& (nslx * nslx * suml2 .> sumlx * sumlx * nsl2)
-                        lt[i] = li.replacing(with: newL, where: accept)
-                        sumlx = sumlx.replacing(with: nslx, where: accept)
-                        suml2 = suml2.replacing(with: nsl2, where: accept)
-                        changed .|= accept
+                    var changed = 0
+                    var lastMove = -1
+                    var start = 0
+                    scan: while start < end {
+                        // Sums fixed until the next event: candidates of values start..<16 at once.
+                        let sumlxV = V4(repeating: sumlx), suml2V = V4(repeating: suml2)
+                        let bestLeft = sumlxV * sumlxV
+                        var k = start >> 2
+                        var event = -1
+                        while k < 4 {
+                            let li = lv[k]
+                            let slx = sumlxV - wxv[k] * li
+                            let positive = slx .> V4()
+                            let sl2 = suml2V - wv[k] * li * li
+                            let f = xv[k] * sl2 / slx
+                            let af = unsafeBitCast(unsafeBitCast(f, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
+                            let newL = roundClamped(f, lo, hi)
+                            let nslx = slx + wxv[k] * newL
+                            let nsl2 = sl2 + wv[k] * newL * newL
+                            var hit = positive .& ((newL .!= li) .& (nsl2 .> V4()) .& (nslx * nslx * suml2V .> bestLeft * nsl2)
+                                                   .| .!(af .<= limit))
+                            if k == start >> 2 {
+                                hit .&= SIMD4<Int32>(0, 1, 2, 3) .>= SIMD4<Int32>(repeating: Int32(start & 3))
+                            }
+                            let hitBits = unsafeBitCast(hit, to: SIMD2<UInt64>.self)
+                            if hitBits[0] | hitBits[1] != 0 {
+                                var lane = 0
+                                while !hit[lane] { lane += 1 }
+                                event = 4 * k + lane
+                                break
+                            }
+                            k += 1
+                        }
+                        if event < 0 { break scan }
+                        // C's step for that one value.
+                        let i = event
+                        let li = ls[i]
+                        var slx = sumlx - wxs[i] * li
+                        if slx > 0 {
+                            var sl2 = suml2 - ws[i] * li * li
+                            let newL = GGMLScaleSearch.clamp(GGMLScaleSearch.nearestInt(xs[i] * sl2 / slx), -4, 3)
+                            let fl = Float(newL)
+                            if fl != li {
+                                slx += wxs[i] * fl
+                                sl2 += ws[i] * fl * fl
+                                if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                                    ls[i] = fl; sumlx = slx; suml2 = sl2
+                                    changed += 1
+                                    lastMove = i
+                                    end = 16
+                                }
+                            }
+                        }
+                        start = i + 1
                     }
-                    if !any(changed) { break }
+                    if changed == 0 { break }
+                    end = lastMove + 1
                 }
-                if any(wrapped) { return false }
-                let scale = (sumlx / suml2).replacing(with: V4(), where: .!(suml2 .> V4()) .| zero)
-                store(lt, zero: zero, offset: 4, group: g, L, scale, scales)
+                // A level l plus 1.5·2²³ has the bits 0x4B400000 + l: its low byte is l's.
+                for k in 0..<4 {
+                    let bits = unsafeBitCast(lv[k] + V4(repeating: magic), to: SIMD4<UInt32>.self) &+ 4
+                    for lane in 0..<4 { L[4 * k + lane] = Int8(truncatingIfNeeded: bits[lane]) }
+                }
+                return suml2 > 0 ? sumlx / suml2 : 0
             }
-            return true
         }
     }
+
 }
