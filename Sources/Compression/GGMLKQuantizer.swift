@@ -138,10 +138,10 @@ enum GGMLKQuantizer {
                 packed[j % 4 + 8] |= UInt8(truncatingIfNeeded: (l >> 4) << (2 * (j / 4)))
             }
             let d: Float
-            let finite = Lanes.allFinite(x)
+            let bounds = Lanes.bounds(4)
             if let qw {
                 let sigma2 = 2 * sumOfSquares(x, 256) / 256
-                if finite {
+                if Lanes.allFinite(x) {
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { wb in
                         let w = wb.baseAddress!
                         for j in 0..<16 {
@@ -160,7 +160,6 @@ enum GGMLKQuantizer {
                 d = storeHalf(dBlock, o, 108)
             } else {
                 var maxScale: Float = 0, amax: Float = 0
-                let bounds = Lanes.bounds(4)
                 for j in 0..<16 { scales[j] = Lanes.refined(x + 16 * j, L + 16 * j, bounds: bounds) }
                 for j in 0..<16 {
                     let a = abs(scales[j])
@@ -182,7 +181,7 @@ enum GGMLKQuantizer {
                 let code = Int32(low | ((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32
                 let dl = d * Float(code)
                 if dl == 0 { continue }
-                Lanes.requantize16(x + 16 * j, dl, L + 16 * j)
+                Lanes.requantize16(x + 16 * j, dl, L + 16 * j, bounds: bounds)
             }
             // Levels 0...7: bit 2 goes to hmask (bit j/32 of byte j%32), bits 0-1 are packed as Q2_K's.
             let hmask = o.assumingMemoryBound(to: UInt8.self)

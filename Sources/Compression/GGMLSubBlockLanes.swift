@@ -108,21 +108,68 @@ enum GGMLSubBlockLanes {
         }
     }
 
+    /// The low bytes of 16 lanes, stored as 16 bytes.
+    @inline(__always)
+    static func storeLowBytes(_ a: SIMD4<UInt32>, _ b: SIMD4<UInt32>, _ c: SIMD4<UInt32>, _ d: SIMD4<UInt32>,
+                              _ p: UnsafeMutableRawPointer) {
+        let v = SIMD16<UInt32>(lowHalf: SIMD8(lowHalf: a, highHalf: b), highHalf: SIMD8(lowHalf: c, highHalf: d))
+        p.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: v), as: SIMD16<UInt8>.self)
+    }
+
+    /// `clamp(nearest_int(f), lo, hi)` lane-wise with `nearest_int`'s own bit trick (exact for every f,
+    /// wrapping as C does past 2²²), as a Float.
+    @inline(__always)
+    private static func nearestClampedExact(_ f: V4, _ lo: Int32, _ hi: Int32) -> V4 {
+        let bits = unsafeBitCast(f + V4(repeating: magic), to: SIMD4<Int32>.self)
+        var l = (bits & 0x7F_FFFF) &- 0x40_0000
+        l = l.replacing(with: SIMD4(repeating: lo), where: l .< SIMD4(repeating: lo))
+        l = l.replacing(with: SIMD4(repeating: hi), where: l .> SIMD4(repeating: hi))
+        return V4(l)
+    }
+
+    /// Whether any lane is NaN or has |f| > 2²² (where `nearest_int` stops being round-half-even).
+    @inline(__always)
+    private static func outOfRoundingRange(_ f: V4) -> SIMDMask<SIMD4<Int32>> {
+        let af = unsafeBitCast(unsafeBitCast(f, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
+        return .!(af .<= V4(repeating: 4_194_304))
+    }
+
+    @inline(__always)
+    private static func anyLane(_ m: SIMDMask<SIMD4<Int32>>) -> Bool {
+        let bits = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+        return bits[0] | bits[1] != 0
+    }
+
     /// Q3_K's final levels of one sub-block: `clamp(nearest_int(x/dl), -4, 3) + 4`, with `nearest_int`'s own
     /// bit trick lane-wise (so huge quotients wrap exactly as in C).
     @inline(__always)
-    static func requantize16(_ x: UnsafePointer<Float>, _ dl: Float, _ L: UnsafeMutablePointer<Int8>) {
+    static func requantize16(_ x: UnsafePointer<Float>, _ dl: Float, _ L: UnsafeMutablePointer<Int8>, bounds: (V4, V4)) {
         let raw = UnsafeRawPointer(x)
         let dlv = V4(repeating: dl)
-        for k in 0..<4 {
-            let bits = unsafeBitCast(raw.loadUnaligned(fromByteOffset: 16 * k, as: V4.self) / dlv + V4(repeating: magic),
-                                     to: SIMD4<Int32>.self)
-            var l = (bits & 0x7F_FFFF) &- 0x40_0000
-            l = l.replacing(with: SIMD4(repeating: -4), where: l .< SIMD4(repeating: -4))
-            l = l.replacing(with: SIMD4(repeating: 3), where: l .> SIMD4(repeating: 3))
-            l &+= 4
-            for lane in 0..<4 { L[4 * k + lane] = Int8(truncatingIfNeeded: l[lane]) }
+        let f0 = raw.loadUnaligned(fromByteOffset: 0, as: V4.self) / dlv
+        let f1 = raw.loadUnaligned(fromByteOffset: 16, as: V4.self) / dlv
+        let f2 = raw.loadUnaligned(fromByteOffset: 32, as: V4.self) / dlv
+        let f3 = raw.loadUnaligned(fromByteOffset: 48, as: V4.self) / dlv
+        let (lo, hi) = bounds
+        let l0: V4, l1: V4, l2: V4, l3: V4
+        if anyLane(outOfRoundingRange(f0) .| outOfRoundingRange(f1) .| outOfRoundingRange(f2) .| outOfRoundingRange(f3)) {
+            l0 = nearestClampedExact(f0, -4, 3); l1 = nearestClampedExact(f1, -4, 3)
+            l2 = nearestClampedExact(f2, -4, 3); l3 = nearestClampedExact(f3, -4, 3)
+        } else {
+            l0 = roundClamped(f0, lo, hi); l1 = roundClamped(f1, lo, hi)
+            l2 = roundClamped(f2, lo, hi); l3 = roundClamped(f3, lo, hi)
         }
+        storeLevels(l0, l1, l2, l3, offset: 4, L)
+    }
+
+    /// Stores 16 levels (exact small integers as Floats) plus `offset` as bytes: a level l plus 1.5·2²³ has
+    /// the bits 0x4B400000 + l, so its low byte is l's.
+    @inline(__always)
+    static func storeLevels(_ l0: V4, _ l1: V4, _ l2: V4, _ l3: V4, offset: UInt32, _ L: UnsafeMutablePointer<Int8>) {
+        let m = V4(repeating: magic), o = SIMD4<UInt32>(repeating: offset)
+        storeLowBytes(unsafeBitCast(l0 + m, to: SIMD4<UInt32>.self) &+ o, unsafeBitCast(l1 + m, to: SIMD4<UInt32>.self) &+ o,
+                      unsafeBitCast(l2 + m, to: SIMD4<UInt32>.self) &+ o, unsafeBitCast(l3 + m, to: SIMD4<UInt32>.self) &+ o,
+                      UnsafeMutableRawPointer(L))
     }
 
     /// `GGMLScaleSearch.signedAbsMax` for 16 values, lane-wise: the largest |x| (a NaN never wins the
@@ -185,20 +232,25 @@ enum GGMLSubBlockLanes {
         return withUnsafeTemporaryAllocation(of: V4.self, capacity: 16) { buffer in
             let xv = buffer.baseAddress!, wv = xv + 4, wxv = wv + 4, lv = wxv + 4
             let (lo, hi) = bounds
-            let limit = V4(repeating: 4_194_304)
             let iscale = V4(repeating: -4 / max)
             return withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { sb in
                 let a = sb.baseAddress!, b = a + 16
                 let raw = UnsafeRawPointer(x)
+                var wraps = SIMDMask<SIMD4<Int32>>()
                 for k in 0..<4 {
                     let v = raw.loadUnaligned(fromByteOffset: 16 * k, as: V4.self)
+                    xv[k] = v
+                    let f = iscale * v
+                    wraps .|= outOfRoundingRange(f)
+                    lv[k] = roundClamped(f, lo, hi)
+                }
+                if anyLane(wraps) {
+                    for k in 0..<4 { lv[k] = nearestClampedExact(iscale * xv[k], -4, 3) }
+                }
+                for k in 0..<4 {
+                    let v = xv[k], fl = lv[k]
                     let w = v * v
-                    let bits = unsafeBitCast(iscale * v + V4(repeating: magic), to: SIMD4<Int32>.self)
-                    var l = (bits & 0x7F_FFFF) &- 0x40_0000
-                    l = l.replacing(with: SIMD4(repeating: -4), where: l .< SIMD4(repeating: -4))
-                    l = l.replacing(with: SIMD4(repeating: 3), where: l .> SIMD4(repeating: 3))
-                    let fl = V4(l)
-                    xv[k] = v; wv[k] = w; wxv[k] = w * v; lv[k] = fl
+                    wv[k] = w; wxv[k] = w * v
                     UnsafeMutableRawPointer(a).storeBytes(of: wxv[k] * fl, toByteOffset: 16 * k, as: V4.self)
                     UnsafeMutableRawPointer(b).storeBytes(of: w * fl * fl, toByteOffset: 16 * k, as: V4.self)
                 }
@@ -223,22 +275,20 @@ enum GGMLSubBlockLanes {
                         var k = start >> 2
                         var event = -1
                         while k < 4 {
+                            // A superset of C's events is enough (the scalar step decides): the tests of
+                            // slx > 0 and of the new sl2 > 0 are left to it.
                             let li = lv[k]
                             let slx = sumlxV - wxv[k] * li
-                            let positive = slx .> V4()
                             let sl2 = suml2V - wv[k] * li * li
                             let f = xv[k] * sl2 / slx
-                            let af = unsafeBitCast(unsafeBitCast(f, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
                             let newL = roundClamped(f, lo, hi)
                             let nslx = slx + wxv[k] * newL
                             let nsl2 = sl2 + wv[k] * newL * newL
-                            var hit = positive .& ((newL .!= li) .& (nsl2 .> V4()) .& (nslx * nslx * suml2V .> bestLeft * nsl2)
-                                                   .| .!(af .<= limit))
+                            var hit = (newL .!= li) .& (nslx * nslx * suml2V .> bestLeft * nsl2) .| outOfRoundingRange(f)
                             if k == start >> 2 {
                                 hit .&= SIMD4<Int32>(0, 1, 2, 3) .>= SIMD4<Int32>(repeating: Int32(start & 3))
                             }
-                            let hitBits = unsafeBitCast(hit, to: SIMD2<UInt64>.self)
-                            if hitBits[0] | hitBits[1] != 0 {
+                            if anyLane(hit) {
                                 var lane = 0
                                 while !hit[lane] { lane += 1 }
                                 event = 4 * k + lane
@@ -271,11 +321,7 @@ enum GGMLSubBlockLanes {
                     if changed == 0 { break }
                     end = lastMove + 1
                 }
-                // A level l plus 1.5·2²³ has the bits 0x4B400000 + l: its low byte is l's.
-                for k in 0..<4 {
-                    let bits = unsafeBitCast(lv[k] + V4(repeating: magic), to: SIMD4<UInt32>.self) &+ 4
-                    for lane in 0..<4 { L[4 * k + lane] = Int8(truncatingIfNeeded: bits[lane]) }
-                }
+                storeLevels(lv[0], lv[1], lv[2], lv[3], offset: 4, L)
                 return suml2 > 0 ? sumlx / suml2 : 0
             }
         }
