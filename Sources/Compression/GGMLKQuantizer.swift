@@ -132,7 +132,10 @@ enum GGMLKQuantizer {
             let packed = (o + 96).assumingMemoryBound(to: UInt8.self)
             for k in 0..<12 { packed[k] = 0 }
             /// Stores the 6-bit scale code `l` (0...63) of sub-block j.
+            let codes = floats + 48  // each sub-block's signed scale code, as the packed bytes give it back
+            for j in 0..<16 { codes[j] = -32 }
             func store(_ j: Int, _ l: Int32) {
+                codes[j] = Float(l - 32)
                 let low = UInt8(truncatingIfNeeded: l & 0xF)
                 if j < 8 { packed[j] = low } else { packed[j - 8] |= low << 4 }
                 packed[j % 4 + 8] |= UInt8(truncatingIfNeeded: (l >> 4) << (2 * (j / 4)))
@@ -177,9 +180,7 @@ enum GGMLKQuantizer {
                 }
             }
             for j in 0..<16 {
-                let low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4
-                let code = Int32(low | ((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32
-                let dl = d * Float(code)
+                let dl = d * codes[j]
                 if dl == 0 { continue }
                 Lanes.requantize16(x + 16 * j, dl, L + 16 * j, bounds: bounds)
             }

@@ -186,9 +186,18 @@ enum GGMLSubBlockLanes {
         var amax = acc[0]
         for lane in 1..<4 where acc[lane] > amax { amax = acc[lane] }
         if amax < GGMLScaleSearch.groupMaxEps { return nil }
-        var i = 0
-        while abs(x[i]) != amax { i += 1 }
-        return x[i]
+        let target = V4(repeating: amax)
+        for k in 0..<4 {
+            let v = raw.loadUnaligned(fromByteOffset: 16 * k, as: V4.self)
+            let ax = unsafeBitCast(unsafeBitCast(v, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
+            let found = ax .== target
+            if anyLane(found) {
+                var lane = 0
+                while !found[lane] { lane += 1 }
+                return v[lane]
+            }
+        }
+        return nil  // not reached: amax is one of the magnitudes
     }
 
     /// The clamp bounds −nmax and nmax − 1 as vectors, opaque to the optimiser: with constant bounds LLVM
@@ -224,6 +233,7 @@ enum GGMLSubBlockLanes {
     /// after it with the new sums. A pass without a move ends the search, as in C. The first levels use
     /// `nearest_int`'s own bit trick lane-wise, so every input (NaN, ±∞, huge) gives C's levels.
     /// `bounds` is `bounds(4)`, made once by the caller.
+    @inline(__always)
     static func refined(_ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, bounds: (V4, V4)) -> Float {
         guard let max = signedAbsMax16(x) else {
             for i in 0..<16 { L[i] = 0 }
@@ -234,7 +244,7 @@ enum GGMLSubBlockLanes {
             let (lo, hi) = bounds
             let iscale = V4(repeating: -4 / max)
             return withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { sb in
-                let a = sb.baseAddress!, b = a + 16
+                let a = sb.baseAddress!
                 let raw = UnsafeRawPointer(x)
                 var wraps = SIMDMask<SIMD4<Int32>>()
                 for k in 0..<4 {
@@ -251,11 +261,17 @@ enum GGMLSubBlockLanes {
                     let v = xv[k], fl = lv[k]
                     let w = v * v
                     wv[k] = w; wxv[k] = w * v
-                    UnsafeMutableRawPointer(a).storeBytes(of: wxv[k] * fl, toByteOffset: 16 * k, as: V4.self)
-                    UnsafeMutableRawPointer(b).storeBytes(of: w * fl * fl, toByteOffset: 16 * k, as: V4.self)
+                    // (wx·l, w·l·l) pairs, so that both sums advance with one two-lane add per value.
+                    let p = wxv[k] * fl, q = w * fl * fl
+                    let pairs = UnsafeMutableRawPointer(a) + 32 * k
+                    pairs.storeBytes(of: V4(p[0], q[0], p[1], q[1]), as: V4.self)
+                    pairs.storeBytes(of: V4(p[2], q[2], p[3], q[3]), toByteOffset: 16, as: V4.self)
                 }
                 var sumlx: Float = 0, suml2: Float = 0
-                for i in 0..<16 { sumlx += a[i]; suml2 += b[i] }
+                var sums = SIMD2<Float>()
+                let pairs = UnsafeRawPointer(a)
+                for i in 0..<16 { sums += pairs.load(fromByteOffset: 8 * i, as: SIMD2<Float>.self) }
+                sumlx = sums[0]; suml2 = sums[1]
                 let xs = UnsafeRawPointer(xv).assumingMemoryBound(to: Float.self)
                 let ws = UnsafeRawPointer(wv).assumingMemoryBound(to: Float.self)
                 let wxs = UnsafeRawPointer(wxv).assumingMemoryBound(to: Float.self)
