@@ -1,7 +1,8 @@
 // Standalone driver for instruction counts of the K-quant/IQ4 quantizers (issue 9), compiled with the two
 // source files, no package build needed (see Benchmarks/README.md):
 //   sed "s/^import WeightFormats//" Sources/Compression/GGMLKQuantizer.swift > /tmp/kq/q.swift
-//   swiftc -O -wmo Benchmarks/kquant_driver.swift Sources/Compression/GGMLScaleSearch.swift /tmp/kq/q.swift -o /tmp/kq/kq
+//   cp Benchmarks/kquant_driver.swift /tmp/kq/main.swift   # top-level code must be in main.swift with several files
+//   swiftc -O -wmo /tmp/kq/main.swift Sources/Compression/GGMLScaleSearch.swift Sources/Compression/GGMLSubBlockLanes.swift /tmp/kq/q.swift -o /tmp/kq/kq
 //   /tmp/kq/kq TYPE ROWS KIND IMATRIX(0|1) REPEAT OUT   (REPEAT 0: data generation only, the baseline to subtract)
 import Foundation
 enum GGMLGrids { static let iq4nl: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113] }

@@ -108,7 +108,7 @@ public final class Engine: @unchecked Sendable {
 
     /// An importance matrix: ggml block types quantize with ggml's imatrix path, and every evaluation of a
     /// tensor with an entry carries the importance-weighted error. Tensors without an entry are evaluated
-    /// without one (as llama-quantize does); expert tensors (3-D) are left unweighted here.
+    /// without one (as llama-quantize does); expert tensors (3-D) use each expert's weights (`ExpertImportance`).
     public let importance: ImportanceMatrix?
 
     public init(model: Model, scheduler: any Scheduler = DispatchScheduler(), importance: ImportanceMatrix? = nil) {
@@ -118,9 +118,10 @@ public final class Engine: @unchecked Sendable {
         plan = Array(repeating: .identity, count: model.tensors.count)
     }
 
-    /// This tensor's importance weights (one per column), nil without an entry; a wrong length throws.
+    /// This tensor's importance weights (one per column, per expert for a 3-D tensor), nil without an entry;
+    /// a wrong length throws.
     public func importanceWeights(_ tensor: Tensor) throws -> [Float]? {
-        guard let importance, tensor.shape.count == 2 else { return nil }
+        guard let importance, tensor.shape.count == 2 || tensor.shape.count == 3 else { return nil }
         return try importance.weights(for: tensor)
     }
 
@@ -315,7 +316,7 @@ public final class Engine: @unchecked Sendable {
                     try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
                 }
                 let v = UnsafeBufferPointer(values)
-                let e = try Self.withOptional(weights) { w in
+                let e = try Self.withOptional(ExpertImportance.slice(weights, shape: tensor.shape, rows: r0..<r1)) { w in
                     try LayerEvaluator.evaluate(settings, shape: shape, values: v, originalDType: tensor.dtype,
                                                 reconstruction: output, importance: w, cancelled: { token.isCancelled })
                 }

@@ -15,6 +15,7 @@ import WeightFormats
 /// the first-pass levels). Layouts are ggml's `block_qX_K` structs, little-endian.
 enum GGMLKQuantizer {
     typealias Search = GGMLScaleSearch
+    typealias Lanes = GGMLSubBlockLanes
 
     /// Per-block scratch: level bytes and a few dozen floats, on the stack. (The level loops convert with
     /// `truncatingIfNeeded`: the values are clamped already, and a checked conversion keeps LLVM from
@@ -131,25 +132,39 @@ enum GGMLKQuantizer {
             let packed = (o + 96).assumingMemoryBound(to: UInt8.self)
             for k in 0..<12 { packed[k] = 0 }
             /// Stores the 6-bit scale code `l` (0...63) of sub-block j.
+            let codes = floats + 48  // each sub-block's signed scale code, as the packed bytes give it back
+            for j in 0..<16 { codes[j] = -32 }
             func store(_ j: Int, _ l: Int32) {
+                codes[j] = Float(l - 32)
                 let low = UInt8(truncatingIfNeeded: l & 0xF)
                 if j < 8 { packed[j] = low } else { packed[j - 8] |= low << 4 }
                 packed[j % 4 + 8] |= UInt8(truncatingIfNeeded: (l >> 4) << (2 * (j / 4)))
             }
             let d: Float
+            let bounds = Lanes.bounds(4)
             if let qw {
                 let sigma2 = 2 * sumOfSquares(x, 256) / 256
-                for j in 0..<16 {
-                    sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: weights)
-                    scales[j] = Search.symmetric(16, 4, x + 16 * j, L + 16 * j, weights)
+                if Lanes.allFinite(x) {
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { wb in
+                        let w = wb.baseAddress!
+                        for j in 0..<16 {
+                            sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: w + 16 * j)
+                        }
+                        Lanes.symmetric16(4, x, w, L, scales: scales)
+                    }
+                } else {
+                    for j in 0..<16 {
+                        sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: weights)
+                        scales[j] = Search.symmetric(16, 4, x + 16 * j, L + 16 * j, weights)
+                    }
                 }
                 let dBlock = Search.symmetric(16, 32, scales, Ls, sw)
                 for j in 0..<16 { store(j, Int32(Ls[j])) }
                 d = storeHalf(dBlock, o, 108)
             } else {
                 var maxScale: Float = 0, amax: Float = 0
+                for j in 0..<16 { scales[j] = Lanes.refined(x + 16 * j, L + 16 * j, bounds: bounds) }
                 for j in 0..<16 {
-                    scales[j] = Search.symmetricRefined(16, 4, x + 16 * j, L + 16 * j)
                     let a = abs(scales[j])
                     if a > amax { amax = a; maxScale = scales[j] }
                 }
@@ -165,21 +180,23 @@ enum GGMLKQuantizer {
                 }
             }
             for j in 0..<16 {
-                let low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4
-                let code = Int32(low | ((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32
-                let dl = d * Float(code)
+                let dl = d * codes[j]
                 if dl == 0 { continue }
-                for i in 0..<16 {
-                    L[16 * j + i] = Int8(truncatingIfNeeded: Search.clamp(Search.nearestInt(x[16 * j + i] / dl), -4, 3) + 4)
+                Lanes.requantize16(x + 16 * j, dl, L + 16 * j, bounds: bounds)
+            }
+            // Levels 0...7: bit 2 goes to hmask (bit j/32 of byte j%32), bits 0-1 are packed as Q2_K's.
+            let hmask = o.assumingMemoryBound(to: UInt8.self)
+            for l in 0..<32 {
+                hmask[l] = bytes[l] >> 2 | (bytes[32 + l] >> 2) << 1 | (bytes[64 + l] >> 2) << 2 | (bytes[96 + l] >> 2) << 3
+                    | (bytes[128 + l] >> 2) << 4 | (bytes[160 + l] >> 2) << 5 | (bytes[192 + l] >> 2) << 6 | (bytes[224 + l] >> 2) << 7
+            }
+            let qs = (o + 32).assumingMemoryBound(to: UInt8.self)
+            for h in 0..<2 {
+                let q = bytes + 128 * h
+                for l in 0..<32 {
+                    qs[32 * h + l] = q[l] & 3 | (q[l + 32] & 3) << 2 | (q[l + 64] & 3) << 4 | (q[l + 96] & 3) << 6
                 }
             }
-            let hmask = o.assumingMemoryBound(to: UInt8.self)
-            for k in 0..<32 { hmask[k] = 0 }
-            for j in 0..<256 where L[j] > 3 {
-                hmask[j % 32] |= 1 << (j / 32)
-                L[j] -= 4
-            }
-            pack2Bit(bytes, into: o + 32)
         }
     }
 
@@ -291,9 +308,13 @@ enum GGMLKQuantizer {
             let L = UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: Int8.self)
             let scales = floats
             var maxScale: Float = 0, maxAbsScale: Float = 0
+            if Lanes.allFinite(x) {
+                Lanes.symmetric16(32, x, qw, L, scales: scales)
+            } else {
+                for ib in 0..<16 { scales[ib] = Search.symmetric(16, 32, x + 16 * ib, L + 16 * ib, qw.map { $0 + 16 * ib }) }
+            }
             for ib in 0..<16 {
-                let s = Search.symmetric(16, 32, x + 16 * ib, L + 16 * ib, qw.map { $0 + 16 * ib })
-                scales[ib] = s
+                let s = scales[ib]
                 if abs(s) > maxAbsScale { maxAbsScale = abs(s); maxScale = s }
             }
             if maxAbsScale < Search.groupMaxEps {

@@ -1,5 +1,5 @@
 /// ggml's scale searches for its K-quants and importance-weighted quantizers (`make_qx_quants`,
-/// `make_q3_quants`, `make_qkx2_quants` / `make_qkx3_quants`, `make_qp_quants`, `best_index_int8` and
+/// `make_qkx2_quants` / `make_qkx3_quants`, `make_qp_quants`, `best_index_int8` and
 /// `nearest_int` of ggml-quants.c), written so that every Float32 operation happens in C's order: sums run
 /// left to right from 0, products associate left to right (`w*x*l` is `(w*x)*l`), integers convert to Float
 /// where C converts them, and nothing is fused into a multiply-add. That is what makes the bytes equal to
@@ -107,51 +107,6 @@ enum GGMLScaleSearch {
         }
     }
 
-    /// `make_q3_quants(n, nmax, x, L, true)`: symmetric levels with weights x², refined by up to five passes
-    /// of coordinate descent. `L` ends as l + nmax.
-    static func symmetricRefined(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float {
-        guard let max = signedAbsMax(n, x, zeroing: L) else { return 0 }
-        // x², (x²)·x and the first levels' products element-wise (vectorized, C's operations); the sums
-        // and the coordinate descent stay in C's order.
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * n) { fb in
-            let w = fb.baseAddress!, wx = w + n, a = wx + n, b = a + n
-            let iscale = Float(-nmax) / max
-            for i in 0..<n {
-                w[i] = x[i] * x[i]
-                wx[i] = w[i] * x[i]
-                let l = clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
-                L[i] = Int8(truncatingIfNeeded: l)
-                let fl = Float(l)
-                a[i] = wx[i] * fl
-                b[i] = w[i] * fl * fl
-            }
-            var sumlx: Float = 0, suml2: Float = 0
-            for i in 0..<n { sumlx += a[i]; suml2 += b[i] }
-            for _ in 0..<5 {
-                var changed = 0
-                for i in 0..<n {
-                    let li = Float(L[i])
-                    var slx = sumlx - wx[i] * li
-                    if slx > 0 {
-                        var sl2 = suml2 - w[i] * li * li
-                        let newL = clamp(nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
-                        if newL != Int32(L[i]) {
-                            let fl = Float(newL)
-                            slx += wx[i] * fl
-                            sl2 += w[i] * fl * fl
-                            if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
-                                L[i] = Int8(truncatingIfNeeded: newL); sumlx = slx; suml2 = sl2
-                                changed += 1
-                            }
-                        }
-                    }
-                }
-                if changed == 0 { break }
-            }
-            for i in 0..<n { L[i] = Int8(truncatingIfNeeded: Int32(L[i]) + nmax) }
-            return suml2 > 0 ? sumlx / suml2 : 0
-        }
-    }
     /// `make_qkx2_quants` / `make_qkx3_quants`: levels `L` in `0...nmax` with a scale and a minimum (returned
     /// through `theMin` as −min ≥ 0), trying `nstep + 1` scales `(rmin + rdelta·is + nmax)/(max − min)` and
     /// keeping the lowest weighted error (absolute with `mad`, else squared). Every caller has weights (ggml's

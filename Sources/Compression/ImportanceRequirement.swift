@@ -35,7 +35,7 @@ public enum ImportanceRequirement {
     /// with one, weightlab's own limit (its types are decoded, not produced).
     static func presetReason(_ preset: String, hasImportance: Bool) -> String {
         hasImportance
-            ? "weightlab cannot produce preset \(preset) yet (its low-bit IQ types are decoded only; Q2_K_S's choices are not modelled); presets it produces: \(LlamaPreset.allCases.map(\.rawValue).joined(separator: ", "))"
+            ? "weightlab cannot produce preset \(preset) yet (its low-bit IQ types are decoded only); presets it produces: \(LlamaPreset.allCases.map(\.rawValue).joined(separator: ", "))"
             : "llama-quantize refuses preset \(preset) without an importance matrix (\(remedy))"
     }
 }

@@ -92,7 +92,7 @@ public enum LayerEvaluator {
         var measured: ErrorMetrics? = nil
         if let importance, case .gguf(let type) = settings.quantize {
             // ggml's importance-matrix path (types without one, Q8_0, quantize as without weights).
-            let bytes = GGUFBlockQuantizer.quantize(source, type: type, rowLength: shape.last ?? n, importance: importance)
+            let bytes = ExpertImportance.quantize(source, type: type, columns: shape.last ?? n, importance: importance)
             try bytes.withUnsafeBytes { raw in
                 try ElementDecoder.decode(raw, dtype: .ggml(type), byteOrder: .little, count: n, into: out, path: "\(type.name) blocks")
             }
@@ -113,16 +113,18 @@ public enum LayerEvaluator {
         var evaluation = LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,
                                          clustering: clustering)
         if let importance {
-            evaluation.importanceError = ImportanceWeightedError(original: values, reconstructed: UnsafeBufferPointer(out), weights: importance)
+            evaluation.importanceError = ExpertImportance.error(original: values, reconstructed: UnsafeBufferPointer(out),
+                                                                columns: shape.last ?? n, weights: importance)
         }
         return evaluation
     }
 
-    /// Importance weights are one per column: as many as the last dimension.
+    /// Importance weights are one per column (as many as the last dimension), or for a 3-D tensor of
+    /// experts one set per expert (`ExpertImportance`).
     static func validate(importance: UnsafeBufferPointer<Float>?, shape: [Int]) throws {
         guard let importance else { return }
         let columns = shape.last ?? 1
-        guard importance.count == columns, columns > 0 else {
+        guard importance.count == columns || ExpertImportance.isPerExpert(importance.count, shape: shape), columns > 0 else {
             throw CompressionError("the importance matrix has \(importance.count) weights, rows have \(columns) values, shape is \(shape)")
         }
     }
@@ -150,7 +152,7 @@ public enum LayerEvaluator {
             var work = Array(values)
             return work.withUnsafeMutableBufferPointer { w in
                 if settings.prune != .none { _ = prune(w, settings.prune, shape: shape, globalCut: globalCut) }
-                let bytes = GGUFBlockQuantizer.quantize(UnsafeBufferPointer(w), type: type, rowLength: shape.last ?? w.count, importance: importance)
+                let bytes = ExpertImportance.quantize(UnsafeBufferPointer(w), type: type, columns: shape.last ?? w.count, importance: importance)
                 return EncodedTensor(format: settings.quantize, shape: shape,
                                      parts: [EncodedPart(name: "blocks", dtype: .ggml(type), count: w.count, bytes: bytes)])
             }

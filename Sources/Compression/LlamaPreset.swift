@@ -8,6 +8,12 @@ public enum LlamaPreset: String, CaseIterable, Sendable, Hashable {
     case q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1"
     case q4_K_S = "Q4_K_S", q4_K_M = "Q4_K_M", q5_K_S = "Q5_K_S", q5_K_M = "Q5_K_M", q6_K = "Q6_K", q8_0 = "Q8_0"
     case iq4_NL = "IQ4_NL", iq4_XS = "IQ4_XS"
+    /// Made only with an importance matrix (`requiresImportance`).
+    case q2_K_S = "Q2_K_S"
+
+    /// llama-quantize stops with "this quantization requires an importance matrix!" without one: every Q2_K
+    /// tensor of a Q2_K_S file needs one (`tensor_requires_imatrix`).
+    public var requiresImportance: Bool { self == .q2_K_S }
 
     /// The preset named `name`, case-insensitively, with llama-quantize's aliases (`Q4_K` = `Q4_K_M`,
     /// `Q3_K` = `Q3_K_M`, `Q5_K` = `Q5_K_M`).
@@ -31,6 +37,7 @@ public enum LlamaPreset: String, CaseIterable, Sendable, Hashable {
         case .q5_0: 8
         case .q5_1: 9
         case .q2_K: 10
+        case .q2_K_S: 21
         case .q3_K_S: 11
         case .q3_K_M: 12
         case .q3_K_L: 13
@@ -52,7 +59,7 @@ public enum LlamaPreset: String, CaseIterable, Sendable, Hashable {
         case .q5_0: .q5_0
         case .q5_1: .q5_1
         case .q8_0: .q8_0
-        case .q2_K: .q2_K
+        case .q2_K, .q2_K_S: .q2_K
         case .q3_K_S, .q3_K_M, .q3_K_L: .q3_K
         case .q4_K_S, .q4_K_M: .q4_K
         case .q5_K_S, .q5_K_M: .q5_K
@@ -260,6 +267,7 @@ public enum LlamaTypeSelection {
                 let i = iAttnV
                 switch p {
                 case .q2_K: set(gqa >= 4 ? .q4_K : .q3_K, gqa >= 4 ? "\(short): grouped-query attention (\(gqa) heads per kv head)" : "\(short): Q3_K in Q2_K")
+                case .q2_K_S where gqa >= 4: set(.q4_K, "\(short): grouped-query attention (\(gqa) heads per kv head)")
                 case .q3_K_M: set(i < 2 ? .q5_K : .q4_K, i < 2 ? "\(short): more bits in the first 2 layers" : "\(short): Q4_K in Q3_K_M")
                 case .q3_K_L: set(.q5_K, "\(short): Q5_K in Q3_K_L")
                 case .iq4_NL where gqa >= 4, .iq4_XS where gqa >= 4: set(.q5_K, "\(short): grouped-query attention (\(gqa) heads per kv head)")
@@ -278,6 +286,7 @@ public enum LlamaTypeSelection {
                 let more = "\(short): more bits in layer \(i) of \(n)"
                 switch p {
                 case .q2_K: set(.q3_K, "\(short): Q3_K in Q2_K")
+                case .q2_K_S where i < n / 8: set(.q4_K, "\(short): more bits in the first \(n / 8) layers")
                 case .q3_K_M:
                     if i < n / 16 { set(.q5_K, "\(short): more bits in the first \(n / 16) layers") }
                     else if !facts.isFalcon || useMoreBits(i, n) { set(.q4_K, "\(short): Q4_K in Q3_K_M") }

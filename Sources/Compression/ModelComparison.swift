@@ -117,7 +117,7 @@ public struct ModelComparison: Sendable {
             if let p = w.permuted, let heads {
                 headCount = p == .query ? heads.heads : heads.kvHeads
             }
-            let weights = w.a.shape.count == 2 ? try importance?.weights(for: w.a) : nil
+            let weights = w.a.shape.count == 2 || w.a.shape.count == 3 ? try importance?.weights(for: w.a) : nil
             let (metrics, weighted) = try Self.measure(reference: w.a, approximation: w.b, permutedHeads: headCount,
                                                        permutedSideIsA: !w.fromHFA, importance: weights,
                                                        pieceElements: pieceElements, cancel: cancel)
@@ -131,7 +131,7 @@ public struct ModelComparison: Sendable {
 
     /// The metrics of `approximation` against `reference`, in pieces of whole rows (whole heads when one side's
     /// rows are permuted with `permutedHeads` heads; that side is A when `permutedSideIsA`).
-    /// With `importance` (one weight per column) also the importance-weighted error.
+    /// With `importance` (one weight per column, per expert for a 3-D tensor) also the importance-weighted error.
     static func measure(reference a: Tensor, approximation b: Tensor, permutedHeads: Int?, permutedSideIsA: Bool,
                         importance: [Float]? = nil, pieceElements: Int,
                         cancel: CancellationToken) throws -> (ErrorMetrics, ImportanceWeightedError?) {
@@ -171,7 +171,11 @@ public struct ModelComparison: Sendable {
                 let m = va.withUnsafeBufferPointer { pa in
                     vb.withUnsafeBufferPointer { pb in
                         (ErrorMetrics(original: pa, reconstructed: pb),
-                         importance.map { w in w.withUnsafeBufferPointer { ImportanceWeightedError(original: pa, reconstructed: pb, weights: $0) } })
+                         ExpertImportance.slice(importance, shape: a.shape, rows: r0..<r1).map { w in
+                             w.withUnsafeBufferPointer {
+                                 ExpertImportance.error(original: pa, reconstructed: pb, columns: a.shape.last ?? rowLength, weights: $0)
+                             }
+                         })
                     }
                 }
                 slots.set(p, m)

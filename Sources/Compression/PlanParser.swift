@@ -43,10 +43,10 @@ struct PlanReader {
         plan.ignoreCase = try o["ignore_case"].map { (v) throws(PlanError) in try bool(v, at: "ignore_case") } ?? false
         if let p = o["preset"] {
             let name = try string(p, at: "preset")
-            if let needing = ImportanceRequirement.preset(named: name) {
-                plan.presetNeedingImportance = needing
-            } else if let preset = LlamaPreset(name: name) {
+            if let preset = LlamaPreset(name: name) {
                 plan.preset = preset
+            } else if let needing = ImportanceRequirement.preset(named: name) {
+                plan.presetNeedingImportance = needing
             } else {
                 throw fail("preset", "unknown preset \"\(DisplayText.escaped(name))\" (expected one of \(LlamaPreset.allCases.map(\.rawValue).joined(separator: ", ")))")
             }

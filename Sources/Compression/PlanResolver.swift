@@ -88,6 +88,9 @@ extension Plan {
         if let p = presetNeedingImportance {
             throw PlanError(path: source, field: "preset", reason: ImportanceRequirement.presetReason(p, hasImportance: imatrix != nil))
         }
+        if let preset, preset.requiresImportance, imatrix == nil {
+            throw PlanError(path: source, field: "preset", reason: ImportanceRequirement.presetReason(preset.rawValue, hasImportance: false))
+        }
         let presetChoices = presetChoices(for: tensors, metadata: metadata)
         let patterns = try compiledPatterns()
         var matchedFloating = [Bool](repeating: false, count: rules.count)

@@ -10,8 +10,11 @@ import Darwin
 /// named as the output's temporary file (`.<name>.weightlab-tmp-<pid>`), and only when all of them are
 /// complete and verified are they renamed into place, the output itself last. So a SIGKILL during the write
 /// leaves none of them in place — only the staging directory, which `removeStaleTemporaries` clears on the
-/// next write — and the output's presence means its companions are there too. (The renames themselves are
-/// microseconds apart; a kill between them can leave the companions without the output, never the reverse.)
+/// next write — and the output's presence means its companions are there too. The renames are one after
+/// another, so a kill between them can leave new companions without the output. It can never leave an
+/// output beside companions that are not its own: an output being replaced (`overwrite`) is first moved
+/// aside into the staging directory, so from the first rename until the new output is in place there is
+/// no output at all (the old one stays in the staging directory until it is removed with it).
 extension AtomicFile {
     /// Writes `names` (file names, the output's own name last) into `output`'s directory: `body` gets the
     /// staging path of a name to write it to (with `write`, `overwrite: true`). Targets are checked first as
@@ -32,7 +35,9 @@ extension AtomicFile {
         func staged(_ name: String) -> String { (staging as NSString).appendingPathComponent(name) }
         // Registered before the directory exists, so an interrupt at any point after `mkdir` removes it: the
         // staged files (their own temporaries are registered by `write`), then the directory itself.
-        let tokens = names.map { InterruptCleanup.register(staged($0)) } + [InterruptCleanup.register(staging, directory: true)]
+        let aside = staged(".replaced-" + outName)
+        let tokens = (names + [".replaced-" + outName]).map { InterruptCleanup.register(staged($0)) }
+            + [InterruptCleanup.register(staging, directory: true)]
         defer { for t in tokens { InterruptCleanup.unregister(t) } }
         if mkdir(staging, 0o755) != 0 && errno == EEXIST {
             // Left by an earlier process that had our pid: stale.
@@ -51,12 +56,23 @@ extension AtomicFile {
             guard access(staged(name), F_OK) == 0 else { throw ModelError(target(name), "was not written") }
             try checkTarget(target(name), overwrite: overwrite, inputs: inputs)
         }
+        // The output being replaced goes first, aside: no instant has an output with others' companions.
+        var movedAside = false
+        if access(target(outName), F_OK) == 0 {
+            guard rename(target(outName), aside) == 0 else {
+                throw ModelError(target(outName), "cannot move the file being replaced aside: \(errorText(errno))")
+            }
+            movedAside = true
+        }
         for name in names {
             guard rename(staged(name), target(name)) == 0 else {
-                throw ModelError(target(name), "cannot move the written file into place: \(errorText(errno))")
+                let error = errno
+                if movedAside { _ = rename(aside, target(outName)) }   // the old output back, with the error
+                throw ModelError(target(name), "cannot move the written file into place: \(errorText(error))")
             }
         }
         committed = true
+        if movedAside { unlink(aside) }
         rmdir(staging)
         let directory = parent.isEmpty ? "." : parent
         let fd = open(directory, O_RDONLY | O_CLOEXEC)

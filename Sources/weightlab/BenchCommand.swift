@@ -22,6 +22,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time the budget solver instead, on a Llama-2-7B-shaped menu of synthetic numbers (224 layers × 12 options).")
     var solver = false
 
+    @Flag(help: "Time the workbench's row-sample estimate against the exact evaluation on an 11008 × 4096 layer (Q4_K, Q6_K).")
+    var estimate = false
+
     @Flag(help: "Time only ggml's block quantizers (K-quants, IQ4, Q8_0, Q4_0) on one core, the peer of Benchmarks/ggml_quantize_peer.py.")
     var quantizeOnly = false
 
@@ -71,6 +74,7 @@ struct Bench: ParsableCommand {
         if let train {
             do { return try trainingTimings(data: train) } catch { Failure.exit(error) }
         }
+        if estimate { return try estimateTimings() }
         if let model { return try modelTimings(path: model) }
         let rows = size / Self.columns
         let n = rows * Self.columns

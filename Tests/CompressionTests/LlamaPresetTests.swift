@@ -67,8 +67,20 @@ import TestSupport
     }
 
     @Test func everyPresetOnEveryModelEqualsLlamaQuantize() throws {
-        let models = try #require(Self.reference["models"] as? [String: [String: Any]])
         let choices = try #require(Self.reference["choices"] as? [String: [String: [String: String]]])
+        try checkEveryPreset(against: choices, hasImportance: false)
+    }
+
+    /// With an importance matrix (presets/with_imatrix.json, `llama-quantize --dry-run --imatrix`): the
+    /// Q4_0/Q5_0/IQ4 rules that look at it, and Q2_K_S, which llama-quantize makes only with one.
+    @Test func everyPresetWithAnImportanceMatrixEqualsLlamaQuantize() throws {
+        let file = try #require(try Fixtures.json("presets/with_imatrix.json") as? [String: Any])
+        let choices = try #require(file["choices"] as? [String: [String: [String: String]]])
+        try checkEveryPreset(against: choices, hasImportance: true)
+    }
+
+    func checkEveryPreset(against choices: [String: [String: [String: String]]], hasImportance: Bool) throws {
+        let models = try #require(Self.reference["models"] as? [String: [String: Any]])
         #expect(models.count == 4)
         for (name, model) in models.sorted(by: { $0.key < $1.key }) {
             let meta = model["metadata"] as! [String: Any]
@@ -88,7 +100,7 @@ import TestSupport
             var checked = 0
             for preset in LlamaPreset.allCases {
                 let expected = try #require(choices[name]?[preset.rawValue], "\(name) \(preset.rawValue)")
-                let got = LlamaTypeSelection.choose(preset, facts: facts, tensors: tensors)
+                let got = LlamaTypeSelection.choose(preset, facts: facts, tensors: tensors, hasImportance: hasImportance)
                 for t in tensors {
                     // llama-quantize prints the source type for a kept tensor and F16 when it must store one.
                     let ours = got[t.name]?.type?.name ?? (got[t.name]?.reason.contains("F16") == true ? "F16" : sources[t.name]!)

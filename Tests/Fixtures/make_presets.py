@@ -29,7 +29,7 @@ import gguf
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "presets")
 PRESETS = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K_S", "Q4_K_M",
-           "Q5_K_S", "Q5_K_M", "Q6_K", "Q8_0", "IQ4_NL", "IQ4_XS"]
+           "Q5_K_S", "Q5_K_M", "Q6_K", "Q8_0", "IQ4_NL", "IQ4_XS", "Q2_K_S"]  # Q2_K_S: --dry-run lists it without a matrix
 
 
 def llama_model(layers, embd, heads, kv_heads, ff, vocab, tied=False, experts=0, ff_down_rows=None):

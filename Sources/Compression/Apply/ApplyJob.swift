@@ -102,11 +102,18 @@ public final class ApplyJob: @unchecked Sendable {
         if t.byteCount == 0 { advance(0, .writing) }
     }
 
-    /// Writes tensor `i` as `produce` stores it, piece by piece: `produce` gets a piece's shape (whole rows),
-    /// its input values and the group cut, and returns the piece's stored bytes. Pieces of a batch run in
-    /// parallel; their bytes reach the sink in order.
+    /// `writePieces` for a `produce` that does not need the piece's range of dimension 0.
     func writePieces<S: ByteSink>(_ i: Int, to sink: inout S,
                                   _ produce: @escaping @Sendable ([Int], UnsafeBufferPointer<Float>, MagnitudeCut?) throws -> [UInt8]) throws {
+        try writePieces(i, to: &sink) { shape, values, cut, _ in try produce(shape, values, cut) }
+    }
+
+    /// Writes tensor `i` as `produce` stores it, piece by piece: `produce` gets a piece's shape (whole rows),
+    /// its input values, the group cut and the piece's range of dimension 0 (to cut per-expert importance
+    /// weights, `ExpertImportance.slice`), and returns the piece's stored bytes. Pieces of a batch run in
+    /// parallel; their bytes reach the sink in order.
+    func writePieces<S: ByteSink>(_ i: Int, to sink: inout S,
+                                  _ produce: @escaping @Sendable ([Int], UnsafeBufferPointer<Float>, MagnitudeCut?, Range<Int>) throws -> [UInt8]) throws {
         let t = model.tensors[i]
         let cut = try globalCut(i)
         let rowElements = t.shape.count > 1 ? t.parameters / max(1, t.shape[0]) : t.parameters
@@ -137,7 +144,7 @@ public final class ApplyJob: @unchecked Sendable {
                             try t.decode(start..<(start + n), into: b)
                             c = n
                         }
-                        slots.set(k, try values.withUnsafeBufferPointer { try produce(shape, $0, cut) })
+                        slots.set(k, try values.withUnsafeBufferPointer { try produce(shape, $0, cut, pieces == 1 ? 0..<rows : r0..<r1) })
                     } catch {
                         slots.fail(error)
                     }

@@ -101,8 +101,9 @@ public enum CompressedTensorsModelWriter: ModelWriter {
                 } else {
                     let dtype = denseTypes[i]!
                     let importance = try job.importance(i)
-                    try job.writePieces(i, to: &sink) { shape, values, cut in
-                        ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut, importance: importance), as: dtype)
+                    try job.writePieces(i, to: &sink) { shape, values, cut, rows in
+                        ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut,
+                        importance: ExpertImportance.slice(importance, shape: t.shape, rows: rows)), as: dtype)
                     }
                 }
                 written.append(WrittenTensor(name: entries[e].name, storedAs: entries[e].dtype.description,

@@ -53,8 +53,9 @@ public enum GGUFModelWriter: ModelWriter {
                 try job.copyRaw(i, to: &sink)
             } else if s.quantize != .none {
                 let importance = try job.importance(i)
-                try job.writePieces(i, to: &sink) { shape, values, cut in
-                    guard let e = try ApplyJob.encode(s, shape: shape, values: values, cut: cut, importance: importance) else { return [] }
+                try job.writePieces(i, to: &sink) { shape, values, cut, rows in
+                    guard let e = try ApplyJob.encode(s, shape: shape, values: values, cut: cut,
+                        importance: ExpertImportance.slice(importance, shape: t.shape, rows: rows)) else { return [] }
                     return try e.part("blocks").bytes
                 }
             } else {

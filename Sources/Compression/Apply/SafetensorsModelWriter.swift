@@ -123,8 +123,9 @@ public enum SafetensorsModelWriter: ModelWriter {
             } else {
                 let dtype = types[k]
                 let importance = try job.importance(i)
-                try job.writePieces(i, to: &sink) { shape, values, cut in
-                    ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut, importance: importance), as: dtype)
+                try job.writePieces(i, to: &sink) { shape, values, cut, rows in
+                    ApplyJob.bytes(try ApplyJob.decodedEncoding(s, shape: shape, values: values, cut: cut,
+                        importance: ExpertImportance.slice(importance, shape: t.shape, rows: rows)), as: dtype)
                 }
             }
             written.append(WrittenTensor(name: t.name, storedAs: types[k].description, bytes: Int(sink.count - before), copied: copied))
