@@ -42,6 +42,14 @@ enum GGMLSubBlockLanes {
         return (c + V4(repeating: magic)) - V4(repeating: magic)
     }
 
+    /// `roundClamped(f, lo, hi) + 1.5·2²³` (exact), for callers that only want the level's bits.
+    @inline(__always)
+    private static func roundClampedBiased(_ f: V4, _ lo: V4, _ hi: V4) -> V4 {
+        let a = lo.replacing(with: f, where: lo .< f)
+        let c = hi.replacing(with: a, where: a .< hi)
+        return c + V4(repeating: magic)
+    }
+
     /// `make_qx_quants(16, nmax, x_j, L_j, 1, w_j)` for the 16 sub-blocks j of `x` (256 finite values), four
     /// sub-blocks per group of lanes: levels `L` (l + nmax; 0 for an all-zero sub-block) and the 16 scales.
     /// Weights are `qw` (256), or x².
@@ -50,7 +58,7 @@ enum GGMLSubBlockLanes {
         withUnsafeTemporaryAllocation(of: V4.self, capacity: 80) { buffer in
             let xt = buffer.baseAddress!, wt = xt + 16, wxt = wt + 16, best = wxt + 16, cur = best + 16
             let fmax = Float(nmax)
-            let (lo, hi) = bounds(nmax)
+            let (lo, hi) = bounds(fmax)
             for g in 0..<4 {
                 // Lane k of xt[i] is value i of sub-block 4g + k.
                 let base = x + 64 * g
@@ -152,14 +160,18 @@ enum GGMLSubBlockLanes {
         let f3 = raw.loadUnaligned(fromByteOffset: 48, as: V4.self) / dlv
         let (lo, hi) = bounds
         let l0: V4, l1: V4, l2: V4, l3: V4
+        // Each l is the level plus 1.5·2²³ (bits 0x4B400000 + level), stored as its low byte plus 4.
+        let m = V4(repeating: magic)
         if anyLane(outOfRoundingRange(f0) .| outOfRoundingRange(f1) .| outOfRoundingRange(f2) .| outOfRoundingRange(f3)) {
-            l0 = nearestClampedExact(f0, -4, 3); l1 = nearestClampedExact(f1, -4, 3)
-            l2 = nearestClampedExact(f2, -4, 3); l3 = nearestClampedExact(f3, -4, 3)
+            l0 = nearestClampedExact(f0, -4, 3) + m; l1 = nearestClampedExact(f1, -4, 3) + m
+            l2 = nearestClampedExact(f2, -4, 3) + m; l3 = nearestClampedExact(f3, -4, 3) + m
         } else {
-            l0 = roundClamped(f0, lo, hi); l1 = roundClamped(f1, lo, hi)
-            l2 = roundClamped(f2, lo, hi); l3 = roundClamped(f3, lo, hi)
+            l0 = roundClampedBiased(f0, lo, hi); l1 = roundClampedBiased(f1, lo, hi)
+            l2 = roundClampedBiased(f2, lo, hi); l3 = roundClampedBiased(f3, lo, hi)
         }
-        storeLevels(l0, l1, l2, l3, offset: 4, L)
+        storeLowBytes(unsafeBitCast(l0, to: SIMD4<UInt32>.self) &+ 4, unsafeBitCast(l1, to: SIMD4<UInt32>.self) &+ 4,
+                      unsafeBitCast(l2, to: SIMD4<UInt32>.self) &+ 4, unsafeBitCast(l3, to: SIMD4<UInt32>.self) &+ 4,
+                      UnsafeMutableRawPointer(L))
     }
 
     /// Stores 16 levels (exact small integers as Floats) plus `offset` as bytes: a level l plus 1.5·2²³ has
@@ -174,6 +186,7 @@ enum GGMLSubBlockLanes {
 
     /// `GGMLScaleSearch.signedAbsMax` for 16 values, lane-wise: the largest |x| (a NaN never wins the
     /// comparison, as in C), then the first value of that magnitude; nil when the group is all but zero.
+    /// The sign is read from which of ±max occur; only when both occur is the first one searched for.
     @inline(__always)
     static func signedAbsMax16(_ x: UnsafePointer<Float>) -> Float? {
         let raw = UnsafeRawPointer(x)
@@ -186,25 +199,24 @@ enum GGMLSubBlockLanes {
         var amax = acc[0]
         for lane in 1..<4 where acc[lane] > amax { amax = acc[lane] }
         if amax < GGMLScaleSearch.groupMaxEps { return nil }
-        let target = V4(repeating: amax)
+        let positive = V4(repeating: amax), negative = V4(repeating: -amax)
+        var plus = SIMDMask<SIMD4<Int32>>(), minus = SIMDMask<SIMD4<Int32>>()
         for k in 0..<4 {
             let v = raw.loadUnaligned(fromByteOffset: 16 * k, as: V4.self)
-            let ax = unsafeBitCast(unsafeBitCast(v, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: V4.self)
-            let found = ax .== target
-            if anyLane(found) {
-                var lane = 0
-                while !found[lane] { lane += 1 }
-                return v[lane]
-            }
+            plus .|= v .== positive
+            minus .|= v .== negative
         }
+        if !anyLane(minus) { return amax }
+        if !anyLane(plus) { return -amax }
+        for i in 0..<16 where abs(x[i]) == amax { return x[i] }
         return nil  // not reached: amax is one of the magnitudes
     }
 
     /// The clamp bounds −nmax and nmax − 1 as vectors, opaque to the optimiser: with constant bounds LLVM
     /// keeps compare-and-blend instead of `maxps`/`minps` (measured: 42 vs 30 million instructions for Q6_K).
     @_optimize(none)
-    static func bounds(_ nmax: Int32) -> (V4, V4) {
-        (V4(repeating: -Float(nmax)), V4(repeating: Float(nmax) - 1))
+    static func bounds(_ nmax: Float) -> (V4, V4) {
+        (V4(repeating: -nmax), V4(repeating: nmax - 1))
     }
 
     /// Writes group g's levels (lane k of `levels[i]` is value i of sub-block 4g + k) as l + offset bytes,
@@ -239,8 +251,9 @@ enum GGMLSubBlockLanes {
             for i in 0..<16 { L[i] = 0 }
             return 0
         }
-        return withUnsafeTemporaryAllocation(of: V4.self, capacity: 16) { buffer in
-            let xv = buffer.baseAddress!, wv = xv + 4, wxv = wv + 4, lv = wxv + 4
+        return withUnsafeTemporaryAllocation(of: V4.self, capacity: 24) { buffer in
+            // pv, qv: each value's wx·l and w·l·l for its current level, the terms C subtracts from the sums.
+            let xv = buffer.baseAddress!, wv = xv + 4, wxv = wv + 4, lv = wxv + 4, pv = lv + 4, qv = pv + 4
             let (lo, hi) = bounds
             let iscale = V4(repeating: -4 / max)
             return withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { sb in
@@ -263,6 +276,7 @@ enum GGMLSubBlockLanes {
                     wv[k] = w; wxv[k] = w * v
                     // (wx·l, w·l·l) pairs, so that both sums advance with one two-lane add per value.
                     let p = wxv[k] * fl, q = w * fl * fl
+                    pv[k] = p; qv[k] = q
                     let pairs = UnsafeMutableRawPointer(a) + 32 * k
                     pairs.storeBytes(of: V4(p[0], q[0], p[1], q[1]), as: V4.self)
                     pairs.storeBytes(of: V4(p[2], q[2], p[3], q[3]), toByteOffset: 16, as: V4.self)
@@ -276,6 +290,8 @@ enum GGMLSubBlockLanes {
                 let ws = UnsafeRawPointer(wv).assumingMemoryBound(to: Float.self)
                 let wxs = UnsafeRawPointer(wxv).assumingMemoryBound(to: Float.self)
                 let ls = UnsafeMutableRawPointer(lv).assumingMemoryBound(to: Float.self)
+                let ps = UnsafeMutableRawPointer(pv).assumingMemoryBound(to: Float.self)
+                let qs = UnsafeMutableRawPointer(qv).assumingMemoryBound(to: Float.self)
                 // Values after the last move of a pass were checked against the final sums and did not move;
                 // in the next pass, until a move happens, they would be checked against the same sums and
                 // levels again: the scan may stop after the previous pass's last move.
@@ -294,8 +310,8 @@ enum GGMLSubBlockLanes {
                             // A superset of C's events is enough (the scalar step decides): the tests of
                             // slx > 0 and of the new sl2 > 0 are left to it.
                             let li = lv[k]
-                            let slx = sumlxV - wxv[k] * li
-                            let sl2 = suml2V - wv[k] * li * li
+                            let slx = sumlxV - pv[k]
+                            let sl2 = suml2V - qv[k]
                             let f = xv[k] * sl2 / slx
                             let newL = roundClamped(f, lo, hi)
                             let nslx = slx + wxv[k] * newL
@@ -316,16 +332,17 @@ enum GGMLSubBlockLanes {
                         // C's step for that one value.
                         let i = event
                         let li = ls[i]
-                        var slx = sumlx - wxs[i] * li
+                        var slx = sumlx - ps[i]
                         if slx > 0 {
-                            var sl2 = suml2 - ws[i] * li * li
+                            var sl2 = suml2 - qs[i]
                             let newL = GGMLScaleSearch.clamp(GGMLScaleSearch.nearestInt(xs[i] * sl2 / slx), -4, 3)
                             let fl = Float(newL)
                             if fl != li {
-                                slx += wxs[i] * fl
-                                sl2 += ws[i] * fl * fl
+                                let p = wxs[i] * fl, q = ws[i] * fl * fl
+                                slx += p
+                                sl2 += q
                                 if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
-                                    ls[i] = fl; sumlx = slx; suml2 = sl2
+                                    ls[i] = fl; ps[i] = p; qs[i] = q; sumlx = slx; suml2 = sl2
                                     changed += 1
                                     lastMove = i
                                     end = 16
