@@ -124,7 +124,7 @@ public enum Keymap {
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
         KeyBinding(c("W"), .writeModel, "write the model (verified, in the background)", .general),
         KeyBinding(c("E"), .measureTask, "task metric: --eval on a temp model", .general),
-        KeyBinding(c("F"), .recover, "recover: fine-tune the plan on --data (again: stop)", .general),
+        KeyBinding(c("F"), .recover, "recovery: fine-tune on --data", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
 
