@@ -7,10 +7,10 @@ extension EvalData {
     /// all-MiniLM-L6-v2 are used with for short texts; longer sentences are cut, as their tokenizer cuts them.
     public static let sentenceTokens = 128
 
-    /// Reads `path`: an `.npz` as `load(_:)` does, anything else as a text file of sentences for an encoder.
-    /// `tokenizer` is only asked for when the file is text.
+    /// Reads `path`: an `.npz` or IDX data as `load(_:)` does, anything else as a text file of sentences for an
+    /// encoder. `tokenizer` is only asked for when the file is text.
     public static func load(_ path: String, tokenizer: () throws -> WordPieceTokenizer) throws -> EvalData {
-        if path.hasSuffix(".npz") { return try load(path) }
+        if path.hasSuffix(".npz") || IDXData.handles(path) { return try load(path) }
         return try sentences(path, tokenizer: try tokenizer())
     }
 
