@@ -7,7 +7,7 @@ import PackageDescription
 /// task-level metrics) depends on WeightFormats only; TaskEval (metrics, ONNX Runtime, the `eval` pipeline) joins
 /// Compression and Evaluation: WeightFormats <- Evaluation <- TaskEval <- weightlab. Training (recovery after
 /// compression: backward passes, Adam, masks, QAT, distillation) builds on Evaluation's kernels, Compression's
-/// codecs and TaskEval's data: Evaluation, Compression, TaskEval <- Training <- weightlab.
+/// codecs and TaskEval's data: Evaluation, Compression, TaskEval <- Training <- Runtime (the workbench's `F`), weightlab.
 let package = Package(
     name: "weightlab",
     platforms: [.macOS(.v13)],
@@ -37,7 +37,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
                                 .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),
-        .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench", "TaskEval"]),
+        .target(name: "Runtime", dependencies: ["Compression", "WeightFormats", "Workbench", "TaskEval", "Training"]),
         // Task-level evaluation: ONNX Runtime (loaded at run time, no link dependency), metrics, TaskRunner.
         .target(name: "TaskEval", dependencies: ["WeightFormats", "Compression", "Evaluation"]),
         // Recovery after compression: backward passes, Adam, masks, QAT and distillation over Evaluation's kernels.

@@ -17,12 +17,15 @@ public final class EffectRunner {
     private var jobTokens: [JobRequest: CancellationToken] = [:]
     /// The task line's evaluation (`--eval-data`), when the workbench has one.
     let taskLine: TaskLineJob?
+    /// What recovery (`F`) trains on (`open --data`), when the workbench has it.
+    let recoverySetup: RecoverySetup?
 
     /// `importance`: the engine weighs with it (ggml's imatrix quantizers, the importance-weighted error).
     /// `taskSetup`: the task line's data (`taskDebounce` seconds pass before a request starts).
     public init(model: Model, scheduler: any Scheduler, inbox: Inbox, importance: ImportanceMatrix? = nil,
-                taskSetup: TaskSetup? = nil, taskDebounce: Double = 0.3) {
+                taskSetup: TaskSetup? = nil, taskDebounce: Double = 0.3, recoverySetup: RecoverySetup? = nil) {
         self.model = model
+        self.recoverySetup = recoverySetup
         taskLine = taskSetup.map { TaskLineJob(setup: $0, debounce: taskDebounce) }
         self.scheduler = scheduler
         self.inbox = inbox
@@ -112,9 +115,13 @@ public final class EffectRunner {
             // One task metric at a time: the newest settings replace any still running.
             for (other, token) in jobTokens { if case .taskMetric = other { token.cancel(); jobTokens[other] = nil } }
         }
+        if case .recover = job {
+            // One recovery at a time.
+            for (other, token) in jobTokens { if case .recover = other { token.cancel(); jobTokens[other] = nil } }
+        }
         let token = CancellationToken()
         jobTokens[job] = token
-        scheduler.background { [engine, inbox, model, taskLine] in
+        scheduler.background { [engine, inbox, model, taskLine, recoverySetup] in
             let result: Result<JobResult, EvaluationFailure>
             switch job {
             case .checkPlan(let path):
@@ -150,6 +157,10 @@ public final class EffectRunner {
                     break
                 }
                 result = taskLine.run(settings: settings, model: model, engine: engine, token: token)
+            case .recover(_, let planText):
+                result = RecoveryJob.run(planText: planText, setup: recoverySetup, model: model, token: token) { p in
+                    inbox.post(.jobProgress(JobProgress(job: job, done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches)))
+                }
             case .evaluateMenu(let menu):
                 result = MenuJob.run(menu: menu, model: model, engine: engine, token: token) { done, total in
                     inbox.post(.jobProgress(JobProgress(job: job, done: done, total: total)))

@@ -28,7 +28,8 @@ public final class WorkbenchSession {
     public init(model: Model, settings: [LayerSettings], planPath: String?, theme: Theme, terminal: any TerminalDevice,
                 plan: Plan? = nil, scheduler: any Scheduler = InboxScheduler(), notice: String? = nil,
                 taskMetric: TaskMetric? = nil, importance: ImportanceMatrix? = nil, taskSetup: TaskSetup? = nil,
-                taskDebounce: Double = 0.3, trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
+                taskDebounce: Double = 0.3, recoverySetup: RecoverySetup? = nil,
+                trace: LatencyTrace? = LatencyTrace.fromEnvironment()) {
         self.model = model
         self.terminal = terminal
         self.theme = theme
@@ -36,7 +37,7 @@ public final class WorkbenchSession {
         let inbox = Inbox()
         self.inbox = inbox
         runner = EffectRunner(model: model, scheduler: scheduler, inbox: inbox, importance: importance,
-                              taskSetup: taskSetup, taskDebounce: taskDebounce)
+                              taskSetup: taskSetup, taskDebounce: taskDebounce, recoverySetup: recoverySetup)
         let size = terminal.size
         var (state, effects) = AppState.start(model: model, settings: settings, themeName: theme.name,
                                               planPath: planPath, width: size.width, height: size.height)

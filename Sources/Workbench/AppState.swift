@@ -175,6 +175,9 @@ public struct AppState: Equatable, Sendable {
     public var measuredPlans: [MeasuredPlan] = []
     /// The built-in task metric's line (`--eval-data`), nil when none was given.
     public var taskLine: TaskLine?
+    /// The recovery job running (`F`), if any, and the last recovery's accuracies (Reducer+Recovery).
+    public var recoveryRun: RecoveryRun?
+    public var recovered: RecoveredPlan?
     public var isQuitting = false
 
     public init(modelName: String, layers: [Layer], settings: [LayerSettings]? = nil, themeName: String = "dark",

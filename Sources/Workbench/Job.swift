@@ -23,6 +23,9 @@ public enum JobRequest: Hashable, Sendable {
     /// A row-sample estimate of `settings` on a large layer (`RowSampleEstimate`), shown marked as an
     /// estimate while the engine's exact evaluation of the same revision runs.
     case estimate(layer: Int, settings: LayerSettings, revision: Int)
+    /// Recovery (`F`): the model compressed with `settings` (`planText` is the plan they save as) fine-tuned on
+    /// the workbench's training data (`open --data`), as `weightlab recover` does, and its accuracy measured.
+    case recover(settings: [LayerSettings], planText: String)
 
     /// What the status line calls it while it runs (a job with phases names each phase instead).
     public var label: String {
@@ -33,6 +36,7 @@ public enum JobRequest: Hashable, Sendable {
         case .taskEval: "task"
         case .evaluateMenu: "evaluating the menu, layers"
         case .estimate: "estimating"
+        case .recover: "recovering, batches"
         }
     }
 }
@@ -84,4 +88,6 @@ public enum JobResult: Equatable, Sendable {
     case menuEvaluated(MenuEvaluation)
     /// A layer's row-sample estimate for a revision of its settings.
     case estimated(layer: Int, revision: Int, RowSampleEstimate)
+    /// A `recover` job's accuracies and the recovered model's temporary file.
+    case recovered(RecoveryScore)
 }

@@ -18,7 +18,7 @@ public enum Command: String, CaseIterable, Sendable {
     // Histogram
     case toggleLogCounts, cycleZoom, toggleClipView, toggleErrorView, thresholdDown, thresholdUp
     // General
-    case savePlan, writeModel, measureTask, help, quit
+    case savePlan, writeModel, measureTask, recover, help, quit
     // Help screen and filter prompt
     case closeHelp, scrollHelpUp, scrollHelpDown, pageHelpUp, pageHelpDown, keepFilter, clearFilter, deleteFilterCharacter
     // Write-model prompt
@@ -124,6 +124,7 @@ public enum Keymap {
         KeyBinding(c("w"), .savePlan, "save the plan", .general),
         KeyBinding(c("W"), .writeModel, "write the model (verified, in the background)", .general),
         KeyBinding(c("E"), .measureTask, "task metric: --eval on a temp model", .general),
+        KeyBinding(c("F"), .recover, "recovery: fine-tune on --data", .general),
         KeyBinding(c("?"), .help, "this help", .general),
         KeyBinding(c("q") + [.control("c")], .quit, "quit", .general),
 

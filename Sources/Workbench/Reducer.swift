@@ -42,12 +42,17 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .jobProgress(let p):
         if case .taskEval = p.job { return [] }   // the task line shows its own state
         if case .taskMetric = p.job, state.taskRun?.job != p.job { return [] }   // cancelled or replaced
+        if case .recover = p.job, state.recoveryRun?.job != p.job { return [] }   // stopped
         state.progress = p.done >= p.total ? nil
             : AppState.Progress(done: p.done, total: p.total, label: p.phase?.label ?? p.job.label,
                                 isCounted: p.phase?.isCounted ?? true)
     case .jobFinished(let job, let result):
         if case .taskEval = job {
             Reducer.taskEvaluated(&state, job, result)
+            return []
+        }
+        if case .recover = job {
+            Reducer.recoveryFinished(&state, job, result)
             return []
         }
         if case .taskMetric = job {
@@ -105,7 +110,7 @@ enum Reducer {
             measured(&state, job, value: value, text: text, seconds: seconds)
         case .success(.menuEvaluated):
             break   // handled by `menuEvaluated`, which returns effects
-        case .success(.estimated), .success(.taskScored):
+        case .success(.estimated), .success(.taskScored), .success(.recovered):
             break
         case .failure(let f):
             if case .taskMetric = job { state.taskRun = nil }
@@ -181,7 +186,7 @@ enum Reducer {
         case .clearMarks: state.marked.removeAll()
         case .cancel:
             setFilter(&state, "")
-            return cancelTaskMetric(&state)
+            return cancelTaskMetric(&state) + cancelRecovery(&state)
 
         case .cyclePrune, .fineUp, .fineDown, .coarseUp, .coarseDown, .cycleNM, .cycleFormat, .bitsUp, .bitsDown,
              .toggleSymmetric, .cycleGranularity, .cycleClip, .thresholdUp, .thresholdDown:
@@ -229,6 +234,8 @@ enum Reducer {
             return [.savePlan(path: path, text: plan.jsonText())]
         case .measureTask:
             return measureTask(&state)
+        case .recover:
+            return toggleRecovery(&state)
         case .writeModel, .confirmWrite, .cancelWrite, .nextContainer, .deleteWriteCharacter:
             return writeModel(&state, command)
         case .help:

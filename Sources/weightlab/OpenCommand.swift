@@ -35,6 +35,12 @@ struct Open: ParsableCommand {
     @Option(name: .customLong("arch"), help: "With --eval-data: an architecture description (JSON) to run the weights with weightlab's own kernels (else ONNX models run in ONNX Runtime).")
     var architecture: String?
 
+    @Option(help: "Training data for recovery (F: fine-tune the plan on screen in the background, as `weightlab recover`): an IDX directory (its train split; t10k evaluates unless --eval-data is given) or an .npz. Needs --arch.")
+    var data: String?
+
+    @Option(name: .customLong("train-limit"), help: "With --data: train on the first N samples only.")
+    var trainLimit: Int?
+
     @Option(help: "With sentence --eval-data: the tokenizer (vocab.txt or tokenizer.json; default: the one beside the model).")
     var tokenizer: String?
 
@@ -53,8 +59,13 @@ struct Open: ParsableCommand {
         InterruptCleanup.install()
         LatencyTrace.launchTime = DispatchTime.now().uptimeNanoseconds
         let path = model ?? BundledExample.path
-        if evalData == nil && (architecture != nil || tokenizer != nil || ortLib != nil) {
-            Failure.exit(ValidationError("--arch, --tokenizer and --ort-lib go with --eval-data"))
+        if evalData == nil && (tokenizer != nil || ortLib != nil || (architecture != nil && data == nil)) {
+            Failure.exit(ValidationError("--arch, --tokenizer and --ort-lib go with --eval-data (--arch also with --data)"))
+        }
+        if data == nil && trainLimit != nil { Failure.exit(ValidationError("--train-limit goes with --data")) }
+        if let trainLimit, trainLimit < 1 { Failure.exit(ValidationError("--train-limit must be at least 1")) }
+        if let data, !FileManager.default.isReadableFile(atPath: data) {
+            Failure.exit(ValidationError("--data: cannot read \(data)"))
         }
         if let evalData, !FileManager.default.isReadableFile(atPath: evalData) {
             Failure.exit(ValidationError("--eval-data: cannot read \(evalData)"))
@@ -120,7 +131,9 @@ struct Open: ParsableCommand {
                                        terminal: screen, plan: loadedPlan, notice: notice, taskMetric: taskMetric,
                                        importance: importance,
                                        taskSetup: evalData.map { TaskSetup(dataPath: $0, architecturePath: architecture,
-                                                                           ortLibrary: ortLib, tokenizerPath: tokenizer) })
+                                                                           ortLibrary: ortLib, tokenizerPath: tokenizer) },
+                                       recoverySetup: data.map { RecoverySetup(dataPath: $0, evalDataPath: evalData,
+                                                                               architecturePath: architecture, limit: trainLimit) })
         session.loop()
         screen.close()
         // The screen covered stderr: repeat what the plan said.

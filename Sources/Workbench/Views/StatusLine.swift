@@ -56,6 +56,8 @@ enum StatusLine {
             parts.append(("task " + m.metricText, "task " + m.metricText))
         }
         if let line = state.taskLine { parts.append(taskPart(line, settings: state.records.map(\.settings))) }
+        // The last recovery (`F`), while its settings are on screen.
+        if let r = state.currentRecovery { parts.append((r.summary, "recovered " + Format.percent(r.recovered))) }
         if let b = state.baseline {
             let delta = "Δ " + Format.bytesDelta(t.bytesCompressed - b.totals.bytesCompressed) + ", "
                 + Format.sqnrDelta(t.pendingLayers > 0 ? nil : t.metrics.sqnrDB, b.totals.metrics.sqnrDB) + " dB"
