@@ -28,7 +28,8 @@ let package = Package(
                 dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // AVX2 kernels for Compression's hot loops, each function compiled with a target attribute and called
         // only after a run-time CPU check, so the binary stays portable to baseline x86-64 (and other CPUs).
-        .target(name: "CKernels"),
+        // Optimised in debug builds too: Evaluation's GEMM runs here, and the training tests run real epochs on it.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
         .target(name: "Compression", dependencies: ["WeightFormats", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
