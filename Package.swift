@@ -4,7 +4,7 @@ import PackageDescription
 /// Dependencies flow one way: WeightFormats <- Compression <- Workbench <- Runtime <- weightlab; Terminal is
 /// the only importer of CNcursesw; Runtime runs the loop against a terminal protocol (no ncurses), and the
 /// executable parses arguments and wires the real terminal to it. Evaluation (pure-Swift forward passes for
-/// task-level metrics) depends on WeightFormats only; TaskEval (metrics, ONNX Runtime, the `eval` pipeline) joins
+/// task-level metrics) depends on WeightFormats (and CKernels for its AVX2/FMA GEMM) only; TaskEval (metrics, ONNX Runtime, the `eval` pipeline) joins
 /// Compression and Evaluation: WeightFormats <- Evaluation <- TaskEval <- weightlab. Training (recovery after
 /// compression: backward passes, Adam, masks, QAT, distillation) builds on Evaluation's kernels, Compression's
 /// codecs and TaskEval's data: Evaluation, Compression, TaskEval <- Training <- Runtime (the workbench's `F`), weightlab.
@@ -28,12 +28,13 @@ let package = Package(
                 dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // AVX2 kernels for Compression's hot loops, each function compiled with a target attribute and called
         // only after a run-time CPU check, so the binary stays portable to baseline x86-64 (and other CPUs).
-        .target(name: "CKernels"),
+        // Optimised in debug builds too: Evaluation's GEMM runs here, and the training tests run real epochs on it.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
         .target(name: "Compression", dependencies: ["WeightFormats", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Workbench", dependencies: ["Compression", "WeightFormats"]),
         // Optimised in debug builds too: the training tests run real epochs through these kernels.
-        .target(name: "Evaluation", dependencies: ["WeightFormats"],
+        .target(name: "Evaluation", dependencies: ["WeightFormats", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
                                 .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Terminal", dependencies: ["CNcursesw", "Workbench"]),

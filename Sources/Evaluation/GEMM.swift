@@ -29,11 +29,16 @@ extension GEMM {
     }
 }
 
-/// Picks the kernel evaluations use: a BLAS found at run time when there is one, else the portable kernel.
-/// `WEIGHTLAB_GEMM=portable` forces the portable kernel (for comparisons).
+/// Picks the kernel evaluations use: a BLAS found at run time when there is one, else the AVX2/FMA kernel when
+/// the CPU has both, else the portable Swift kernel. `WEIGHTLAB_GEMM=portable` or `WEIGHTLAB_KERNELS=portable`
+/// (the switch Compression's kernels obey) forces the portable kernel (for comparisons).
 public enum GEMMSelection {
     public static let preferred: any GEMM = {
-        if ProcessInfo.processInfo.environment["WEIGHTLAB_GEMM"] == "portable" { return PortableGEMM() }
-        return BLASGEMM.load() ?? PortableGEMM()
+        let environment = ProcessInfo.processInfo.environment
+        if environment["WEIGHTLAB_GEMM"] == "portable" || environment["WEIGHTLAB_KERNELS"] == "portable" {
+            return PortableGEMM()
+        }
+        if let blas = BLASGEMM.load() { return blas }
+        return AVX2GEMM() ?? PortableGEMM()
     }()
 }

@@ -12,7 +12,7 @@ struct KernelReferenceTests {
     func a(_ name: String) throws -> EvalArray { try t.array(name) }
 
     static let kernels: [any GEMM] = [PortableGEMM(threads: 1), PortableGEMM(threads: 4, parallelThreshold: 0)]
-        + (BLASGEMM.load().map { [$0] } ?? [])
+        + (BLASGEMM.load().map { [$0] } ?? []) + [AVX2GEMM(threads: 1), AVX2GEMM(threads: 4, parallelThreshold: 0)].compactMap { $0 }
 
     @Test(arguments: ["gemm_small", "gemm_odd", "gemm_big"])
     func gemmMatchesNumpyInBothLayouts(_ name: String) throws {

@@ -15,6 +15,14 @@ extern "C" {
 /// 1 when the CPU runs AVX2 code and the OS saves the YMM registers, else 0 (always 0 off x86-64).
 int wl_cpu_has_avx2(void);
 
+/// 1 when the CPU has both AVX2 and FMA (the GEMM kernel needs both), else 0 (always 0 off x86-64).
+int wl_cpu_has_avx2_fma(void);
+
+/// Row-major C[m×n] = A[m×k]·op(B), op(B) = B[k×n] or, when b_transposed, the transpose of B[n×k];
+/// C is overwritten. AVX2 + FMA 6×16 register tile over packed panels (gemm_avx2_fma.c); single-threaded
+/// (Evaluation's AVX2GEMM splits rows across threads). Call only when wl_cpu_has_avx2_fma() is 1.
+void wl_sgemm_avx2_fma(long m, long n, long k, const float *a, const float *b, int b_transposed, float *c);
+
 /// Pass 1 of Statistics.scanFinite over n ≥ 8 floats (only the first 8·⌊n/8⌋ are read): per-lane min and
 /// max (lanes start at x[0]; a lane takes a value only when strictly smaller/greater), per-lane Double sums
 /// and per-lane zero counts. When `patterns` is not NULL, also adds 1 to patterns[bits(x) >> 16] for every
