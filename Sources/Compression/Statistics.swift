@@ -139,8 +139,17 @@ public struct Statistics: Sendable, Equatable {
             a3 += dd * d
             a4 += dd * dd
         }
-        var s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum(), s4 = a4.sum()
-        for i in (8 * vectors)..<n {
+        finishScan(base, n: n, from: 8 * vectors, mu: mu, lanes: (a1, a2, a3, a4), lo: lo, hi: hi, zeros: z)
+        return true
+    }
+
+    /// The second pass's scalar tail and the moments from its lane sums, shared by the Swift and the AVX2 scan:
+    /// one copy of this arithmetic is what keeps the two equal bit for bit.
+    private mutating func finishScan(_ base: UnsafePointer<Float>, n: Int, from start: Int, mu: Double,
+                                     lanes: (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>, SIMD8<Double>),
+                                     lo: Float, hi: Float, zeros z: Int) {
+        var s1 = lanes.0.sum(), s2 = lanes.1.sum(), s3 = lanes.2.sum(), s4 = lanes.3.sum()
+        for i in start..<n {
             let d = Double(base[i]) - mu
             let dd = d * d
             s1 += d
@@ -158,7 +167,6 @@ public struct Statistics: Sendable, Equatable {
         min = Double(lo)
         max = Double(hi)
         zeros = z
-        return true
     }
 
     /// `scanFinite` with its two lane loops in AVX2 (`wl_stats_pass1_avx2`, `wl_stats_pass2_avx2`): the lane
@@ -207,24 +215,7 @@ public struct Statistics: Sendable, Equatable {
                 }
             }
         }
-        var s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum(), s4 = a4.sum()
-        for i in (8 * vectors)..<n {
-            let d = Double(base[i]) - mu
-            let dd = d * d
-            s1 += d
-            s2 += dd
-            s3 += dd * d
-            s4 += dd * dd
-        }
-        let count = Double(n)
-        mean = mu + s1 / count
-        m2 = s2 - s1 * s1 / count
-        m3 = s3
-        m4 = s4
-        self.count = n
-        min = Double(lo)
-        max = Double(hi)
-        zeros = z
+        finishScan(base, n: n, from: 8 * vectors, mu: mu, lanes: (a1, a2, a3, a4), lo: lo, hi: hi, zeros: z)
         return true
     }
 
