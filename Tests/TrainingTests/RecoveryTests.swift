@@ -44,6 +44,28 @@ import TaskEval
         #expect(r.bytesCompressed < r.bytesOriginal)
     }
 
+    /// The issue's claim as stated, on the whole of Debian's dataset-fashion-mnist (60,000 training images,
+    /// 10,000 test images; `.ci/run` installs it): 90 % pruning costs more than 30 points, and one epoch of
+    /// masked fine-tuning comes back within 3 points of the dense model (the issue measured 86 → 32 → 87.5 % in torch).
+    static let debianData = "/usr/share/datasets/fashion-mnist"
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: debianData + "/train-images-idx3-ubyte.gz"),
+                   "needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"))
+    func pruningThenOneEpochOfRecoveryOnTheFullDataset() throws {
+        struct R: Decodable { let accuracy_t10k: Double }
+        let reference = try JSONDecoder().decode(R.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("fashion_mlp/reference.json")))).accuracy_t10k
+        let out = NSTemporaryDirectory() + "weightlab-recover-test-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let d = Self.debianData
+        let r = try Recovery.run(Recovery.Request(modelPath: Self.model, planPath: Fixtures.path("fashion_mlp/plan_global90.json"),
+                                                  architecturePath: Self.arch,
+                                                  trainData: TrainingSet(IDXData.load(d, split: "train"), origin: d),
+                                                  evalData: TrainingSet(IDXData.load(d, split: "t10k"), origin: d), output: out,
+                                                  options: TrainingOptions(epochs: 1, batchSize: 32, learningRate: 2e-3, seed: 0)))
+        #expect(abs(r.accuracyOriginal - reference) <= 0.0005 + 1e-9)
+        #expect(r.accuracyOriginal - r.accuracyCompressed > 0.30, "pruning: \(r.accuracyOriginal) → \(r.accuracyCompressed)")
+        #expect(r.accuracyRecovered >= r.accuracyOriginal - 0.03, "recovered \(r.accuracyRecovered) vs dense \(r.accuracyOriginal)")
+    }
+
     @Test func quantizationAwareTrainingRecovers() throws {
         let r = try Self.recover("plan_int3.json")
         #expect(r.quantizationAware && !r.masked)
