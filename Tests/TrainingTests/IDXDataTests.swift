@@ -23,12 +23,11 @@ import TaskEval
         #expect(try EvalData.load(Self.dir + "/t10k-images-idx3-ubyte.gz").samples == 500)
     }
 
+    /// Hostile files live in one temporary directory per test value, removed with it.
+    let scratchDirectory = try! TemporaryDirectory()
+
     func scratch(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let d = NSTemporaryDirectory() + "weightlab-idx-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        let p = d + "/" + name
-        try Data(bytes).write(to: URL(fileURLWithPath: p))
-        return p
+        try scratchDirectory.write(name, bytes)
     }
 
     func expectOneLine(_ path: String, contains: String) {

@@ -15,10 +15,6 @@ struct ApplyCommandTests {
     let stPlan = Fixtures.path("apply/plan_safetensors.json")
     let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
 
-    func leftovers(_ dir: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".weightlab-tmp-") }
-    }
-
     @Test func ggufOutputIsGGUFPysFileByteForByte() throws {
         let dir = try TemporaryDirectory()
         let out = dir.path + "/out.gguf"
@@ -28,7 +24,7 @@ struct ApplyCommandTests {
         let ours = try Data(contentsOf: URL(fileURLWithPath: out))
         let theirs = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("apply/expected.gguf")))
         #expect(ours == theirs, "apply's GGUF differs from the file gguf-py wrote with gguf.quants.quantize")
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 
     @Test func safetensorsFakeQuantHoldsNumpysValues() throws {
@@ -180,7 +176,7 @@ struct ApplyCommandTests {
         #expect(r.status == 1, "stderr: \(r.stderr)")
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("File too large"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 
     /// The input is opened read-only, and only read (strace lists every open).

@@ -31,47 +31,32 @@ struct ApplyInterruptTests {
     func interrupt(with signal: Int32, dir: TemporaryDirectory, extra: [String] = []) throws -> (process: Process, out: String) {
         let (model, plan) = try Self.bigModel(in: dir)
         let out = dir.path + "/out.safetensors"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandRunner.executable)
-        p.arguments = ["apply", model, "--plan", plan, "-o", out, "--quiet"] + extra
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let temporary = AtomicFile.temporaryPath(for: out, pid: p.processIdentifier)
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: temporary) && p.isRunning && Date() < deadline {
-            usleep(1000)
+        let p = try InterruptedCommand.run(["apply", model, "--plan", plan, "-o", out, "--quiet"] + extra, signal: signal) {
+            AtomicFile.temporaryPath(for: out, pid: $0)
         }
-        #expect(FileManager.default.fileExists(atPath: temporary), "the write never started")
-        kill(p.processIdentifier, signal)
-        p.waitUntilExit()
         return (p, out)
-    }
-
-    func leftovers(_ dir: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".weightlab-tmp-") }
     }
 
     @Test(arguments: [SIGINT, SIGTERM])
     func interruptLeavesNothing(signal: Int32) throws {
         let dir = try TemporaryDirectory()
         let (p, out) = try interrupt(with: signal, dir: dir)
-        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == signal,
+        #expect(InterruptedCommand.endedBy(signal, p),
                 "ended by \(p.terminationReason == .exit ? "exit" : "signal") \(p.terminationStatus)")
         #expect(!FileManager.default.fileExists(atPath: out))
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 
     @Test func killLeavesNoOutputAndTheNextWriteClearsItsTemporary() throws {
         let dir = try TemporaryDirectory()
         let (p, out) = try interrupt(with: SIGKILL, dir: dir)
-        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
+        #expect(InterruptedCommand.endedBy(SIGKILL, p))
         #expect(!FileManager.default.fileExists(atPath: out))
-        let stale = try leftovers(dir.path)
+        let stale = try dir.atomicLeftovers()
         #expect(stale.count <= 1)
         // What the next write to `out` does first (AtomicFile.write): the dead process's file goes.
         #expect(AtomicFile.removeStaleTemporaries(for: out).count == stale.count)
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 
     /// compressed-tensors writes two files: a SIGKILL mid-write leaves neither the checkpoint nor its
@@ -79,23 +64,23 @@ struct ApplyInterruptTests {
     @Test func killDuringACompressedTensorsWriteLeavesNoConfig() throws {
         let dir = try TemporaryDirectory()
         let (p, out) = try interrupt(with: SIGKILL, dir: dir, extra: ["--to", "compressed-tensors"])
-        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
+        #expect(InterruptedCommand.endedBy(SIGKILL, p))
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/config.json"))
-        let stale = try leftovers(dir.path)
+        let stale = try dir.atomicLeftovers()
         #expect(stale.count == 1)
         #expect(AtomicFile.removeStaleTemporaries(for: out).count == 1)
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 
     @Test(arguments: [SIGINT, SIGTERM])
     func interruptDuringACompressedTensorsWriteLeavesNothing(signal: Int32) throws {
         let dir = try TemporaryDirectory()
         let (p, out) = try interrupt(with: signal, dir: dir, extra: ["--to", "compressed-tensors"])
-        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == signal)
+        #expect(InterruptedCommand.endedBy(signal, p))
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/config.json"))
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 
     /// A finished compressed-tensors write leaves the checkpoint and config.json and no staging directory.
@@ -106,6 +91,6 @@ struct ApplyInterruptTests {
         let r = try CommandRunner.run(["apply", model, "--plan", plan, "-o", out, "--to", "compressed-tensors", "--quiet", "--no-verify"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: out) && FileManager.default.fileExists(atPath: dir.path + "/config.json"))
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 }

@@ -28,10 +28,6 @@ struct ExportRecoveryCommandTests {
         Dictionary(uniqueKeysWithValues: try ModelFile.open(path).tensors.map { ($0.name, $0) })
     }
 
-    func leftovers(_ dir: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".weightlab-tmp-") }
-    }
-
     @Test func writesEveryFileWithWeightsEqualToApplyAndMasksEqualToNumpys() throws {
         let dir = try TemporaryDirectory()
         let (out, r) = try export(dir, ["--alpha", "0.7"])
@@ -39,7 +35,7 @@ struct ExportRecoveryCommandTests {
         #expect(r.stdout.contains("2 masked, 3 fake-quantized"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted()
                 == ["masks.safetensors", "plan.json", "recover.py", "recovery.json", "weights.safetensors"])
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
 
         // The weights are what `apply --to safetensors` writes (itself verified against the engine and numpy).
         let applied = dir.path + "/applied.safetensors"
@@ -174,7 +170,7 @@ struct ExportRecoveryCommandTests {
         #expect(onFile.status == 2 && onFile.stderr.contains("exists and is not a directory"), "\(onFile.stderr)")
         let alpha = try CommandRunner.run(["export-recovery", model, "--plan", plan, "-o", dir.path + "/x", "--alpha", "2"])
         #expect(alpha.status == 2 && alpha.stderr.split(separator: "\n").count == 1, "\(alpha.stderr)")
-        #expect(try leftovers(dir.path).isEmpty)
+        #expect(try dir.atomicLeftovers().isEmpty)
     }
 
     // MARK: The committed torch run
