@@ -11,7 +11,7 @@ import WeightFormats
 /// values, NaN/±∞, importance weights with zeros and 1e-30).
 @Suite struct KQuantKernelPathTests {
     typealias Block = (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutableRawPointer, Bool) -> Void
-    static let quantizers: [(GGMLType, Block)] = [(.q2_K, GGMLKQuantizer.q2K), (.q4_K, GGMLKQuantizer.q4K), (.q5_K, GGMLKQuantizer.q5K)]
+    static var quantizers: [(GGMLType, Block)] { [(.q2_K, GGMLKQuantizer.q2K), (.q4_K, GGMLKQuantizer.q4K), (.q5_K, GGMLKQuantizer.q5K)] }
 
     /// Blocks of `x` (rows of `rowLength`), with `importance` (one weight per column) when given.
     static func quantize(_ x: [Float], rowLength: Int, importance: [Float]?, type: GGMLType, _ block: Block, kernels: Bool) -> [UInt8] {
