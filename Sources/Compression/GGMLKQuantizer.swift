@@ -1,3 +1,4 @@
+import CKernels
 import WeightFormats
 
 /// ggml's quantizers for the 256-value K-quant super-blocks (Q2_K … Q6_K) and the IQ4 types, one block at
@@ -65,21 +66,52 @@ enum GGMLKQuantizer {
         }
     }
 
+    /// The asymmetric searches (`make_qkx2_quants` / `make_qkx3_quants`) of all `count` sub-blocks of `n`
+    /// values of one super-block, their weights laid out beside them in `w`: with `kernels` and finite values,
+    /// the AVX2 kernel that runs one sub-block per lane (each lane does C's operations in C's order, so the
+    /// results are the portable search's); else the portable search, sub-block by sub-block. A super-block
+    /// with a NaN or ±∞ always takes the portable search.
+    @inline(__always)
+    private static func asymmetricSubBlocks(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, n: Int, count: Int,
+                                            nmax: Int32, _ L: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<Float>,
+                                            mins: UnsafeMutablePointer<Float>, _ Laux: UnsafeMutablePointer<UInt8>,
+                                            rmin: Float, rdelta: Float, nstep: Int, mad: Bool, kernels: Bool) {
+        if kernels && Lanes.allFinite(x) {
+            wl_kquant_asymmetric_avx2(x, w, n, count / 8, nmax, rmin, rdelta, Int32(nstep), mad ? 1 : 0, L, scales, mins)
+            return
+        }
+        for j in 0..<count {
+            scales[j] = Search.asymmetric(n, nmax, x + n * j, w + n * j, L + n * j, &mins[j], Laux,
+                                          rmin: rmin, rdelta: rdelta, nstep: nstep, mad: mad)
+        }
+    }
+
+    /// 256 Floats of stack scratch (the weights of a whole super-block).
+    @inline(__always)
+    private static func withWeights(_ body: (UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { body($0.baseAddress!) }
+    }
+
     // MARK: Q2_K — scales[16] @0, qs[64] @16, d @80, dmin @82
 
     static func q2K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer) {
-        withScratch { bytes, floats in
+        q2K(x, qw, o, kernels: KernelDispatch.avx2)
+    }
+
+    /// `kernels`: whether the sub-block searches may run in the AVX2 kernel (tests compare both paths).
+    static func q2K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, kernels: Bool) {
+        withScratch { bytes, floats in withWeights { weights in
             let L = bytes, Laux = bytes + 256, Ls = bytes + 288, Lm = bytes + 304
-            let weights = floats, mins = floats + 16, scales = floats + 32, sw = floats + 48
+            let mins = floats + 16, scales = floats + 32, sw = floats + 48
             let sc = o.assumingMemoryBound(to: UInt8.self)
             var d: Float, dmin: Float
             if let qw {
                 let sigma2 = sumOfSquares(x, 256) / 256
                 for j in 0..<16 {
-                    sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: weights)
-                    scales[j] = Search.asymmetric(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
-                                                  rmin: -0.9, rdelta: 0.05, nstep: 36, mad: false)
+                    sw[j] = importanceWeights(qw + 16 * j, x + 16 * j, 16, sigma2: sigma2, into: weights + 16 * j)
                 }
+                asymmetricSubBlocks(x, weights, n: 16, count: 16, nmax: 3, L, scales: scales, mins: mins, Laux,
+                                    rmin: -0.9, rdelta: 0.05, nstep: 36, mad: false, kernels: kernels)
                 let dm = Search.positive(16, 15, scales, Ls, sw)
                 let mm = Search.positive(16, 15, mins, Lm, sw)
                 d = storeHalf(dm, o, 80)
@@ -87,10 +119,10 @@ enum GGMLKQuantizer {
                 for j in 0..<16 { sc[j] = Ls[j] | Lm[j] << 4 }
             } else {
                 var maxScale: Float = 0, maxMin: Float = 0
+                for l in 0..<256 { weights[l] = abs(x[l]) }
+                asymmetricSubBlocks(x, weights, n: 16, count: 16, nmax: 3, L, scales: scales, mins: mins, Laux,
+                                    rmin: -0.5, rdelta: 0.1, nstep: 15, mad: true, kernels: kernels)
                 for j in 0..<16 {
-                    for l in 0..<16 { weights[l] = abs(x[16 * j + l]) }
-                    scales[j] = Search.asymmetric(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
-                                                  rmin: -0.5, rdelta: 0.1, nstep: 15, mad: true)
                     if scales[j] > maxScale { maxScale = scales[j] }
                     if mins[j] > maxMin { maxMin = mins[j] }
                 }
@@ -119,7 +151,7 @@ enum GGMLKQuantizer {
                 }
             }
             pack2Bit(L, into: o + 16)
-        }
+        } }
     }
 
     // MARK: Q3_K — hmask[32] @0, qs[64] @32, scales[12] @96, d @108
@@ -203,20 +235,29 @@ enum GGMLKQuantizer {
     // MARK: Q4_K / Q5_K — d @0, dmin @2, scales[12] @4, then Q4_K qs[128] @16; Q5_K qh[32] @16, qs[128] @48
 
     static func q4K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer) {
-        scaleMinK(x, qw, o, nmax: 15, rmin: -1, nstep: 20)
+        scaleMinK(x, qw, o, nmax: 15, rmin: -1, nstep: 20, kernels: KernelDispatch.avx2)
     }
 
     static func q5K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer) {
-        scaleMinK(x, qw, o, nmax: 31, rmin: -0.5, nstep: 15)
+        scaleMinK(x, qw, o, nmax: 31, rmin: -0.5, nstep: 15, kernels: KernelDispatch.avx2)
+    }
+
+    /// Q4_K / Q5_K with the choice of path made by the caller (tests compare the AVX2 and portable paths).
+    static func q4K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, kernels: Bool) {
+        scaleMinK(x, qw, o, nmax: 15, rmin: -1, nstep: 20, kernels: kernels)
+    }
+
+    static func q5K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, kernels: Bool) {
+        scaleMinK(x, qw, o, nmax: 31, rmin: -0.5, nstep: 15, kernels: kernels)
     }
 
     /// Q4_K (`nmax` 15) and Q5_K (31): eight sub-blocks of 32 with 6-bit scales and minima.
     @inline(__always)
     private static func scaleMinK(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer,
-                                  nmax: Int32, rmin: Float, nstep: Int) {
-        withScratch { bytes, floats in
+                                  nmax: Int32, rmin: Float, nstep: Int, kernels: Bool) {
+        withScratch { bytes, floats in withWeights { weights in
             let L = bytes, Laux = bytes + 256, Ls = bytes + 288, Lm = bytes + 304
-            let weights = floats, mins = floats + 32, scales = floats + 40, sw = floats + 48
+            let mins = floats + 32, scales = floats + 40, sw = floats + 48
             let packed = (o + 4).assumingMemoryBound(to: UInt8.self)
             func store(_ j: Int, _ ls: UInt8, _ lm: UInt8) {
                 if j < 4 {
@@ -232,10 +273,10 @@ enum GGMLKQuantizer {
             if let qw {
                 let sigma2 = 2 * sumOfSquares(x, 256) / 256
                 for j in 0..<8 {
-                    sw[j] = importanceWeights(qw + 32 * j, x + 32 * j, 32, sigma2: sigma2, into: weights)
-                    scales[j] = Search.asymmetric(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                                  rmin: -0.9, rdelta: 0.05, nstep: 36, mad: false)
+                    sw[j] = importanceWeights(qw + 32 * j, x + 32 * j, 32, sigma2: sigma2, into: weights + 32 * j)
                 }
+                asymmetricSubBlocks(x, weights, n: 32, count: 8, nmax: nmax, L, scales: scales, mins: mins, Laux,
+                                    rmin: -0.9, rdelta: 0.05, nstep: 36, mad: false, kernels: kernels)
                 let dBlock = Search.positive(8, 63, scales, Ls, sw)
                 let mBlock = Search.positive(8, 63, mins, Lm, sw)
                 for j in 0..<8 {
@@ -249,9 +290,11 @@ enum GGMLKQuantizer {
                 for j in 0..<8 {
                     let xj = x + 32 * j
                     let avX = (sumOfSquares(xj, 32) / 32).squareRoot()
-                    for l in 0..<32 { weights[l] = avX + abs(xj[l]) }
-                    scales[j] = Search.asymmetric(32, nmax, xj, weights, L + 32 * j, &mins[j], Laux,
-                                                  rmin: rmin, rdelta: 0.1, nstep: nstep, mad: false)
+                    for l in 0..<32 { weights[32 * j + l] = avX + abs(xj[l]) }
+                }
+                asymmetricSubBlocks(x, weights, n: 32, count: 8, nmax: nmax, L, scales: scales, mins: mins, Laux,
+                                    rmin: rmin, rdelta: 0.1, nstep: nstep, mad: false, kernels: kernels)
+                for j in 0..<8 {
                     if scales[j] > maxScale { maxScale = scales[j] }
                     if mins[j] > maxMin { maxMin = mins[j] }
                 }
@@ -298,7 +341,7 @@ enum GGMLKQuantizer {
                     }
                 }
             }
-        }
+        } }
     }
 
     // MARK: Q6_K — ql[128] @0, qh[64] @128, scales[16] (int8) @192, d @208

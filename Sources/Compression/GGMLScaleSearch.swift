@@ -126,7 +126,9 @@ enum GGMLScaleSearch {
             sumX += w * x[i]
         }
         if min > 0 { min = 0 }
-        if !(max > min) {
+        // C's degenerate tests (`max == min` in qkx2, `max <= min` in qkx3) agree on every input: min ≤ max
+        // unless a NaN is involved, and then both are false and C searches on (so must we, for its bytes).
+        if max == min {
             for i in 0..<n { L[i] = 0 }
             theMin = -min
             return 0

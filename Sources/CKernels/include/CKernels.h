@@ -55,6 +55,13 @@ void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, lo
                              long group_length, long piece_length, int bits, int symmetric,
                              double sums[4], double *max_error, int64_t *count, int64_t *zeros);
 
+/// make_qkx2_quants / make_qkx3_quants (given weights) of ggml-quants.c for 8·groups sub-blocks of n ≤ 32 values,
+/// sub-block j at x + n·j with weights w + n·j, one sub-block per lane (kquant_search_avx2.c): levels L (n per
+/// sub-block), scales[j] and the_mins[j] (−min ≥ 0) exactly as C returns them. For finite x only (C's degenerate
+/// tests `max == min` and `max <= min` agree there); groups is 1 (Q4_K, Q5_K) or 2 (Q2_K).
+void wl_kquant_asymmetric_avx2(const float *x, const float *w, long n, long groups, int nmax, float rmin,
+                               float rdelta, int nstep, int mad, uint8_t *L, float *scales, float *the_mins);
+
 #ifdef __cplusplus
 }
 #endif
