@@ -13,8 +13,8 @@ WL_AVX2 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, fl
     long k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
-        t = _mm256_blendv_ps(t, av, _mm256_cmp_ps(t, av, _CMP_LT_OQ));
-        t = _mm256_blendv_ps(t, bv, _mm256_cmp_ps(t, bv, _CMP_GT_OQ));
+        t = _mm256_max_ps(av, t);              // t < a ? a : t (maxps returns t, the second operand, on NaN)
+        t = _mm256_min_ps(bv, t);              // t > b ? b : t
         _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
     }
     for (; k < n; k++) {
@@ -30,8 +30,8 @@ WL_AVX2 void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi
     __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
     for (long k = 0; k + 8 <= n; k += 8) {
         __m256 v = _mm256_loadu_ps(x + k);
-        l = _mm256_blendv_ps(l, v, _mm256_cmp_ps(v, l, _CMP_LT_OQ));
-        h = _mm256_blendv_ps(h, v, _mm256_cmp_ps(v, h, _CMP_GT_OQ));
+        l = _mm256_min_ps(v, l);               // v < l ? v : l, exactly (minps returns l on NaN or equal)
+        h = _mm256_max_ps(v, h);               // v > h ? v : h
     }
     _mm256_storeu_ps(lo, l);
     _mm256_storeu_ps(hi, h);
@@ -46,7 +46,7 @@ WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, do
     int64_t zc = 0;
     float maxErr = 0;
     long a = 0;
-    float lanes[4][8] __attribute__((aligned(32)));
+    __m256d acc = _mm256_setzero_pd();          // (Σw², Σe², Σwh, Σh²) over the blocks of 64
     while (a + 64 <= n) {
         __m256 aww = _mm256_setzero_ps(), aee = aww, awh = aww, ahh = aww;
         for (long i = a; i < a + 64; i += 8) {
@@ -57,17 +57,24 @@ WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, do
             awh = _mm256_add_ps(awh, _mm256_mul_ps(wf, hf));
             ahh = _mm256_add_ps(ahh, _mm256_mul_ps(hf, hf));
             __m256 ae = _mm256_and_ps(e, absMask);
-            vmax = _mm256_blendv_ps(vmax, ae, _mm256_cmp_ps(ae, vmax, _CMP_GT_OQ));
+            vmax = _mm256_max_ps(ae, vmax);    // ae > vmax ? ae : vmax
             vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
         }
-        _mm256_store_ps(lanes[0], aww);
-        _mm256_store_ps(lanes[1], aee);
-        _mm256_store_ps(lanes[2], awh);
-        _mm256_store_ps(lanes[3], ahh);
-        for (int l = 0; l < 8; l++) {
-            sww += (double)lanes[0][l]; see += (double)lanes[1][l];
-            swh += (double)lanes[2][l]; shh += (double)lanes[3][l];
-        }
+        // The lane sums added to Double in lane order, the four sums side by side in one vector (each
+        // Double lane its own chain, the same additions as one scalar chain per sum): transpose the four
+        // 8-lane Float sums into eight (Σw², Σe², Σwh, Σh²) quadruples, lane 0 first.
+        __m256 t0 = _mm256_unpacklo_ps(aww, aee), t1 = _mm256_unpacklo_ps(awh, ahh);
+        __m256 t2 = _mm256_unpackhi_ps(aww, aee), t3 = _mm256_unpackhi_ps(awh, ahh);
+        __m256 c0 = _mm256_shuffle_ps(t0, t1, 0x44), c1 = _mm256_shuffle_ps(t0, t1, 0xEE);   // lanes 0, 1 | 4, 5
+        __m256 c2 = _mm256_shuffle_ps(t2, t3, 0x44), c3 = _mm256_shuffle_ps(t2, t3, 0xEE);   // lanes 2, 3 | 6, 7
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c0)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c1)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c2)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c3)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c0, 1)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c1, 1)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c2, 1)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c3, 1)));
         a += 64;
         if ((a & 0xFFFF) == 0) {
             int32_t zl[8];
@@ -75,6 +82,11 @@ WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, do
             for (int l = 0; l < 8; l++) zc += zl[l];
             vzero = _mm256_setzero_si256();
         }
+    }
+    {
+        double q[4];
+        _mm256_storeu_pd(q, acc);
+        sww = q[0]; see = q[1]; swh = q[2]; shh = q[3];
     }
     for (; a < n; a++) {
         double wd = (double)w[a], hd = (double)h[a];
@@ -113,8 +125,8 @@ WL_AVX2 static inline void fake_quantize(const float *x, float *o, long n, float
     long k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
-        t = _mm256_blendv_ps(t, av, _mm256_cmp_ps(t, av, _CMP_LT_OQ));
-        t = _mm256_blendv_ps(t, bv, _mm256_cmp_ps(t, bv, _CMP_GT_OQ));
+        t = _mm256_max_ps(av, t);              // t < a ? a : t (maxps returns t, the second operand, on NaN)
+        t = _mm256_min_ps(bv, t);              // t > b ? b : t
         _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
     }
     for (; k < n; k++) {
@@ -132,71 +144,130 @@ static inline float round_half_even(float x) {
     return r - 0x1.8p23f;
 }
 
+/// Running totals of the fused integer kernels: the merged ErrorMetrics of the pieces so far, in order.
+struct wl_totals { double t0, t1, t2, t3, tmax; int64_t count, zeros; };
+
+/// One group of n values at x: its min/max grid, then each piece of at most piece_length values quantized
+/// into o and, when original is not NULL, measured against it and merged into t (the portable path's order).
+WL_AVX2 static inline void minmax_group(const float *x, const float *original, float *o, long n, long piece_length,
+                                        int bits, int symmetric, struct wl_totals *t) {
+    // ClippingSearch.minMax: KernelSIMD.minMax's lanes, lane order, then the tail; (0, 0) when lo > hi.
+    float ll[8], hl[8];
+    wl_min_max_lanes_avx2(x, n, ll, hl);
+    float lo = ll[0], hi = hl[0];
+    for (int l = 1; l < 8; l++) { lo = ll[l] < lo ? ll[l] : lo; hi = hl[l] >= hi ? hl[l] : hi; }
+    for (long k = n & ~7L; k < n; k++) {
+        float v = x[k];
+        lo = v < lo ? v : lo;            // Swift.min(lo, v)
+        hi = v >= hi ? v : hi;           // Swift.max(hi, v)
+    }
+    if (lo > hi) { lo = 0; hi = 0; }
+    // IntegerGrid.symmetric / .asymmetric, in Float32.
+    float scale, a, b;
+    if (symmetric) {
+        float qmax = (float)((1 << (bits - 1)) - 1);
+        float nlo = -lo;
+        float c = hi >= nlo ? hi : nlo;  // Swift.max(-lo, hi)
+        scale = c / qmax;
+        a = (-qmax - 1) - 0.0f;
+        b = qmax - 0.0f;
+    } else {
+        float l0 = 0 < lo ? 0 : lo;      // Swift.min(lo, 0)
+        float h0 = 0 >= hi ? 0 : hi;     // Swift.max(hi, 0)
+        float levels = (float)((1 << bits) - 1);
+        scale = (h0 - l0) / levels;
+        float zero = scale == 0 ? 0 : round_half_even(-l0 / scale);
+        a = 0 - zero;
+        b = levels - zero;
+    }
+    // KernelWork.pieces: the segment in pieces of at most piece_length, each quantized then measured.
+    for (long p = 0; p < n; p += piece_length) {
+        const long m = (p + piece_length < n ? piece_length : n - p);
+        if (scale == 0) {
+            for (long k = 0; k < m; k++) o[p + k] = 0;
+        } else {
+            fake_quantize(x + p, o + p, m, scale, a, b);
+        }
+        if (original) {
+            double s[4];
+            float me;
+            int64_t z;
+            error_sums(original + p, o + p, m, s, &me, &z);
+            // ErrorMetrics(original:reconstructed:) starts from 0; the parts are then merged in order.
+            t->t0 += 0.0 + s[0]; t->t1 += 0.0 + s[1]; t->t2 += 0.0 + s[2]; t->t3 += 0.0 + s[3];
+            double med = (double)me;
+            t->tmax = med >= t->tmax ? med : t->tmax;
+            t->count += m;
+            t->zeros += z;
+        }
+    }
+}
+
+static void store_totals(const struct wl_totals *t, double sums[4], double *max_error, int64_t *count, int64_t *zeros) {
+    sums[0] = t->t0; sums[1] = t->t1; sums[2] = t->t2; sums[3] = t->t3;
+    *max_error = t->tmax;
+    *count = t->count;
+    *zeros = t->zeros;
+}
+
 WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
                                      long group_length, long piece_length, int bits, int symmetric,
                                      double sums[4], double *max_error, int64_t *count, int64_t *zeros) {
-    double t0 = 0, t1 = 0, t2 = 0, t3 = 0, tmax = 0;
-    int64_t tcount = 0, tzeros = 0;
+    struct wl_totals t = {0, 0, 0, 0, 0, 0, 0};
     for (long r = 0; r < runs; r++) {
         for (long j = 0; j < run_length; j += group_length) {
             const long start = r * run_length + j;
             const long n = (j + group_length < run_length ? group_length : run_length - j);
-            // ClippingSearch.minMax: KernelSIMD.minMax's lanes, lane order, then the tail; (0, 0) when lo > hi.
-            float ll[8], hl[8];
-            wl_min_max_lanes_avx2(x + start, n, ll, hl);
-            float lo = ll[0], hi = hl[0];
-            for (int l = 1; l < 8; l++) { lo = ll[l] < lo ? ll[l] : lo; hi = hl[l] >= hi ? hl[l] : hi; }
-            for (long k = n & ~7L; k < n; k++) {
-                float v = x[start + k];
-                lo = v < lo ? v : lo;            // Swift.min(lo, v)
-                hi = v >= hi ? v : hi;           // Swift.max(hi, v)
-            }
-            if (lo > hi) { lo = 0; hi = 0; }
-            // IntegerGrid.symmetric / .asymmetric, in Float32.
-            float scale, a, b;
-            if (symmetric) {
-                float qmax = (float)((1 << (bits - 1)) - 1);
-                float nlo = -lo;
-                float c = hi >= nlo ? hi : nlo;  // Swift.max(-lo, hi)
-                scale = c / qmax;
-                a = (-qmax - 1) - 0.0f;
-                b = qmax - 0.0f;
-            } else {
-                float l0 = 0 < lo ? 0 : lo;      // Swift.min(lo, 0)
-                float h0 = 0 >= hi ? 0 : hi;       // Swift.max(hi, 0)
-                float levels = (float)((1 << bits) - 1);
-                scale = (h0 - l0) / levels;
-                float zero = scale == 0 ? 0 : round_half_even(-l0 / scale);
-                a = 0 - zero;
-                b = levels - zero;
-            }
-            // KernelWork.pieces: the segment in pieces of at most piece_length, each quantized then measured.
-            for (long p = 0; p < n; p += piece_length) {
-                const long m = (p + piece_length < n ? piece_length : n - p);
-                if (scale == 0) {
-                    for (long k = 0; k < m; k++) o[start + p + k] = 0;
-                } else {
-                    fake_quantize(x + start + p, o + start + p, m, scale, a, b);
-                }
-                if (original) {
-                    double s[4];
-                    float me;
-                    int64_t z;
-                    error_sums(original + start + p, o + start + p, m, s, &me, &z);
-                    // ErrorMetrics(original:reconstructed:) starts from 0; the parts are then merged in order.
-                    t0 += 0.0 + s[0]; t1 += 0.0 + s[1]; t2 += 0.0 + s[2]; t3 += 0.0 + s[3];
-                    double med = (double)me;
-                    tmax = med >= tmax ? med : tmax;
-                    tcount += m;
-                    tzeros += z;
-                }
-            }
+            minmax_group(x + start, original ? original + start : 0, o + start, n, piece_length, bits, symmetric, &t);
         }
     }
-    sums[0] = t0; sums[1] = t1; sums[2] = t2; sums[3] = t3;
-    *max_error = tmax;
-    *count = tcount;
-    *zeros = tzeros;
+    store_totals(&t, sums, max_error, count, zeros);
+}
+
+/// BF16 → Float32 (the high half of the bit pattern) of n values, 8 at a time; returns the exact zeros (±0).
+WL_AVX2 static inline int64_t decode_bf16(const uint16_t *x, float *out, long n) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256i vz = _mm256_setzero_si256();
+    long k = 0;
+    int64_t z = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + k))), 16);
+        __m256 v = _mm256_castsi256_ps(w);
+        _mm256_storeu_ps(out + k, v);
+        vz = _mm256_sub_epi32(vz, _mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_EQ_OQ)));
+    }
+    int32_t zl[8];
+    _mm256_storeu_si256((__m256i *)zl, vz);
+    for (int l = 0; l < 8; l++) z += zl[l];
+    for (; k < n; k++) {
+        uint32_t bits = (uint32_t)x[k] << 16;
+        float v;
+        __builtin_memcpy(&v, &bits, 4);
+        out[k] = v;
+        z += v == 0 ? 1 : 0;
+    }
+    return z;
+}
+
+WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,
+                                          long group_length, long piece_length, int bits, int symmetric,
+                                          double sums[4], double *max_error, int64_t *count, int64_t *zeros,
+                                          int64_t *source_zeros) {
+    struct wl_totals t = {0, 0, 0, 0, 0, 0, 0};
+    const long g = group_length < run_length ? group_length : run_length;
+    float *values = work, *o = work + g;
+    int64_t sz = 0;
+    for (long r = 0; r < runs; r++) {
+        for (long j = 0; j < run_length; j += group_length) {
+            const long start = r * run_length + j;
+            const long n = (j + group_length < run_length ? group_length : run_length - j);
+            // Counted per group: each group's zero count is below 2^31, the total in 64 bits.
+            sz += decode_bf16(x + start, values, n);
+            minmax_group(values, values, o, n, piece_length, bits, symmetric, &t);
+        }
+    }
+    store_totals(&t, sums, max_error, count, zeros);
+    *source_zeros = sz;
 }
 
 #else
@@ -212,5 +283,12 @@ void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, lo
                              double sums[4], double *max_error, int64_t *count, int64_t *zeros) {
     (void)x; (void)original; (void)o; (void)runs; (void)run_length; (void)group_length; (void)piece_length;
     (void)bits; (void)symmetric; (void)sums; (void)max_error; (void)count; (void)zeros;
+}
+void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,
+                                  long group_length, long piece_length, int bits, int symmetric,
+                                  double sums[4], double *max_error, int64_t *count, int64_t *zeros,
+                                  int64_t *source_zeros) {
+    (void)x; (void)work; (void)runs; (void)run_length; (void)group_length; (void)piece_length;
+    (void)bits; (void)symmetric; (void)sums; (void)max_error; (void)count; (void)zeros; (void)source_zeros;
 }
 #endif

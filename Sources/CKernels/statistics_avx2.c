@@ -14,8 +14,8 @@ WL_AVX2 void wl_stats_pass1_avx2(const float *x, long n, float lo[8], float hi[8
     __m256i z = _mm256_setzero_si256();
     for (long k = 0; k < vectors; k++) {
         __m256 v = _mm256_loadu_ps(x + 8 * k);
-        l = _mm256_blendv_ps(l, v, _mm256_cmp_ps(v, l, _CMP_LT_OQ));
-        h = _mm256_blendv_ps(h, v, _mm256_cmp_ps(v, h, _CMP_GT_OQ));
+        l = _mm256_min_ps(v, l);   // v < l ? v : l, exactly (minps returns its second operand on NaN or equal)
+        h = _mm256_max_ps(v, h);   // v > h ? v : h
         s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
         s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
         z = _mm256_sub_epi32(z, _mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_EQ_OQ)));

@@ -136,6 +136,38 @@ public struct IntegerQuantizer: Hashable, Sendable {
         }
     }
 
+    /// `fakeQuantize` of little-endian BF16 values measured against themselves (no pruning), from their stored
+    /// 2-byte patterns, without the reconstruction: one AVX2 call decodes each group into a small buffer while
+    /// it is in cache (`wl_int_minmax_runs_bf16_avx2`), so a piece is read once as bytes instead of being
+    /// decoded to Float, read back and written out again. Returns the metrics `fakeQuantize(_:…measuringAgainst:)`
+    /// gives (the same kernel arithmetic) and the values' exact zeros, or nil where that path does not apply:
+    /// no AVX2, grids not from min/max, or one grid for the whole tensor.
+    func measureBFloat16(_ raw: UnsafeRawBufferPointer, shape: [Int]) -> (metrics: ErrorMetrics, zeros: Int)? {
+        let layout = TensorLayout(shape: shape)
+        guard KernelDispatch.avx2, clip == .minmax, let runs = Self.runs(layout, granularity),
+              raw.count == 2 * layout.count, let base = raw.baseAddress else { return nil }
+        let work = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * Swift.min(runs.group, runs.length))
+        defer { work.deallocate() }
+        var sums = (0.0, 0.0, 0.0, 0.0)
+        var maxError = 0.0
+        var count: Int64 = 0, zeros: Int64 = 0, sourceZeros: Int64 = 0
+        withUnsafeMutableBytes(of: &sums) { s in
+            wl_int_minmax_runs_bf16_avx2(base.assumingMemoryBound(to: UInt16.self), work.baseAddress!, runs.count, runs.length,
+                                         runs.group, KernelWork.pieceSize, Int32(bits), symmetric ? 1 : 0,
+                                         s.baseAddress!.assumingMemoryBound(to: Double.self), &maxError, &count, &zeros,
+                                         &sourceZeros)
+        }
+        var m = ErrorMetrics()
+        m.count = Int(count)
+        m.sumSquares = sums.0
+        m.sumSquaredError = sums.1
+        m.sumProducts = sums.2
+        m.sumSquaresReconstructed = sums.3
+        m.maxAbsError = maxError
+        m.zeros = Int(zeros)
+        return (m, Int(sourceZeros))
+    }
+
     /// `fakeQuantize` for min/max grids in one AVX2 call (`wl_int_minmax_runs_avx2`): the same grids, pieces
     /// and sums in the same order as the portable path, without its per-group calls and arrays. Single-threaded:
     /// the engine already runs row pieces on every core.

@@ -119,6 +119,26 @@ public enum LayerEvaluator {
         return evaluation
     }
 
+    /// `evaluate` of `settings` on values stored as little-endian BF16 (`raw`: their 2-byte patterns, row-major
+    /// `shape`), without a reconstruction: the same numbers, from one fused kernel that decodes as it goes
+    /// (`IntegerQuantizer.measureBFloat16`). Nil when that kernel does not apply (pruning, a codec other than
+    /// min/max integers in rows or groups, no AVX2): then decode and call `evaluate`.
+    /// Whether `evaluateStoredBFloat16` answers `settings` on `tensor`'s stored bytes: unpruned min/max
+    /// integers in rows or groups, on little-endian row-major BF16, with the AVX2 kernels.
+    public static func readsStoredBFloat16(_ settings: LayerSettings, tensor: Tensor) -> Bool {
+        guard KernelDispatch.avx2, settings.prune == .none, let codec = IntCodec(settings.quantize),
+              codec.clip == .minmax, codec.granularity != .tensor else { return false }
+        return tensor.dtype == .bfloat16 && tensor.byteOrder == .little && ByteOrder.host == .little && !tensor.fortranOrder
+    }
+
+    public static func evaluateStoredBFloat16(_ settings: LayerSettings, shape: [Int], raw: UnsafeRawBufferPointer) throws -> LayerEvaluation? {
+        guard settings.prune == .none, let codec = IntCodec(settings.quantize) else { return nil }
+        try validate(settings, shape: shape)
+        guard let (metrics, zeros) = codec.quantizer.measureBFloat16(raw, shape: shape) else { return nil }
+        let size = SizeModel.size(settings, shape: shape, originalDType: .bfloat16, zerosAfterPruning: zeros, prunedRows: 0)
+        return LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(), zerosAfterPruning: zeros, clustering: nil)
+    }
+
     /// Importance weights are one per column (as many as the last dimension), or for a 3-D tensor of
     /// experts one set per expert (`ExpertImportance`).
     static func validate(importance: UnsafeBufferPointer<Float>?, shape: [Int]) throws {

@@ -62,6 +62,15 @@ void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, lo
 void wl_kquant_asymmetric_avx2(const float *x, const float *w, long n, long groups, int nmax, float rmin,
                                float rdelta, int nstep, int mad, uint8_t *L, float *scales, float *the_mins);
 
+/// wl_int_minmax_runs_avx2 on little-endian BF16 values, measured against themselves (no pruning), without
+/// writing the reconstruction: each group is decoded into `work` (room for 2·min(group_length, run_length)
+/// floats: the group's values and its reconstruction) while it is in cache, so a piece is read once as 2-byte
+/// patterns. Also counts the values' exact zeros (±0) into source_zeros. Sums equal the Float32 kernel's.
+void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,
+                                  long group_length, long piece_length, int bits, int symmetric,
+                                  double sums[4], double *max_error, int64_t *count, int64_t *zeros,
+                                  int64_t *source_zeros);
+
 #ifdef __cplusplus
 }
 #endif

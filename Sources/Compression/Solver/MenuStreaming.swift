@@ -41,23 +41,40 @@ extension Engine {
             var evaluations: [LayerEvaluation]
             var diagnostics: LayerDiagnostics.Part
         }
-        @Sendable func piece<R>(_ p: Int, _ body: (_ shape: [Int], _ values: UnsafeBufferPointer<Float>, _ output: UnsafeMutableBufferPointer<Float>) throws -> R) throws -> R {
+        // Options the fused BF16 kernel answers from the stored bytes (each reads the piece's 2-byte patterns
+        // once, writing no reconstruction); the others run on the decoded values.
+        let stored = options.map { weights == nil && LayerEvaluator.readsStoredBFloat16($0, tensor: tensor) }
+        let keepRaw = stored.contains(true)
+        @Sendable func piece<R>(_ p: Int, _ body: (_ shape: [Int], _ values: UnsafeBufferPointer<Float>, _ raw: UnsafeRawBufferPointer?,
+                                                   _ output: UnsafeMutableBufferPointer<Float>) throws -> R) throws -> R {
             let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
             let count = (r1 - r0) * rowElements
             // Reused buffers: fresh multi-megabyte allocations cost page faults and zeroing on every piece.
             let input = buffers.take(count), output = buffers.take(count)
             defer { buffers.give(input); buffers.give(output) }
             let values = UnsafeMutableBufferPointer(rebasing: input[0..<count])
-            try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
-            return try body([r1 - r0] + tensor.shape.dropFirst(), UnsafeBufferPointer(values), output)
+            let shape = [r1 - r0] + tensor.shape.dropFirst()
+            guard keepRaw else {
+                try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
+                return try body(shape, UnsafeBufferPointer(values), nil, output)
+            }
+            let rawBuffer = buffers.take((count + 1) / 2)
+            defer { buffers.give(rawBuffer) }
+            let raw = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(rawBuffer)[0..<(2 * count)])
+            try tensor.data.read(at: UInt64(2 * r0 * rowElements), into: raw)
+            try ElementDecoder.decode(UnsafeRawBufferPointer(raw), dtype: tensor.dtype, byteOrder: tensor.byteOrder, count: count,
+                                      into: values, path: tensor.data.path)
+            return try body(shape, UnsafeBufferPointer(values), UnsafeRawBufferPointer(raw), output)
         }
         let slots = ResultSlots<Piece>(count: pieces)
         DispatchQueue.concurrentPerform(iterations: pieces) { p in
             if token.isCancelled { slots.fail(CancellationError()); return }
             do {
-                slots.set(p, try piece(p) { shape, v, output in
-                    let evaluations = try options.map { s in
-                        try Self.withOptional(weights) { w in
+                slots.set(p, try piece(p) { shape, v, raw, output in
+                    let evaluations = try options.indices.map { k in
+                        let s = options[k]
+                        if stored[k], let raw, let e = try LayerEvaluator.evaluateStoredBFloat16(s, shape: shape, raw: raw) { return e }
+                        return try Self.withOptional(weights) { w in
                             try LayerEvaluator.evaluate(s, shape: shape, values: v, originalDType: tensor.dtype,
                                                         reconstruction: output, importance: w, cancelled: { token.isCancelled })
                         }
@@ -78,7 +95,7 @@ extension Engine {
             let counted = ResultSlots<Int>(count: pieces)
             DispatchQueue.concurrentPerform(iterations: pieces) { p in
                 do {
-                    counted.set(p, try piece(p) { _, v, _ in LayerDiagnostics.outliers(v, beyond: statistics) })
+                    counted.set(p, try piece(p) { _, v, _, _ in LayerDiagnostics.outliers(v, beyond: statistics) })
                 } catch {
                     counted.fail(error)
                 }
