@@ -25,7 +25,7 @@ let package = Package(
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw", pkgConfig: "ncursesw",
                        providers: [.apt(["libncursesw5-dev"])]),
         .target(name: "WeightFormats",
-                dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+                dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation"), "CKernels"]),
         // AVX2 kernels for Compression's hot loops, each function compiled with a target attribute and called
         // only after a run-time CPU check, so the binary stays portable to baseline x86-64 (and other CPUs).
         // Optimised in debug builds too: Evaluation's GEMM runs here, and the training tests run real epochs on it.
