@@ -25,8 +25,8 @@ let package = Package(
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw", pkgConfig: "ncursesw",
                        providers: [.apt(["libncursesw5-dev"])]),
         .target(name: "WeightFormats",
-                dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        // AVX2 kernels for Compression's hot loops, each function compiled with a target attribute and called
+                dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation"), "CKernels"]),
+        // AVX2 kernels for the hot loops of Compression, Evaluation and WeightFormats' decoders, each function compiled with a target attribute and called
         // only after a run-time CPU check, so the binary stays portable to baseline x86-64 (and other CPUs).
         // Optimised in debug builds too: Evaluation's GEMM runs here, and the training tests run real epochs on it.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),

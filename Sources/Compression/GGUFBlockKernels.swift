@@ -1,3 +1,6 @@
+import CKernels
+import WeightFormats
+
 /// Fast Q8_0 and Q4_0 block quantizers over raw pointers, byte-identical to the reference ones in
 /// `GGUFBlockQuantizer` (`q8_0Reference`, `q4_0Reference`), which take over for the rare blocks the fast path
 /// does not cover (a NaN or an infinity, or a largest magnitude so small that `1/d` loses precision).
@@ -41,8 +44,33 @@ extension GGUFBlockQuantizer {
         return UInt16(truncatingIfNeeded: (v.bitPattern >> 16) & 0x8000) | UInt16(truncatingIfNeeded: h)
     }
 
+    /// Whether `q8_0Blocks`/`q4_0Blocks` run the AVX2 + F16C kernels of gguf_blocks_avx2.c (the same bytes;
+    /// `WEIGHTLAB_KERNELS=portable` forces the Swift loops below).
+    static let vectorBlocks = KernelDispatch.avx2 && DecodeKernels.cpuHasAVX2F16C
+
+    /// Runs `kernel` (a C kernel that stops at the first block its fast path does not cover) over `count`
+    /// blocks, handing each such block to `reference`.
+    @inline(__always)
+    private static func withKernel(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer, count: Int, typeSize: Int,
+                                   _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<UInt8>, Int) -> Int,
+                                   reference: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void) {
+        var b = 0
+        while b < count {
+            b += kernel(x + b * 32, (o + b * typeSize).assumingMemoryBound(to: UInt8.self), count - b)
+            if b < count {
+                reference(x + b * 32, o + b * typeSize)
+                b += 1
+            }
+        }
+    }
+
     /// Q8_0 blocks: `count` blocks of 32 values from `x` into `count` × 34 bytes at `o`.
-    static func q8_0Blocks(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer, count: Int) {
+    static func q8_0Blocks(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer, count: Int, vector: Bool = vectorBlocks) {
+        if vector {
+            return withKernel(x, o, count: count, typeSize: 34, { wl_q8_0_blocks_avx2($0, $1, $2) }) { xb, ob in
+                q8_0Reference(UnsafeBufferPointer(start: xb, count: 32), UnsafeMutableRawBufferPointer(start: ob, count: 34))
+            }
+        }
         for b in 0..<count {
             let xb = x + b * 32, ob = o + b * 34
             guard let bits = fastAbsMaxBits(xb) else {
@@ -64,7 +92,12 @@ extension GGUFBlockQuantizer {
     }
 
     /// Q4_0 blocks: `count` blocks of 32 values from `x` into `count` × 18 bytes at `o`.
-    static func q4_0Blocks(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer, count: Int) {
+    static func q4_0Blocks(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer, count: Int, vector: Bool = vectorBlocks) {
+        if vector {
+            return withKernel(x, o, count: count, typeSize: 18, { wl_q4_0_blocks_avx2($0, $1, $2) }) { xb, ob in
+                q4_0Reference(UnsafeBufferPointer(start: xb, count: 32), UnsafeMutableRawBufferPointer(start: ob, count: 18))
+            }
+        }
         for b in 0..<count {
             let xb = x + b * 32, ob = o + b * 18
             guard let bits = fastAbsMaxBits(xb) else {

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Decodes stored elements into Float. Plain types are converted element by element (loops the optimiser
 /// vectorises); ggml block types go to `GGMLDequantizer`.
 public enum ElementDecoder {
@@ -15,6 +17,10 @@ public enum ElementDecoder {
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(4 * count)]))
             }
         case .float16:
+            if !swap && DecodeKernels.enabled, count > 0 {
+                wl_f16_to_f32_avx2(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), o, count)
+                return
+            }
             // A table of all 65536 values: baseline x86-64 has no F16C, and the runtime's software
             // conversion per element is the slowest step of reading an F16 model.
             Float16Table.values.withUnsafeBufferPointer { t in

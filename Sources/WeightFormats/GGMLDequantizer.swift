@@ -1,3 +1,5 @@
+import CKernels
+
 /// Dequantizes ggml block types to Float, bit-exact with gguf-py's `gguf.quants.dequantize` (0.19.0): every
 /// block type gguf-py can dequantize (legacy, K-quant, IQ, TQ and FP4 types). Q8_1, Q8_K and Q1_0 are listed
 /// but not decoded: gguf-py has no reference for them.
@@ -36,6 +38,8 @@ public enum GGMLDequantizer {
         let src = raw.baseAddress!
         let dst = out.baseAddress!
         switch type.id {
+        case GGMLType.q8_0.id where DecodeKernels.enabled: wl_q8_0_decode_avx2(src.assumingMemoryBound(to: UInt8.self), dst, blocks)
+        case GGMLType.q4_0.id where DecodeKernels.enabled: wl_q4_0_decode_avx2(src.assumingMemoryBound(to: UInt8.self), dst, blocks)
         case GGMLType.q8_0.id: forEachBlock(blocks, 34, 32, src, dst, LegacyBlocks.q8_0)
         case GGMLType.q4_0.id: forEachBlock(blocks, 18, 32, src, dst, LegacyBlocks.q4_0)
         case GGMLType.q4_1.id: forEachBlock(blocks, 20, 32, src, dst, LegacyBlocks.q4_1)

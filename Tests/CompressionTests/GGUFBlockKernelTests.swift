@@ -59,3 +59,26 @@ struct GGUFBlockKernelTests {
         #expect(wrong.isEmpty, "first: \(wrong.prefix(5))")
     }
 }
+
+/// The AVX2 + F16C Q8_0/Q4_0 block kernels (gguf_blocks_avx2.c) against the Swift vector loops, on the same
+/// blocks as above (NaN, infinities, tiny blocks go to the reference path from either).
+struct GGUFBlockAVX2Tests {
+    @Test(.enabled(if: GGUFBlockQuantizer.vectorBlocks), arguments: [GGMLType.q8_0, GGMLType.q4_0])
+    func kernelMatchesSwiftLoops(type: GGMLType) {
+        let x = GGUFBlockKernelTests.blocks()
+        let blocks = x.count / 32
+        var c = [UInt8](repeating: 0, count: blocks * type.typeSize), swift = c
+        x.withUnsafeBufferPointer { xs in
+            for (out, vector) in [(0, true), (1, false)] {
+                var bytes = [UInt8](repeating: 0xAA, count: blocks * type.typeSize)
+                bytes.withUnsafeMutableBytes { o in
+                    if type == .q8_0 { GGUFBlockQuantizer.q8_0Blocks(xs.baseAddress!, o.baseAddress!, count: blocks, vector: vector) }
+                    else { GGUFBlockQuantizer.q4_0Blocks(xs.baseAddress!, o.baseAddress!, count: blocks, vector: vector) }
+                }
+                if out == 0 { c = bytes } else { swift = bytes }
+            }
+        }
+        let firstDifference = zip(c, swift).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(firstDifference == nil, "\(type.name): first different byte \(firstDifference ?? -1)")
+    }
+}

@@ -71,6 +71,24 @@ void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, lon
                                   double sums[4], double *max_error, int64_t *count, int64_t *zeros,
                                   int64_t *source_zeros);
 
+// gguf_blocks_avx2.c: `weightlab apply` GGUF -> GGUF (AVX2 + F16C; call only when wl_cpu_has_avx2_f16c() is 1).
+
+/// 1 when the CPU has AVX2 and F16C (and the OS saves the YMM registers), else 0 (always 0 off x86-64).
+int wl_cpu_has_avx2_f16c(void);
+
+/// o[i] = the float16 x[i] widened to float32 (exact; a signalling NaN comes out quiet, as Float(Float16) does).
+void wl_f16_to_f32_avx2(const uint16_t *x, float *o, long n);
+
+/// GGUFBlockQuantizer.q8_0Blocks / q4_0Blocks: `count` blocks of 32 floats from x into 34- / 18-byte blocks at
+/// o, stopping at the first block the fast path does not cover (a NaN or infinity, or a largest magnitude
+/// below 2^-100 other than 0); returns the number of blocks written (count when all were).
+long wl_q8_0_blocks_avx2(const float *x, uint8_t *o, long count);
+long wl_q4_0_blocks_avx2(const float *x, uint8_t *o, long count);
+
+/// The Q8_0 (x = q·d) and Q4_0 (x = d·(q − 8)) decoders of `blocks` blocks from b into o (32 floats each).
+void wl_q8_0_decode_avx2(const uint8_t *b, float *o, long blocks);
+void wl_q4_0_decode_avx2(const uint8_t *b, float *o, long blocks);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,6 +40,11 @@ public final class ApplyJob: @unchecked Sendable {
     /// The engine's evaluation of each tensor, filled by `verify` (the numbers `report` prints).
     private(set) var evaluations: [LayerEvaluation?]
     private(set) var verifiedValues = 0
+    /// For tensors written by `writePieces(…checkedAs:)` while verifying: the stored dtype and each piece's
+    /// digest of the engine's reconstruction and evaluation, so `verify` decodes only the output.
+    private var checks: [Int: (storedAs: DType, pieces: [PieceCheck])] = [:]
+    /// The tensors whose write pass kept their checks (in index order).
+    var checkedTensors: [Int] { lock.withLock { checks.keys.sorted() } }
 
     init(model: Model, settings: [LayerSettings], output: String, overwrite: Bool, verifies: Bool, planText: String,
          engine: Engine, cancel: CancellationToken, progress: @escaping @Sendable (ApplyProgress) -> Void) {
@@ -103,19 +108,26 @@ public final class ApplyJob: @unchecked Sendable {
     }
 
     /// `writePieces` for a `produce` that does not need the piece's range of dimension 0.
-    func writePieces<S: ByteSink>(_ i: Int, to sink: inout S,
+    func writePieces<S: ByteSink>(_ i: Int, to sink: inout S, checkedAs storedAs: DType? = nil,
                                   _ produce: @escaping @Sendable ([Int], UnsafeBufferPointer<Float>, MagnitudeCut?) throws -> [UInt8]) throws {
-        try writePieces(i, to: &sink) { shape, values, cut, _ in try produce(shape, values, cut) }
+        try writePieces(i, to: &sink, checkedAs: storedAs) { shape, values, cut, _ in try produce(shape, values, cut) }
     }
 
     /// Writes tensor `i` as `produce` stores it, piece by piece: `produce` gets a piece's shape (whole rows),
     /// its input values, the group cut and the piece's range of dimension 0 (to cut per-expert importance
     /// weights, `ExpertImportance.slice`), and returns the piece's stored bytes. Pieces of a batch run in
     /// parallel; their bytes reach the sink in order.
-    func writePieces<S: ByteSink>(_ i: Int, to sink: inout S,
+    ///
+    /// `checkedAs` (the dtype the container stores the tensor as, when its reader decodes it as such): when the
+    /// job verifies, each piece also gets the engine's evaluation (the call `Engine.evaluate` makes for that
+    /// piece, so the same reconstruction and numbers `report` gives) from the values already decoded, and
+    /// keeps its digest for `verify`, which then decodes only the output instead of the input a second time.
+    func writePieces<S: ByteSink>(_ i: Int, to sink: inout S, checkedAs storedAs: DType? = nil,
                                   _ produce: @escaping @Sendable ([Int], UnsafeBufferPointer<Float>, MagnitudeCut?, Range<Int>) throws -> [UInt8]) throws {
         let t = model.tensors[i]
         let cut = try globalCut(i)
+        let checking = verifies && t.isFloating ? storedAs : nil
+        let weights = checking == nil ? nil : try importance(i)
         let rowElements = t.shape.count > 1 ? t.parameters / max(1, t.shape[0]) : t.parameters
         let rows = t.shape.count > 1 ? t.shape[0] : 1
         var perPiece = rows
@@ -125,6 +137,7 @@ public final class ApplyJob: @unchecked Sendable {
         let rowsPerPiece = max(1, perPiece)
         let pieces = max(1, (rows + rowsPerPiece - 1) / rowsPerPiece)
         let batch = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let checked = ResultSlots<PieceCheck>(count: checking == nil ? 0 : pieces)
 
         /// Computes pieces `first ..< first + count` on the cores, in the background.
         func start(_ first: Int) -> (group: DispatchGroup, slots: PieceSlots, first: Int, count: Int) {
@@ -139,12 +152,19 @@ public final class ApplyJob: @unchecked Sendable {
                     let shape = pieces == 1 ? t.shape : [r1 - r0] + t.shape.dropFirst()
                     let n = pieces == 1 ? t.parameters : (r1 - r0) * rowElements
                     let start = pieces == 1 ? 0 : r0 * rowElements
+                    let rowRange = pieces == 1 ? 0..<rows : r0..<r1
+                    // A reused buffer: fresh multi-megabyte allocations cost page faults on every piece.
+                    let buffer = self.engine.buffers.take(max(1, n))
+                    defer { self.engine.buffers.give(buffer) }
                     do {
-                        let values = try [Float](unsafeUninitializedCapacity: max(1, n)) { b, c in
-                            try t.decode(start..<(start + n), into: b)
-                            c = n
+                        let input = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+                        try t.decode(start..<(start + n), into: input)
+                        let values = UnsafeBufferPointer(input)
+                        slots.set(k, try produce(shape, values, cut, rowRange))
+                        if let storedAs = checking {
+                            checked.set(p, try self.pieceCheck(i, shape: shape, values: values, start: start, rows: rowRange,
+                                                               whole: pieces == 1, cut: cut, weights: weights, storedAs: storedAs))
                         }
-                        slots.set(k, try values.withUnsafeBufferPointer { try produce(shape, $0, cut, pieces == 1 ? 0..<rows : r0..<r1) })
                     } catch {
                         slots.fail(error)
                     }
@@ -168,6 +188,33 @@ public final class ApplyJob: @unchecked Sendable {
             }
             advance(t.byteCount * (current.first + current.count) / pieces - t.byteCount * current.first / pieces, .writing)
         }
+        if let storedAs = checking {
+            let kept = checked.values.compactMap { $0 }
+            precondition(kept.count == pieces, "every piece was checked")
+            lock.withLock { checks[i] = (storedAs, kept) }
+        }
+    }
+
+    /// The engine's evaluation of one piece as `Engine.evaluate` computes it (a whole tensor with its group
+    /// cut and all its importance weights; a row piece with its slice of them), and the digest of its
+    /// reconstruction rounded as `storedAs` rounds it.
+    private func pieceCheck(_ i: Int, shape: [Int], values: UnsafeBufferPointer<Float>, start: Int, rows: Range<Int>,
+                            whole: Bool, cut: MagnitudeCut?, weights: [Float]?, storedAs: DType) throws -> PieceCheck {
+        let t = model.tensors[i]
+        let n = values.count
+        let buffer = engine.buffers.take(max(1, n))
+        defer { engine.buffers.give(buffer) }
+        let out = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+        let token = cancel
+        let e = try Engine.withOptional(whole ? weights : ExpertImportance.slice(weights, shape: t.shape, rows: rows)) { w in
+            try LayerEvaluator.evaluate(settings[i], shape: shape, values: values, originalDType: t.dtype,
+                                        globalCut: whole ? cut : nil, reconstruction: out, importance: w,
+                                        cancelled: { token.isCancelled })
+        }
+        if storedAs == .float16 || storedAs == .bfloat16 {
+            for k in 0..<n { out[k] = ElementEncoder.rounded(out[k], to: storedAs) }
+        }
+        return PieceCheck(start: start, count: n, digest: ValueDigest.of(UnsafeBufferPointer(out)), evaluation: e)
     }
 
     /// Tensor `i`'s values as stored when the plan prunes it without quantizing: the pruned floats.
@@ -240,6 +287,19 @@ public final class ApplyJob: @unchecked Sendable {
             } else if own?.count != t.parameters {
                 throw mismatch("tensor '\(shown)' decodes to \(own?.count ?? 0) values, not \(t.parameters)")
             }
+            if own == nil, let o, let kept = lock.withLock({ checks[i] }), o.dtype == kept.storedAs {
+                if try digestsMatch(o, kept.pieces) {
+                    let e = kept.pieces.count == 1 ? kept.pieces[0].evaluation
+                        : Engine.merged(kept.pieces.map(\.evaluation), settings: settings[i], tensor: t)
+                    lock.withLock {
+                        evaluations[i] = e
+                        verifiedValues += t.parameters
+                    }
+                    advance(t.byteCount, .verifying)
+                    continue
+                }
+                // A piece differs: the element-by-element check below names the first differing value.
+            }
             let outType = own == nil ? o!.dtype : .float32
             let failure = PieceSlots(count: 0)
             let counted = RunningTotal()
@@ -263,12 +323,37 @@ public final class ApplyJob: @unchecked Sendable {
                 counted.add(n)
             }
             if let e = failure.error { throw e }
+            if own == nil, lock.withLock({ checks[i] }) != nil {
+                // The digest of the file's values differed from the write pass's, yet every value matches now.
+                throw mismatch("tensor '\(shown)': the values read back differ from the engine's reconstruction kept while writing")
+            }
             lock.withLock {
                 evaluations[i] = evaluated.evaluation
                 verifiedValues += counted.value
             }
             advance(t.byteCount, .verifying)
         }
+    }
+
+    /// Decodes the output tensor `o` piece by piece (in parallel, with the reader's decoder) and compares
+    /// each piece's digest with the one kept from the engine's reconstruction while writing.
+    private func digestsMatch(_ o: Tensor, _ pieces: [PieceCheck]) throws -> Bool {
+        let matched = ResultSlots<Bool>(count: pieces.count)
+        DispatchQueue.concurrentPerform(iterations: pieces.count) { p in
+            let c = pieces[p]
+            let buffer = engine.buffers.take(max(1, c.count))
+            defer { engine.buffers.give(buffer) }
+            do {
+                try checkCancelled()
+                let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<c.count])
+                try o.decode(c.start..<(c.start + c.count), into: values)
+                matched.set(p, ValueDigest.of(UnsafeBufferPointer(values)) == c.digest)
+            } catch {
+                matched.fail(error)
+            }
+        }
+        if let e = matched.error { throw e }
+        return matched.values.allSatisfy { $0 == true }
     }
 
     func mismatch(_ what: String) -> ApplyError {

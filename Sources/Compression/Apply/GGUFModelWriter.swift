@@ -53,14 +53,14 @@ public enum GGUFModelWriter: ModelWriter {
                 try job.copyRaw(i, to: &sink)
             } else if s.quantize != .none {
                 let importance = try job.importance(i)
-                try job.writePieces(i, to: &sink) { shape, values, cut, rows in
+                try job.writePieces(i, to: &sink, checkedAs: DType(ggml: types[i])) { shape, values, cut, rows in
                     guard let e = try ApplyJob.encode(s, shape: shape, values: values, cut: cut,
                         importance: ExpertImportance.slice(importance, shape: t.shape, rows: rows)) else { return [] }
                     return try e.part("blocks").bytes
                 }
             } else {
                 let dtype = DType(ggml: types[i])
-                try job.writePieces(i, to: &sink) { shape, values, cut in
+                try job.writePieces(i, to: &sink, checkedAs: dtype) { shape, values, cut in
                     ApplyJob.bytes(ApplyJob.pruned(s, shape: shape, values: values, cut: cut), as: dtype)
                 }
             }
