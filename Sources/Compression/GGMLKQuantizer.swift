@@ -391,11 +391,11 @@ enum GGMLKQuantizer {
     // MARK: IQ4_NL (d @0, qs[16] @2) and IQ4_XS (d @0, scales_h u16 @2, scales_l[4] @4, qs[128] @8)
 
     static func iq4NL(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer) {
-        iq4(x, qw, o, superBlock: 32)
+        iq4(x, qw, o, superBlock: 32, avx2: KernelDispatch.avx2)
     }
 
     static func iq4XS(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer) {
-        iq4(x, qw, o, superBlock: 256)
+        iq4(x, qw, o, superBlock: 256, avx2: KernelDispatch.avx2)
     }
 
     /// ggml's `kvalues_iq4nl` as Float (exact conversions, made once).
@@ -404,8 +404,12 @@ enum GGMLKQuantizer {
     /// The interval table of `GGMLScaleSearch.nearestIndex16` for `iq4Values`.
     private static let iq4Lows: [UInt8] = Search.intervalTable(iq4Values)
 
-    /// `quantize_row_iq4_nl_impl(superBlock, 32, …, kvalues_iq4nl, qw, ntry: 7)`.
-    private static func iq4(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, superBlock: Int) {
+    /// `quantize_row_iq4_nl_impl(superBlock, 32, …, kvalues_iq4nl, qw, ntry: 7)`. With `avx2` the 16-scale
+    /// search and the final levels run in the CKernels' `wl_iq4_scale_search_avx2` / `wl_iq4_pack_avx2`
+    /// (trial scales in lanes, branch-free level choice; the same Float operations in the same order, so
+    /// the same bytes), else in the Swift loops below (`WEIGHTLAB_KERNELS=portable`; the tests compare both).
+    static func iq4(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, superBlock: Int,
+                    avx2: Bool) {
         iq4Values.withUnsafeBufferPointer { kv in
           iq4Lows.withUnsafeBufferPointer { lowsBuffer in
             let values = kv.baseAddress!, lows = lowsBuffer.baseAddress! - Int(GGMLGrids.iq4nl[0])
@@ -429,6 +433,12 @@ enum GGMLKQuantizer {
                     for j in 0..<32 where abs(xb[j]) > amax { amax = abs(xb[j]); max = xb[j] }
                     if amax < GGMLScaleSearch.groupMaxEps {
                         scales[ib] = 0
+                        continue
+                    }
+                    if avx2 {
+                        let d = wl_iq4_scale_search_avx2(xb, weight, max)
+                        scales[ib] = d
+                        if abs(d) > amaxScale { amaxScale = abs(d); maxScale = d }
                         continue
                     }
                     var d = -max / v0
@@ -475,7 +485,11 @@ enum GGMLKQuantizer {
                         var l = Search.clamp(Search.nearestInt(id * scales[ib]), -32, 31)
                         let dl = d * Float(l)
                         let idl: Float = dl != 0 ? 1 / dl : 0
-                        for j in 0..<32 { L[32 * ib + j] = UInt8(Search.nearestIndex16(values, lows, idl * x[32 * ib + j])) }
+                        if avx2 {
+                            wl_iq4_pack_avx2(x + 32 * ib, idl, (o + 8 + 16 * ib).assumingMemoryBound(to: UInt8.self))
+                        } else {
+                            for j in 0..<32 { L[32 * ib + j] = UInt8(Search.nearestIndex16(values, lows, idl * x[32 * ib + j])) }
+                        }
                         l += 32
                         let low = UInt8(l & 0xF), high = UInt16(l >> 4)
                         if ib % 2 == 0 {
@@ -491,8 +505,13 @@ enum GGMLKQuantizer {
                     qsOffset = 2
                     _ = storeHalf(scales[0], o, 0)
                     let id: Float = scales[0] != 0 ? 1 / scales[0] : 0
-                    for j in 0..<32 { L[j] = UInt8(Search.nearestIndex16(values, lows, id * x[j])) }
+                    if avx2 {
+                        wl_iq4_pack_avx2(x, id, (o + 2).assumingMemoryBound(to: UInt8.self))
+                    } else {
+                        for j in 0..<32 { L[j] = UInt8(Search.nearestIndex16(values, lows, id * x[j])) }
+                    }
                 }
+                if avx2 { return }  // the kernel stored the packed levels
                 for i in 0..<(superBlock / 32) {
                     for j in 0..<16 {
                         o.storeBytes(of: L[32 * i + j] | L[32 * i + 16 + j] << 4, toByteOffset: qsOffset + 16 * i + j, as: UInt8.self)

@@ -89,6 +89,14 @@ long wl_q4_0_blocks_avx2(const float *x, uint8_t *o, long count);
 void wl_q8_0_decode_avx2(const uint8_t *b, float *o, long blocks);
 void wl_q4_0_decode_avx2(const uint8_t *b, float *o, long blocks);
 
+/// IQ4 (iq4_avx2.c): the scale search of ggml's quantize_row_iq4_nl_impl (ntry = 7) for one 32-value block
+/// whose largest-magnitude value `max` is not below GROUP_MAX_EPS: the 16 trial scales (1/(max/127), then
+/// (itry - 127)/max for itry = -7...7) scored with weights `weight`, C's sums in C's order; returns the scale d.
+float wl_iq4_scale_search_avx2(const float *x, const float *weight, float max);
+
+/// IQ4: qs[j] = L[j] | L[j+16] << 4 with L[j] = best_index_int8(16, kvalues_iq4nl, id*x[j]), 32 values.
+void wl_iq4_pack_avx2(const float *x, float id, uint8_t qs[16]);
+
 #ifdef __cplusplus
 }
 #endif
