@@ -29,7 +29,7 @@ struct DiagnosticsFirstPassTests {
         }
         var values = (0..<(3000 * 1000)).map { _ in next() * 0.02 }
         // The uniform's σ is 0.02/√3 around 0: put values at 5.99σ…6.01σ on both sides, and a few far out.
-        let sigma: Float = 0.02 / 3.0.squareRoot()
+        let sigma = Float(0.02 / 3.0.squareRoot())
         for k in 0..<40 {
             let f: Float = 5.99 + Float(k % 5) * 0.005
             values[k * 70_001 + 13] = (k % 2 == 0 ? 1 : -1) * f * sigma
