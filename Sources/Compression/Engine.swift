@@ -98,6 +98,8 @@ public final class Engine: @unchecked Sendable {
         var evaluation: LayerEvaluation
         let levels: QuantizationLevels?
         var groupCut: MagnitudeCut? = nil
+        /// The layer's diagnostics, when the evaluation was asked to gather them from its decoded values.
+        var diagnostics: LayerDiagnostics? = nil
     }
 
     struct Request {
@@ -215,31 +217,41 @@ public final class Engine: @unchecked Sendable {
     /// bool tensors and empty tensors get nil. `progress` is called with (layers done, layers total).
     public func evaluateAll(_ settings: [LayerSettings], cancel: CancellationToken = CancellationToken(),
                             progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [LayerEvaluation?] {
+        try evaluateAll(settings, diagnose: false, cancel: cancel, progress: progress).evaluations
+    }
+
+    /// `evaluateAll`, and with `diagnose` each floating tensor's diagnostics gathered from the values the
+    /// evaluation decodes (`LayerDiagnosticsPass`: equal to `LayerDiagnostics.measure`); nil for a tensor
+    /// whose answer came from the cache (nothing decoded) and for tensors that are not evaluated.
+    public func evaluateAll(_ settings: [LayerSettings], diagnose: Bool, cancel: CancellationToken = CancellationToken(),
+                            progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> (evaluations: [LayerEvaluation?], diagnostics: [LayerDiagnostics?]) {
         precondition(settings.count == model.tensors.count)
         let todo = model.tensors.indices.filter { model.tensors[$0].isFloating }
-        let slots = ResultSlots<Result<LayerEvaluation, EvaluationFailure>>(count: model.tensors.count)
+        let slots = ResultSlots<Result<Evaluated, EvaluationFailure>>(count: model.tensors.count)
         let done = Counter()
         DispatchQueue.concurrentPerform(iterations: todo.count) { k in
             let i = todo[k]
-            slots.set(i, outcome(layer: i, settings: settings[i], plan: settings, token: cancel, withLevels: false).map(\.evaluation))
+            slots.set(i, outcome(layer: i, settings: settings[i], plan: settings, token: cancel, withLevels: false, diagnose: diagnose))
             progress(done.increment(), todo.count)
         }
         if cancel.isCancelled { throw CancellationError() }
-        return try model.tensors.indices.map { i in
+        let answers = try model.tensors.indices.map { i -> Evaluated? in
             switch slots.values[i] {
             case nil: return nil
             case .success(let e)?: return e
             case .failure(let f)?: throw ModelError(model.path, "tensor '\(DisplayText.escaped(model.tensors[i].name))': \(f.message)")
             }
         }
+        return (answers.map { $0?.evaluation }, answers.map { $0?.diagnostics })
     }
 
     // MARK: - The work itself
 
     /// One layer's evaluation under `settings`; a global magnitude layer is pruned with its group's cut over
     /// `plan` (the engine's plan for the workbench, the whole plan for `evaluateAll`).
+    /// `diagnose` gathers the layer's diagnostics from the decoded values (not from a cached answer).
     func outcome(layer: Int, settings: LayerSettings, plan: [LayerSettings], token: CancellationToken,
-                 withLevels: Bool) -> Result<Evaluated, EvaluationFailure> {
+                 withLevels: Bool, diagnose: Bool = false) -> Result<Evaluated, EvaluationFailure> {
         let tensor = model.tensors[layer]
         guard tensor.isFloating else {
             return .failure(EvaluationFailure(message: "\(tensor.dtype) tensors are not compressed"))
@@ -251,7 +263,7 @@ public final class Engine: @unchecked Sendable {
             if let hit = lock.withLock({ cache[key] }), hit.levels != nil || !withLevels || settings.quantize == .none {
                 return .success(hit)
             }
-            var e = try evaluate(tensor, settings: settings, cut: cut, token: token, withLevels: withLevels)
+            var e = try evaluate(tensor, settings: settings, cut: cut, token: token, withLevels: withLevels, diagnose: diagnose)
             e.groupCut = cut
             if let stored = SizeModel.asStored(settings, count: tensor.parameters, storedBytes: tensor.storedBytes) {
                 e.evaluation.size = stored
@@ -268,8 +280,9 @@ public final class Engine: @unchecked Sendable {
     /// instead of the file; the pieces and their numbers are the same either way.
     /// `reconstructed` (for `apply`'s verification) is handed each piece's reconstruction with the index of
     /// its first element, on whichever thread computed it.
+    /// `diagnose` also gathers the layer's diagnostics from the decoded values (`LayerDiagnosticsPass`).
     func evaluate(_ tensor: Tensor, settings: LayerSettings, cut: MagnitudeCut?, token: CancellationToken,
-                  withLevels: Bool = true, pieceElements: Int = Engine.pieceElements,
+                  withLevels: Bool = true, diagnose: Bool = false, pieceElements: Int = Engine.pieceElements,
                   decoded: UnsafeBufferPointer<Float>? = nil,
                   reconstructed: (@Sendable (Int, UnsafeBufferPointer<Float>) throws -> Void)? = nil) throws -> Evaluated {
         try LayerEvaluator.validate(settings, shape: tensor.shape)
@@ -278,6 +291,7 @@ public final class Engine: @unchecked Sendable {
         let rowElements = tensor.shape.count > 1 ? tensor.parameters / max(1, tensor.shape[0]) : tensor.parameters
         guard let rowsPerPiece, tensor.shape.count > 1, tensor.shape[0] > rowsPerPiece else {
             func whole(_ vals: UnsafeBufferPointer<Float>) throws -> Evaluated {
+                let diagnostics = diagnose ? LayerDiagnostics.measure(vals, shape: tensor.shape) : nil
                 var output: [Float] = reconstructed == nil ? [] : [Float](repeating: 0, count: max(1, vals.count))
                 let e = try output.withUnsafeMutableBufferPointer { out in
                     try Self.withOptional(weights) { w in
@@ -290,7 +304,7 @@ public final class Engine: @unchecked Sendable {
                     try output.withUnsafeBufferPointer { try reconstructed(0, UnsafeBufferPointer(rebasing: $0[0..<tensor.parameters])) }
                 }
                 let found = withLevels ? LevelFinder.find(settings.quantize, values: vals, shape: tensor.shape, clustering: e.clustering) : nil
-                return Evaluated(evaluation: e, levels: found?.levels)
+                return Evaluated(evaluation: e, levels: found?.levels, diagnostics: diagnostics)
             }
             if let decoded { return try whole(decoded) }
             return try values(of: tensor).withUnsafeBufferPointer(whole)
@@ -298,6 +312,7 @@ public final class Engine: @unchecked Sendable {
         let rows = tensor.shape[0]
         let pieces = (rows + rowsPerPiece - 1) / rowsPerPiece
         let slots = ResultSlots<(LayerEvaluation, LevelFinder.Found?)>(count: pieces)
+        let diagnosing = diagnose ? LayerDiagnosticsPass(tensor: tensor, rowsPerPiece: rowsPerPiece) : nil
         // Read-only while the pieces run, and outlives them (the caller holds it across this call).
         nonisolated(unsafe) let decoded = decoded
         DispatchQueue.concurrentPerform(iterations: pieces) { p in
@@ -326,6 +341,7 @@ public final class Engine: @unchecked Sendable {
                     try tensor.decode((r0 * rowElements)..<(r1 * rowElements), into: values)
                 }
                 let v = UnsafeBufferPointer(values)
+                diagnosing?.add(piece: p, v)
                 let e = try Self.withOptional(ExpertImportance.slice(weights, shape: tensor.shape, rows: r0..<r1)) { w in
                     try LayerEvaluator.evaluate(settings, shape: shape, values: v, originalDType: tensor.dtype,
                                                 reconstruction: output, importance: w, cancelled: { token.isCancelled })
@@ -342,7 +358,7 @@ public final class Engine: @unchecked Sendable {
             if let found, found.width > (widest?.width ?? -1) { widest = found }
         }
         let e = Self.merged(slots.values.compactMap { $0?.0 }, settings: settings, tensor: tensor)
-        return Evaluated(evaluation: e, levels: widest?.levels)
+        return Evaluated(evaluation: e, levels: widest?.levels, diagnostics: try diagnosing?.finish())
     }
 
     /// One layer's evaluation from its row pieces' evaluations (in row order): sums merged, size of the whole.

@@ -196,14 +196,17 @@ extension LayerNumbers {
 }
 
 extension PlanEvaluation {
-    /// Every floating tensor's diagnostics (nil for integer, bool and empty tensors), decoding the tensors
-    /// again, several at once, each streamed in row pieces where its shape allows (`LayerDiagnostics.measure`).
+    /// Every floating tensor's diagnostics (nil for integer, bool and empty tensors): those the evaluation
+    /// gathered in its own pass (`diagnose`), the rest by decoding the tensors again, several at once, each
+    /// streamed in row pieces where its shape allows (`LayerDiagnostics.measure`).
     public func diagnostics() throws -> [LayerDiagnostics?] {
         let tensors = model.tensors
+        let gathered = firstPassDiagnostics ?? []
         let slots = ResultSlots<LayerDiagnostics>(count: tensors.count)
         DispatchQueue.concurrentPerform(iterations: tensors.count) { i in
             let t = tensors[i]
             guard t.isFloating else { return }
+            if i < gathered.count, let d = gathered[i] { slots.set(i, d); return }
             do {
                 slots.set(i, try LayerDiagnostics.measure(t))
             } catch {

@@ -19,13 +19,16 @@ public struct PlanEvaluation: Sendable {
 
     /// Evaluates `settings` (one per tensor) with `engine` (a fresh one by default; the workbench passes its
     /// own, whose cache already holds most layers). `progress` gets (layers done, layers total).
-    public init(model: Model, settings: [LayerSettings], engine: Engine? = nil,
+    /// `diagnose` gathers every layer's diagnostics in the same pass (`diagnostics()` then decodes only
+    /// what the pass did not: layers answered from the engine's cache).
+    public init(model: Model, settings: [LayerSettings], engine: Engine? = nil, diagnose: Bool = false,
                 cancel: CancellationToken = CancellationToken(),
                 progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
         self.model = model
         self.settings = settings
         let engine = engine ?? Engine(model: model, scheduler: ImmediateScheduler())
-        let evaluations = try engine.evaluateAll(settings, cancel: cancel, progress: progress)
+        let (evaluations, diagnostics) = try engine.evaluateAll(settings, diagnose: diagnose, cancel: cancel, progress: progress)
+        if diagnose { firstPassDiagnostics = diagnostics }
         let tensors = model.tensors.map(TensorInfo.init)
         layers = zip(tensors, evaluations).map { LayerNumbers.evaluated($0, $1) }
         totals = ModelTotals(Array(zip(tensors, layers)))
@@ -47,7 +50,7 @@ public struct PlanEvaluation: Sendable {
     /// the plan against it and evaluates it.
     /// `imatrixPath` (else the plan's `imatrix`) names an importance matrix: ggml types are quantized with it
     /// and the importance-weighted error is measured.
-    public init(modelPath: String, planPath: String, strict: Bool = false, imatrixPath: String? = nil,
+    public init(modelPath: String, planPath: String, strict: Bool = false, imatrixPath: String? = nil, diagnose: Bool = false,
                 progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
         var plan = try Self.load(planPath)
         let model = try ModelFile.open(modelPath)
@@ -61,13 +64,15 @@ public struct PlanEvaluation: Sendable {
         }
         let resolution = try Self.resolution(plan, for: model, strict: strict)
         let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
-        try self.init(model: model, settings: resolution.settings, engine: engine, progress: progress)
+        try self.init(model: model, settings: resolution.settings, engine: engine, diagnose: diagnose, progress: progress)
         warnings = resolution.warnings
         skipped = resolution.skipped
     }
 
     /// Rules of the plan that matched nothing (see `PlanResolution.warnings`); empty when built from settings.
     public internal(set) var warnings: [PlanError] = []
+    /// Diagnostics gathered while evaluating (`diagnose`), nil per layer the pass did not decode.
+    var firstPassDiagnostics: [LayerDiagnostics?]? = nil
     /// Tensors the plan's default or rules left alone, and why.
     public internal(set) var skipped: [PlanSkip] = []
 

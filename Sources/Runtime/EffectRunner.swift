@@ -162,6 +162,10 @@ public final class EffectRunner {
                     inbox.post(.jobProgress(JobProgress(job: job, done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches)))
                 }
             case .evaluateMenu(let menu):
+                // The row-sampled estimate first (a fraction of the time), then the exact menu.
+                if let (estimated, sampling) = MenuJob.estimate(menu: menu, model: model, engine: engine, token: token) {
+                    inbox.post(.menuEstimated(estimated, sampling))
+                }
                 result = MenuJob.run(menu: menu, model: model, engine: engine, token: token) { done, total in
                     inbox.post(.jobProgress(JobProgress(job: job, done: done, total: total)))
                 }
@@ -176,15 +180,26 @@ public final class EffectRunner {
 enum MenuJob {
     static func run(menu: SolverMenu, model: Model, engine: Engine, token: CancellationToken,
                     progress: @escaping @Sendable (Int, Int) -> Void) -> Result<JobResult, EvaluationFailure> {
-        let layers = model.tensors.indices.filter { i in
-            let t = model.tensors[i]
-            return t.isFloating && t.shape.count >= 2 && menu.options.contains { SolverMenu.fits($0, shape: t.shape) }
-        }
         do {
-            return .success(.menuEvaluated(try engine.evaluateMenu(menu, layers: layers, cancel: token, progress: progress)))
+            return .success(.menuEvaluated(try engine.evaluateMenu(menu, layers: layers(menu, model), cancel: token, progress: progress)))
         } catch {
             return .failure(EvaluationFailure(message: ErrorText.plain(error)))
         }
+    }
+}
+
+extension MenuJob {
+    static func layers(_ menu: SolverMenu, _ model: Model) -> [Int] {
+        model.tensors.indices.filter { i in
+            let t = model.tensors[i]
+            return t.isFloating && t.shape.count >= 2 && menu.options.contains { SolverMenu.fits($0, shape: t.shape) }
+        }
+    }
+
+    /// The menu estimated from row samples (`Engine.estimateMenu`, squared error as budget mode measures
+    /// it); nil when cancelled or unreadable (the exact pass then says why).
+    static func estimate(menu: SolverMenu, model: Model, engine: Engine, token: CancellationToken) -> (MenuEvaluation, MenuSampling)? {
+        try? engine.estimateMenu(menu, layers: layers(menu, model), measure: .mse, cancel: token)
     }
 }
 

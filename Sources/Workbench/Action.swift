@@ -19,6 +19,9 @@ public enum Action: Sendable {
     case jobProgress(JobProgress)
     /// Answer to `Effect.job`: its result, or why it failed.
     case jobFinished(JobRequest, Result<JobResult, EvaluationFailure>)
+    /// Budget mode's menu estimated from row samples, posted by the `evaluateMenu` job before its exact
+    /// answers: the frontier drawn as an estimate until they arrive.
+    case menuEstimated(MenuEvaluation, MenuSampling)
     /// Answer to `Effect.savePlan`.
     case planSaved(path: String)
     /// Any effect that failed; shown as a transient error message.

@@ -17,6 +17,9 @@ public struct BudgetState: Equatable, Sendable {
     public var frontierLayers: [Int] = []
     /// The frontier vertex the plan is at.
     public var vertex = 0
+    /// The menu estimated from row samples, shown (marked as an estimate) until `evaluated` arrives.
+    public var estimated: MenuEvaluation?
+    public var sampling: MenuSampling?
 
     public init(menu: SolverMenu) { self.menu = menu }
 
@@ -71,6 +74,41 @@ public struct BudgetCurve: Equatable, Sendable {
     }
 }
 
+/// The estimated frontier for the pane while the exact menu runs: the curve over the estimated, unpinned
+/// layers (others at their current numbers) and the widest SQNR half-interval over its points, in dB.
+public struct EstimatedCurve: Equatable, Sendable {
+    public var curve: BudgetCurve
+    public var sqnrHalfWidth: Double
+
+    init?(_ budget: BudgetState, _ state: AppState) {
+        guard let estimated = budget.estimated, let sampling = budget.sampling else { return nil }
+        var probe = budget
+        probe.evaluated = estimated
+        var layers: [Int] = [], indices: [Int] = [], options: [[SolverPoint?]] = []
+        for (k, layer) in estimated.layers.enumerated() where !budget.pinned.contains(layer) {
+            let points = estimated.results[k].map { $0.map { SolverPoint(bytes: $0.size.bytes, error: $0.metrics.sumSquaredError) } }
+            guard points.contains(where: { $0 != nil }) else { continue }
+            layers.append(layer)
+            indices.append(k)
+            options.append(points)
+        }
+        let frontier = BudgetFrontier(options: options)
+        probe.frontier = frontier
+        probe.frontierLayers = layers
+        curve = BudgetCurve(probe, state)
+        // Each vertex's squared-error interval, through the model's signal, as dB.
+        let variance = indices.map { sampling.squaredErrorVariance[$0] }
+        let part = MenuSampling(rowsSampled: [], rows: [], errorVariance: variance, squaredErrorVariance: variance, z: sampling.z)
+        var widest = 0.0
+        for (t, error) in frontier.errors.enumerated() where error > 0 {
+            let h = part.halfWidth(choice: frontier.choice(prefix: t))
+            let low = max(error - h, error * 1e-12)
+            widest = max(widest, 10 * log10((error + h) / low) / 2)
+        }
+        sqnrHalfWidth = widest
+    }
+}
+
 extension Reducer {
     /// `T`: turns budget mode on (evaluating the menu in the background) or off (the settings stay).
     static func toggleBudget(_ state: inout AppState) -> [Effect] {
@@ -85,10 +123,22 @@ extension Reducer {
         return [.job(.evaluateMenu(menu))]
     }
 
+    /// The row-sampled estimate arrived before the exact answers: kept for the pane (the layers' settings
+    /// wait for exact numbers).
+    static func menuEstimated(_ state: inout AppState, _ estimated: MenuEvaluation, _ sampling: MenuSampling) {
+        guard var budget = state.budget, budget.menu == estimated.menu, budget.evaluated == nil else { return }
+        budget.estimated = estimated
+        budget.sampling = sampling
+        state.budget = budget
+        state.message = .init("budget mode: the frontier is estimated from row samples (~); exact numbers follow")
+    }
+
     /// The menu's answers arrived: build the frontier and start from the vertex nearest the current size.
     static func menuEvaluated(_ state: inout AppState, _ evaluated: MenuEvaluation) -> [Effect] {
         guard var budget = state.budget, budget.menu == evaluated.menu else { return [] }
         budget.evaluated = evaluated
+        budget.estimated = nil
+        budget.sampling = nil
         state.budget = budget
         rebuildFrontier(&state, keepingBytes: state.totals.totals.bytesCompressed)
         state.message = .init("budget mode: > and < move the target, ! pins the focused layer")

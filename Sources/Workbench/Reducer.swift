@@ -65,6 +65,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         } else {
             Reducer.finished(&state, job, result)
         }
+    case .menuEstimated(let evaluated, let sampling):
+        Reducer.menuEstimated(&state, evaluated, sampling)
     case .planSaved(let path):
         if let saved = state.pendingSave, saved.path == path {
             state.basePlan = saved.plan

@@ -12,6 +12,8 @@ enum MetricText {
     static func sqnr(_ d: Double) -> String { d.isInfinite && d > 0 ? "exact" : String(format: "%.2f", d) }
     static func maxError(_ d: Double) -> String { TableFormat.g(d) }
     static func cosine(_ d: Double) -> String { String(format: "%.6f", d) }
+    /// An estimate's SQNR interval, low to high ("18.20–18.61").
+    static func sqnrRange(_ r: ClosedRange<Double>) -> String { "\(sqnr(r.lowerBound))–\(sqnr(r.upperBound))" }
 
     /// sparsity, MSE, SQNR dB, max err, cosine.
     static func cells(_ m: ErrorMetrics) -> [String] {

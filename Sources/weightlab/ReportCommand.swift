@@ -49,7 +49,8 @@ struct Report: ParsableCommand {
         let evaluation: PlanEvaluation
         do {
             let showProgress = isatty(2) == 1
-            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, strict: strict, imatrixPath: imatrix, progress: { done, total in
+            evaluation = try PlanEvaluation(modelPath: model, planPath: plan, strict: strict, imatrixPath: imatrix,
+                                        diagnose: format == .json, progress: { done, total in
                 guard showProgress else { return }
                 FileHandle.standardError.write(Data("\rweightlab: evaluating layer \(done)/\(total)\u{1b}[K".utf8))
             })

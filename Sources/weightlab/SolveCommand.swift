@@ -23,6 +23,9 @@ struct SolveInputs: ParsableArguments {
     @Option(help: "A regular expression: matching tensors keep their original weights (repeatable).")
     var pin: [String] = []
 
+    @Flag(help: "Estimate the menu from a seeded sample of rows per layer (a fraction of the time): numbers marked ~ with their intervals; exact is the default.")
+    var estimate = false
+
     func validate() throws {
         guard ErrorMeasure(rawValue: error) != nil else {
             throw ValidationError("--error: unknown measure '\(error)'; measures are \(ErrorMeasure.names)")
@@ -44,9 +47,10 @@ struct SolveInputs: ParsableArguments {
         let model = try ModelFile.open(self.model)
         let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
         let showProgress = isatty(2) == 1
-        let result = try PlanSolving.problem(plan, model: model, engine: engine, menu: menu, progress: { done, total in
+        let result = try PlanSolving.problem(plan, model: model, engine: engine, menu: menu,
+                                             estimate: estimate ? MenuSampling.sampleElements : nil, progress: { [estimate] done, total in
             guard showProgress else { return }
-            FileHandle.standardError.write(Data("\rweightlab: evaluating the menu, layer \(done)/\(total)\u{1b}[K".utf8))
+            FileHandle.standardError.write(Data("\rweightlab: \(estimate ? "estimating" : "evaluating") the menu, layer \(done)/\(total)\u{1b}[K".utf8))
         })
         if showProgress { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
         return result
@@ -170,10 +174,19 @@ enum SolveOutput {
         let t = s.totals
         let chosen = Dictionary(grouping: s.choice, by: { $0 }).mapValues(\.count)
         var out = "wrote \(output): \(problem.evaluated.layers.count) layers solved for \(target.text) (budget \(problem.budget(target)) bytes)\n"
-        out += "predicted: \(Workbench.Format.bytes(t.bytesCompressed)) (\(t.bytesCompressed) bytes), "
-            + String(format: "%.3f", t.bitsPerWeight) + " bits/w, SQNR \(MetricText.sqnr(t.metrics.sqnrDB)) dB, MSE \(MetricText.mse(t.metrics.mse))\n"
-        out += "\(problem.measure.rawValue) error \(TableFormat.g(s.error)), at most "
-            + String(format: "%.2f%%", s.gapFraction * 100) + " above the optimum for this budget\n"
+        if let sampling = problem.sampling {
+            // Estimated from row samples: marked, with the intervals.
+            let h = sampling.halfWidth(choice: s.choice), hs = sampling.halfWidth(choice: s.choice, squared: true)
+            let sqnr = t.sqnrInterval(squaredErrorHalfWidth: hs)
+            out += "estimated from row samples: ~\(Workbench.Format.bytes(t.bytesCompressed)) (~\(t.bytesCompressed) bytes), "
+                + String(format: "%.3f", t.bitsPerWeight) + " bits/w, SQNR ~\(MetricText.sqnr(t.metrics.sqnrDB)) dB (interval \(MetricText.sqnrRange(sqnr)) dB)\n"
+            out += "\(problem.measure.rawValue) error ~\(TableFormat.g(s.error)) ± \(TableFormat.g(h)); `report` of the plan gives the exact numbers\n"
+        } else {
+            out += "predicted: \(Workbench.Format.bytes(t.bytesCompressed)) (\(t.bytesCompressed) bytes), "
+                + String(format: "%.3f", t.bitsPerWeight) + " bits/w, SQNR \(MetricText.sqnr(t.metrics.sqnrDB)) dB, MSE \(MetricText.mse(t.metrics.mse))\n"
+            out += "\(problem.measure.rawValue) error \(TableFormat.g(s.error)), at most "
+                + String(format: "%.2f%%", s.gapFraction * 100) + " above the optimum for this budget\n"
+        }
         for (j, count) in chosen.sorted(by: { $0.key < $1.key }) {
             out += "  \(count) × \(SettingsText.summary(problem.menu.options[j]))\n"
         }

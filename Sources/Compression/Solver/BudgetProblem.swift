@@ -1,3 +1,4 @@
+import Foundation
 import WeightFormats
 
 /// A model ready for budget questions: every menu option evaluated on every layer the solver chooses for,
@@ -15,6 +16,10 @@ public struct BudgetProblem: Sendable {
     /// Every tensor's settings before solving: what unsolved tensors keep.
     public let baseSettings: [LayerSettings]
     public let evaluated: MenuEvaluation
+    /// When the menu was estimated from row samples (`Engine.estimateMenu`) rather than evaluated exactly:
+    /// the variances behind every answer's interval. Nil for exact numbers.
+    public let sampling: MenuSampling?
+    public var isEstimate: Bool { sampling != nil }
     /// Unsolved tensors' evaluations at their base settings (nil for solved and non-floating tensors).
     let fixed: [LayerEvaluation?]
     /// Bytes of every unsolved tensor, as the numbers model counts them.
@@ -25,9 +30,10 @@ public struct BudgetProblem: Sendable {
 
     /// Evaluates the menu (see `Engine.evaluateMenu`) and builds the frontier. `pinned` (one per tensor,
     /// empty for none) marks tensors that keep their base settings. `imatrix` needs the engine's importance
-    /// matrix.
+    /// matrix. `estimate` (elements sampled per layer) estimates the menu from row samples instead
+    /// (`Engine.estimateMenu`): the frontier is then an estimate with intervals (`sampling`).
     public init(model: Model, engine: Engine, menu: SolverMenu, measure: ErrorMeasure, baseSettings: [LayerSettings],
-                pinned: [Bool] = [], cancel: CancellationToken = CancellationToken(),
+                pinned: [Bool] = [], estimate sampleElements: Int? = nil, cancel: CancellationToken = CancellationToken(),
                 progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws {
         precondition(baseSettings.count == model.tensors.count)
         if measure == .imatrix && engine.importance == nil {
@@ -42,7 +48,13 @@ public struct BudgetProblem: Sendable {
             return t.isFloating && t.shape.count >= 2 && !(i < pinned.count && pinned[i])
                 && menu.options.contains { SolverMenu.fits($0, shape: t.shape) }
         }
-        evaluated = try engine.evaluateMenu(menu, layers: candidates, cancel: cancel, progress: progress)
+        if let sampleElements {
+            (evaluated, sampling) = try engine.estimateMenu(menu, layers: candidates, measure: measure, sampleElements: sampleElements,
+                                                            cancel: cancel, progress: progress)
+        } else {
+            evaluated = try engine.evaluateMenu(menu, layers: candidates, cancel: cancel, progress: progress)
+            sampling = nil
+        }
         // Unsolved floating tensors at their base settings.
         var settings = baseSettings
         let solvedSet = Set(candidates)
@@ -171,6 +183,24 @@ public struct SweepPoint: Sendable {
     public let totals: ModelTotals
     /// Total error in the problem's measure.
     public let error: Double
+    /// For an estimated menu (`BudgetProblem.sampling`): the half-widths of the intervals of `error` and of
+    /// the total squared error (nil when exact).
+    public var errorHalfWidth: Double? = nil
+    public var squaredErrorHalfWidth: Double? = nil
+
+    /// The interval of the total SQNR (dB) from the squared error's interval (the signal as estimated);
+    /// nil when exact.
+    public var sqnrInterval: ClosedRange<Double>? { squaredErrorHalfWidth.map(totals.sqnrInterval) }
+}
+
+extension ModelTotals {
+    /// The SQNR (dB) interval when the total squared error is an estimate known to ± `halfWidth` (the
+    /// signal taken as estimated).
+    public func sqnrInterval(squaredErrorHalfWidth halfWidth: Double) -> ClosedRange<Double> {
+        let m = metrics
+        func db(_ e: Double) -> Double { e > 0 ? 10 * log10(m.sumSquares / e) : .infinity }
+        return db(m.sumSquaredError + halfWidth)...db(max(0, m.sumSquaredError - halfWidth))
+    }
 }
 
 extension BudgetProblem {
@@ -184,7 +214,9 @@ extension BudgetProblem {
         }
         return picks.map { t in
             let s = vertex(t)
-            return SweepPoint(vertex: t, totals: s.totals, error: s.error)
+            return SweepPoint(vertex: t, totals: s.totals, error: s.error,
+                              errorHalfWidth: sampling?.halfWidth(choice: s.choice),
+                              squaredErrorHalfWidth: sampling?.halfWidth(choice: s.choice, squared: true))
         }
     }
 }

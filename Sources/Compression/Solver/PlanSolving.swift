@@ -5,15 +5,16 @@ import WeightFormats
 /// here, so the two print the same numbers.
 public enum PlanSolving {
     /// `menu` (else the plan's, else the model family's default) evaluated with `engine`; the plan's default,
-    /// rules and pins give what pinned and unsolved tensors keep.
+    /// rules and pins give what pinned and unsolved tensors keep. `estimate` (elements sampled per layer)
+    /// estimates the menu from row samples instead (`BudgetProblem.sampling`).
     public static func problem(_ plan: Plan, model: Model, engine: Engine, menu: SolverMenu? = nil, strict: Bool = false,
-                               cancel: CancellationToken = CancellationToken(),
+                               estimate: Int? = nil, cancel: CancellationToken = CancellationToken(),
                                progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> (problem: BudgetProblem, resolution: PlanResolution) {
         let solve = plan.solve ?? PlanSolve(target: .bitsPerWeight(16))
         let (resolution, pinned) = try base(plan, model: model, strict: strict)
         let problem = try BudgetProblem(model: model, engine: engine, menu: menu ?? solve.menu ?? .default(for: model),
                                         measure: solve.error, baseSettings: resolution.settings, pinned: pinned,
-                                        cancel: cancel, progress: progress)
+                                        estimate: estimate, cancel: cancel, progress: progress)
         return (problem, resolution)
     }
 

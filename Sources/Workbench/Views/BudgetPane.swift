@@ -9,6 +9,15 @@ enum BudgetPane {
         var title = "budget"
         if let f = budget.frontier {
             title += " " + Format.bytes(t.bytesCompressed) + " · " + Format.fixed(t.bitsPerWeight, 2) + " bits/w · point \(budget.vertex + 1) of \(f.count)"
+        } else if let estimate = EstimatedCurve(budget, state) {
+            // Marked as an estimate: `~` and the widest SQNR interval; exact numbers replace it.
+            title += " ~ estimated frontier, SQNR ±" + Format.fixed(estimate.sqnrHalfWidth, 2) + " dB; evaluating the menu"
+            let extra = budget.pinned.isEmpty ? "" : "\(budget.pinned.count) pinned"
+            p.paneTitle(title, extra: extra, x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .histogram)
+            FrontierPlot.draw(into: &p.grid, x: rect.x + 1, y: rect.y + 1, width: rect.width - 2, height: rect.height - 1,
+                              points: estimate.curve.points, marked: (t.bitsPerWeight, t.metrics.sqnrDB),
+                              style: Style(.inactive), pointStyle: Style(.inactive), markStyle: Style(.marked, bold: true))
+            return
         } else {
             title += ": evaluating the menu"
         }
