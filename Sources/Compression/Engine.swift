@@ -324,9 +324,10 @@ public final class Engine: @unchecked Sendable {
             let input = buffers.take(count), output = buffers.take(count)
             defer { buffers.give(input); buffers.give(output) }
             do {
-                if decoded == nil, reconstructed == nil, !withLevels, weights == nil,
+                if decoded == nil, reconstructed == nil, !withLevels, weights == nil, diagnosing == nil,
                    LayerEvaluator.readsStoredBFloat16(settings, tensor: tensor) {
                     // Only the numbers are wanted: the fused kernel reads the stored BF16 bytes (no Float copy).
+                    // (The diagnostics pass needs the decoded values, so it takes the path below.)
                     let raw = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(input)[0..<(2 * count)])
                     try tensor.data.read(at: UInt64(2 * r0 * rowElements), into: raw)
                     if let e = try LayerEvaluator.evaluateStoredBFloat16(settings, shape: shape, raw: UnsafeRawBufferPointer(raw)) {
