@@ -31,6 +31,17 @@ public struct ErrorMetrics: Hashable, Sendable {
         accumulate(original: original, reconstructed: reconstructed)
     }
 
+    /// Metrics from a C kernel's outputs: `sums` in the kernels' order (Σw², Σ(w−ŵ)², Σwŵ, Σŵ²).
+    init(kernelSums sums: (Double, Double, Double, Double), maxError: Double, count: Int64, zeros: Int64) {
+        self.count = Int(count)
+        sumSquares = sums.0
+        sumSquaredError = sums.1
+        sumProducts = sums.2
+        sumSquaresReconstructed = sums.3
+        maxAbsError = maxError
+        self.zeros = Int(zeros)
+    }
+
     /// Mean squared error (0 when empty).
     public var mse: Double { count == 0 ? 0 : sumSquaredError / Double(count) }
 

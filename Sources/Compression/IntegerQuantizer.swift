@@ -157,15 +157,7 @@ public struct IntegerQuantizer: Hashable, Sendable {
                                          s.baseAddress!.assumingMemoryBound(to: Double.self), &maxError, &count, &zeros,
                                          &sourceZeros)
         }
-        var m = ErrorMetrics()
-        m.count = Int(count)
-        m.sumSquares = sums.0
-        m.sumSquaredError = sums.1
-        m.sumProducts = sums.2
-        m.sumSquaresReconstructed = sums.3
-        m.maxAbsError = maxError
-        m.zeros = Int(zeros)
-        return (m, Int(sourceZeros))
+        return (ErrorMetrics(kernelSums: sums, maxError: maxError, count: count, zeros: zeros), Int(sourceZeros))
     }
 
     /// `fakeQuantize` for min/max grids in one AVX2 call (`wl_int_minmax_runs_avx2`): the same grids, pieces
@@ -182,14 +174,6 @@ public struct IntegerQuantizer: Hashable, Sendable {
                                     s.baseAddress!.assumingMemoryBound(to: Double.self), &maxError, &count, &zeros)
         }
         guard original != nil else { return nil }
-        var m = ErrorMetrics()
-        m.count = Int(count)
-        m.sumSquares = sums.0
-        m.sumSquaredError = sums.1
-        m.sumProducts = sums.2
-        m.sumSquaresReconstructed = sums.3
-        m.maxAbsError = maxError
-        m.zeros = Int(zeros)
-        return m
+        return ErrorMetrics(kernelSums: sums, maxError: maxError, count: count, zeros: zeros)
     }
 }
