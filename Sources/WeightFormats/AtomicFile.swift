@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -194,6 +195,7 @@ public struct FileSink: ByteSink {
         try flush()
         if bytes.count >= Self.bufferSize {
             try writeAll(bytes)
+            startWriteback()
         } else {
             buffer.append(contentsOf: bytes)
         }
@@ -204,6 +206,23 @@ public struct FileSink: ByteSink {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try writeAll($0) }
         buffer.removeAll(keepingCapacity: true)
+        startWriteback()
+    }
+
+    /// Bytes handed to the disk's writeback so far (see `startWriteback`).
+    private var writebackStarted: UInt64 = 0
+    /// How much written data waits before its writeback is started.
+    static let writebackStep: UInt64 = 8 << 20
+
+    /// Starts the disk write of what the kernel holds beyond `writebackStarted`, every `writebackStep` bytes,
+    /// without waiting: a large output then streams to the disk while the next pieces are computed, and the
+    /// final fsync waits only for the tail (apply's Q8_0 output was written, then synced, one after the other).
+    /// Advisory: a failure here shows up, if it matters, at the fsync.
+    private mutating func startWriteback() {
+        let written = count - UInt64(buffer.count)
+        guard written - writebackStarted >= Self.writebackStep else { return }
+        _ = wl_start_writeback(fd, Int64(writebackStarted), Int64(written - writebackStarted))
+        writebackStarted = written
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {

@@ -97,6 +97,13 @@ float wl_iq4_scale_search_avx2(const float *x, const float *weight, float max);
 /// IQ4: qs[j] = L[j] | L[j+16] << 4 with L[j] = best_index_int8(16, kvalues_iq4nl, id*x[j]), 32 values.
 void wl_iq4_pack_avx2(const float *x, float id, uint8_t qs[16]);
 
+// writeback.c: AtomicFile's early writeback.
+
+/// Starts writing [offset, offset + length) of fd's dirty pages to the disk without waiting (Linux's
+/// sync_file_range with SYNC_FILE_RANGE_WRITE; 0 and nothing elsewhere). The final fsync then finds most of a
+/// large output already on its way, so writing overlaps computing instead of following it.
+int wl_start_writeback(int fd, long long offset, long long length);
+
 #ifdef __cplusplus
 }
 #endif
