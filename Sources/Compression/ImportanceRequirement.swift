@@ -18,6 +18,32 @@ public enum ImportanceRequirement {
         types.contains(type) && !["token_embd.weight", "per_layer_token_embd.weight", "output.weight"].contains(tensor)
     }
 
+    /// Whether llama-quantize needs an importance-matrix entry for `tensor` stored as `type` in a file of
+    /// `preset` (`tensor_requires_imatrix`): the types above, and Q2_K inside a Q2_K_S file; never the token
+    /// embedding or the output (a Hugging Face name counts as its GGUF name).
+    public static func requires(_ type: GGMLType, tensor: String, preset: LlamaPreset?) -> Bool {
+        let name = LlamaTensorNames.gguf(forHF: tensor) ?? tensor
+        if ["token_embd.weight", "per_layer_token_embd.weight", "output.weight"].contains(name) { return false }
+        return types.contains(type) || (type == .q2_K && preset == .q2_K_S)
+    }
+
+    /// llama-quantize's refusal per tensor: with an importance matrix that has no entry for a tensor that
+    /// needs one (`requires(_:tensor:preset:)`), it stops ("Missing importance matrix for tensor … in a very
+    /// low-bit quantization") instead of quantizing that tensor without weights, so weightlab refuses the same
+    /// plan, naming the tensor, before anything is evaluated or written.
+    public static func checkEntries(_ settings: [LayerSettings], model: Model, preset: LlamaPreset?,
+                                    importance: ImportanceMatrix?) throws {
+        guard let importance else { return }   // no matrix at all: the resolver's refusal says so
+        let missing = zip(model.tensors, settings).compactMap { t, s -> (String, GGMLType)? in
+            guard case .gguf(let type) = s.quantize, requires(type, tensor: t.name, preset: preset),
+                  importance.entryName(for: t.name) == nil else { return nil }
+            return (t.name, type)
+        }
+        guard let (name, type) = missing.first else { return }
+        let more = missing.count > 1 ? " (and \(missing.count - 1) more)" : ""
+        throw ModelError(importance.path, "has no entry for tensor '\(DisplayText.escaped(name))', which \(preset == .q2_K_S && type == .q2_K ? "preset Q2_K_S stores" : "the plan stores") as \(type.name)\(more): llama-quantize refuses it without one (\"Missing importance matrix for tensor\")")
+    }
+
     /// The preset of `name` (case-insensitive) if it is one of `presets`.
     public static func preset(named name: String) -> String? {
         presets.first { $0 == name.uppercased() }

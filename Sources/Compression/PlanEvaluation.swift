@@ -63,6 +63,7 @@ public struct PlanEvaluation: Sendable {
             return
         }
         let resolution = try Self.resolution(plan, for: model, strict: strict)
+        try ImportanceRequirement.checkEntries(resolution.settings, model: model, preset: plan.preset, importance: importance)
         let engine = Engine(model: model, scheduler: ImmediateScheduler(), importance: importance)
         try self.init(model: model, settings: resolution.settings, engine: engine, diagnose: diagnose, progress: progress)
         warnings = resolution.warnings

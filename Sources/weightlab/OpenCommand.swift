@@ -106,6 +106,7 @@ struct Open: ParsableCommand {
                 settings = Array(repeating: .identity, count: opened.tensors.count)
             }
             importance = try ImportanceMatrix.forCommand(override: imatrix, plan: loadedPlan, planPath: plan, model: opened)
+            try ImportanceRequirement.checkEntries(settings, model: opened, preset: loadedPlan?.preset, importance: importance)
         } catch {
             Failure.exit(error)
         }

@@ -36,6 +36,20 @@ struct ImportanceRequirementTests {
         #expect(failure(q)?.reason.contains("cannot quantize to") == true)
     }
 
+    /// `tensor_requires_imatrix` per tensor: Q2_K only inside Q2_K_S; never the embedding or the output, under
+    /// their GGUF or Hugging Face names.
+    @Test func perTensorRequirementFollowsLlamaQuantize() {
+        #expect(ImportanceRequirement.requires(.q2_K, tensor: "blk.3.ffn_up.weight", preset: .q2_K_S))
+        #expect(!ImportanceRequirement.requires(.q2_K, tensor: "blk.3.ffn_up.weight", preset: .q2_K))
+        #expect(!ImportanceRequirement.requires(.q2_K, tensor: "blk.3.ffn_up.weight", preset: nil))
+        #expect(ImportanceRequirement.requires(.iq2_XS, tensor: "blk.3.ffn_up.weight", preset: nil))
+        #expect(ImportanceRequirement.requires(.q2_K, tensor: "model.layers.3.mlp.up_proj.weight", preset: .q2_K_S))
+        for exempt in ["token_embd.weight", "output.weight", "model.embed_tokens.weight", "lm_head.weight"] {
+            #expect(!ImportanceRequirement.requires(.q2_K, tensor: exempt, preset: .q2_K_S), "\(exempt)")
+            #expect(!ImportanceRequirement.requires(.iq2_XXS, tensor: exempt, preset: nil), "\(exempt)")
+        }
+    }
+
     @Test func kQuantsAndIQ4NeedNone() throws {
         for type in ["q2_k", "q3_k", "q4_k", "iq4_xs", "iq4_nl", "q4_0"] {
             let p = try plan(#"{"version": 1, "default": {"quantize": {"format": "gguf", "type": "\#(type)"}}}"#)

@@ -32,8 +32,10 @@ enum ImatrixModelFixture {
 
     static func tensorName(_ k: Int) -> String { "blk.\(k).ffn_up.weight" }
 
-    /// A GGUF of the cases' inputs (F32) and a legacy imatrix of their vectors; `wrongLength` shortens one entry.
-    static func write(_ cases: [[String: Any]], in dir: TemporaryDirectory, wrongLength: Int? = nil) throws -> (model: String, imatrix: String) {
+    /// A GGUF of the cases' inputs (F32) and a legacy imatrix of their vectors; `wrongLength` shortens one entry,
+    /// `omitting` leaves one out.
+    static func write(_ cases: [[String: Any]], in dir: TemporaryDirectory, wrongLength: Int? = nil,
+                      omitting: Int? = nil) throws -> (model: String, imatrix: String) {
         let inputs = try cases.map { try floats("inputs/\($0["input"] as! String).bin") }
         let entries = cases.enumerated().map { k, c in
             GGUFWriter.TensorEntry(name: tensorName(k), type: .f32, shape: c["shape"] as! [Int])
@@ -46,8 +48,8 @@ enum ImatrixModelFixture {
         }
         var dat: [UInt8] = []
         func i32(_ v: Int) { withUnsafeBytes(of: Int32(v).littleEndian) { dat += $0 } }
-        i32(cases.count)
-        for (k, c) in cases.enumerated() {
+        i32(cases.count - (omitting == nil ? 0 : 1))
+        for (k, c) in cases.enumerated() where k != omitting {
             var w = try floats("inputs/" + (c["imatrix"] as! String))
             if wrongLength == k { w.removeLast(32) }
             let name = Array(tensorName(k).utf8)
@@ -176,6 +178,22 @@ struct ApplyImatrixTests {
             let w = try CommandRunner.run(args.map { $0 == dir.path + "/o.gguf" ? dir.path + "/q2ks.gguf" : $0 } + ["--imatrix", imatrix])
             #expect(w.status == 0, "\(w.stderr)")
         }
+        // A matrix without an entry for one Q2_K tensor of the Q2_K_S file: llama-quantize stops at that tensor
+        // ("Missing importance matrix for tensor … in a very low-bit quantization"), and so does weightlab.
+        let partial = try TemporaryDirectory()
+        let (partialModel, partialImatrix) = try ImatrixModelFixture.write(cases, in: partial, omitting: 1)
+        let missing = ImatrixModelFixture.tensorName(1)
+        for args in [["apply", partialModel, "--plan", plan, "-o", partial.path + "/o.gguf"], ["report", partialModel, "--plan", plan]] {
+            let r = try CommandRunner.run(args + ["--imatrix", partialImatrix])
+            #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("has no entry for tensor '\(missing)', which preset Q2_K_S stores as Q2_K"), "\(r.stderr)")
+            #expect(r.stderr.contains("Missing importance matrix for tensor"), "\(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: partial.path + "/o.gguf"))
+        // The same matrix for a type that needs none: the tensor without an entry is quantized without weights.
+        let q4 = try partial.write("q4.json", text: #"{"version": 1, "default": {"quantize": {"format": "gguf", "type": "q2_k"}}}"#)
+        let ok = try CommandRunner.run(["report", partialModel, "--plan", q4, "--imatrix", partialImatrix])
+        #expect(ok.status == 0, "\(ok.stderr)")
         let iq = try dir.write("iq.json", text: #"{"version": 1, "default": {"quantize": {"format": "gguf", "type": "iq2_xs"}}}"#)
         let r = try CommandRunner.run(["apply", model, "--plan", iq, "-o", dir.path + "/o.gguf"])
         #expect(r.status == 2 && r.stderr.contains("IQ2_XS needs an importance matrix"), "\(r.stderr)")

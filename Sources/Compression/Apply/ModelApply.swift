@@ -34,6 +34,7 @@ public enum ModelApply {
         let importance = try ImportanceMatrix.forCommand(override: imatrixPath, plan: plan, planPath: planPath, model: model)
         if let imatrixPath { plan.imatrix = ImportanceMatrix.absolute(imatrixPath) }   // a preset's choices depend on whether there is one
         let resolution = try PlanEvaluation.resolution(plan, for: model, strict: strict)
+        try ImportanceRequirement.checkEntries(resolution.settings, model: model, preset: plan.preset, importance: importance)
         var outcome = try run(model: model, settings: resolution.settings, planText: plan.jsonText(), output: output,
                               container: container, overwrite: overwrite, verify: verify, numbers: numbers,
                               engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance),
