@@ -7,24 +7,6 @@
 #include <immintrin.h>
 #define WL_AVX2 __attribute__((target("avx2")))
 
-WL_AVX2 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b) {
-    const __m256 sv = _mm256_set1_ps(s), av = _mm256_set1_ps(a), bv = _mm256_set1_ps(b);
-    const __m256 magic = _mm256_set1_ps(0x1.8p23f);
-    long k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
-        t = _mm256_max_ps(av, t);              // t < a ? a : t (maxps returns t, the second operand, on NaN)
-        t = _mm256_min_ps(bv, t);              // t > b ? b : t
-        _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
-    }
-    for (; k < n; k++) {
-        volatile float t = x[k] / s;           // volatile: keep the Float32 steps as written
-        float u = a >= t ? a : t;              // Swift.max(t, a)
-        u = b < u ? b : u;                     // Swift.min(u, b)
-        volatile float r = u + 0x1.8p23f;
-        o[k] = (r - 0x1.8p23f) * s;
-    }
-}
 
 WL_AVX2 void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]) {
     __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
@@ -130,12 +112,16 @@ WL_AVX2 static inline void fake_quantize(const float *x, float *o, long n, float
         _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
     }
     for (; k < n; k++) {
-        volatile float t = x[k] / s;
-        float u = a >= t ? a : t;
-        u = b < u ? b : u;
+        volatile float t = x[k] / s;           // volatile: keep the Float32 steps as written
+        float u = a >= t ? a : t;              // Swift.max(t, a)
+        u = b < u ? b : u;                     // Swift.min(u, b)
         volatile float r = u + 0x1.8p23f;
         o[k] = (r - 0x1.8p23f) * s;
     }
+}
+
+WL_AVX2 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b) {
+    fake_quantize(x, o, n, s, a, b);
 }
 
 /// Swift's roundHalfEven: (x + 1.5·2²³) − 1.5·2²³ in Float32.
