@@ -101,6 +101,23 @@ public struct Statistics: Sendable, Equatable {
         }
     }
 
+    /// The first pass's lane reductions and its scalar tail (the values after the last whole vector), shared
+    /// by the Swift and AVX2 scans so both reduce in the same order.
+    private static func firstPassTail(_ lo8: SIMD8<Float>, _ hi8: SIMD8<Float>, _ sum8: SIMD8<Double>, _ zero8: SIMD8<Int32>,
+                                      base: UnsafePointer<Float>, from start: Int, to n: Int) -> (Float, Float, Double, Int) {
+        var lo = lo8.min(), hi = hi8.max()
+        var sum = sum8.sum()
+        var z = Int(zero8.wrappedSum())
+        for i in start..<n {
+            let x = base[i]
+            lo = Swift.min(lo, x)
+            hi = Swift.max(hi, x)
+            sum += Double(x)
+            z += x == 0 ? 1 : 0
+        }
+        return (lo, hi, sum, z)
+    }
+
     /// Returns false (leaving garbage) when the block holds a NaN or an infinity. Eight lanes at a time in
     /// explicit SIMD, since the compiler may not reorder Double sums on its own.
     private mutating func scanFinite(_ v: UnsafeBufferPointer<Float>) -> Bool {
@@ -117,16 +134,7 @@ public struct Statistics: Sendable, Equatable {
             sum8 += SIMD8<Double>(x)
             zero8 &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: x .== 0)
         }
-        var lo = lo8.min(), hi = hi8.max()
-        var sum = sum8.sum()
-        var z = Int(zero8.wrappedSum())
-        for i in (8 * vectors)..<n {
-            let x = base[i]
-            lo = Swift.min(lo, x)
-            hi = Swift.max(hi, x)
-            sum += Double(x)
-            z += x == 0 ? 1 : 0
-        }
+        let (lo, hi, sum, z) = Self.firstPassTail(lo8, hi8, sum8, zero8, base: base, from: 8 * vectors, to: n)
         guard sum.isFinite, lo.isFinite, hi.isFinite else { return false }
         let mu = sum / Double(n)
         let mu8 = SIMD8<Double>(repeating: mu)
@@ -190,16 +198,7 @@ public struct Statistics: Sendable, Equatable {
                 }
             }
         }
-        var lo = lo8.min(), hi = hi8.max()
-        var sum = sum8.sum()
-        var z = Int(zero8.wrappedSum())
-        for i in (8 * vectors)..<n {
-            let x = base[i]
-            lo = Swift.min(lo, x)
-            hi = Swift.max(hi, x)
-            sum += Double(x)
-            z += x == 0 ? 1 : 0
-        }
+        let (lo, hi, sum, z) = Self.firstPassTail(lo8, hi8, sum8, zero8, base: base, from: 8 * vectors, to: n)
         guard sum.isFinite, lo.isFinite, hi.isFinite else { return false }
         let mu = sum / Double(n)
         var a1 = SIMD8<Double>(), a2 = a1, a3 = a1, a4 = a1
