@@ -11,7 +11,7 @@ import WeightFormats
 /// ties, both signs of a sub-block's largest magnitude, tiny positive sums whose quotient wraps in
 /// `nearest_int`, all-zero and one-value sub-blocks, tiny/subnormal/huge values, NaN/±∞, any bit pattern).
 @Suite struct Q3KKernelPathTests {
-    static let block: KQuantKernelPathTests.Block = GGMLKQuantizer.q3K
+    static var block: KQuantKernelPathTests.Block { GGMLKQuantizer.q3K }
 
     @Test(.enabled(if: KernelDispatch.cpuHasAVX2), arguments: [true, false])
     func bothPathsGiveGGMLsFixtureBytes(_ kernels: Bool) throws {
