@@ -1,13 +1,15 @@
 // Q3_K's sub-block search without an importance matrix, make_q3_quants(16, 4, x, L, true) of ggml-quants.c,
-// for the 16 sub-blocks of a super-block: one sub-block per AVX2 lane, two groups of 8 lanes interleaved.
+// for the 16 sub-blocks of a super-block: one sub-block per AVX2 lane, two groups of 8 lanes.
 //
 // Why lanes across sub-blocks: the coordinate descent of make_q3_quants is serial within a sub-block (each
 // value's move is tested against the sums left by the previous value), so one sub-block at a time is bound
 // by the latency of that chain (a divide, a rounding, products and a compare per value). With one sub-block
 // per lane, step i handles value i of every sub-block, so each lane performs exactly C's Float32 operations
-// in C's order (unfused: the target is "avx2" only, and FP_CONTRACT is off), and the two interleaved groups'
-// chains overlap. C's branches (slx > 0, new_l != L[i], the acceptance test) are per-lane masks; a lane whose
-// pass moved nothing stops, as C's `break` does, and the passes run until no lane moves (at most five).
+// in C's order (unfused: the target is "avx2" only, and FP_CONTRACT is off). C's branches (slx > 0,
+// new_l != L[i], the acceptance test) are per-lane masks; a lane whose pass moved nothing stops, as C's
+// `break` does, and a group's passes run until none of its lanes moves (at most five). Most steps move no
+// lane, and a cheap test (q3_bounds) shows it for most lanes without dividing: only a step where some lane is
+// not sure runs C's exact step, behind a branch, so the sums stay out of the dependency chain.
 // `nearest_int` is C's own bit trick (add 1.5·2²³, keep the low 23 bits, subtract 2²²), so quotients that
 // overflow its range wrap exactly as in C. For finite input only (the caller checks; NaN/±∞ take Swift).
 #include "CKernels.h"
