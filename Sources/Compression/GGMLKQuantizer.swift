@@ -157,6 +157,13 @@ enum GGMLKQuantizer {
     // MARK: Q3_K — hmask[32] @0, qs[64] @32, scales[12] @96, d @108
 
     static func q3K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer) {
+        q3K(x, qw, o, kernels: KernelDispatch.avx2)
+    }
+
+    /// Q3_K with the choice of path made by the caller (tests compare the AVX2 and portable paths): with
+    /// `kernels`, a finite super-block without importance weights runs `make_q3_quants` in
+    /// `wl_q3k_search_avx2` (one sub-block per lane).
+    static func q3K(_ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>?, _ o: UnsafeMutableRawPointer, kernels: Bool) {
         withScratch { bytes, floats in
             let L = UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: Int8.self)
             let Ls = UnsafeMutableRawPointer(bytes + 256).assumingMemoryBound(to: Int8.self)
@@ -195,7 +202,11 @@ enum GGMLKQuantizer {
                 d = storeHalf(dBlock, o, 108)
             } else {
                 var maxScale: Float = 0, amax: Float = 0
-                for j in 0..<16 { scales[j] = Lanes.refined(x + 16 * j, L + 16 * j, bounds: bounds) }
+                if kernels && Lanes.allFinite(x) {
+                    wl_q3k_search_avx2(x, bytes, scales)
+                } else {
+                    for j in 0..<16 { scales[j] = Lanes.refined(x + 16 * j, L + 16 * j, bounds: bounds) }
+                }
                 for j in 0..<16 {
                     let a = abs(scales[j])
                     if a > amax { amax = a; maxScale = scales[j] }

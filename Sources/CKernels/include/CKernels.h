@@ -62,6 +62,11 @@ void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, lo
 void wl_kquant_asymmetric_avx2(const float *x, const float *w, long n, long groups, int nmax, float rmin,
                                float rdelta, int nstep, int mad, uint8_t *L, float *scales, float *the_mins);
 
+/// make_q3_quants(16, 4, x, L, true) of ggml-quants.c (Q3_K without an importance matrix) for the 16 sub-blocks
+/// of one super-block of 256 finite values, one sub-block per lane (q3k_search_avx2.c): levels L (l + 4; all 0
+/// for an all-zero sub-block) and scales[j] exactly as C returns them.
+void wl_q3k_search_avx2(const float *x, uint8_t *L, float *scales);
+
 /// wl_int_minmax_runs_avx2 on little-endian BF16 values, measured against themselves (no pruning), without
 /// writing the reconstruction: each group is decoded into `work` (room for 2·min(group_length, run_length)
 /// floats: the group's values and its reconstruction) while it is in cache, so a piece is read once as 2-byte
