@@ -1,9 +1,13 @@
-// Standalone driver for instruction counts of the K-quant/IQ4 quantizers (issue 9), compiled with the two
-// source files, no package build needed (see Benchmarks/README.md):
-//   sed "s/^import WeightFormats//" Sources/Compression/GGMLKQuantizer.swift > /tmp/kq/q.swift
+// Standalone driver for instruction counts and timings of the K-quant/IQ4 quantizers (issue 9), without a
+// package build (see Benchmarks/README.md). The quantizers call the CKernels target's AVX2 kernels, so the C
+// files are compiled beside them and the header is imported directly:
+//   mkdir -p /tmp/kq; for f in GGMLKQuantizer GGMLScaleSearch GGMLSubBlockLanes KernelDispatch; do
+//     sed -e "s/^import WeightFormats//" -e "s/^import CKernels//" Sources/Compression/$f.swift > /tmp/kq/$f.swift; done
 //   cp Benchmarks/kquant_driver.swift /tmp/kq/main.swift   # top-level code must be in main.swift with several files
-//   swiftc -O -wmo /tmp/kq/main.swift Sources/Compression/GGMLScaleSearch.swift Sources/Compression/GGMLSubBlockLanes.swift /tmp/kq/q.swift -o /tmp/kq/kq
+//   for c in Sources/CKernels/*.c; do clang -O2 -c -I Sources/CKernels/include $c -o /tmp/kq/$(basename $c .c).o; done
+//   swiftc -Ounchecked -wmo -import-objc-header Sources/CKernels/include/CKernels.h /tmp/kq/*.swift /tmp/kq/*.o -o /tmp/kq/kq
 //   /tmp/kq/kq TYPE ROWS KIND IMATRIX(0|1) REPEAT OUT   (REPEAT 0: data generation only, the baseline to subtract)
+// WEIGHTLAB_KERNELS=portable runs the Swift paths.
 import Foundation
 enum GGMLGrids { static let iq4nl: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113] }
 // args: type rows kind imatrix(0/1) repeat outfile
