@@ -35,20 +35,7 @@ struct Distill: ParsableCommand {
     @Option(help: "Softmax temperature (default 4).")
     var temperature: Double?
 
-    @Option(help: "Epochs.")
-    var epochs = 1
-
-    @Option(help: "Samples per mini-batch.")
-    var batch = 32
-
-    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
-    var learningRate: Float = 1e-3
-
-    @Option(help: "Seed of the student's initial weights and the sample order.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Train on the first N samples only.")
-    var limit: Int?
+    @OptionGroup var training: TrainingFlags
 
     @Option(name: [.short, .customLong("output")], help: "Where to write the distilled student (safetensors).")
     var output: String
@@ -57,12 +44,8 @@ struct Distill: ParsableCommand {
     var force = false
 
     func validate() throws {
-        guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be 1…1000") }
-        guard batch >= 1, batch <= 1 << 16 else { throw ValidationError("--batch must be 1…65536") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--lr must be a positive number") }
         if let alpha, !(0...1).contains(alpha) { throw ValidationError("--alpha must be within 0…1") }
         if let temperature, !(temperature > 0 && temperature <= 100) { throw ValidationError("--temperature must be within (0, 100]") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
     func run() throws {
@@ -71,11 +54,11 @@ struct Distill: ParsableCommand {
             let fromPlan = try plan.map { try PlanEvaluation.load($0).distill } ?? nil
             let settings = Distillation(alpha: alpha ?? fromPlan?.alpha ?? 0.7, temperature: temperature ?? fromPlan?.temperature ?? 4)
             let sizes = try StudentDistillation.sizes(studentArchitecture)
-            let sets = try TrainingSet.load(data: data, evalPath: evalData, limit: limit)
+            let sets = try TrainingSet.load(data: data, evalPath: evalData, limit: training.limit)
             let line = TrainingProgressLine()
             report = try StudentDistillation.run(teacherPath: teacher, teacherArchitecture: teacherArchitecture, studentSizes: sizes,
                                                  train: sets.train, eval: sets.eval, distillation: settings,
-                                                 options: TrainingOptions(epochs: epochs, batchSize: batch, learningRate: learningRate, seed: seed),
+                                                 options: training.options(defaultLearningRate: 1e-3),
                                                  output: output, overwrite: force) { what, p in line.show(what, p); return true }
             line.clear()
         } catch {

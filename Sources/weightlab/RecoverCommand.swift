@@ -27,20 +27,7 @@ struct Recover: ParsableCommand {
     @Option(name: .customLong("arch"), help: "The architecture description (JSON, sequential layers).")
     var architecture: String
 
-    @Option(help: "Epochs of fine-tuning.")
-    var epochs = 1
-
-    @Option(help: "Samples per mini-batch.")
-    var batch = 32
-
-    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
-    var learningRate: Float = 2e-3
-
-    @Option(help: "Seed of the sample order.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Train on the first N samples only.")
-    var limit: Int?
+    @OptionGroup var training: TrainingFlags
 
     @Option(name: [.short, .customLong("output")], help: "The file to write.")
     var output: String
@@ -51,20 +38,13 @@ struct Recover: ParsableCommand {
     @Flag(help: "Replace OUT if it exists (never an input).")
     var force = false
 
-    func validate() throws {
-        guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be 1…1000") }
-        guard batch >= 1, batch <= 1 << 16 else { throw ValidationError("--batch must be 1…65536") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--lr must be a positive number") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-    }
-
     func run() throws {
         let report: RecoveryReport
         do {
-            let sets = try TrainingSet.load(data: data, evalPath: evalData, limit: limit)
+            let sets = try TrainingSet.load(data: data, evalPath: evalData, limit: training.limit)
             let request = Recovery.Request(modelPath: model, planPath: plan, architecturePath: architecture, trainData: sets.train,
                                            evalData: sets.eval, output: output, container: container, overwrite: force,
-                                           options: TrainingOptions(epochs: epochs, batchSize: batch, learningRate: learningRate, seed: seed))
+                                           options: training.options(defaultLearningRate: 2e-3))
             let line = TrainingProgressLine()
             report = try Recovery.run(request) { line.show("recovering", $0); return true }
             line.clear()
