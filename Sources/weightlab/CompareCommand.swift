@@ -15,7 +15,6 @@ struct Compare: ParsableCommand {
             permutation of llama.cpp's converter (head counts from the GGUF file, or --heads / --kv-heads).
             """)
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
     enum NameMap: String, ExpressibleByArgument, CaseIterable { case llama }
 
     @Argument(help: "The reference model (file, sharded index or directory).")

@@ -9,7 +9,6 @@ struct Eval: ParsableCommand {
         abstract: "Run the original and the compressed model on data: accuracy, flips and KL for classifiers, cosine and nearest-neighbour agreement for embedders, output SQNR for any model.",
         discussion: "ONNX models run in ONNX Runtime, loaded at run time (pip install onnxruntime; or --ort-lib / WEIGHTLAB_ORT_LIB).")
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
     @Argument(help: "An ONNX model (run in ONNX Runtime), or any model with --arch.")
     var model: String
@@ -74,7 +73,7 @@ enum EvalOutput {
         v.isFinite ? String(format: "%.6g", v) : (v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"))
     }
 
-    static func text(_ r: TaskReport, format: Eval.OutputFormat) -> String {
+    static func text(_ r: TaskReport, format: OutputFormat) -> String {
         switch format {
         case .table:
             var out = "task: \(r.kind.rawValue), output '\(r.output)', \(r.samples) samples\n"

@@ -9,7 +9,6 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a compression plan headlessly: per-layer and total sparsity, error and size.")
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
     @Argument(help: "A safetensors/GGUF/.npy/.npz file, a sharded index or a directory.")
     var model: String

@@ -9,7 +9,6 @@ struct Sweep: ParsableCommand {
         abstract: "The trade-off curve of a menu on a model: size, bits per weight, total error and SQNR at each point of the frontier, and a plot of it.",
         discussion: "Each row is the least-error choice at its own size (exact); `solve` writes the plan for any size in between.")
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
 
     @OptionGroup var inputs: SolveInputs
 
