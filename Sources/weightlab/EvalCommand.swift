@@ -9,7 +9,6 @@ struct Eval: ParsableCommand {
         abstract: "Run the original and the compressed model on data: accuracy, flips and KL for classifiers, cosine and nearest-neighbour agreement for embedders, output SQNR for any model.",
         discussion: "ONNX models run in ONNX Runtime, loaded at run time (pip install onnxruntime; or --ort-lib / WEIGHTLAB_ORT_LIB).")
 
-
     @Argument(help: "An ONNX model (run in ONNX Runtime), or any model with --arch.")
     var model: String
 
@@ -22,8 +21,7 @@ struct Eval: ParsableCommand {
     @Option(help: "An importance matrix (llama.cpp GGUF imatrix or legacy .dat; else the plan's \"imatrix\"), as for open/apply/compare.")
     var imatrix: String?
 
-    @Option(help: "With sentence data: the tokenizer (vocab.txt or tokenizer.json; default: the one beside the model).")
-    var tokenizer: String?
+    @OptionGroup var runtime: ModelRunFlags
 
     @Option(help: "table, json or csv.")
     var format: OutputFormat = .table
@@ -33,12 +31,6 @@ struct Eval: ParsableCommand {
 
     @Option(help: "classifier, embedder or output (default: classifier with labels, embedder for other [samples, width] outputs).")
     var task: String?
-
-    @Option(name: .customLong("arch"), help: "An architecture description (JSON: sequential layers or a BERT encoder): run the model's weights with weightlab's own kernels instead of ONNX Runtime.")
-    var architecture: String?
-
-    @Option(name: .customLong("ort-lib"), help: "Path to libonnxruntime.so (else WEIGHTLAB_ORT_LIB, else the onnxruntime Python package's).")
-    var ortLib: String?
 
     func validate() throws {
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -51,14 +43,14 @@ struct Eval: ParsableCommand {
         let report: TaskReport
         do {
             let kind = task.flatMap(TaskReport.Kind.init(rawValue:))
-            if let architecture {
+            if let architecture = runtime.architecture {
                 report = try TaskEvaluation.runSwift(modelPath: model, planPath: plan, dataPath: data,
                                                      architecturePath: architecture, kind: kind, batch: batch,
-                                                     imatrix: imatrix, tokenizer: tokenizer)
+                                                     imatrix: imatrix, tokenizer: runtime.tokenizer)
             } else {
                 report = try TaskEvaluation.runONNX(modelPath: model, planPath: plan, dataPath: data,
-                                                    kind: kind, batch: batch, ortLibrary: ortLib, imatrix: imatrix,
-                                                    tokenizer: tokenizer)
+                                                    kind: kind, batch: batch, ortLibrary: runtime.ortLib, imatrix: imatrix,
+                                                    tokenizer: runtime.tokenizer)
             }
         } catch {
             Failure.exit(error)

@@ -32,20 +32,13 @@ struct Open: ParsableCommand {
     @Option(name: .customLong("eval-data"), help: "Evaluation data for the task line beside the totals: an .npz of the model's inputs (and optional 'labels'), or a text file of sentences (one per line) for an encoder; recomputed in the background whenever the plan changes (see `weightlab eval`).")
     var evalData: String?
 
-    @Option(name: .customLong("arch"), help: "With --eval-data: an architecture description (JSON) to run the weights with weightlab's own kernels (else ONNX models run in ONNX Runtime).")
-    var architecture: String?
+    @OptionGroup var runtime: ModelRunFlags
 
     @Option(help: "Training data for recovery (F: fine-tune the plan on screen in the background, as `weightlab recover`): an IDX directory (its train split; t10k evaluates unless --eval-data is given) or an .npz. Needs --arch.")
     var data: String?
 
     @Option(name: .customLong("train-limit"), help: "With --data: train on the first N samples only.")
     var trainLimit: Int?
-
-    @Option(help: "With sentence --eval-data: the tokenizer (vocab.txt or tokenizer.json; default: the one beside the model).")
-    var tokenizer: String?
-
-    @Option(name: .customLong("ort-lib"), help: "With --eval-data: path to libonnxruntime.so (else WEIGHTLAB_ORT_LIB, else the onnxruntime Python package's).")
-    var ortLib: String?
 
     @Option(help: "An importance matrix (llama.cpp's GGUF imatrix or legacy .dat; else the plan's \"imatrix\"): ggml types are evaluated with ggml's imatrix quantizers and the importance-weighted SQNR is shown beside SQNR.")
     var imatrix: String?
@@ -59,7 +52,7 @@ struct Open: ParsableCommand {
         InterruptCleanup.install()
         LatencyTrace.launchTime = DispatchTime.now().uptimeNanoseconds
         let path = model ?? BundledExample.path
-        if evalData == nil && (tokenizer != nil || ortLib != nil || (architecture != nil && data == nil)) {
+        if evalData == nil && (runtime.tokenizerOrLibraryGiven || (runtime.architecture != nil && data == nil)) {
             Failure.exit(ValidationError("--arch, --tokenizer and --ort-lib go with --eval-data (--arch also with --data)"))
         }
         if data == nil && trainLimit != nil { Failure.exit(ValidationError("--train-limit goes with --data")) }
@@ -131,10 +124,9 @@ struct Open: ParsableCommand {
         let session = WorkbenchSession(model: opened, settings: settings, planPath: plan, theme: loadedTheme,
                                        terminal: screen, plan: loadedPlan, notice: notice, taskMetric: taskMetric,
                                        importance: importance,
-                                       taskSetup: evalData.map { TaskSetup(dataPath: $0, architecturePath: architecture,
-                                                                           ortLibrary: ortLib, tokenizerPath: tokenizer) },
+                                       taskSetup: evalData.map { runtime.setup(data: $0) },
                                        recoverySetup: data.map { RecoverySetup(dataPath: $0, evalDataPath: evalData,
-                                                                               architecturePath: architecture, limit: trainLimit) })
+                                                                               architecturePath: runtime.architecture, limit: trainLimit) })
         session.loop()
         screen.close()
         // The screen covered stderr: repeat what the plan said.

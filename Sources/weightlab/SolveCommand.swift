@@ -88,20 +88,13 @@ struct Solve: ParsableCommand {
     @Option(name: .customLong("eval-data"), help: "Check the plans on the task: an .npz of the model's inputs (and optional 'labels') or a text file of sentences; the target's plan and frontier points below it are run on it (see `weightlab eval`).")
     var evalData: String?
 
+    @OptionGroup var runtime: ModelRunFlags
+
     @Option(name: .customLong("max-drop"), help: "With --eval-data: write the smallest plan whose task loss stays within this (accuracy points as a fraction, e.g. 0.01; the flip rate without labels; 1 − mean cosine for an embedder).")
     var maxDrop: Double?
 
-    @Option(name: .customLong("arch"), help: "With --eval-data: an architecture description (JSON) to run the weights with weightlab's own kernels (else ONNX Runtime).")
-    var architecture: String?
-
-    @Option(help: "With sentence --eval-data: the tokenizer (vocab.txt or tokenizer.json; default: the one beside the model).")
-    var tokenizer: String?
-
-    @Option(name: .customLong("ort-lib"), help: "With --eval-data: path to libonnxruntime.so (else WEIGHTLAB_ORT_LIB, else the onnxruntime Python package's).")
-    var ortLib: String?
-
     func validate() throws {
-        if evalData == nil && (maxDrop != nil || architecture != nil || tokenizer != nil || ortLib != nil) {
+        if evalData == nil && (maxDrop != nil || runtime.architecture != nil || runtime.tokenizerOrLibraryGiven) {
             throw ValidationError("--max-drop, --arch, --tokenizer and --ort-lib go with --eval-data")
         }
         if let maxDrop, !(maxDrop >= 0 && maxDrop <= 1) { throw ValidationError("--max-drop: \(maxDrop) is out of range 0…1") }
@@ -144,7 +137,7 @@ struct Solve: ParsableCommand {
 
     /// The task check of the solution and the frontier below it.
     func check(problem: BudgetProblem, solution: BudgetSolution, data: String) throws -> CheckedSolve.Outcome {
-        let setup = TaskSetup(dataPath: data, architecturePath: architecture, ortLibrary: ortLib, tokenizerPath: tokenizer)
+        let setup = runtime.setup(data: data)
         let importance = try inputs.imatrix.map { try ImportanceMatrix.load(path: $0) }
         let evaluator = try TaskEvaluator(model: problem.model, setup: setup)
         return try CheckedSolve.run(problem: problem, solution: solution, evaluator: evaluator,
@@ -167,7 +160,6 @@ enum SolveOutput {
         out += TextTable.render(header: [" ", "bytes", "bits/w", "weight SQNR dB", h.name, "loss", "point"], rows: rows, footer: nil, rightAligned: [1, 2, 3, 4, 5])
         return out
     }
-
 
     /// The predicted totals, spelt as `report` spells them, and how close to optimal the answer is.
     static func summary(_ s: BudgetSolution, problem: BudgetProblem, target: PlanSolve.Target, output: String) -> String {
