@@ -4,8 +4,7 @@
 #pragma STDC FP_CONTRACT OFF
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define WL_AVX2 __attribute__((target("avx2")))
+#include "int_quantize_avx2.h"
 
 
 WL_AVX2 void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]) {
@@ -19,153 +18,25 @@ WL_AVX2 void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi
     _mm256_storeu_ps(hi, h);
 }
 
-WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, double sums[4], float *max_error,
-                                     int64_t *zeros) {
-    double sww = 0, see = 0, swh = 0, shh = 0;
-    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
-    __m256 vmax = _mm256_setzero_ps();
-    __m256i vzero = _mm256_setzero_si256();
-    int64_t zc = 0;
-    float maxErr = 0;
-    long a = 0;
-    __m256d acc = _mm256_setzero_pd();          // (Σw², Σe², Σwh, Σh²) over the blocks of 64
-    while (a + 64 <= n) {
-        __m256 aww = _mm256_setzero_ps(), aee = aww, awh = aww, ahh = aww;
-        for (long i = a; i < a + 64; i += 8) {
-            __m256 wf = _mm256_loadu_ps(w + i), hf = _mm256_loadu_ps(h + i);
-            __m256 e = _mm256_sub_ps(wf, hf);
-            aww = _mm256_add_ps(aww, _mm256_mul_ps(wf, wf));
-            aee = _mm256_add_ps(aee, _mm256_mul_ps(e, e));
-            awh = _mm256_add_ps(awh, _mm256_mul_ps(wf, hf));
-            ahh = _mm256_add_ps(ahh, _mm256_mul_ps(hf, hf));
-            __m256 ae = _mm256_and_ps(e, absMask);
-            vmax = _mm256_max_ps(ae, vmax);    // ae > vmax ? ae : vmax
-            vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
-        }
-        // The lane sums added to Double in lane order, the four sums side by side in one vector (each
-        // Double lane its own chain, the same additions as one scalar chain per sum): transpose the four
-        // 8-lane Float sums into eight (Σw², Σe², Σwh, Σh²) quadruples, lane 0 first.
-        __m256 t0 = _mm256_unpacklo_ps(aww, aee), t1 = _mm256_unpacklo_ps(awh, ahh);
-        __m256 t2 = _mm256_unpackhi_ps(aww, aee), t3 = _mm256_unpackhi_ps(awh, ahh);
-        __m256 c0 = _mm256_shuffle_ps(t0, t1, 0x44), c1 = _mm256_shuffle_ps(t0, t1, 0xEE);   // lanes 0, 1 | 4, 5
-        __m256 c2 = _mm256_shuffle_ps(t2, t3, 0x44), c3 = _mm256_shuffle_ps(t2, t3, 0xEE);   // lanes 2, 3 | 6, 7
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c0)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c2)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c3)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c0, 1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c1, 1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c2, 1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c3, 1)));
-        a += 64;
-        if ((a & 0xFFFF) == 0) {
-            int32_t zl[8];
-            _mm256_storeu_si256((__m256i *)zl, vzero);
-            for (int l = 0; l < 8; l++) zc += zl[l];
-            vzero = _mm256_setzero_si256();
-        }
-    }
-    {
-        double q[4];
-        _mm256_storeu_pd(q, acc);
-        sww = q[0]; see = q[1]; swh = q[2]; shh = q[3];
-    }
-    for (; a < n; a++) {
-        double wd = (double)w[a], hd = (double)h[a];
-        float e = w[a] - h[a];
-        float ae = __builtin_fabsf(e);
-        maxErr = ae >= maxErr ? ae : maxErr;   // Swift.max(maxErr, abs(e))
-        zc += h[a] == 0 ? 1 : 0;
-        double ed = (double)e;
-        double p;
-        p = wd * wd; sww += p;
-        p = ed * ed; see += p;
-        p = wd * hd; swh += p;
-        p = hd * hd; shh += p;
-    }
-    int32_t zl[8];
-    float ml[8];
-    _mm256_storeu_si256((__m256i *)zl, vzero);
-    _mm256_storeu_ps(ml, vmax);
-    for (int l = 0; l < 8; l++) zc += zl[l];
-    float m = ml[0];                            // lanes are ≥ +0 and never NaN: any order gives the same max
-    for (int l = 1; l < 8; l++) m = ml[l] > m ? ml[l] : m;
-    maxErr = m >= maxErr ? m : maxErr;          // Swift.max(maxErr, vmax.max())
-    sums[0] = sww; sums[1] = see; sums[2] = swh; sums[3] = shh;
-    *max_error = maxErr;
-    *zeros = zc;
-}
-
 WL_AVX2 void wl_error_sums_avx2(const float *w, const float *h, long n, double sums[4], float *max_error,
                                 int64_t *zeros) {
     error_sums(w, h, n, sums, max_error, zeros);
-}
-
-WL_AVX2 static inline void fake_quantize(const float *x, float *o, long n, float s, float a, float b) {
-    const __m256 sv = _mm256_set1_ps(s), av = _mm256_set1_ps(a), bv = _mm256_set1_ps(b);
-    const __m256 magic = _mm256_set1_ps(0x1.8p23f);
-    long k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
-        t = _mm256_max_ps(av, t);              // t < a ? a : t (maxps returns t, the second operand, on NaN)
-        t = _mm256_min_ps(bv, t);              // t > b ? b : t
-        _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
-    }
-    for (; k < n; k++) {
-        volatile float t = x[k] / s;           // volatile: keep the Float32 steps as written
-        float u = a >= t ? a : t;              // Swift.max(t, a)
-        u = b < u ? b : u;                     // Swift.min(u, b)
-        volatile float r = u + 0x1.8p23f;
-        o[k] = (r - 0x1.8p23f) * s;
-    }
 }
 
 WL_AVX2 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b) {
     fake_quantize(x, o, n, s, a, b);
 }
 
-/// Swift's roundHalfEven: (x + 1.5·2²³) − 1.5·2²³ in Float32.
-static inline float round_half_even(float x) {
-    volatile float r = x + 0x1.8p23f;
-    return r - 0x1.8p23f;
-}
-
-/// Running totals of the fused integer kernels: the merged ErrorMetrics of the pieces so far, in order.
-struct wl_totals { double t0, t1, t2, t3, tmax; int64_t count, zeros; };
-
 /// One group of n values at x: its min/max grid, then each piece of at most piece_length values quantized
 /// into o and, when original is not NULL, measured against it and merged into t (the portable path's order).
 WL_AVX2 static inline void minmax_group(const float *x, const float *original, float *o, long n, long piece_length,
                                         int bits, int symmetric, struct wl_totals *t) {
-    // ClippingSearch.minMax: KernelSIMD.minMax's lanes, lane order, then the tail; (0, 0) when lo > hi.
     float ll[8], hl[8];
     wl_min_max_lanes_avx2(x, n, ll, hl);
-    float lo = ll[0], hi = hl[0];
-    for (int l = 1; l < 8; l++) { lo = ll[l] < lo ? ll[l] : lo; hi = hl[l] >= hi ? hl[l] : hi; }
-    for (long k = n & ~7L; k < n; k++) {
-        float v = x[k];
-        lo = v < lo ? v : lo;            // Swift.min(lo, v)
-        hi = v >= hi ? v : hi;           // Swift.max(hi, v)
-    }
-    if (lo > hi) { lo = 0; hi = 0; }
-    // IntegerGrid.symmetric / .asymmetric, in Float32.
-    float scale, a, b;
-    if (symmetric) {
-        float qmax = (float)((1 << (bits - 1)) - 1);
-        float nlo = -lo;
-        float c = hi >= nlo ? hi : nlo;  // Swift.max(-lo, hi)
-        scale = c / qmax;
-        a = (-qmax - 1) - 0.0f;
-        b = qmax - 0.0f;
-    } else {
-        float l0 = 0 < lo ? 0 : lo;      // Swift.min(lo, 0)
-        float h0 = 0 >= hi ? 0 : hi;     // Swift.max(hi, 0)
-        float levels = (float)((1 << bits) - 1);
-        scale = (h0 - l0) / levels;
-        float zero = scale == 0 ? 0 : round_half_even(-l0 / scale);
-        a = 0 - zero;
-        b = levels - zero;
-    }
+    float lo, hi;
+    reduce_min_max(ll, hl, x + (n & ~7L), n & 7L, &lo, &hi);
+    struct int_grid grid = int_grid_from_min_max(lo, hi, bits, symmetric);
+    const float scale = grid.scale, a = grid.a, b = grid.b;
     // KernelWork.pieces: the segment in pieces of at most piece_length, each quantized then measured.
     for (long p = 0; p < n; p += piece_length) {
         const long m = (p + piece_length < n ? piece_length : n - p);
@@ -179,12 +50,7 @@ WL_AVX2 static inline void minmax_group(const float *x, const float *original, f
             float me;
             int64_t z;
             error_sums(original + p, o + p, m, s, &me, &z);
-            // ErrorMetrics(original:reconstructed:) starts from 0; the parts are then merged in order.
-            t->t0 += 0.0 + s[0]; t->t1 += 0.0 + s[1]; t->t2 += 0.0 + s[2]; t->t3 += 0.0 + s[3];
-            double med = (double)me;
-            t->tmax = med >= t->tmax ? med : t->tmax;
-            t->count += m;
-            t->zeros += z;
+            merge_piece(t, s, me, z, m);
         }
     }
 }
@@ -208,31 +74,6 @@ WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, floa
         }
     }
     store_totals(&t, sums, max_error, count, zeros);
-}
-
-/// BF16 → Float32 (the high half of the bit pattern) of n values, 8 at a time; returns the exact zeros (±0).
-WL_AVX2 static inline int64_t decode_bf16(const uint16_t *x, float *out, long n) {
-    const __m256 zero = _mm256_setzero_ps();
-    __m256i vz = _mm256_setzero_si256();
-    long k = 0;
-    int64_t z = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + k))), 16);
-        __m256 v = _mm256_castsi256_ps(w);
-        _mm256_storeu_ps(out + k, v);
-        vz = _mm256_sub_epi32(vz, _mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_EQ_OQ)));
-    }
-    int32_t zl[8];
-    _mm256_storeu_si256((__m256i *)zl, vz);
-    for (int l = 0; l < 8; l++) z += zl[l];
-    for (; k < n; k++) {
-        uint32_t bits = (uint32_t)x[k] << 16;
-        float v;
-        __builtin_memcpy(&v, &bits, 4);
-        out[k] = v;
-        z += v == 0 ? 1 : 0;
-    }
-    return z;
 }
 
 WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,

@@ -142,7 +142,12 @@ public struct IntegerQuantizer: Hashable, Sendable {
     /// decoded to Float, read back and written out again. Returns the metrics `fakeQuantize(_:…measuringAgainst:)`
     /// gives (the same kernel arithmetic) and the values' exact zeros, or nil where that path does not apply:
     /// no AVX2, grids not from min/max, or one grid for the whole tensor.
-    func measureBFloat16(_ raw: UnsafeRawBufferPointer, shape: [Int]) -> (metrics: ErrorMetrics, zeros: Int)? {
+    ///
+    /// `combined` runs the one-pass many-option kernel with this one option where it applies
+    /// (`measureBFloat16(_:raw:shape:)`): equal numbers, except that a NaN sum's payload may differ (see
+    /// IntMenuKernelTests), so `report` keeps the one-option kernel, whose NaNs the Float32 kernel's equal.
+    func measureBFloat16(_ raw: UnsafeRawBufferPointer, shape: [Int], combined: Bool = false) -> (metrics: ErrorMetrics, zeros: Int)? {
+        if combined, let one = Self.measureBFloat16([self], raw: raw, shape: shape) { return one[0] }
         let layout = TensorLayout(shape: shape)
         guard KernelDispatch.avx2, clip == .minmax, let runs = Self.runs(layout, granularity),
               raw.count == 2 * layout.count, let base = raw.baseAddress else { return nil }
@@ -158,6 +163,42 @@ public struct IntegerQuantizer: Hashable, Sendable {
                                          &sourceZeros)
         }
         return (ErrorMetrics(kernelSums: sums, maxError: maxError, count: count, zeros: zeros), Int(sourceZeros))
+    }
+
+    /// `measureBFloat16` of several quantizers on the same stored BF16 bytes in one pass
+    /// (`wl_int_menu_bf16_avx2`): each row decoded once, each chunk's group extremes found once per group
+    /// length, every option measured while the chunk is in cache. Equal, option by option, to the one-option
+    /// kernel bit for bit. Nil where it does not apply: no AVX2, grids not from min/max or per tensor, row
+    /// options whose rows are not the group options' runs (tensors of more than 2 dimensions), or group lengths
+    /// the kernel does not combine (see CKernels.h); then measure each option on its own.
+    static func measureBFloat16(_ quantizers: [IntegerQuantizer], raw: UnsafeRawBufferPointer,
+                                shape: [Int]) -> [(metrics: ErrorMetrics, zeros: Int)]? {
+        let layout = TensorLayout(shape: shape)
+        guard KernelDispatch.avx2, !quantizers.isEmpty, layout.count > 0, raw.count == 2 * layout.count,
+              let base = raw.baseAddress else { return nil }
+        let rows = layout.count / layout.lastDimension, rowLength = layout.lastDimension
+        var options: [wl_int_option] = []
+        for q in quantizers {
+            guard q.clip == .minmax else { return nil }
+            switch q.granularity {
+            case .tensor: return nil
+            case .channel:
+                guard layout.rows == rows else { return nil }
+                options.append(wl_int_option(bits: Int32(q.bits), symmetric: q.symmetric ? 1 : 0, group_length: 0))
+            case .group(let g):
+                options.append(wl_int_option(bits: Int32(q.bits), symmetric: q.symmetric ? 1 : 0, group_length: Int64(g)))
+            }
+        }
+        var results = [wl_int_result](repeating: wl_int_result(), count: options.count)
+        var sourceZeros: Int64 = 0
+        let done = results.withUnsafeMutableBufferPointer { r in
+            wl_int_menu_bf16_avx2(base.assumingMemoryBound(to: UInt16.self), rows, rowLength, KernelWork.pieceSize,
+                                  options, options.count, r.baseAddress!, &sourceZeros)
+        }
+        guard done == 1 else { return nil }
+        return results.map { r in
+            (ErrorMetrics(kernelSums: r.sums, maxError: r.max_error, count: r.count, zeros: r.zeros), Int(sourceZeros))
+        }
     }
 
     /// `fakeQuantize` for min/max grids in one AVX2 call (`wl_int_minmax_runs_avx2`): the same grids, pieces

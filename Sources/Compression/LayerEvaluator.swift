@@ -139,6 +139,31 @@ public enum LayerEvaluator {
         return LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(), zerosAfterPruning: zeros, clustering: nil)
     }
 
+    /// `evaluateStoredBFloat16` of every option in `options` on the same stored bytes, the min/max integer ones
+    /// in one pass (`IntegerQuantizer.measureBFloat16(_:raw:shape:)`: each row decoded once, every option
+    /// measured while a chunk is in cache): equal, option by option, to `evaluateStoredBFloat16`. Nil at the
+    /// options that path does not answer (pruning, other codecs, no AVX2).
+    public static func evaluateStoredBFloat16(_ options: [LayerSettings], shape: [Int], raw: UnsafeRawBufferPointer) throws -> [LayerEvaluation?] {
+        var answers = [LayerEvaluation?](repeating: nil, count: options.count)
+        var picked: [Int] = []
+        for (k, s) in options.enumerated() {
+            guard s.prune == .none, let codec = IntCodec(s.quantize), codec.clip == .minmax, codec.granularity != .tensor else { continue }
+            try validate(s, shape: shape)
+            picked.append(k)
+        }
+        let quantizers = picked.map { IntCodec(options[$0].quantize)!.quantizer }
+        if picked.count > 1, let measured = IntegerQuantizer.measureBFloat16(quantizers, raw: raw, shape: shape) {
+            for (i, k) in picked.enumerated() {
+                let (metrics, zeros) = measured[i]
+                let size = SizeModel.size(options[k], shape: shape, originalDType: .bfloat16, zerosAfterPruning: zeros, prunedRows: 0)
+                answers[k] = LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(), zerosAfterPruning: zeros, clustering: nil)
+            }
+            return answers
+        }
+        for k in picked { answers[k] = try evaluateStoredBFloat16(options[k], shape: shape, raw: raw) }
+        return answers
+    }
+
     /// Importance weights are one per column (as many as the last dimension), or for a 3-D tensor of
     /// experts one set per expert (`ExpertImportance`).
     static func validate(importance: UnsafeBufferPointer<Float>?, shape: [Int]) throws {

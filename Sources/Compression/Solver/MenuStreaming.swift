@@ -71,9 +71,18 @@ extension Engine {
             if token.isCancelled { slots.fail(CancellationError()); return }
             do {
                 slots.set(p, try piece(p) { shape, v, raw, output in
+                    // The stored-bytes options in one pass of the many-option kernel.
+                    let fromBytes: [LayerEvaluation?] = try raw.map { raw in
+                        let picked = options.indices.filter { stored[$0] }
+                        var all = [LayerEvaluation?](repeating: nil, count: options.count)
+                        for (i, e) in try LayerEvaluator.evaluateStoredBFloat16(picked.map { options[$0] }, shape: shape, raw: raw).enumerated() {
+                            all[picked[i]] = e
+                        }
+                        return all
+                    } ?? []
                     let evaluations = try options.indices.map { k in
                         let s = options[k]
-                        if stored[k], let raw, let e = try LayerEvaluator.evaluateStoredBFloat16(s, shape: shape, raw: raw) { return e }
+                        if stored[k], let e = fromBytes[k] { return e }
                         return try Self.withOptional(weights) { w in
                             try LayerEvaluator.evaluate(s, shape: shape, values: v, originalDType: tensor.dtype,
                                                         reconstruction: output, importance: w, cancelled: { token.isCancelled })
