@@ -109,6 +109,16 @@ void wl_iq4_pack_avx2(const float *x, float id, uint8_t qs[16]);
 /// large output already on its way, so writing overlaps computing instead of following it.
 int wl_start_writeback(int fd, long long offset, long long length);
 
+// bf16_ranges_avx2.c: the workbench's grid to draw on stored BF16 (call only when AVX2 is available).
+
+/// Each group's (min, max) of little-endian BF16 values in `runs` runs of `run_length`, split into groups of
+/// `group_length` (the last of a run may be shorter), in order: NaN ignored, (0, 0) for a group with no
+/// number; the same lanes, lane order and tail as ClippingSearch.minMax on the decoded values (so the same
+/// floats, signed zeros included). lo and hi hold runs · ceil(run_length / group_length) floats.
+void wl_bf16_group_ranges_avx2(const uint16_t *x, long runs, long run_length, long group_length,
+                               float *lo, float *hi);
+
+
 #ifdef __cplusplus
 }
 #endif
