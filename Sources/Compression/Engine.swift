@@ -324,14 +324,17 @@ public final class Engine: @unchecked Sendable {
             let input = buffers.take(count), output = buffers.take(count)
             defer { buffers.give(input); buffers.give(output) }
             do {
-                if decoded == nil, reconstructed == nil, !withLevels, weights == nil, diagnosing == nil,
+                if decoded == nil, reconstructed == nil, weights == nil, diagnosing == nil,
                    LayerEvaluator.readsStoredBFloat16(settings, tensor: tensor) {
-                    // Only the numbers are wanted: the fused kernel reads the stored BF16 bytes (no Float copy).
+                    // The numbers (and the grid to draw) are wanted, no reconstruction: the fused kernel reads the
+                    // stored BF16 bytes (no Float copy), and the levels come from a min/max pass over the same bytes.
                     // (The diagnostics pass needs the decoded values, so it takes the path below.)
-                    let raw = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(input)[0..<(2 * count)])
-                    try tensor.data.read(at: UInt64(2 * r0 * rowElements), into: raw)
-                    if let e = try LayerEvaluator.evaluateStoredBFloat16(settings, shape: shape, raw: UnsafeRawBufferPointer(raw)) {
-                        slots.set(p, (e, nil))
+                    let stored = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(input)[0..<(2 * count)])
+                    try tensor.data.read(at: UInt64(2 * r0 * rowElements), into: stored)
+                    let raw = UnsafeRawBufferPointer(stored)
+                    let found = withLevels ? LevelFinder.findStoredBFloat16(settings, shape: shape, raw: raw, firstRow: r0) : nil
+                    if found != nil || !withLevels, let e = try LayerEvaluator.evaluateStoredBFloat16(settings, shape: shape, raw: raw) {
+                        slots.set(p, (e, found))
                         return
                     }
                 }

@@ -166,9 +166,12 @@ public final class EffectRunner {
                 if let (estimated, sampling) = MenuJob.estimate(menu: menu, model: model, engine: engine, token: token) {
                     inbox.post(.menuEstimated(estimated, sampling))
                 }
-                result = MenuJob.run(menu: menu, model: model, engine: engine, token: token) { done, total in
+                result = MenuJob.run(menu: menu, model: model, engine: engine, token: token, progress: { done, total in
                     inbox.post(.jobProgress(JobProgress(job: job, done: done, total: total)))
-                }
+                }, layerDone: { answer in
+                    // Each layer's exact answers as soon as they are in: they replace its estimates on screen.
+                    if !token.isCancelled { inbox.post(.menuLayerEvaluated(answer)) }
+                })
             }
             if token.isCancelled { return }
             inbox.post(.jobFinished(job, result))
@@ -179,9 +182,13 @@ public final class EffectRunner {
 /// The `evaluateMenu` job: every option on every weight matrix (floating, rank ≥ 2, some option fits).
 enum MenuJob {
     static func run(menu: SolverMenu, model: Model, engine: Engine, token: CancellationToken,
-                    progress: @escaping @Sendable (Int, Int) -> Void) -> Result<JobResult, EvaluationFailure> {
+                    progress: @escaping @Sendable (Int, Int) -> Void,
+                    layerDone: @escaping @Sendable (MenuLayerAnswer) -> Void = { _ in }) -> Result<JobResult, EvaluationFailure> {
         do {
-            return .success(.menuEvaluated(try engine.evaluateMenu(menu, layers: layers(menu, model), cancel: token, progress: progress)))
+            let layers = layers(menu, model)
+            return .success(.menuEvaluated(try engine.evaluateMenu(menu, layers: layers, cancel: token, progress: progress) { k, results, diagnostics in
+                layerDone(MenuLayerAnswer(menu: menu, layers: layers, index: k, results: results, diagnostics: diagnostics))
+            }))
         } catch {
             return .failure(EvaluationFailure(message: ErrorText.plain(error)))
         }

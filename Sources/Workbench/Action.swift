@@ -22,6 +22,9 @@ public enum Action: Sendable {
     /// Budget mode's menu estimated from row samples, posted by the `evaluateMenu` job before its exact
     /// answers: the frontier drawn as an estimate until they arrive.
     case menuEstimated(MenuEvaluation, MenuSampling)
+    /// One layer of budget mode's menu evaluated exactly, posted by the `evaluateMenu` job as each layer is
+    /// done: it replaces that layer's estimates; the last one completes the menu.
+    case menuLayerEvaluated(MenuLayerAnswer)
     /// Answer to `Effect.savePlan`.
     case planSaved(path: String)
     /// Any effect that failed; shown as a transient error message.

@@ -17,9 +17,12 @@ public struct BudgetState: Equatable, Sendable {
     public var frontierLayers: [Int] = []
     /// The frontier vertex the plan is at.
     public var vertex = 0
-    /// The menu estimated from row samples, shown (marked as an estimate) until `evaluated` arrives.
+    /// The menu estimated from row samples, shown (marked as an estimate) until `evaluated` arrives; each
+    /// layer's exact answers replace its estimates here as they are delivered (`delivered`).
     public var estimated: MenuEvaluation?
     public var sampling: MenuSampling?
+    /// The exact answers delivered so far, layer by layer, while the menu job runs.
+    public var delivered: MenuDelivery?
 
     public init(menu: SolverMenu) { self.menu = menu }
 
@@ -28,6 +31,7 @@ public struct BudgetState: Equatable, Sendable {
 
     /// `layer`'s diagnostics, measured when the menu job decoded it.
     func diagnostics(layer: Int) -> LayerDiagnostics? {
+        if evaluated == nil, let delivered, let k = delivered.layers.firstIndex(of: layer) { return delivered.diagnostics[k] }
         guard let evaluated, let k = evaluated.layers.firstIndex(of: layer) else { return nil }
         return evaluated.diagnostics[k]
     }
@@ -127,18 +131,36 @@ extension Reducer {
     /// wait for exact numbers).
     static func menuEstimated(_ state: inout AppState, _ estimated: MenuEvaluation, _ sampling: MenuSampling) {
         guard var budget = state.budget, budget.menu == estimated.menu, budget.evaluated == nil else { return }
-        budget.estimated = estimated
-        budget.sampling = sampling
+        (budget.estimated, budget.sampling) = budget.delivered?.replacing(in: (estimated, sampling)) ?? (estimated, sampling)
         state.budget = budget
         state.message = .init("budget mode: the frontier is estimated from row samples (~); exact numbers follow")
+    }
+
+    /// One layer's exact answers arrived while the menu job runs: they replace that layer's estimates, so the
+    /// estimated frontier (and its interval) is drawn from the mix; once every layer is in, the menu is
+    /// evaluated (`menuEvaluated`) and the layers follow the frontier.
+    static func menuLayerEvaluated(_ state: inout AppState, _ answer: MenuLayerAnswer) -> [Effect] {
+        guard var budget = state.budget, budget.menu == answer.menu, budget.evaluated == nil else { return [] }
+        var delivered = budget.delivered.flatMap { $0.layers == answer.layers ? $0 : nil } ?? MenuDelivery(menu: answer.menu, layers: answer.layers)
+        delivered.add(answer)
+        budget.delivered = delivered
+        if let estimated = budget.estimated, let sampling = budget.sampling {
+            (budget.estimated, budget.sampling) = delivered.replacing(in: (estimated, sampling))
+        }
+        state.budget = budget
+        guard let complete = delivered.complete else { return [] }
+        return menuEvaluated(&state, complete)
     }
 
     /// The menu's answers arrived: build the frontier and start from the vertex nearest the current size.
     static func menuEvaluated(_ state: inout AppState, _ evaluated: MenuEvaluation) -> [Effect] {
         guard var budget = state.budget, budget.menu == evaluated.menu else { return [] }
+        // Already built from the layers' answers as they were delivered (the same numbers).
+        guard budget.evaluated != evaluated else { return [] }
         budget.evaluated = evaluated
         budget.estimated = nil
         budget.sampling = nil
+        budget.delivered = nil
         state.budget = budget
         rebuildFrontier(&state, keepingBytes: state.totals.totals.bytesCompressed)
         state.message = .init("budget mode: > and < move the target, ! pins the focused layer")

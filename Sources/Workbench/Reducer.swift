@@ -67,6 +67,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         }
     case .menuEstimated(let evaluated, let sampling):
         Reducer.menuEstimated(&state, evaluated, sampling)
+    case .menuLayerEvaluated(let answer):
+        effects = Reducer.menuLayerEvaluated(&state, answer)
     case .planSaved(let path):
         if let saved = state.pendingSave, saved.path == path {
             state.basePlan = saved.plan

@@ -130,6 +130,16 @@ int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long pi
                           const struct wl_int_option *options, long option_count,
                           struct wl_int_result *results, int64_t *source_zeros);
 
+// bf16_ranges_avx2.c: the workbench's grid to draw on stored BF16 (call only when AVX2 is available).
+
+/// Each group's (min, max) of little-endian BF16 values in `runs` runs of `run_length`, split into groups of
+/// `group_length` (the last of a run may be shorter), in order: NaN ignored, (0, 0) for a group with no
+/// number; the same lanes, lane order and tail as ClippingSearch.minMax on the decoded values (so the same
+/// floats, signed zeros included). lo and hi hold runs · ceil(run_length / group_length) floats.
+void wl_bf16_group_ranges_avx2(const uint16_t *x, long runs, long run_length, long group_length,
+                               float *lo, float *hi);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -147,13 +147,22 @@ public struct IntCodec: Codec, Hashable {
         let layout = TensorLayout(shape: shape)
         let segments = layout.segments(granularity)
         let grids = quantizer.grids(values, shape: shape)
-        func width(_ g: IntegerGrid) -> Double { Double((g.qmax - g.qmin) * g.scale) }
-        guard let k = grids.indices.max(by: { width(grids[$0]) < width(grids[$1]) }) else { return nil }
-        let grid = grids[k]
+        guard let k = grids.indices.max(by: { Self.width(grids[$0]) < Self.width(grids[$1]) }) else { return nil }
+        return found(grids[k], segment: segments[k], layout: layout, firstRow: firstRow)
+    }
+
+    /// A grid's range width, by which the widest unit is picked.
+    static func width(_ g: IntegerGrid) -> Double { Double((g.qmax - g.qmin) * g.scale) }
+
+    /// The levels of `grid`, labelled with the unit `segment` is in `layout`: what `levels` reports for its
+    /// widest unit (also from stored BF16 bytes, `LevelFinder.findStoredBFloat16`).
+    func found(_ grid: IntegerGrid, segment: Range<Int>, layout: TensorLayout, firstRow: Int) -> LevelFinder.Found {
         let levels = stride(from: grid.qmin, through: grid.qmax, by: 1).map { Double(($0 - grid.zero) * grid.scale) }
-        return LevelFinder.Found(levels: QuantizationLevels(values: levels, unit: LevelFinder.unitName(granularity, segment: segments[k], layout: layout, firstRow: firstRow),
-                                                            clip: levels.first! ... levels.last!),
-                                 width: width(grid))
+        // An infinite range gives NaN levels, which have no range to clip to (instead of trapping).
+        let (first, last) = (levels.first!, levels.last!)
+        return LevelFinder.Found(levels: QuantizationLevels(values: levels, unit: LevelFinder.unitName(granularity, segment: segment, layout: layout, firstRow: firstRow),
+                                                            clip: first <= last ? first ... last : nil),
+                                 width: Self.width(grid))
     }
 
     // MARK: Size

@@ -26,14 +26,18 @@ extension Engine {
     /// share their pieces (`streamedMenu`), else the whole tensor with the row pieces of one option across
     /// the cores; either way the numbers are the ones `report` computes. Answers go into the
     /// engine's cache, so the workbench and `report` reuse them. Options that do not fit a tensor's shape give
-    /// nil. `progress` gets (layers done, layers total).
+    /// nil. `progress` gets (layers done, layers total); `layerDone` gets each layer's answers as soon as it
+    /// is evaluated (its index in `layers`, the options' answers, its diagnostics), on the thread that did it.
     public func evaluateMenu(_ menu: SolverMenu, layers: [Int], cancel: CancellationToken = CancellationToken(),
-                             progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> MenuEvaluation {
+                             progress: @Sendable (Int, Int) -> Void = { _, _ in },
+                             layerDone: @Sendable (Int, [LayerEvaluation?], LayerDiagnostics?) -> Void = { _, _, _ in }) throws -> MenuEvaluation {
         let slots = ResultSlots<Result<([LayerEvaluation?], LayerDiagnostics?), EvaluationFailure>>(count: layers.count)
         let done = Counter()
         DispatchQueue.concurrentPerform(iterations: layers.count) { k in
             if cancel.isCancelled { return }
-            slots.set(k, menuOutcome(layer: layers[k], menu: menu, token: cancel))
+            let outcome = menuOutcome(layer: layers[k], menu: menu, token: cancel)
+            slots.set(k, outcome)
+            if case .success(let (results, diagnostics)) = outcome { layerDone(k, results, diagnostics) }
             progress(done.increment(), layers.count)
         }
         if cancel.isCancelled { throw CancellationError() }

@@ -10,8 +10,11 @@ enum BudgetPane {
         if let f = budget.frontier {
             title += " " + Format.bytes(t.bytesCompressed) + " · " + Format.fixed(t.bitsPerWeight, 2) + " bits/w · point \(budget.vertex + 1) of \(f.count)"
         } else if let estimate = EstimatedCurve(budget, state) {
-            // Marked as an estimate: `~` and the widest SQNR interval; exact numbers replace it.
-            title += " ~ estimated frontier, SQNR ±" + Format.fixed(estimate.sqnrHalfWidth, 2) + " dB; evaluating the menu"
+            // Marked as an estimate: `~`, how many layers' exact answers have replaced their estimates, and the
+            // widest SQNR interval; exact numbers replace it.
+            let exact = budget.delivered?.count ?? 0
+            title += " ~ estimated frontier" + (exact > 0 ? " (\(exact)/\(budget.estimated?.layers.count ?? 0) layers exact)" : "")
+            title += ", SQNR ±" + Format.fixed(estimate.sqnrHalfWidth, 2) + " dB" + (exact > 0 ? "" : "; evaluating the menu")
             let extra = budget.pinned.isEmpty ? "" : "\(budget.pinned.count) pinned"
             p.paneTitle(title, extra: extra, x: rect.x, y: rect.y, width: rect.width, focused: state.pane == .histogram)
             FrontierPlot.draw(into: &p.grid, x: rect.x + 1, y: rect.y + 1, width: rect.width - 2, height: rect.height - 1,
