@@ -22,7 +22,7 @@ public enum TensorScan {
                            partial: { _, start, values in partial(start, values) }, merge: merge)
     }
 
-    /// Workers `reduce` runs for `tensor` (chunks are dealt round-robin, worker w taking chunks w, w + workers, …).
+    /// Workers `reduce` runs for `tensor` (each claims the next chunk no worker has taken as it frees up).
     static func workers(_ tensor: Tensor, chunkElements: Int = TensorScan.chunkElements) -> Int {
         let b = tensor.dtype.blockSize
         let step = Swift.max(b, (chunkElements / b) * b)
