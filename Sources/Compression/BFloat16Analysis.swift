@@ -46,16 +46,35 @@ enum BFloat16Analysis {
         tensor.dtype == .bfloat16 && tensor.parameters < Int(UInt32.max)
     }
 
-    static func analyse(_ tensor: Tensor, cancelled: @Sendable () -> Bool) throws -> LayerAnalysis {
+    /// Whether the scan can read `tensor`'s stored bytes with the AVX2 kernels (`Statistics.add(bfloat16:)`):
+    /// little-endian patterns in row-major order on a little-endian host with AVX2.
+    static func readsStored(_ tensor: Tensor, avx2: Bool = KernelDispatch.avx2) -> Bool {
+        avx2 && tensor.byteOrder == .little && ByteOrder.host == .little && !tensor.fortranOrder
+    }
+
+    /// `stored: false` forces the scan of decoded floats (the portable path; tests compare the two).
+    static func analyse(_ tensor: Tensor, stored: Bool? = nil, cancelled: @Sendable () -> Bool) throws -> LayerAnalysis {
         let table = PatternCounts(workers: Swift.max(1, TensorScan.workers(tensor)))
-        let statistics = try TensorScan.reduceByWorker(
-            tensor, initial: Statistics(), cancelled: cancelled,
-            partial: { w, _, v in
-                var s = Statistics()
-                s.add(v, avx2: KernelDispatch.avx2, patterns: table.table(worker: w))
-                return s
-            },
-            merge: { $0.merge($1) })
+        let statistics: Statistics
+        if stored ?? readsStored(tensor) {
+            statistics = try TensorScan.reduceStoredByWorker(
+                tensor, initial: Statistics(), cancelled: cancelled,
+                partial: { w, _, bytes in
+                    var s = Statistics()
+                    s.add(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), patterns: table.table(worker: w))
+                    return s
+                },
+                merge: { $0.merge($1) })
+        } else {
+            statistics = try TensorScan.reduceByWorker(
+                tensor, initial: Statistics(), cancelled: cancelled,
+                partial: { w, _, v in
+                    var s = Statistics()
+                    s.add(v, avx2: KernelDispatch.avx2, patterns: table.table(worker: w))
+                    return s
+                },
+                merge: { $0.merge($1) })
+        }
         let counts = table.totals()
         let lo = statistics.count > 0 ? statistics.min : -1, hi = statistics.count > 0 ? statistics.max : 1
         var values = ValueHistogram(bins: LayerAnalysis.displayBins, lo: lo, hi: hi)

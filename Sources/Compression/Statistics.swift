@@ -147,18 +147,20 @@ public struct Statistics: Sendable, Equatable {
             a3 += dd * d
             a4 += dd * dd
         }
-        finishScan(base, n: n, from: 8 * vectors, mu: mu, lanes: (a1, a2, a3, a4), lo: lo, hi: hi, zeros: z)
+        finishScan(UnsafeBufferPointer(rebasing: v[(8 * vectors)...]), n: n, mu: mu, lanes: (a1, a2, a3, a4),
+                   lo: lo, hi: hi, zeros: z)
         return true
     }
 
     /// The second pass's scalar tail and the moments from its lane sums, shared by the Swift and the AVX2 scan:
     /// one copy of this arithmetic is what keeps the two equal bit for bit.
-    private mutating func finishScan(_ base: UnsafePointer<Float>, n: Int, from start: Int, mu: Double,
+    /// `tail` holds the values after the last whole vector; `n` counts all of the block's values.
+    private mutating func finishScan(_ tail: UnsafeBufferPointer<Float>, n: Int, mu: Double,
                                      lanes: (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>, SIMD8<Double>),
                                      lo: Float, hi: Float, zeros z: Int) {
         var s1 = lanes.0.sum(), s2 = lanes.1.sum(), s3 = lanes.2.sum(), s4 = lanes.3.sum()
-        for i in start..<n {
-            let d = Double(base[i]) - mu
+        for x in tail {
+            let d = Double(x) - mu
             let dd = d * d
             s1 += d
             s2 += dd
@@ -214,8 +216,84 @@ public struct Statistics: Sendable, Equatable {
                 }
             }
         }
-        finishScan(base, n: n, from: 8 * vectors, mu: mu, lanes: (a1, a2, a3, a4), lo: lo, hi: hi, zeros: z)
+        finishScan(UnsafeBufferPointer(rebasing: v[(8 * vectors)...]), n: n, mu: mu, lanes: (a1, a2, a3, a4),
+                   lo: lo, hi: hi, zeros: z)
         return true
+    }
+
+    /// Adds one chunk of little-endian BF16 patterns with the AVX2 kernels (callers check `KernelDispatch.avx2`),
+    /// counting every pattern into `patterns`: equal to `add` of their decoded floats with the same table, since
+    /// the blocks, lanes, reductions and tails are the same (`wl_stats_bf16_pass1_avx2`/`pass2` decode each
+    /// vector as `ElementDecoder` does). Reads the stored bytes, 2 a value, instead of a decoded Float copy.
+    mutating func add(bfloat16 stored: UnsafeBufferPointer<UInt16>, patterns: UnsafeMutablePointer<UInt32>) {
+        var chunk = Statistics()
+        var start = 0
+        var decoded: UnsafeMutableBufferPointer<Float>? = nil
+        defer { decoded?.deallocate() }
+        while start < stored.count {
+            let part = UnsafeBufferPointer(rebasing: stored[start..<Swift.min(stored.count, start + Self.blockElements)])
+            var s = Statistics()
+            if !s.scanFiniteBFloat16AVX2(part, patterns: patterns) {
+                // A NaN or an infinity in this block (rare): the general per-value path on its decoded floats,
+                // and the pattern counts that pass 2 would have made.
+                let floats = decoded ?? .allocate(capacity: Self.blockElements)
+                decoded = floats
+                for (i, h) in part.enumerated() {
+                    floats[i] = Float(bitPattern: UInt32(h) << 16)
+                    patterns[Int(h)] &+= 1
+                }
+                s = Statistics()
+                s.scanWithNonFinite(UnsafeBufferPointer(rebasing: floats[0..<part.count]))
+            }
+            chunk.merge(s)
+            start += Self.blockElements
+        }
+        merge(chunk)
+    }
+
+    /// `scanFiniteAVX2` on BF16 patterns; the scalar tails run on the tail's decoded floats. Counts the block's
+    /// patterns only when it is finite (pass 2 counts them); otherwise the caller does.
+    private mutating func scanFiniteBFloat16AVX2(_ v: UnsafeBufferPointer<UInt16>, patterns: UnsafeMutablePointer<UInt32>) -> Bool {
+        guard let base = v.baseAddress, !v.isEmpty else { return true }
+        let n = v.count, vectors = n / 8
+        var tail = SIMD8<Float>()
+        for i in (8 * vectors)..<n { tail[i - 8 * vectors] = Float(bitPattern: UInt32(base[i]) << 16) }
+        var lo8 = SIMD8<Float>(), hi8 = lo8
+        var sum8 = SIMD8<Double>()
+        var zero8 = SIMD8<Int32>()
+        withUnsafeMutableBytes(of: &lo8) { l in
+            withUnsafeMutableBytes(of: &hi8) { h in
+                withUnsafeMutableBytes(of: &sum8) { s in
+                    withUnsafeMutableBytes(of: &zero8) { z in
+                        wl_stats_bf16_pass1_avx2(base, n, l.baseAddress!.assumingMemoryBound(to: Float.self),
+                                                 h.baseAddress!.assumingMemoryBound(to: Float.self),
+                                                 s.baseAddress!.assumingMemoryBound(to: Double.self),
+                                                 z.baseAddress!.assumingMemoryBound(to: Int32.self))
+                    }
+                }
+            }
+        }
+        return withUnsafeBytes(of: &tail) { t in
+            let tailValues = UnsafeBufferPointer(start: t.baseAddress!.assumingMemoryBound(to: Float.self), count: n - 8 * vectors)
+            let (lo, hi, sum, z) = Self.firstPassTail(lo8, hi8, sum8, zero8, base: tailValues.baseAddress!, from: 0, to: tailValues.count)
+            guard sum.isFinite, lo.isFinite, hi.isFinite else { return false }
+            let mu = sum / Double(n)
+            var a1 = SIMD8<Double>(), a2 = a1, a3 = a1, a4 = a1
+            withUnsafeMutableBytes(of: &a1) { p1 in
+                withUnsafeMutableBytes(of: &a2) { p2 in
+                    withUnsafeMutableBytes(of: &a3) { p3 in
+                        withUnsafeMutableBytes(of: &a4) { p4 in
+                            wl_stats_bf16_pass2_avx2(base, n, mu, p1.baseAddress!.assumingMemoryBound(to: Double.self),
+                                                     p2.baseAddress!.assumingMemoryBound(to: Double.self),
+                                                     p3.baseAddress!.assumingMemoryBound(to: Double.self),
+                                                     p4.baseAddress!.assumingMemoryBound(to: Double.self), patterns)
+                        }
+                    }
+                }
+            }
+            finishScan(tailValues, n: n, mu: mu, lanes: (a1, a2, a3, a4), lo: lo, hi: hi, zeros: z)
+            return true
+        }
     }
 
     private mutating func scanWithNonFinite(_ v: UnsafeBufferPointer<Float>) {

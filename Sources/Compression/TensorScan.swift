@@ -22,7 +22,7 @@ public enum TensorScan {
                            partial: { _, start, values in partial(start, values) }, merge: merge)
     }
 
-    /// Workers `reduce` runs for `tensor` (chunks are dealt round-robin, worker w taking chunks w, w + workers, …).
+    /// Workers `reduce` runs for `tensor` (each claims the next chunk no worker has taken as it frees up).
     static func workers(_ tensor: Tensor, chunkElements: Int = TensorScan.chunkElements) -> Int {
         let b = tensor.dtype.blockSize
         let step = Swift.max(b, (chunkElements / b) * b)
@@ -49,8 +49,7 @@ public enum TensorScan {
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: step)
             defer { buffer.deallocate() }
             var scratch: [UInt8] = []
-            var c = w
-            while c < chunks {
+            while let c = results.claim() {
                 if cancelled() { results.fail(CancellationError()); return }
                 let lo = c * step, hi = Swift.min(tensor.parameters, lo + step)
                 let out = UnsafeMutableBufferPointer(rebasing: buffer[0..<(hi - lo)])
@@ -61,7 +60,45 @@ public enum TensorScan {
                     return
                 }
                 results.set(c, partial(w, lo, UnsafeBufferPointer(out)))
-                c += workers
+            }
+        }
+        if let error = results.error { throw error }
+        var total = initial
+        for r in results.values { if let r { merge(&total, r) } }
+        return total
+    }
+
+    /// As `reduceByWorker` over the same chunks, handing `partial` each chunk's stored bytes instead of decoded
+    /// values, for kernels that decode as they go. Only for tensors of whole 1-element blocks stored row-major
+    /// (not in Fortran order), whose element i starts at byte i × the element size.
+    static func reduceStoredByWorker<R: Sendable>(
+        _ tensor: Tensor,
+        initial: R,
+        chunkElements: Int = TensorScan.chunkElements,
+        cancelled: @Sendable () -> Bool = { false },
+        partial: @Sendable (_ worker: Int, _ start: Int, _ stored: UnsafeRawBufferPointer) -> R,
+        merge: (inout R, R) -> Void
+    ) throws -> R {
+        precondition(tensor.dtype.blockSize == 1 && !tensor.fortranOrder)
+        let width = tensor.dtype.blockBytes
+        let chunks = (tensor.parameters + chunkElements - 1) / chunkElements
+        if chunks == 0 { return initial }
+        let results = ResultSlots<R>(count: chunks)
+        let workers = Swift.min(chunks, ProcessInfo.activeCores)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: width * chunkElements, alignment: 64)
+            defer { buffer.deallocate() }
+            while let c = results.claim() {
+                if cancelled() { results.fail(CancellationError()); return }
+                let lo = c * chunkElements, hi = Swift.min(tensor.parameters, lo + chunkElements)
+                let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(width * (hi - lo))])
+                do {
+                    try tensor.data.read(at: UInt64(width * lo), into: bytes)
+                } catch {
+                    results.fail(error)
+                    return
+                }
+                results.set(c, partial(w, lo, UnsafeRawBufferPointer(bytes)))
             }
         }
         if let error = results.error { throw error }
@@ -87,6 +124,16 @@ final class ResultSlots<R>: @unchecked Sendable {
     init(count: Int) { values = Array(repeating: nil, count: count) }
 
     func set(_ i: Int, _ r: R) { lock.withLock { values[i] = r } }
+    /// The next item no worker has taken yet (nil when all are taken, or after a failure): workers claim items
+    /// as they free up, so one slowed by the rest of the machine does not leave the others waiting at the end.
+    func claim() -> Int? {
+        lock.withLock {
+            guard error == nil, claimed < values.count else { return nil }
+            claimed += 1
+            return claimed - 1
+        }
+    }
+    private var claimed = 0
     /// Counts one finished item and returns how many have finished (for progress lines).
     func finishOne() -> Int { lock.withLock { finished += 1; return finished } }
     private var finished = 0

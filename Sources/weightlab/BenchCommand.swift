@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Time the 7B-scale work on this model file instead (Benchmarks/make_7b_model.py writes one): every layer analysed, int4 g128 over the model, the menu and its frontier.")
     var model: String?
 
-    @Option(help: "With --model: the steps to time, comma-separated (analysis, two-pass, int4, workbench-int4, menu).")
+    @Option(help: "With --model: the steps to time, comma-separated (analysis, serial, two-pass, int4, workbench-int4, menu).")
     var steps = "analysis,int4"
 
     @Option(help: "Time one training epoch of a 784-512-512-10 MLP on this data instead (an IDX directory such as /usr/share/datasets/fashion-mnist); compare with Benchmarks/train_epoch_torch.py.")

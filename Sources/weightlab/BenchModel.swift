@@ -6,12 +6,14 @@ import WeightFormats
 
 extension Bench {
     /// The work of issue 11's scale goals on a real file (Benchmarks/make_7b_model.py writes a
-    /// Llama-2-7B-shaped one): every floating layer analysed as the workbench opens it (one layer after the
-    /// other, each split across the cores), int4 g128 over the whole model as `report` runs it, and with
+    /// Llama-2-7B-shaped one): every floating layer analysed as the workbench opens it (the engine's
+    /// analysis queue, several layers at once), int4 g128 over the whole model as `report` runs it, and with
     /// `--menu` the 12-option integer menu on every weight matrix and the solver's frontier from it.
-    /// `--steps` picks what to run (comma-separated: analysis, int4, workbench-int4, menu, two-pass). `two-pass`
-    /// times the general two-pass analysis, which BF16 layers took before the one-pass path, and checks that both
-    /// agree. `workbench-int4` is what the workbench asks when the user sets int4 g128 on every layer (`workbenchInt4`).
+    /// `--steps` picks what to run (comma-separated: analysis, serial, int4, workbench-int4, menu, two-pass); `serial`
+    /// times `LayerAnalysis.analyse` called layer after layer (each split across the cores), without the queue.
+    /// `two-pass` times the general two-pass analysis, which BF16 layers took before the one-pass path, and checks
+    /// that both agree. `workbench-int4` is what the workbench asks when the user sets int4 g128 on every layer
+    /// (`workbenchInt4`).
     func modelTimings(path: String) throws {
         let model = try ModelFile.open(path)
         let steps = Set(self.steps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -24,8 +26,20 @@ extension Bench {
         }
         var analyses: [LayerAnalysis] = []
         if steps.contains("analysis") {
-            let t = try seconds { analyses = try floating.map { try LayerAnalysis.analyse(model.tensors[$0]) } }
-            print(String(format: "open: every layer analysed        %8.2f s", t))
+            // What the workbench does at open: every floating layer asked of the engine's analysis queue, timed
+            // until the last one is delivered.
+            let engine = Engine(model: model, scheduler: DispatchScheduler(deliveryQueue: DispatchQueue(label: "bench.delivery")))
+            let delivered = DeliveredAnalyses(count: model.tensors.count)
+            let t = try seconds {
+                for i in floating { engine.analyse(layer: i) { layer, result in delivered.set(layer, result) } }
+                delivered.wait(for: floating.count)
+                analyses = try floating.map { try delivered.result($0).get() }
+            }
+            print(String(format: "open: every layer analysed        %8.2f s  (the workbench's analysis queue)", t))
+        }
+        if steps.contains("serial") {
+            let t = try seconds { _ = try floating.map { try LayerAnalysis.analyse(model.tensors[$0]) } }
+            print(String(format: "open, one layer after another     %8.2f s", t))
         }
         if steps.contains("two-pass") {
             var reference: [LayerAnalysis] = []
@@ -97,4 +111,27 @@ private final class Problems: @unchecked Sendable {
     private var list: [String] = []
     func add(_ s: String) { lock.withLock { list.append(s) } }
     var first: String? { lock.withLock { list.first } }
+}
+
+/// Analyses delivered by the engine's queue, by layer, and a wait for a number of them.
+private final class DeliveredAnalyses: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Result<LayerAnalysis, EvaluationFailure>?]
+    private var count = 0
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ layer: Int, _ r: Result<LayerAnalysis, EvaluationFailure>) {
+        condition.withLock {
+            results[layer] = r
+            count += 1
+            condition.broadcast()
+        }
+    }
+
+    func wait(for n: Int) { condition.withLock { while count < n { condition.wait() } } }
+
+    func result(_ layer: Int) -> Result<LayerAnalysis, EvaluationFailure> {
+        condition.withLock { results[layer] ?? .failure(EvaluationFailure(message: "layer \(layer) was not delivered")) }
+    }
 }

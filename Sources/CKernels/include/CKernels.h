@@ -139,6 +139,16 @@ int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long pi
 void wl_bf16_group_ranges_avx2(const uint16_t *x, long runs, long run_length, long group_length,
                                float *lo, float *hi);
 
+// statistics_avx2.c, BF16: the statistics scan of a BF16 layer on its stored little-endian patterns.
+
+/// wl_stats_pass1_avx2 (without pattern counts) on the n ≥ 1 floats that the BF16 patterns x decode to
+/// (pattern << 16), over the first 8·⌊n/8⌋; every lane equals the float kernel's.
+void wl_stats_bf16_pass1_avx2(const uint16_t *x, long n, float lo[8], float hi[8], double sum[8], int32_t zeros[8]);
+
+/// wl_stats_pass2_avx2 on the floats that the BF16 patterns x decode to; when `patterns` is not NULL, also adds
+/// 1 to patterns[x[i]] for every one of the n values.
+void wl_stats_bf16_pass2_avx2(const uint16_t *x, long n, double mu, double a1[8], double a2[8], double a3[8],
+                              double a4[8], uint32_t *patterns);
 
 #ifdef __cplusplus
 }
