@@ -43,6 +43,8 @@ public final class ApplyJob: @unchecked Sendable {
     /// For tensors written by `writePieces(…checkedAs:)` while verifying: the stored dtype and each piece's
     /// digest of the engine's reconstruction and evaluation, so `verify` decodes only the output.
     private var checks: [Int: (storedAs: DType, pieces: [PieceCheck])] = [:]
+    /// The raw bytes of pieces being decoded, kept for the next tensor's workers.
+    private let scratches = ScratchPool()
     /// The tensors whose write pass kept their checks (in index order).
     var checkedTensors: [Int] { lock.withLock { checks.keys.sorted() } }
 
@@ -147,10 +149,13 @@ public final class ApplyJob: @unchecked Sendable {
 
         /// Computes the pieces `flow` hands out until none is left.
         @Sendable func work() {
-            // Reused between pieces: fresh multi-megabyte allocations cost page faults on every piece.
-            var scratch: [UInt8] = []
+            // Reused between pieces and tensors: fresh multi-megabyte allocations cost page faults every time.
+            var scratch = self.scratches.take()
             let buffer = self.engine.buffers.take(max(1, min(t.parameters, rowsPerPiece * rowElements)))
-            defer { self.engine.buffers.give(buffer) }
+            defer {
+                self.engine.buffers.give(buffer)
+                self.scratches.give(scratch)
+            }
             while let p = flow.claim() {
                 let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
                 let shape = pieces == 1 ? t.shape : [r1 - r0] + t.shape.dropFirst()
@@ -397,4 +402,13 @@ final class RunningTotal: @unchecked Sendable {
     private var n = 0
     func add(_ k: Int) { lock.withLock { n += k } }
     var value: Int { lock.withLock { n } }
+}
+
+/// Byte buffers for reading stored pieces, handed from one tensor's workers to the next tensor's.
+final class ScratchPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [[UInt8]] = []
+
+    func take() -> [UInt8] { lock.withLock { free.popLast() ?? [] } }
+    func give(_ b: [UInt8]) { lock.withLock { if free.count < 8 { free.append(b) } } }
 }
