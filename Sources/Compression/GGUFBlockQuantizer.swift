@@ -27,9 +27,18 @@ public enum GGUFBlockQuantizer {
 
     /// Quantizes `values` (a multiple of the block size, in flat order) into ggml blocks.
     public static func quantize(_ values: UnsafeBufferPointer<Float>, type: GGMLType) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: byteCount(type, count: values.count))
-        out.withUnsafeMutableBytes { quantize(values, type: type, into: $0) }
-        return out
+        let count = byteCount(type, count: values.count)
+        guard type == .q8_0 || type == .q4_0 else {
+            var out = [UInt8](repeating: 0, count: count)
+            out.withUnsafeMutableBytes { quantize(values, type: type, into: $0) }
+            return out
+        }
+        // The Q8_0 and Q4_0 kernels store every byte of every block: no zero-filling first (it was 3.5 % of
+        // apply's time).
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            quantize(values, type: type, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
     }
 
     /// Quantizes into caller-provided storage of `byteCount(type, count:)` bytes.

@@ -49,6 +49,9 @@ public enum LayerEvaluator {
     ///   `Pruning.globalMagnitudeCuts`); without it the rule falls back to this tensor's own sparsity.
     /// - `reconstruction`: optional storage (≥ `values.count`) that receives the reconstructed weights.
     /// - `cancelled` is polled between phases; when it returns true, `CancellationError` is thrown.
+    /// - `blocks`: for `.gguf` settings, storage of `GGUFBlockQuantizer.byteCount` bytes that receives the
+    ///   blocks the reconstruction is decoded from (what `encode` gives), so `apply` writes them instead of
+    ///   quantizing every block a second time.
     ///
     /// Pruned zeros stay exactly zero after every quantizer except GGUF Q4_1 and Q5_1, whose blocks cannot
     /// represent 0 exactly in general (`d·q + m`); their reconstruction is what llama.cpp would compute.
@@ -56,6 +59,7 @@ public enum LayerEvaluator {
                                 originalDType: DType = .float32, globalCut: MagnitudeCut? = nil,
                                 reconstruction: UnsafeMutableBufferPointer<Float>? = nil,
                                 importance: UnsafeBufferPointer<Float>? = nil,
+                                blocks: UnsafeMutableRawBufferPointer? = nil,
                                 cancelled: () -> Bool = { false }) throws -> LayerEvaluation {
         try validate(settings, shape: shape)
         try validate(importance: importance, shape: shape)
@@ -94,8 +98,15 @@ public enum LayerEvaluator {
             // ggml's importance-matrix path (types without one, Q8_0, quantize as without weights).
             let bytes = ExpertImportance.quantize(source, type: type, columns: shape.last ?? n, importance: importance)
             try bytes.withUnsafeBytes { raw in
+                if let blocks { blocks.copyMemory(from: raw) }
                 try ElementDecoder.decode(raw, dtype: .ggml(type), byteOrder: .little, count: n, into: out, path: "\(type.name) blocks")
             }
+        } else if let blocks, case .gguf(let type) = settings.quantize {
+            // `GGMLBlockCodec.fakeQuantize` (quantize, then decode), keeping the blocks.
+            let kept = UnsafeMutableRawBufferPointer(rebasing: blocks[0..<GGUFBlockQuantizer.byteCount(type, count: n)])
+            GGUFBlockQuantizer.quantize(source, type: type, into: kept)
+            try ElementDecoder.decode(UnsafeRawBufferPointer(kept), dtype: .ggml(type), byteOrder: .little, count: n, into: out,
+                                      path: "\(type.name) blocks")
         } else if let codec = settings.quantize.codec {
             let q = try codec.fakeQuantize(source, shape: shape, into: out, measuringAgainst: values,
                                            zerosArePruned: settings.prune != .none)

@@ -4,6 +4,8 @@ public protocol ByteSink {
     /// Bytes accepted so far (the offset the next byte lands at).
     var count: UInt64 { get }
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// An array of bytes (a requirement so that `FileSink` can hand a large one to its writer thread uncopied).
+    mutating func write(_ bytes: [UInt8]) throws
 }
 
 extension ByteSink {

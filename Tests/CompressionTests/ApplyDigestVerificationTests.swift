@@ -113,6 +113,45 @@ struct ApplyDigestVerificationTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["in.gguf"])
     }
 
+    /// A verified write of ggml blocks quantizes each block once: the blocks of the engine's evaluation are
+    /// written and the writer's own quantizer is not called; without verification it is, for every piece. The
+    /// two files are equal byte for byte.
+    @Test(arguments: [GGMLType.q8_0, GGMLType.q4_0])
+    func verifiedWritesTheEnginesBlocksQuantizingOnce(type: GGMLType) throws {
+        let dir = try TemporaryDirectory()
+        let model = try Self.input(dir)
+        let settings = [LayerSettings(prune: .none, quantize: .gguf(type)), LayerSettings(prune: .none, quantize: .gguf(.q8_0))]
+        var files: [Data] = []
+        for verifies in [true, false] {
+            let out = dir.path + "/out-\(verifies).gguf"
+            let j = ApplyJob(model: model, settings: settings, output: out, overwrite: false, verifies: verifies, planText: "",
+                             engine: Engine(model: model, scheduler: ImmediateScheduler()), cancel: CancellationToken(), progress: { _ in })
+            let produced = Counted()
+            try GGUFWriter.write(to: out, metadata: [("general.architecture", .string("llama"))], tensors: model.tensors.indices.map {
+                GGUFWriter.TensorEntry(name: model.tensors[$0].name, type: GGUFModelWriter.storedType(model.tensors[$0], settings[$0]),
+                                       shape: model.tensors[$0].shape)
+            }, beforeCommit: verifies ? { try j.verify(try GGUFReader.open(FileSource(path: $0))) } : nil) { i, sink in
+                let s = settings[i]
+                try j.writePieces(i, to: &sink, checkedAs: DType(ggml: GGUFModelWriter.storedType(model.tensors[i], s))) { shape, values, cut in
+                    produced.add()
+                    return try LayerEvaluator.encode(s, shape: shape, values: values, globalCut: cut)!.part("blocks").bytes
+                }
+            }
+            // The big tensor is three pieces, the small one one.
+            #expect(produced.count == (verifies ? 0 : 4))
+            if verifies { #expect(j.checkedTensors == [0, 1] && j.verifiedValues == model.tensors.reduce(0) { $0 + $1.parameters }) }
+            files.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        #expect(files[0] == files[1])
+    }
+
+    final class Counted: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func add() { lock.withLock { n += 1 } }
+        var count: Int { lock.withLock { n } }
+    }
+
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard needle.count <= haystack.count else { return nil }
         for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {

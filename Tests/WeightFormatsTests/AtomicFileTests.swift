@@ -38,6 +38,32 @@ struct AtomicFileTests {
         #expect(try leftovers(except: ["out.bin"]) == [])
     }
 
+    /// An output of several writeback and sync steps (`WriteBehind`), in chunks of many sizes handed to the
+    /// writer thread (arrays, buffered small writes, large raw buffers), holds every byte in order.
+    @Test func aLargeOutputThroughTheWriterThreadKeepsEveryByteInOrder() throws {
+        let target = dir.path + "/large.bin"
+        let total = Int(WriteBehind.syncStep) * 2 + Int(WriteBehind.writebackStep) + 12_345
+        var written = 0, k = 0
+        try AtomicFile.write(to: target) { sink in
+            while written < total {
+                let size = min(total - written, [FileSink.bufferSize + 17, 300_000, 5, FileSink.bufferSize * 3, 70_000][k % 5])
+                let chunk = (0..<size).map { UInt8(truncatingIfNeeded: (written + $0) &* 2_654_435_761 >> 13) }
+                if k % 3 == 0 {
+                    try chunk.withUnsafeBytes { try sink.write($0) }
+                } else {
+                    try sink.write(chunk)
+                }
+                written += size
+                k += 1
+                #expect(sink.count == UInt64(written))
+            }
+        }
+        let back = try read(target)
+        #expect(back.count == total)
+        #expect(back.indices.allSatisfy { back[$0] == UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+        #expect(try leftovers(except: ["large.bin"]) == [])
+    }
+
     @Test func textAndBytesConveniences() throws {
         let target = dir.path + "/plan.json"
         try AtomicFile.write("{\"version\":1}\n", to: target)

@@ -27,6 +27,19 @@ struct ApplyCommandTests {
         #expect(try dir.atomicLeftovers().isEmpty)
     }
 
+    /// Without verification the writer quantizes the blocks itself (with it, the engine's blocks are written):
+    /// the same bytes as gguf-py's file.
+    @Test func ggufOutputWithoutVerificationIsGGUFPysFileByteForByte() throws {
+        let dir = try TemporaryDirectory()
+        let out = dir.path + "/out.gguf"
+        let r = try CommandRunner.run(["apply", ggufInput, "--plan", ggufPlan, "-o", out, "--no-verify"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let ours = try Data(contentsOf: URL(fileURLWithPath: out))
+        let theirs = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("apply/expected.gguf")))
+        #expect(ours == theirs, "apply --no-verify's GGUF differs from the file gguf-py wrote with gguf.quants.quantize")
+        #expect(try dir.atomicLeftovers().isEmpty)
+    }
+
     @Test func safetensorsFakeQuantHoldsNumpysValues() throws {
         let dir = try TemporaryDirectory()
         let out = dir.path + "/out.safetensors"

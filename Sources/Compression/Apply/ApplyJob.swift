@@ -43,6 +43,8 @@ public final class ApplyJob: @unchecked Sendable {
     /// For tensors written by `writePieces(…checkedAs:)` while verifying: the stored dtype and each piece's
     /// digest of the engine's reconstruction and evaluation, so `verify` decodes only the output.
     private var checks: [Int: (storedAs: DType, pieces: [PieceCheck])] = [:]
+    /// The raw bytes of pieces being decoded, kept for the next tensor's workers.
+    private let scratches = ScratchPool()
     /// The tensors whose write pass kept their checks (in index order).
     var checkedTensors: [Int] { lock.withLock { checks.keys.sorted() } }
 
@@ -115,19 +117,24 @@ public final class ApplyJob: @unchecked Sendable {
 
     /// Writes tensor `i` as `produce` stores it, piece by piece: `produce` gets a piece's shape (whole rows),
     /// its input values, the group cut and the piece's range of dimension 0 (to cut per-expert importance
-    /// weights, `ExpertImportance.slice`), and returns the piece's stored bytes. Pieces of a batch run in
-    /// parallel; their bytes reach the sink in order.
+    /// weights, `ExpertImportance.slice`), and returns the piece's stored bytes. Pieces are computed on every
+    /// core (`PieceFlow`: each worker takes the next piece, a bounded window ahead of the writer) and reach the
+    /// sink in order as soon as they are done, so computing and writing overlap.
     ///
     /// `checkedAs` (the dtype the container stores the tensor as, when its reader decodes it as such): when the
     /// job verifies, each piece also gets the engine's evaluation (the call `Engine.evaluate` makes for that
     /// piece, so the same reconstruction and numbers `report` gives) from the values already decoded, and
     /// keeps its digest for `verify`, which then decodes only the output instead of the input a second time.
+    /// When the tensor is stored as the ggml block type its `.gguf` settings quantize to, the engine's call
+    /// hands back the blocks its reconstruction decodes, and those are written (`produce` is not called): each
+    /// block is quantized once, and the file holds exactly the engine's blocks.
     func writePieces<S: ByteSink>(_ i: Int, to sink: inout S, checkedAs storedAs: DType? = nil,
                                   _ produce: @escaping @Sendable ([Int], UnsafeBufferPointer<Float>, MagnitudeCut?, Range<Int>) throws -> [UInt8]) throws {
         let t = model.tensors[i]
         let cut = try globalCut(i)
         let checking = verifies && t.isFloating ? storedAs : nil
         let weights = checking == nil ? nil : try importance(i)
+        let engineBlocks = checking.flatMap { Self.engineBlockType(settings[i], storedAs: $0) }
         let rowElements = t.shape.count > 1 ? t.parameters / max(1, t.shape[0]) : t.parameters
         let rows = t.shape.count > 1 ? t.shape[0] : 1
         var perPiece = rows
@@ -136,57 +143,58 @@ public final class ApplyJob: @unchecked Sendable {
         }
         let rowsPerPiece = max(1, perPiece)
         let pieces = max(1, (rows + rowsPerPiece - 1) / rowsPerPiece)
-        let batch = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let checked = ResultSlots<PieceCheck>(count: checking == nil ? 0 : pieces)
+        let flow = PieceFlow(count: pieces, window: 2 * cores)
 
-        /// Computes pieces `first ..< first + count` on the cores, in the background.
-        func start(_ first: Int) -> (group: DispatchGroup, slots: PieceSlots, first: Int, count: Int) {
-            let count = min(batch, pieces - first)
-            let slots = PieceSlots(count: count)
-            let group = DispatchGroup()
-            group.enter()
-            DispatchQueue.global(qos: .userInitiated).async {
-                DispatchQueue.concurrentPerform(iterations: count) { k in
-                    let p = first + k
-                    let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
-                    let shape = pieces == 1 ? t.shape : [r1 - r0] + t.shape.dropFirst()
-                    let n = pieces == 1 ? t.parameters : (r1 - r0) * rowElements
-                    let start = pieces == 1 ? 0 : r0 * rowElements
-                    let rowRange = pieces == 1 ? 0..<rows : r0..<r1
-                    // A reused buffer: fresh multi-megabyte allocations cost page faults on every piece.
-                    let buffer = self.engine.buffers.take(max(1, n))
-                    defer { self.engine.buffers.give(buffer) }
-                    do {
-                        let input = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
-                        try t.decode(start..<(start + n), into: input)
-                        let values = UnsafeBufferPointer(input)
-                        slots.set(k, try produce(shape, values, cut, rowRange))
-                        if let storedAs = checking {
-                            checked.set(p, try self.pieceCheck(i, shape: shape, values: values, start: start, rows: rowRange,
-                                                               whole: pieces == 1, cut: cut, weights: weights, storedAs: storedAs))
-                        }
-                    } catch {
-                        slots.fail(error)
-                    }
-                }
-                group.leave()
+        /// Computes the pieces `flow` hands out until none is left.
+        @Sendable func work() {
+            // Reused between pieces and tensors: fresh multi-megabyte allocations cost page faults every time.
+            var scratch = self.scratches.take()
+            let buffer = self.engine.buffers.take(max(1, min(t.parameters, rowsPerPiece * rowElements)))
+            defer {
+                self.engine.buffers.give(buffer)
+                self.scratches.give(scratch)
             }
-            return (group, slots, first, count)
+            while let p = flow.claim() {
+                let r0 = p * rowsPerPiece, r1 = min(rows, r0 + rowsPerPiece)
+                let shape = pieces == 1 ? t.shape : [r1 - r0] + t.shape.dropFirst()
+                let n = pieces == 1 ? t.parameters : (r1 - r0) * rowElements
+                let start = pieces == 1 ? 0 : r0 * rowElements
+                let rowRange = pieces == 1 ? 0..<rows : r0..<r1
+                do {
+                    try self.checkCancelled()
+                    let input = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+                    try t.decode(start..<(start + n), into: input, scratch: &scratch)
+                    let values = UnsafeBufferPointer(input)
+                    var bytes: [UInt8]? = nil
+                    if let storedAs = checking {
+                        let (check, blocks) = try self.pieceCheck(i, shape: shape, values: values, start: start, rows: rowRange,
+                                                                  whole: pieces == 1, cut: cut, weights: weights, storedAs: storedAs,
+                                                                  blocks: engineBlocks)
+                        checked.set(p, check)
+                        bytes = blocks
+                    }
+                    flow.finish(p, try bytes ?? produce(shape, values, cut, rowRange))
+                } catch {
+                    flow.fail(error)
+                }
+            }
         }
 
-        // One batch is computed while the one before it is written.
-        var running: (group: DispatchGroup, slots: PieceSlots, first: Int, count: Int)? = start(0)
-        defer { running?.group.wait() }
-        while let current = running {
-            current.group.wait()
-            running = nil
-            if let e = current.slots.error { throw e }
+        let group = DispatchGroup()
+        for _ in 0..<min(cores, pieces) {
+            DispatchQueue.global(qos: .userInitiated).async(group: group, execute: work)
+        }
+        defer {
+            flow.stop()
+            group.wait()
+        }
+        for p in 0..<pieces {
+            let bytes = try flow.take(p)
             try checkCancelled()
-            if current.first + current.count < pieces { running = start(current.first + current.count) }
-            for bytes in current.slots.values {
-                try sink.write(bytes)
-            }
-            advance(t.byteCount * (current.first + current.count) / pieces - t.byteCount * current.first / pieces, .writing)
+            try sink.write(bytes)
+            advance(t.byteCount * (p + 1) / pieces - t.byteCount * p / pieces, .writing)
         }
         if let storedAs = checking {
             let kept = checked.values.compactMap { $0 }
@@ -195,26 +203,42 @@ public final class ApplyJob: @unchecked Sendable {
         }
     }
 
+    /// The ggml block type whose blocks the engine's evaluation of `settings` hands back for writing, when
+    /// the tensor is stored as exactly that type.
+    static func engineBlockType(_ settings: LayerSettings, storedAs: DType) -> GGMLType? {
+        guard case .gguf(let type) = settings.quantize, storedAs == .ggml(type), GGUFBlockQuantizer.canQuantize(type) else { return nil }
+        return type
+    }
+
     /// The engine's evaluation of one piece as `Engine.evaluate` computes it (a whole tensor with its group
     /// cut and all its importance weights; a row piece with its slice of them), and the digest of its
-    /// reconstruction rounded as `storedAs` rounds it.
+    /// reconstruction rounded as `storedAs` rounds it. With `blocks` (a ggml type), also the blocks of that
+    /// type the reconstruction was decoded from.
     private func pieceCheck(_ i: Int, shape: [Int], values: UnsafeBufferPointer<Float>, start: Int, rows: Range<Int>,
-                            whole: Bool, cut: MagnitudeCut?, weights: [Float]?, storedAs: DType) throws -> PieceCheck {
+                            whole: Bool, cut: MagnitudeCut?, weights: [Float]?, storedAs: DType,
+                            blocks type: GGMLType? = nil) throws -> (PieceCheck, [UInt8]?) {
         let t = model.tensors[i]
         let n = values.count
         let buffer = engine.buffers.take(max(1, n))
         defer { engine.buffers.give(buffer) }
         let out = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
         let token = cancel
-        let e = try Engine.withOptional(whole ? weights : ExpertImportance.slice(weights, shape: t.shape, rows: rows)) { w in
-            try LayerEvaluator.evaluate(settings[i], shape: shape, values: values, originalDType: t.dtype,
-                                        globalCut: whole ? cut : nil, reconstruction: out, importance: w,
-                                        cancelled: { token.isCancelled })
+        let blockBytes = type.map { GGUFBlockQuantizer.byteCount($0, count: n) } ?? 0
+        // Every byte is written by the quantizer: no zero-filling first.
+        var kept = type == nil ? nil : [UInt8](unsafeUninitializedCapacity: blockBytes) { _, c in c = blockBytes }
+        let w = whole ? weights : ExpertImportance.slice(weights, shape: t.shape, rows: rows)
+        func evaluate(_ blocks: UnsafeMutableRawBufferPointer?) throws -> LayerEvaluation {
+            try Engine.withOptional(w) { w in
+                try LayerEvaluator.evaluate(settings[i], shape: shape, values: values, originalDType: t.dtype,
+                                            globalCut: whole ? cut : nil, reconstruction: out, importance: w, blocks: blocks,
+                                            cancelled: { token.isCancelled })
+            }
         }
+        let e = kept == nil ? try evaluate(nil) : try kept!.withUnsafeMutableBytes { try evaluate($0) }
         if storedAs == .float16 || storedAs == .bfloat16 {
             for k in 0..<n { out[k] = ElementEncoder.rounded(out[k], to: storedAs) }
         }
-        return PieceCheck(start: start, count: n, digest: ValueDigest.of(UnsafeBufferPointer(out)), evaluation: e)
+        return (PieceCheck(start: start, count: n, digest: ValueDigest.of(UnsafeBufferPointer(out)), evaluation: e), kept)
     }
 
     /// Tensor `i`'s values as stored when the plan prunes it without quantizing: the pruned floats.
@@ -378,4 +402,13 @@ final class RunningTotal: @unchecked Sendable {
     private var n = 0
     func add(_ k: Int) { lock.withLock { n += k } }
     var value: Int { lock.withLock { n } }
+}
+
+/// Byte buffers for reading stored pieces, handed from one tensor's workers to the next tensor's.
+final class ScratchPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [[UInt8]] = []
+
+    func take() -> [UInt8] { lock.withLock { free.popLast() ?? [] } }
+    func give(_ b: [UInt8]) { lock.withLock { if free.count < 8 { free.append(b) } } }
 }
