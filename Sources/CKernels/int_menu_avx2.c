@@ -75,33 +75,10 @@ WL_AVX2 static inline void block_sums_add64(struct block_sums *s, const float *w
 /// the piece is then merged into t.
 WL_AVX2 static inline void block_sums_finish(struct block_sums *s, const float *w, const float *h, long n,
                                              long piece, struct wl_totals *t) {
-    double q[4];
-    _mm256_storeu_pd(q, s->acc);
-    double sww = q[0], see = q[1], swh = q[2], shh = q[3];
-    int64_t zc = s->zc;
-    float maxErr = 0;
-    for (long a = 0; a < n; a++) {
-        double wd = (double)w[a], hd = (double)h[a];
-        float e = w[a] - h[a];
-        float ae = __builtin_fabsf(e);
-        maxErr = ae >= maxErr ? ae : maxErr;
-        zc += h[a] == 0 ? 1 : 0;
-        double ed = (double)e;
-        double p;
-        p = wd * wd; sww += p;
-        p = ed * ed; see += p;
-        p = wd * hd; swh += p;
-        p = hd * hd; shh += p;
-    }
-    int32_t zl[8];
-    float ml[8];
-    _mm256_storeu_si256((__m256i *)zl, s->vzero);
-    _mm256_storeu_ps(ml, s->vmax);
-    for (int l = 0; l < 8; l++) zc += zl[l];
-    float m = ml[0];
-    for (int l = 1; l < 8; l++) m = ml[l] > m ? ml[l] : m;
-    maxErr = m >= maxErr ? m : maxErr;
-    const double sums[4] = {sww, see, swh, shh};
+    double sums[4];
+    float maxErr;
+    int64_t zc;
+    error_sums_end(s->acc, s->vmax, s->vzero, s->zc, w, h, n, sums, &maxErr, &zc);
     merge_piece(t, sums, maxErr, zc, piece);
 }
 

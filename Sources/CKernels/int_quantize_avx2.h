@@ -8,14 +8,46 @@
 #include <stdint.h>
 #define WL_AVX2 __attribute__((target("avx2")))
 
+/// error_sums' ending, also the many-option kernel's: the scalar tail of n values (w against h) added to the
+/// blocks' sums (acc: Σw², Σe², Σwh, Σh²), then the lanes' zeros and maximum.
+WL_AVX2 static inline void error_sums_end(__m256d acc, __m256 vmax, __m256i vzero, int64_t zc, const float *w,
+                                          const float *h, long n, double sums[4], float *max_error, int64_t *zeros) {
+    double q[4];
+    _mm256_storeu_pd(q, acc);
+    double sww = q[0], see = q[1], swh = q[2], shh = q[3];
+    float maxErr = 0;
+    for (long a = 0; a < n; a++) {
+        double wd = (double)w[a], hd = (double)h[a];
+        float e = w[a] - h[a];
+        float ae = __builtin_fabsf(e);
+        maxErr = ae >= maxErr ? ae : maxErr;   // Swift.max(maxErr, abs(e))
+        zc += h[a] == 0 ? 1 : 0;
+        double ed = (double)e;
+        double p;
+        p = wd * wd; sww += p;
+        p = ed * ed; see += p;
+        p = wd * hd; swh += p;
+        p = hd * hd; shh += p;
+    }
+    int32_t zl[8];
+    float ml[8];
+    _mm256_storeu_si256((__m256i *)zl, vzero);
+    _mm256_storeu_ps(ml, vmax);
+    for (int l = 0; l < 8; l++) zc += zl[l];
+    float m = ml[0];                            // lanes are ≥ +0 and never NaN: any order gives the same max
+    for (int l = 1; l < 8; l++) m = ml[l] > m ? ml[l] : m;
+    maxErr = m >= maxErr ? m : maxErr;          // Swift.max(maxErr, vmax.max())
+    sums[0] = sww; sums[1] = see; sums[2] = swh; sums[3] = shh;
+    *max_error = maxErr;
+    *zeros = zc;
+}
+
 WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, double sums[4], float *max_error,
                                      int64_t *zeros) {
-    double sww = 0, see = 0, swh = 0, shh = 0;
     const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
     __m256 vmax = _mm256_setzero_ps();
     __m256i vzero = _mm256_setzero_si256();
     int64_t zc = 0;
-    float maxErr = 0;
     long a = 0;
     __m256d acc = _mm256_setzero_pd();          // (Σw², Σe², Σwh, Σh²) over the blocks of 64
     while (a + 64 <= n) {
@@ -54,35 +86,7 @@ WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, do
             vzero = _mm256_setzero_si256();
         }
     }
-    {
-        double q[4];
-        _mm256_storeu_pd(q, acc);
-        sww = q[0]; see = q[1]; swh = q[2]; shh = q[3];
-    }
-    for (; a < n; a++) {
-        double wd = (double)w[a], hd = (double)h[a];
-        float e = w[a] - h[a];
-        float ae = __builtin_fabsf(e);
-        maxErr = ae >= maxErr ? ae : maxErr;   // Swift.max(maxErr, abs(e))
-        zc += h[a] == 0 ? 1 : 0;
-        double ed = (double)e;
-        double p;
-        p = wd * wd; sww += p;
-        p = ed * ed; see += p;
-        p = wd * hd; swh += p;
-        p = hd * hd; shh += p;
-    }
-    int32_t zl[8];
-    float ml[8];
-    _mm256_storeu_si256((__m256i *)zl, vzero);
-    _mm256_storeu_ps(ml, vmax);
-    for (int l = 0; l < 8; l++) zc += zl[l];
-    float m = ml[0];                            // lanes are ≥ +0 and never NaN: any order gives the same max
-    for (int l = 1; l < 8; l++) m = ml[l] > m ? ml[l] : m;
-    maxErr = m >= maxErr ? m : maxErr;          // Swift.max(maxErr, vmax.max())
-    sums[0] = sww; sums[1] = see; sums[2] = swh; sums[3] = shh;
-    *max_error = maxErr;
-    *zeros = zc;
+    error_sums_end(acc, vmax, vzero, zc, w + a, h + a, n - a, sums, max_error, zeros);
 }
 
 WL_AVX2 static inline void fake_quantize(const float *x, float *o, long n, float s, float a, float b) {
