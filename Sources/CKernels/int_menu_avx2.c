@@ -46,20 +46,7 @@ WL_AVX2 static inline void block_sums_add64(struct block_sums *s, const float *w
         vmax = _mm256_max_ps(ae, vmax);
         vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
     }
-    __m256 t0 = _mm256_unpacklo_ps(aww, aee), t1 = _mm256_unpacklo_ps(awh, ahh);
-    __m256 t2 = _mm256_unpackhi_ps(aww, aee), t3 = _mm256_unpackhi_ps(awh, ahh);
-    __m256 c0 = _mm256_shuffle_ps(t0, t1, 0x44), c1 = _mm256_shuffle_ps(t0, t1, 0xEE);
-    __m256 c2 = _mm256_shuffle_ps(t2, t3, 0x44), c3 = _mm256_shuffle_ps(t2, t3, 0xEE);
-    __m256d acc = s->acc;
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c0)));
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c1)));
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c2)));
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c3)));
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c0, 1)));
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c1, 1)));
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c2, 1)));
-    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c3, 1)));
-    s->acc = acc;
+    s->acc = add_block_sums(s->acc, aww, aee, awh, ahh);
     s->vmax = vmax;
     s->done += 64;
     if ((s->done & 0xFFFF) == 0) {

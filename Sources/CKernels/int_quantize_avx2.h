@@ -8,6 +8,25 @@
 #include <stdint.h>
 #define WL_AVX2 __attribute__((target("avx2")))
 
+/// One 64-value block's lane sums added to the Double sums acc = (Σw², Σe², Σwh, Σh²) in lane order, the four
+/// sums side by side in one vector (each Double lane its own chain, the same additions as one scalar chain per
+/// sum): the four 8-lane Float sums transposed into eight quadruples, lane 0 first.
+WL_AVX2 static inline __m256d add_block_sums(__m256d acc, __m256 aww, __m256 aee, __m256 awh, __m256 ahh) {
+    __m256 t0 = _mm256_unpacklo_ps(aww, aee), t1 = _mm256_unpacklo_ps(awh, ahh);
+    __m256 t2 = _mm256_unpackhi_ps(aww, aee), t3 = _mm256_unpackhi_ps(awh, ahh);
+    __m256 c0 = _mm256_shuffle_ps(t0, t1, 0x44), c1 = _mm256_shuffle_ps(t0, t1, 0xEE);   // lanes 0, 1 | 4, 5
+    __m256 c2 = _mm256_shuffle_ps(t2, t3, 0x44), c3 = _mm256_shuffle_ps(t2, t3, 0xEE);   // lanes 2, 3 | 6, 7
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c0)));
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c1)));
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c2)));
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c3)));
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c0, 1)));
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c1, 1)));
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c2, 1)));
+    acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c3, 1)));
+    return acc;
+}
+
 /// error_sums' ending, also the many-option kernel's: the scalar tail of n values (w against h) added to the
 /// blocks' sums (acc: Σw², Σe², Σwh, Σh²), then the lanes' zeros and maximum.
 WL_AVX2 static inline void error_sums_end(__m256d acc, __m256 vmax, __m256i vzero, int64_t zc, const float *w,
@@ -63,21 +82,7 @@ WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, do
             vmax = _mm256_max_ps(ae, vmax);    // ae > vmax ? ae : vmax
             vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
         }
-        // The lane sums added to Double in lane order, the four sums side by side in one vector (each
-        // Double lane its own chain, the same additions as one scalar chain per sum): transpose the four
-        // 8-lane Float sums into eight (Σw², Σe², Σwh, Σh²) quadruples, lane 0 first.
-        __m256 t0 = _mm256_unpacklo_ps(aww, aee), t1 = _mm256_unpacklo_ps(awh, ahh);
-        __m256 t2 = _mm256_unpackhi_ps(aww, aee), t3 = _mm256_unpackhi_ps(awh, ahh);
-        __m256 c0 = _mm256_shuffle_ps(t0, t1, 0x44), c1 = _mm256_shuffle_ps(t0, t1, 0xEE);   // lanes 0, 1 | 4, 5
-        __m256 c2 = _mm256_shuffle_ps(t2, t3, 0x44), c3 = _mm256_shuffle_ps(t2, t3, 0xEE);   // lanes 2, 3 | 6, 7
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c0)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c2)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(c3)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c0, 1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c1, 1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c2, 1)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(c3, 1)));
+        acc = add_block_sums(acc, aww, aee, awh, ahh);
         a += 64;
         if ((a & 0xFFFF) == 0) {
             int32_t zl[8];
