@@ -179,44 +179,39 @@ public struct Statistics: Sendable, Equatable {
         zeros = z
     }
 
+    /// Four 8-lane vectors filled by a C kernel that writes each through a pointer (the AVX2 passes' lanes).
+    private static func kernelLanes<A: SIMD, B: SIMD, C: SIMD, D: SIMD>(
+        _ kernel: (UnsafeMutablePointer<A.Scalar>, UnsafeMutablePointer<B.Scalar>, UnsafeMutablePointer<C.Scalar>,
+                   UnsafeMutablePointer<D.Scalar>) -> Void
+    ) -> (A, B, C, D) {
+        var a = A(), b = B(), c = C(), d = D()
+        withUnsafeMutableBytes(of: &a) { pa in
+            withUnsafeMutableBytes(of: &b) { pb in
+                withUnsafeMutableBytes(of: &c) { pc in
+                    withUnsafeMutableBytes(of: &d) { pd in
+                        kernel(pa.baseAddress!.assumingMemoryBound(to: A.Scalar.self), pb.baseAddress!.assumingMemoryBound(to: B.Scalar.self),
+                               pc.baseAddress!.assumingMemoryBound(to: C.Scalar.self), pd.baseAddress!.assumingMemoryBound(to: D.Scalar.self))
+                    }
+                }
+            }
+        }
+        return (a, b, c, d)
+    }
+
     /// `scanFinite` with its two lane loops in AVX2 (`wl_stats_pass1_avx2`, `wl_stats_pass2_avx2`): the lane
     /// values are the same, and the reductions and tails below are the same Swift code, so the result is equal
     /// bit for bit. Also counts BF16 patterns into `patterns` when given (every value of the block, once).
     private mutating func scanFiniteAVX2(_ v: UnsafeBufferPointer<Float>, patterns: UnsafeMutablePointer<UInt32>?) -> Bool {
         guard let base = v.baseAddress, !v.isEmpty else { return true }
         let n = v.count, vectors = n / 8
-        var lo8 = SIMD8<Float>(), hi8 = lo8
-        var sum8 = SIMD8<Double>()
-        var zero8 = SIMD8<Int32>()
-        withUnsafeMutableBytes(of: &lo8) { l in
-            withUnsafeMutableBytes(of: &hi8) { h in
-                withUnsafeMutableBytes(of: &sum8) { s in
-                    withUnsafeMutableBytes(of: &zero8) { z in
-                        wl_stats_pass1_avx2(base, n, l.baseAddress!.assumingMemoryBound(to: Float.self),
-                                            h.baseAddress!.assumingMemoryBound(to: Float.self),
-                                            s.baseAddress!.assumingMemoryBound(to: Double.self),
-                                            z.baseAddress!.assumingMemoryBound(to: Int32.self), patterns)
-                    }
-                }
-            }
-        }
+        let (lo8, hi8, sum8, zero8): (SIMD8<Float>, SIMD8<Float>, SIMD8<Double>, SIMD8<Int32>) =
+            Self.kernelLanes { wl_stats_pass1_avx2(base, n, $0, $1, $2, $3, patterns) }
         let (lo, hi, sum, z) = Self.firstPassTail(lo8, hi8, sum8, zero8, base: base, from: 8 * vectors, to: n)
         guard sum.isFinite, lo.isFinite, hi.isFinite else { return false }
         let mu = sum / Double(n)
-        var a1 = SIMD8<Double>(), a2 = a1, a3 = a1, a4 = a1
-        withUnsafeMutableBytes(of: &a1) { p1 in
-            withUnsafeMutableBytes(of: &a2) { p2 in
-                withUnsafeMutableBytes(of: &a3) { p3 in
-                    withUnsafeMutableBytes(of: &a4) { p4 in
-                        wl_stats_pass2_avx2(base, n, mu, p1.baseAddress!.assumingMemoryBound(to: Double.self),
-                                            p2.baseAddress!.assumingMemoryBound(to: Double.self),
-                                            p3.baseAddress!.assumingMemoryBound(to: Double.self),
-                                            p4.baseAddress!.assumingMemoryBound(to: Double.self))
-                    }
-                }
-            }
-        }
-        finishScan(UnsafeBufferPointer(rebasing: v[(8 * vectors)...]), n: n, mu: mu, lanes: (a1, a2, a3, a4),
+        let lanes: (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>, SIMD8<Double>) =
+            Self.kernelLanes { wl_stats_pass2_avx2(base, n, mu, $0, $1, $2, $3) }
+        finishScan(UnsafeBufferPointer(rebasing: v[(8 * vectors)...]), n: n, mu: mu, lanes: lanes,
                    lo: lo, hi: hi, zeros: z)
         return true
     }
@@ -258,40 +253,16 @@ public struct Statistics: Sendable, Equatable {
         let n = v.count, vectors = n / 8
         var tail = SIMD8<Float>()
         for i in (8 * vectors)..<n { tail[i - 8 * vectors] = Float(bitPattern: UInt32(base[i]) << 16) }
-        var lo8 = SIMD8<Float>(), hi8 = lo8
-        var sum8 = SIMD8<Double>()
-        var zero8 = SIMD8<Int32>()
-        withUnsafeMutableBytes(of: &lo8) { l in
-            withUnsafeMutableBytes(of: &hi8) { h in
-                withUnsafeMutableBytes(of: &sum8) { s in
-                    withUnsafeMutableBytes(of: &zero8) { z in
-                        wl_stats_bf16_pass1_avx2(base, n, l.baseAddress!.assumingMemoryBound(to: Float.self),
-                                                 h.baseAddress!.assumingMemoryBound(to: Float.self),
-                                                 s.baseAddress!.assumingMemoryBound(to: Double.self),
-                                                 z.baseAddress!.assumingMemoryBound(to: Int32.self))
-                    }
-                }
-            }
-        }
+        let (lo8, hi8, sum8, zero8): (SIMD8<Float>, SIMD8<Float>, SIMD8<Double>, SIMD8<Int32>) =
+            Self.kernelLanes { wl_stats_bf16_pass1_avx2(base, n, $0, $1, $2, $3) }
         return withUnsafeBytes(of: &tail) { t in
             let tailValues = UnsafeBufferPointer(start: t.baseAddress!.assumingMemoryBound(to: Float.self), count: n - 8 * vectors)
             let (lo, hi, sum, z) = Self.firstPassTail(lo8, hi8, sum8, zero8, base: tailValues.baseAddress!, from: 0, to: tailValues.count)
             guard sum.isFinite, lo.isFinite, hi.isFinite else { return false }
             let mu = sum / Double(n)
-            var a1 = SIMD8<Double>(), a2 = a1, a3 = a1, a4 = a1
-            withUnsafeMutableBytes(of: &a1) { p1 in
-                withUnsafeMutableBytes(of: &a2) { p2 in
-                    withUnsafeMutableBytes(of: &a3) { p3 in
-                        withUnsafeMutableBytes(of: &a4) { p4 in
-                            wl_stats_bf16_pass2_avx2(base, n, mu, p1.baseAddress!.assumingMemoryBound(to: Double.self),
-                                                     p2.baseAddress!.assumingMemoryBound(to: Double.self),
-                                                     p3.baseAddress!.assumingMemoryBound(to: Double.self),
-                                                     p4.baseAddress!.assumingMemoryBound(to: Double.self), patterns)
-                        }
-                    }
-                }
-            }
-            finishScan(tailValues, n: n, mu: mu, lanes: (a1, a2, a3, a4), lo: lo, hi: hi, zeros: z)
+            let lanes: (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>, SIMD8<Double>) =
+                Self.kernelLanes { wl_stats_bf16_pass2_avx2(base, n, mu, $0, $1, $2, $3, patterns) }
+            finishScan(tailValues, n: n, mu: mu, lanes: lanes, lo: lo, hi: hi, zeros: z)
             return true
         }
     }
