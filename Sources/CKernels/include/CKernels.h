@@ -68,13 +68,19 @@ void wl_kquant_asymmetric_avx2(const float *x, const float *w, long n, long grou
 void wl_q3k_search_avx2(const float *x, uint8_t *L, float *scales);
 
 /// wl_int_minmax_runs_avx2 on little-endian BF16 values, measured against themselves (no pruning), without
-/// writing the reconstruction: each group is decoded into `work` (room for 2·min(group_length, run_length)
-/// floats: the group's values and its reconstruction) while it is in cache, so a piece is read once as 2-byte
-/// patterns. Also counts the values' exact zeros (±0) into source_zeros. Sums equal the Float32 kernel's.
+/// writing the reconstruction: groups are decoded into `work` (room for wl_int_minmax_bf16_work_floats
+/// floats) while they are in cache, so a piece is read once as 2-byte patterns. Also counts the values' exact
+/// zeros (±0) into source_zeros. Sums equal the Float32 kernel's.
+/// When lo and hi are not NULL (room for runs · ceil(run_length / group_length) floats), each group's range
+/// the grid came from is stored there in order: NaN ignored, (0, 0) for a group with no number; the lanes, lane
+/// order and tail of ClippingSearch.minMax on the decoded values (so the same floats, signed zeros included).
 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,
                                   long group_length, long piece_length, int bits, int symmetric,
                                   double sums[4], double *max_error, int64_t *count, int64_t *zeros,
-                                  int64_t *source_zeros);
+                                  int64_t *source_zeros, float *lo, float *hi);
+
+/// The floats of `work` wl_int_minmax_runs_bf16_avx2 needs for runs of run_length in groups of group_length.
+long wl_int_minmax_bf16_work_floats(long run_length, long group_length);
 
 // gguf_blocks_avx2.c: `weightlab apply` GGUF -> GGUF (AVX2 + F16C; call only when wl_cpu_has_avx2_f16c() is 1).
 
