@@ -132,10 +132,20 @@ WL_AVX2 static inline void int_grid8(__m256 lo, __m256 hi, int bits, int symmetr
 /// scalar ending: the group's (Σw², Σe², Σwh, Σh²) come back, its lanes' maximum error and zeros go into vmax
 /// and vzero. (Two passes over the group in L1: quantizing and measuring in one loop was slower, its longer
 /// dependent chain per 8 values filling the scheduler.)
+/// `unclamped`: the clamp to [a, b] changes nothing, so it is left out. That holds for a symmetric grid of
+/// the group's own range with a normal scale s = fl(c/qmax), c = max(−lo, hi) ≥ |x|: |x/s| ≤ qmax·(1 + 2^-22)
+/// rounds into [−qmax, qmax] ⊂ [a, b] (a NaN passes either way; with a subnormal scale the quotient can
+/// exceed qmax, so those groups clamp).
 WL_AVX2 static inline __m256d quantize_measure_group(const float *x, const float *original, float *o, long n, float s,
-                                                     float a, float b, __m256 *vmax, __m256i *vzero) {
+                                                     float a, float b, int unclamped, __m256 *vmax, __m256i *vzero) {
     if (s == 0) {
         for (long k = 0; k < n; k += 8) _mm256_storeu_ps(o + k, _mm256_setzero_ps());
+    } else if (unclamped) {
+        const __m256 sv = _mm256_set1_ps(s), magic = _mm256_set1_ps(0x1.8p23f);
+        for (long k = 0; k < n; k += 8) {
+            const __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
+            _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv));
+        }
     } else {
         fake_quantize(x, o, n, s, a, b);
     }
@@ -163,28 +173,35 @@ WL_AVX2 static inline __m256d quantize_measure_group(const float *x, const float
     return acc;
 }
 
-/// Eight consecutive groups of g values at x (g a multiple of 64, at most piece_length and WL_BATCH_MAX_GROUP),
-/// as eight minmax_group calls: grids from the lanes' ranges, quantized into o (may be NULL), measured against
-/// original (may be NULL) and merged into t group after group. lanes: room for 128 floats. With lo_out, the
-/// eight ranges are stored there.
-WL_AVX2 static inline void minmax_batch8(const float *x, const float *original, float *o, long g, int bits,
-                                         int symmetric, struct wl_totals *t, float *lanes, float *lo_out, float *hi_out) {
-    for (int j = 0; j < 8; j++) wl_min_max_lanes_avx2(x + j * g, g, lanes + 8 * j, lanes + 64 + 8 * j);
+/// The grids of a batch of eight groups, each group's (scale, a, b).
+struct batch_grids { float scale[8], a[8], b[8]; };
+
+/// A batch's grids from its groups' lanes (lanes[8·j…]: group j's min lanes, lanes[64 + 8·j…]: its max lanes), as
+/// minmax_group finds them; with lo_out, the eight ranges are stored there.
+WL_AVX2 static inline void batch_grids(const float *lanes, int bits, int symmetric, struct batch_grids *bg,
+                                       float *lo_out, float *hi_out) {
     __m256 lo, hi, sv, av, bv;
     reduce_min_max8(lanes, lanes + 64, &lo, &hi);
     if (lo_out) { _mm256_storeu_ps(lo_out, lo); _mm256_storeu_ps(hi_out, hi); }
     int_grid8(lo, hi, bits, symmetric, &sv, &av, &bv);
-    float sc[8], as[8], bs[8];
-    _mm256_storeu_ps(sc, sv);
-    _mm256_storeu_ps(as, av);
-    _mm256_storeu_ps(bs, bv);
+    _mm256_storeu_ps(bg->scale, sv);
+    _mm256_storeu_ps(bg->a, av);
+    _mm256_storeu_ps(bg->b, bv);
+}
+
+/// Eight consecutive groups of g values at x with their grids: quantized into o, measured against original (may
+/// be NULL) and merged into t group after group, as eight minmax_group calls do.
+WL_AVX2 static inline void batch_quantize(const float *x, const float *original, float *o, long g, int symmetric,
+                                          const struct batch_grids *bg, struct wl_totals *t) {
     __m256 vmax = _mm256_setzero_ps();
     __m256i vzero = _mm256_setzero_si256();
     __m256d tot = _mm256_setr_pd(t->t0, t->t1, t->t2, t->t3);
     const __m256d zd = _mm256_setzero_pd();
     for (int j = 0; j < 8; j++) {
         const __m256d acc = quantize_measure_group(x + j * g, original ? original + j * g : 0, o + j * g, g,
-                                                   sc[j], as[j], bs[j], &vmax, &vzero);
+                                                   bg->scale[j], bg->a[j], bg->b[j],
+                                                   symmetric && bg->scale[j] >= 0x1p-126f && bg->scale[j] <= 0x1.fffffep127f,
+                                                   &vmax, &vzero);
         // merge_piece, t += 0.0 + s in group order, as the compiler emits it there: (0 + s) + t (the operand
         // order decides which payload a sum of two NaNs keeps).
         tot = _mm256_add_pd(_mm256_add_pd(zd, acc), tot);
@@ -209,31 +226,78 @@ WL_AVX2 static inline void minmax_batch8(const float *x, const float *original, 
     t->zeros += zc;
 }
 
-/// Whether runs of groups of group_length go in batches of eight (minmax_batch8).
+/// decode_bf16 of one group of n (a multiple of 8) values with its KernelSIMD.minMax lanes (lo, hi) on the way.
+WL_AVX2 static inline __m256i decode_bf16_lanes(const uint16_t *x, float *out, long n, float *lo, float *hi,
+                                                __m256i vz) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
+    for (long k = 0; k < n; k += 8) {
+        const __m256 v = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + k))), 16));
+        _mm256_storeu_ps(out + k, v);
+        vz = _mm256_sub_epi32(vz, _mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_EQ_OQ)));
+        l = _mm256_min_ps(v, l);
+        h = _mm256_max_ps(v, h);
+    }
+    _mm256_storeu_ps(lo, l);
+    _mm256_storeu_ps(hi, h);
+    return vz;
+}
+
+/// Whether groups of group_length go in batches of eight: a multiple of 64 values (no scalar tails), one piece
+/// each, eight of them small enough to stay in L1 with their reconstruction, and either dividing the runs (then
+/// batches cross run boundaries) or eight of them in a run.
 static inline int batches(long run_length, long group_length, long piece_length) {
     return group_length % 64 == 0 && group_length <= WL_BATCH_MAX_GROUP && group_length <= piece_length
-        && run_length >= 8 * group_length;
+        && (run_length % group_length == 0 || run_length >= 8 * group_length);
+}
+
+/// The runs' groups as stretches of consecutive whole groups that batches can take across run boundaries:
+/// every group of every run when the groups divide the runs, else each run's whole groups (its shorter last
+/// group follows on its own).
+static inline long stretch_groups(long runs, long run_length, long group_length, long *stretches) {
+    if (run_length % group_length == 0) { *stretches = 1; return runs * (run_length / group_length); }
+    *stretches = runs;
+    return run_length / group_length;
 }
 
 WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
                                      long group_length, long piece_length, int bits, int symmetric,
                                      double sums[4], double *max_error, int64_t *count, int64_t *zeros) {
     struct wl_totals t = {0, 0, 0, 0, 0, 0, 0};
-    const int batched = batches(run_length, group_length, piece_length);
-    float lanes[128];
-    for (long r = 0; r < runs; r++) {
-        long j = 0;
-        if (batched) {
-            for (; j + 8 * group_length <= run_length; j += 8 * group_length) {
-                const long start = r * run_length + j;
-                minmax_batch8(x + start, original ? original + start : 0, o + start, group_length, bits, symmetric, &t,
-                              lanes, 0, 0);
+    if (batches(run_length, group_length, piece_length)) {
+        const long g = group_length;
+        long stretches;
+        const long per = stretch_groups(runs, run_length, g, &stretches);
+        const long stride = stretches == 1 ? 0 : run_length;
+        float lanes[2][128];
+        struct batch_grids bg[2];
+        for (long r = 0; r < stretches; r++) {
+            const long base = r * stride, nb = per / 8;
+            // Each batch's grids are found one batch ahead, so their latency hides behind the quantizing before.
+            for (int j = 0; j < 8 && nb > 0; j++) wl_min_max_lanes_avx2(x + base + j * g, g, lanes[0] + 8 * j, lanes[0] + 64 + 8 * j);
+            if (nb > 0) batch_grids(lanes[0], bits, symmetric, &bg[0], 0, 0);
+            for (long b = 0; b < nb; b++) {
+                const long at = base + 8 * b * g;
+                if (b + 1 < nb) {
+                    float *ln = lanes[(b + 1) & 1];
+                    for (int j = 0; j < 8; j++) wl_min_max_lanes_avx2(x + at + (8 + j) * g, g, ln + 8 * j, ln + 64 + 8 * j);
+                    batch_grids(ln, bits, symmetric, &bg[(b + 1) & 1], 0, 0);
+                }
+                batch_quantize(x + at, original ? original + at : 0, o + at, g, symmetric, &bg[b & 1], &t);
+            }
+            const long end = stretches == 1 ? runs * run_length : base + run_length;
+            for (long at = base + 8 * nb * g; at < end; at += g) {
+                const long n = at + g <= end ? g : end - at;
+                minmax_group(x + at, original ? original + at : 0, o + at, n, piece_length, bits, symmetric, &t, 0, 0);
             }
         }
-        for (; j < run_length; j += group_length) {
-            const long start = r * run_length + j;
-            const long n = (j + group_length < run_length ? group_length : run_length - j);
-            minmax_group(x + start, original ? original + start : 0, o + start, n, piece_length, bits, symmetric, &t, 0, 0);
+    } else {
+        for (long r = 0; r < runs; r++) {
+            for (long j = 0; j < run_length; j += group_length) {
+                const long start = r * run_length + j;
+                const long n = (j + group_length < run_length ? group_length : run_length - j);
+                minmax_group(x + start, original ? original + start : 0, o + start, n, piece_length, bits, symmetric, &t, 0, 0);
+            }
         }
     }
     store_totals(&t, sums, max_error, count, zeros);
@@ -241,7 +305,7 @@ WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, floa
 
 long wl_int_minmax_bf16_work_floats(long run_length, long group_length) {
     const long g = group_length < run_length ? group_length : run_length;
-    return batches(run_length, group_length, group_length) ? 16 * g : 2 * g;
+    return batches(run_length, group_length, group_length) ? 24 * g : 2 * g;
 }
 
 WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,
@@ -249,29 +313,61 @@ WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long r
                                           double sums[4], double *max_error, int64_t *count, int64_t *zeros,
                                           int64_t *source_zeros, float *lo_out, float *hi_out) {
     struct wl_totals t = {0, 0, 0, 0, 0, 0, 0};
-    const long g = group_length < run_length ? group_length : run_length;
-    const int batched = batches(run_length, group_length, piece_length);
-    float *values = work, *o = work + g;
-    float lanes[128];
     int64_t sz = 0;
-    long k = 0;   // the group's index, for the ranges
-    for (long r = 0; r < runs; r++) {
-        long j = 0;
-        if (batched) {
-            for (; j + 8 * group_length <= run_length; j += 8 * group_length, k += 8) {
-                // Counted per batch: each batch's zero count is below 2^31, the total in 64 bits.
-                sz += decode_bf16(x + r * run_length + j, work, 8 * group_length);
-                minmax_batch8(work, work, work + 8 * group_length, group_length, bits, symmetric, &t, lanes,
-                              lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
+    if (batches(run_length, group_length, piece_length)) {
+        const long g = group_length;
+        long stretches;
+        const long per = stretch_groups(runs, run_length, g, &stretches);
+        const long stride = stretches == 1 ? 0 : run_length;
+        const long groups_per_stretch = stretches == 1 ? (runs * run_length + g - 1) / g : (run_length + g - 1) / g;
+        // Two batches of decoded values (this one and the next) and this one's reconstruction.
+        float *values[2] = {work, work + 8 * g}, *o = work + 16 * g;
+        float lanes[2][128];
+        struct batch_grids bg[2];
+        for (long r = 0; r < stretches; r++) {
+            const long base = r * stride, nb = per / 8, first = r * groups_per_stretch;
+            __m256i vz = _mm256_setzero_si256();   // per batch below 2^31 a lane; added up per batch
+            // Each batch is decoded and its grids found one batch ahead, so their latency hides behind the
+            // quantizing before.
+            for (int j = 0; j < 8 && nb > 0; j++) vz = decode_bf16_lanes(x + base + j * g, values[0] + j * g, g, lanes[0] + 8 * j, lanes[0] + 64 + 8 * j, vz);
+            if (nb > 0) batch_grids(lanes[0], bits, symmetric, &bg[0], lo_out ? lo_out + first : 0, hi_out ? hi_out + first : 0);
+            for (long b = 0; b < nb; b++) {
+                const long at = base + 8 * b * g;
+                int32_t zl[8];
+                _mm256_storeu_si256((__m256i *)zl, vz);
+                for (int l = 0; l < 8; l++) sz += zl[l];
+                vz = _mm256_setzero_si256();
+                if (b + 1 < nb) {
+                    const int nx = (int)((b + 1) & 1);
+                    for (int j = 0; j < 8; j++) vz = decode_bf16_lanes(x + at + (8 + j) * g, values[nx] + j * g, g, lanes[nx] + 8 * j, lanes[nx] + 64 + 8 * j, vz);
+                    batch_grids(lanes[nx], bits, symmetric, &bg[nx], lo_out ? lo_out + first + 8 * (b + 1) : 0,
+                                hi_out ? hi_out + first + 8 * (b + 1) : 0);
+                }
+                batch_quantize(values[b & 1], values[b & 1], o, g, symmetric, &bg[b & 1], &t);
+            }
+            const long end = stretches == 1 ? runs * run_length : base + run_length;
+            long k = first + 8 * nb;
+            for (long at = base + 8 * nb * g; at < end; at += g, k++) {
+                const long n = at + g <= end ? g : end - at;
+                // Counted per group: each group's zero count is below 2^31, the total in 64 bits.
+                sz += decode_bf16(x + at, values[0], n);
+                minmax_group(values[0], values[0], o, n, piece_length, bits, symmetric, &t,
+                             lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
             }
         }
-        for (; j < run_length; j += group_length, k++) {
-            const long start = r * run_length + j;
-            const long n = (j + group_length < run_length ? group_length : run_length - j);
-            // Counted per group: each group's zero count is below 2^31, the total in 64 bits.
-            sz += decode_bf16(x + start, values, n);
-            minmax_group(values, values, o, n, piece_length, bits, symmetric, &t,
-                                lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
+    } else {
+        const long g = group_length < run_length ? group_length : run_length;
+        float *values = work, *o = work + g;
+        long k = 0;   // the group's index, for the ranges
+        for (long r = 0; r < runs; r++) {
+            for (long j = 0; j < run_length; j += group_length, k++) {
+                const long start = r * run_length + j;
+                const long n = (j + group_length < run_length ? group_length : run_length - j);
+                // Counted per group: each group's zero count is below 2^31, the total in 64 bits.
+                sz += decode_bf16(x + start, values, n);
+                minmax_group(values, values, o, n, piece_length, bits, symmetric, &t,
+                             lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
+            }
         }
     }
     store_totals(&t, sums, max_error, count, zeros);

@@ -327,14 +327,18 @@ public final class Engine: @unchecked Sendable {
                 if decoded == nil, reconstructed == nil, weights == nil, diagnosing == nil,
                    LayerEvaluator.readsStoredBFloat16(settings, tensor: tensor) {
                     // The numbers (and the grid to draw) are wanted, no reconstruction: the fused kernel reads the
-                    // stored BF16 bytes (no Float copy), and the levels come from a min/max pass over the same bytes.
+                    // stored BF16 bytes (no Float copy), and the levels come from the ranges it found its grids from.
                     // (The diagnostics pass needs the decoded values, so it takes the path below.)
                     let stored = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(input)[0..<(2 * count)])
                     try tensor.data.read(at: UInt64(2 * r0 * rowElements), into: stored)
                     let raw = UnsafeRawBufferPointer(stored)
-                    let found = withLevels ? LevelFinder.findStoredBFloat16(settings, shape: shape, raw: raw, firstRow: r0) : nil
-                    if found != nil || !withLevels, let e = try LayerEvaluator.evaluateStoredBFloat16(settings, shape: shape, raw: raw) {
-                        slots.set(p, (e, found))
+                    if withLevels {
+                        if let (e, found) = try LayerEvaluator.evaluateStoredBFloat16(settings, shape: shape, raw: raw, firstRow: r0) {
+                            slots.set(p, (e, found))
+                            return
+                        }
+                    } else if let e = try LayerEvaluator.evaluateStoredBFloat16(settings, shape: shape, raw: raw) {
+                        slots.set(p, (e, nil))
                         return
                     }
                 }

@@ -148,10 +148,29 @@ public struct IntegerQuantizer: Hashable, Sendable {
     /// IntMenuKernelTests), so `report` keeps the one-option kernel, whose NaNs the Float32 kernel's equal.
     func measureBFloat16(_ raw: UnsafeRawBufferPointer, shape: [Int], combined: Bool = false) -> (metrics: ErrorMetrics, zeros: Int)? {
         if combined, let one = Self.measureBFloat16([self], raw: raw, shape: shape) { return one[0] }
+        return measureBFloat16(raw, shape: shape, ranges: nil)
+    }
+
+    /// `measureBFloat16` that also hands back each group's (lo, hi), the range its grid came from
+    /// (`ClippingSearch.minMax` of the group, bit for bit), in `runs(_:_:)` order, run after run: what the workbench
+    /// draws its grid from (`LevelFinder.storedBFloat16`), found in the same pass instead of another one.
+    func measureBFloat16Ranges(_ raw: UnsafeRawBufferPointer, shape: [Int]) -> (metrics: ErrorMetrics, zeros: Int, lo: [Float], hi: [Float])? {
+        guard let runs = Self.runs(TensorLayout(shape: shape), granularity) else { return nil }
+        let count = runs.count * ((runs.length + runs.group - 1) / runs.group)
+        var lo = [Float](repeating: 0, count: count), hi = lo
+        let measured = lo.withUnsafeMutableBufferPointer { l in
+            hi.withUnsafeMutableBufferPointer { h in measureBFloat16(raw, shape: shape, ranges: (l.baseAddress!, h.baseAddress!)) }
+        }
+        guard let measured else { return nil }
+        return (measured.metrics, measured.zeros, lo, hi)
+    }
+
+    private func measureBFloat16(_ raw: UnsafeRawBufferPointer, shape: [Int],
+                                 ranges: (lo: UnsafeMutablePointer<Float>, hi: UnsafeMutablePointer<Float>)?) -> (metrics: ErrorMetrics, zeros: Int)? {
         let layout = TensorLayout(shape: shape)
         guard KernelDispatch.avx2, clip == .minmax, let runs = Self.runs(layout, granularity),
               raw.count == 2 * layout.count, let base = raw.baseAddress else { return nil }
-        let work = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * Swift.min(runs.group, runs.length))
+        let work = UnsafeMutableBufferPointer<Float>.allocate(capacity: wl_int_minmax_bf16_work_floats(runs.length, runs.group))
         defer { work.deallocate() }
         var sums = (0.0, 0.0, 0.0, 0.0)
         var maxError = 0.0
@@ -160,7 +179,7 @@ public struct IntegerQuantizer: Hashable, Sendable {
             wl_int_minmax_runs_bf16_avx2(base.assumingMemoryBound(to: UInt16.self), work.baseAddress!, runs.count, runs.length,
                                          runs.group, KernelWork.pieceSize, Int32(bits), symmetric ? 1 : 0,
                                          s.baseAddress!.assumingMemoryBound(to: Double.self), &maxError, &count, &zeros,
-                                         &sourceZeros)
+                                         &sourceZeros, ranges?.lo, ranges?.hi)
         }
         return (ErrorMetrics(kernelSums: sums, maxError: maxError, count: count, zeros: zeros), Int(sourceZeros))
     }

@@ -146,6 +146,22 @@ public enum LayerEvaluator {
         guard settings.prune == .none, let codec = IntCodec(settings.quantize) else { return nil }
         try validate(settings, shape: shape)
         guard let (metrics, zeros) = codec.quantizer.measureBFloat16(raw, shape: shape) else { return nil }
+        return storedBFloat16Evaluation(settings, shape: shape, metrics: metrics, zeros: zeros)
+    }
+
+    /// `evaluateStoredBFloat16` with the grid to draw (`LevelFinder.findStoredBFloat16`'s, rows offset by
+    /// `firstRow`) from the same kernel pass, which hands back the ranges its grids came from. Nil where
+    /// `evaluateStoredBFloat16` is nil.
+    public static func evaluateStoredBFloat16(_ settings: LayerSettings, shape: [Int], raw: UnsafeRawBufferPointer,
+                                              firstRow: Int) throws -> (evaluation: LayerEvaluation, levels: LevelFinder.Found)? {
+        guard settings.prune == .none, IntCodec(settings.quantize) != nil else { return nil }
+        try validate(settings, shape: shape)
+        guard let (metrics, zeros, found) = LevelFinder.storedBFloat16(settings, shape: shape, raw: raw, firstRow: firstRow) else { return nil }
+        return (storedBFloat16Evaluation(settings, shape: shape, metrics: metrics, zeros: zeros), found)
+    }
+
+    /// The evaluation of unpruned integers measured on stored BF16 bytes.
+    private static func storedBFloat16Evaluation(_ settings: LayerSettings, shape: [Int], metrics: ErrorMetrics, zeros: Int) -> LayerEvaluation {
         let size = SizeModel.size(settings, shape: shape, originalDType: .bfloat16, zerosAfterPruning: zeros, prunedRows: 0)
         return LayerEvaluation(metrics: metrics, size: size, pruning: PruneOutcome(), zerosAfterPruning: zeros, clustering: nil)
     }

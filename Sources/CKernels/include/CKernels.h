@@ -136,15 +136,6 @@ int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long pi
                           const struct wl_int_option *options, long option_count,
                           struct wl_int_result *results, int64_t *source_zeros);
 
-// bf16_ranges_avx2.c: the workbench's grid to draw on stored BF16 (call only when AVX2 is available).
-
-/// Each group's (min, max) of little-endian BF16 values in `runs` runs of `run_length`, split into groups of
-/// `group_length` (the last of a run may be shorter), in order: NaN ignored, (0, 0) for a group with no
-/// number; the same lanes, lane order and tail as ClippingSearch.minMax on the decoded values (so the same
-/// floats, signed zeros included). lo and hi hold runs · ceil(run_length / group_length) floats.
-void wl_bf16_group_ranges_avx2(const uint16_t *x, long runs, long run_length, long group_length,
-                               float *lo, float *hi);
-
 // statistics_avx2.c, BF16: the statistics scan of a BF16 layer on its stored little-endian patterns.
 
 /// wl_stats_pass1_avx2 (without pattern counts) on the n ≥ 1 floats that the BF16 patterns x decode to
