@@ -68,8 +68,8 @@ static void store_totals(const struct wl_totals *t, double sums[4], double *max_
 // division and rounding, the lane sums' ending, the Double merge) cost about as much as the passes themselves and
 // sit on one dependent chain; eight groups at a time do them as vector steps across the groups (lane j = group j),
 // with the same Float32/Double operations in the same order, so the numbers are those of minmax_group bit for bit.
-// Taken for groups of a multiple of 8 values (no scalar tail) that are one piece each, and short enough that
-// eight of them stay in L1 (WL_BATCH_MAX_GROUP).
+// Taken for groups of a multiple of 64 values (no scalar tails in the lanes or the error sums) that are one piece
+// each, and short enough that eight of them stay in L1 (WL_BATCH_MAX_GROUP); see batches().
 #define WL_BATCH_MAX_GROUP 512
 
 /// Columns of an 8 × 8 matrix stored by rows (m[8·i + l]: group i's lane l): c[l] = (m[l], m[8 + l], …, m[56 + l]).
