@@ -39,17 +39,34 @@ public struct LayerDiagnostics: Equatable, Sendable {
     }
 
     /// max |x| over the finite values of each of `rows` equal rows (0 for a row with none).
+    ///
+    /// Compared as bit patterns, 8 at a time: |x| is x's pattern without the sign bit, the finite ones are
+    /// those below +Inf's, and non-negative floats order as their patterns do, so the maximum pattern is the
+    /// pattern of the maximum (the same answer as a scalar `max` over the row, in any order).
     static func rowMaxima(_ values: UnsafeBufferPointer<Float>, rows: Int) -> [Double] {
         let rowLength = rows == 0 ? 0 : values.count / rows
         var rowMax = [Double](repeating: 0, count: rows)
+        guard let base = values.baseAddress else { return rowMax }
+        let bits = UnsafeRawPointer(base)
+        func magnitude(_ pattern: UInt32) -> UInt32 {
+            let a = pattern & 0x7fff_ffff
+            return a < 0x7f80_0000 ? a : 0
+        }
         for r in 0..<rows {
-            var m: Float = 0
-            for i in (r * rowLength)..<((r + 1) * rowLength) {
-                let x = values[i]
-                guard x.isFinite else { continue }
-                m = max(m, abs(x))
+            let start = r * rowLength, end = start + rowLength
+            var lanes = SIMD8<UInt32>(repeating: 0)
+            var i = start
+            while i + 8 <= end {
+                let a = bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self) & 0x7fff_ffff
+                lanes = pointwiseMax(lanes, a.replacing(with: 0, where: a .>= 0x7f80_0000))
+                i += 8
             }
-            rowMax[r] = Double(m)
+            var m = lanes.max()
+            while i < end {
+                m = max(m, magnitude(values[i].bitPattern))
+                i += 1
+            }
+            rowMax[r] = Double(Float(bitPattern: m))
         }
         return rowMax
     }
