@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import WeightFormats
 
@@ -38,35 +39,20 @@ public struct LayerDiagnostics: Equatable, Sendable {
         return LayerDiagnostics(statistics: statistics, rowMaxima: rowMax, outliers: outliers, shape: shape)
     }
 
-    /// max |x| over the finite values of each of `rows` equal rows (0 for a row with none).
-    ///
-    /// Compared as bit patterns, 8 at a time: |x| is x's pattern without the sign bit, the finite ones are
-    /// those below +Inf's, and non-negative floats order as their patterns do, so the maximum pattern is the
-    /// pattern of the maximum (the same answer as a scalar `max` over the row, in any order).
-    static func rowMaxima(_ values: UnsafeBufferPointer<Float>, rows: Int) -> [Double] {
+    /// max |x| over the finite values of each of `rows` equal rows (0 for a row with none), with the AVX2
+    /// kernel (`wl_abs_max_finite_avx2`: bit patterns compared 8 at a time, the same maximum) or the portable loop.
+    static func rowMaxima(_ values: UnsafeBufferPointer<Float>, rows: Int, avx2: Bool = KernelDispatch.avx2) -> [Double] {
         let rowLength = rows == 0 ? 0 : values.count / rows
         var rowMax = [Double](repeating: 0, count: rows)
-        guard let base = values.baseAddress else { return rowMax }
-        let bits = UnsafeRawPointer(base)
-        func magnitude(_ pattern: UInt32) -> UInt32 {
-            let a = pattern & 0x7fff_ffff
-            return a < 0x7f80_0000 ? a : 0
-        }
         for r in 0..<rows {
-            let start = r * rowLength, end = start + rowLength
-            var lanes = SIMD8<UInt32>(repeating: 0)
-            var i = start
-            while i + 8 <= end {
-                let a = bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self) & 0x7fff_ffff
-                lanes = pointwiseMax(lanes, a.replacing(with: 0, where: a .>= 0x7f80_0000))
-                i += 8
+            let row = UnsafeBufferPointer(rebasing: values[(r * rowLength)..<((r + 1) * rowLength)])
+            if avx2, let base = row.baseAddress {
+                rowMax[r] = Double(wl_abs_max_finite_avx2(base, row.count))
+                continue
             }
-            var m = lanes.max()
-            while i < end {
-                m = max(m, magnitude(values[i].bitPattern))
-                i += 1
-            }
-            rowMax[r] = Double(Float(bitPattern: m))
+            var m: Float = 0
+            for x in row where x.isFinite { m = max(m, abs(x)) }
+            rowMax[r] = Double(m)
         }
         return rowMax
     }

@@ -52,7 +52,7 @@ import TestSupport
         #expect(v.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: [3]) }.channelSpread == nil)
     }
 
-    /// The rows' maxima (compared 8 at a time as bit patterns) skip NaN and ±Inf wherever they fall, in the
+    /// The rows' maxima (the AVX2 kernel compares 8 at a time as bit patterns, the portable loop one by one) skip NaN and ±Inf wherever they fall, in the
     /// 8-wide part or the tail: rows of 19 values, the largest magnitude placed in the vector part, the tail,
     /// or nowhere (a row of non-finite values and zeros gives 0), with negative, subnormal and -0 values.
     @Test func rowMaximaSkipNonFiniteValues() {
@@ -64,7 +64,9 @@ import TestSupport
             [tiny, -tiny, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -0.0, 0, 0],
         ]
         let flat = rows.flatMap { $0 }
-        let got = flat.withUnsafeBufferPointer { LayerDiagnostics.rowMaxima($0, rows: rows.count) }
-        #expect(got == [7.5, 9.25, 0, Double(tiny)])
+        for avx2 in [false, KernelDispatch.avx2] {
+            let got = flat.withUnsafeBufferPointer { LayerDiagnostics.rowMaxima($0, rows: rows.count, avx2: avx2) }
+            #expect(got == [7.5, 9.25, 0, Double(tiny)], "avx2 \(avx2)")
+        }
     }
 }

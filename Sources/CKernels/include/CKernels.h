@@ -130,6 +130,10 @@ int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long pi
                           const struct wl_int_option *options, long option_count,
                           struct wl_int_result *results, int64_t *source_zeros);
 
+/// The largest |x| among the finite values of x[0..<n] (+0 when there is none): the layer diagnostics' row
+/// maxima, compared 8 at a time as bit patterns (call only when AVX2 is available).
+float wl_abs_max_finite_avx2(const float *x, long n);
+
 // bf16_ranges_avx2.c: the workbench's grid to draw on stored BF16 (call only when AVX2 is available).
 
 /// Each group's (min, max) of little-endian BF16 values in `runs` runs of `run_length`, split into groups of
