@@ -77,9 +77,11 @@ extension Engine {
                     let evaluations = try options.indices.map { k in
                         let s = options[k]
                         if stored[k], let e = fromBytes[k] { return e }
+                        // The identity is measured on the values in place (no copy into `output`).
                         return try Self.withOptional(weights) { w in
                             try LayerEvaluator.evaluate(s, shape: shape, values: v, originalDType: tensor.dtype,
-                                                        reconstruction: output, importance: w, cancelled: { token.isCancelled })
+                                                        reconstruction: s.isIdentity ? nil : output, importance: w,
+                                                        cancelled: { token.isCancelled })
                         }
                     }
                     diagnosing.add(piece: p, v)
