@@ -95,45 +95,115 @@ WL_AVX2 static inline void measure_group(const float *x, long m, struct int_grid
     merge_piece(t, s, me, z, m);
 }
 
-/// Four consecutive groups of 32 (128 values at x), each its own piece: error_sums of 32 values is all scalar
-/// tail (one Double chain per sum and group), so the four groups' chains run side by side, one group per lane,
-/// each lane doing its group's scalar operations in its order; then the four pieces are merged in order.
-WL_AVX2 static inline void measure_groups32x4(const float *x, const struct int_grid g[4], float *o, struct wl_totals *t) {
-    for (int j = 0; j < 4; j++) quantize_into(x + 32 * j, o + 32 * j, 32, g[j]);
-    const __m128 absMask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff)), zero = _mm_setzero_ps();
-    __m256d sww = _mm256_setzero_pd(), see = sww, swh = sww, shh = sww;
-    __m128 me = _mm_setzero_ps();
-    __m128i zc = _mm_setzero_si128();
+/// Four consecutive groups of 32 (128 values), each its own piece, whose error_sums is all scalar tail (one
+/// Double chain per sum and group): the groups side by side, one group per lane, each lane doing its group's
+/// scalar operations in its order. What does not depend on the option is done once per block for every g32
+/// option: the values transposed (w[m] holds value 2m of the four groups in its low half and value 2m + 1 in
+/// its high half), widened to Double (wd[i]: value i of the four groups) and their Σw² chains.
+struct g32_block { __m256 w[16]; __m256d wd[32]; __m256d sww; };
+
+WL_AVX2 static inline void g32_prepare(const float *x, struct g32_block *b) {
+    __m256d sww = _mm256_setzero_pd();
     for (long i = 0; i < 32; i += 4) {
         __m128 w0 = _mm_loadu_ps(x + i), w1 = _mm_loadu_ps(x + 32 + i);
         __m128 w2 = _mm_loadu_ps(x + 64 + i), w3 = _mm_loadu_ps(x + 96 + i);
-        __m128 h0 = _mm_loadu_ps(o + i), h1 = _mm_loadu_ps(o + 32 + i);
-        __m128 h2 = _mm_loadu_ps(o + 64 + i), h3 = _mm_loadu_ps(o + 96 + i);
         _MM_TRANSPOSE4_PS(w0, w1, w2, w3);
-        _MM_TRANSPOSE4_PS(h0, h1, h2, h3);
-        const __m128 ws[4] = {w0, w1, w2, w3}, hs[4] = {h0, h1, h2, h3};
+        b->w[i / 2] = _mm256_set_m128(w1, w0);
+        b->w[i / 2 + 1] = _mm256_set_m128(w3, w2);
+        const __m128 ws[4] = {w0, w1, w2, w3};
         for (int k = 0; k < 4; k++) {
-            __m128 w = ws[k], h = hs[k];
-            __m128 e = _mm_sub_ps(w, h);
-            me = _mm_max_ps(_mm_and_ps(e, absMask), me);   // ae >= maxErr ? ae : maxErr (equal: same value)
-            zc = _mm_sub_epi32(zc, _mm_castps_si128(_mm_cmpeq_ps(h, zero)));
-            __m256d wd = _mm256_cvtps_pd(w), hd = _mm256_cvtps_pd(h), ed = _mm256_cvtps_pd(e);
+            __m256d wd = _mm256_cvtps_pd(ws[k]);
+            b->wd[i + k] = wd;
             sww = _mm256_add_pd(sww, _mm256_mul_pd(wd, wd));
-            see = _mm256_add_pd(see, _mm256_mul_pd(ed, ed));
-            swh = _mm256_add_pd(swh, _mm256_mul_pd(wd, hd));
-            shh = _mm256_add_pd(shh, _mm256_mul_pd(hd, hd));
         }
     }
+    b->sww = sww;
+}
+
+/// int_grid_from_min_max of four groups at once (bd: their (min, max) pairs), the same Float32 steps per
+/// lane: scale, the clamp bounds a and b, and keep (all ones where the scale is not 0). The minima and maxima
+/// are never NaN (reduce_min_max), so each select below equals its scalar form, signed zeros included.
+WL_AVX2 static inline void int_grids4(const float *bd, int bits, int symmetric, __m128 *scale, __m128 *a, __m128 *b,
+                                      __m128 *keep) {
+    const __m128 p0 = _mm_loadu_ps(bd), p1 = _mm_loadu_ps(bd + 4);
+    const __m128 lo = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)), hi = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m128 zero = _mm_setzero_ps(), sign = _mm_set1_ps(-0.0f);
+    if (symmetric) {
+        const float qmax = (float)((1 << (bits - 1)) - 1);
+        const __m128 c = _mm_max_ps(_mm_xor_ps(lo, sign), hi);   // hi >= -lo ? hi : -lo
+        *scale = _mm_div_ps(c, _mm_set1_ps(qmax));
+        *a = _mm_set1_ps((-qmax - 1) - 0.0f);
+        *b = _mm_set1_ps(qmax - 0.0f);
+    } else {
+        const float levels = (float)((1 << bits) - 1);
+        const __m128 l0 = _mm_min_ps(zero, lo);                   // 0 < lo ? 0 : lo
+        const __m128 h0 = _mm_max_ps(hi, zero);                   // 0 >= hi ? 0 : hi
+        const __m128 s = _mm_div_ps(_mm_sub_ps(h0, l0), _mm_set1_ps(levels));
+        const __m128 magic = _mm_set1_ps(0x1.8p23f);
+        const __m128 r = _mm_sub_ps(_mm_add_ps(_mm_div_ps(_mm_xor_ps(l0, sign), s), magic), magic);
+        const __m128 z = _mm_andnot_ps(_mm_cmpeq_ps(s, zero), r);   // scale == 0 ? 0 : round_half_even(-l0 / scale)
+        *scale = s;
+        *a = _mm_sub_ps(zero, z);
+        *b = _mm_sub_ps(_mm_set1_ps(levels), z);
+    }
+    *keep = _mm_cmpneq_ps(*scale, zero);
+}
+
+/// One g32 option on a prepared block: quantize_into's values (a scale of 0 reconstructs +0) and
+/// error_sums' scalar chains for each of the four groups, then the four pieces merged in order.
+WL_AVX2 static inline void measure_groups32x4(const struct g32_block *blk, const float *bd, int bits, int symmetric,
+                                              struct wl_totals *t) {
+    __m128 s4, a4, b4, k4;
+    int_grids4(bd, bits, symmetric, &s4, &a4, &b4, &k4);
+    const __m256 sv = _mm256_set_m128(s4, s4), av = _mm256_set_m128(a4, a4), bv = _mm256_set_m128(b4, b4);
+    const __m256 keep = _mm256_set_m128(k4, k4);
+    const __m256 magic = _mm256_set1_ps(0x1.8p23f), zero = _mm256_setzero_ps();
+    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256d see = _mm256_setzero_pd(), swh = see, shh = see;
+    __m256 me = _mm256_setzero_ps();
+    __m256i zc = _mm256_setzero_si256();
+    // The Float32 steps first (their long division chains overlap), then the Double chains.
+    __m256 hs[16], es[16];
+    for (int m = 0; m < 16; m++) {
+        const __m256 w = blk->w[m];
+        __m256 q = _mm256_div_ps(w, sv);
+        q = _mm256_max_ps(av, q);
+        q = _mm256_min_ps(bv, q);
+        const __m256 h = _mm256_and_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(q, magic), magic), sv), keep);
+        const __m256 e = _mm256_sub_ps(w, h);
+        me = _mm256_max_ps(_mm256_and_ps(e, absMask), me);   // ae >= maxErr ? ae : maxErr (equal: same value)
+        zc = _mm256_sub_epi32(zc, _mm256_castps_si256(_mm256_cmp_ps(h, zero, _CMP_EQ_OQ)));
+        hs[m] = h;
+        es[m] = e;
+    }
+    for (int m = 0; m < 16; m++) {
+        // Value 2m, then value 2m + 1, of each group.
+        const __m256 h = hs[m], e = es[m];
+        __m256d hd = _mm256_cvtps_pd(_mm256_castps256_ps128(h)), ed = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+        __m256d wd = blk->wd[2 * m];
+        see = _mm256_add_pd(see, _mm256_mul_pd(ed, ed));
+        swh = _mm256_add_pd(swh, _mm256_mul_pd(wd, hd));
+        shh = _mm256_add_pd(shh, _mm256_mul_pd(hd, hd));
+        hd = _mm256_cvtps_pd(_mm256_extractf128_ps(h, 1));
+        ed = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+        wd = blk->wd[2 * m + 1];
+        see = _mm256_add_pd(see, _mm256_mul_pd(ed, ed));
+        swh = _mm256_add_pd(swh, _mm256_mul_pd(wd, hd));
+        shh = _mm256_add_pd(shh, _mm256_mul_pd(hd, hd));
+    }
     double a[4], b[4], c[4], d[4];
-    float m[4];
-    int32_t z[4];
-    _mm256_storeu_pd(a, sww); _mm256_storeu_pd(b, see); _mm256_storeu_pd(c, swh); _mm256_storeu_pd(d, shh);
-    _mm_storeu_ps(m, me);
-    _mm_storeu_si128((__m128i *)z, zc);
+    float ml[8];
+    int32_t zl[8];
+    _mm256_storeu_pd(a, blk->sww); _mm256_storeu_pd(b, see); _mm256_storeu_pd(c, swh); _mm256_storeu_pd(d, shh);
+    _mm256_storeu_ps(ml, me);
+    _mm256_storeu_si256((__m256i *)zl, zc);
     for (int j = 0; j < 4; j++) {
         const double s[4] = {a[j], b[j], c[j], d[j]};
-        // error_sums' ending: its lanes' maximum is +0 (no block of 64), max(+0, maxErr) = maxErr.
-        merge_piece(t, s, m[j], z[j], 32);
+        // A group's values 2m and 2m + 1 went to lanes j and j + 4: the larger error (both ≥ +0, never NaN: any
+        // order gives the same maximum) and the sum of the zero counts. error_sums' ending: its lanes' maximum
+        // is +0 (no block of 64), max(+0, maxErr) = maxErr.
+        const float mj = ml[j + 4] > ml[j] ? ml[j + 4] : ml[j];
+        merge_piece(t, s, mj, zl[j] + zl[j + 4], 32);
     }
 }
 
@@ -184,7 +254,12 @@ WL_AVX2 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length,
     float *row = malloc(sizeof(float) * (size_t)(row_length + chunk));
     __m256 *lanes = aligned_alloc(32, sizeof(__m256) * (size_t)(2 * subgroups));   // a multiple of 32 bytes
     float *bounds = malloc(sizeof(float) * (size_t)(2 * nlengths * (chunk / 8 + 1)));
-    if (!row || !lanes || !bounds) { free(row); free(lanes); free(bounds); return 0; }
+    // The chunk's g32 blocks, prepared once for every g32 option (when there is one and a chunk holds 128).
+    int g32 = 0;
+    for (long k = 0; k < option_count; k++) g32 |= options[k].group_length == 32;
+    const long nblocks = g32 ? chunk / 128 : 0;
+    struct g32_block *blocks = nblocks ? aligned_alloc(32, sizeof(struct g32_block) * (size_t)nblocks) : NULL;
+    if (!row || !lanes || !bounds || (nblocks && !blocks)) { free(row); free(lanes); free(bounds); free(blocks); return 0; }
     float *o = row + row_length;
     struct wl_totals totals[max_options];
     struct block_sums running[max_options];
@@ -236,6 +311,7 @@ WL_AVX2 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length,
                     }
                 }
             }
+            for (long o0 = 0; o0 + 128 <= (nblocks ? n : 0); o0 += 128) g32_prepare(c + o0, &blocks[o0 / 128]);
             for (long k = 0; k < option_count; k++) {
                 const long g = options[k].group_length;
                 struct wl_totals *t = &totals[k];
@@ -256,13 +332,9 @@ WL_AVX2 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length,
                 }
                 const float *bd = bounds + 2 * length_of[k] * (chunk / 8 + 1);
                 long q = 0, o0 = 0;
-                if (g == 32) {
-                    for (; o0 + 128 <= n; o0 += 128, q += 4) {
-                        struct int_grid grids[4];
-                        for (int i = 0; i < 4; i++)
-                            grids[i] = int_grid_from_min_max(bd[2 * (q + i)], bd[2 * (q + i) + 1], options[k].bits, options[k].symmetric);
-                        measure_groups32x4(c + o0, grids, o, t);
-                    }
+                if (g == 32 && nblocks) {
+                    for (; o0 + 128 <= n; o0 += 128, q += 4)
+                        measure_groups32x4(&blocks[o0 / 128], bd + 2 * q, options[k].bits, options[k].symmetric, t);
                 }
                 for (; o0 < n; o0 += g, q++) {
                     const long m = o0 + g < n ? g : n - o0;
@@ -283,10 +355,41 @@ WL_AVX2 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length,
     free(row);
     free(lanes);
     free(bounds);
+    free(blocks);
     return 1;
 }
 
+/// Non-negative floats order as their bit patterns do, so the largest |x| is the largest pattern without the
+/// sign bit among those below +Inf's (NaN and ±Inf count as +0), in any order.
+WL_AVX2 float wl_abs_max_finite_avx2(const float *x, long n) {
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    __m256i m = _mm256_setzero_si256();
+    long k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256i a = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + k)), magnitude);
+        m = _mm256_max_epi32(m, _mm256_and_si256(a, _mm256_cmpgt_epi32(inf, a)));
+    }
+    int32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, m);
+    int32_t best = 0;
+    for (int l = 0; l < 8; l++) best = lanes[l] > best ? lanes[l] : best;
+    for (; k < n; k++) {
+        int32_t a;
+        __builtin_memcpy(&a, x + k, 4);
+        a &= 0x7fffffff;
+        if (a < 0x7f800000 && a > best) best = a;
+    }
+    float r;
+    __builtin_memcpy(&r, &best, 4);
+    return r;
+}
+
 #else
+float wl_abs_max_finite_avx2(const float *x, long n) {
+    (void)x; (void)n;
+    return 0;
+}
+
 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long piece_length,
                           const struct wl_int_option *options, long option_count,
                           struct wl_int_result *results, int64_t *source_zeros) {

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import WeightFormats
 
@@ -38,17 +39,19 @@ public struct LayerDiagnostics: Equatable, Sendable {
         return LayerDiagnostics(statistics: statistics, rowMaxima: rowMax, outliers: outliers, shape: shape)
     }
 
-    /// max |x| over the finite values of each of `rows` equal rows (0 for a row with none).
-    static func rowMaxima(_ values: UnsafeBufferPointer<Float>, rows: Int) -> [Double] {
+    /// max |x| over the finite values of each of `rows` equal rows (0 for a row with none), with the AVX2
+    /// kernel (`wl_abs_max_finite_avx2`: bit patterns compared 8 at a time, the same maximum) or the portable loop.
+    static func rowMaxima(_ values: UnsafeBufferPointer<Float>, rows: Int, avx2: Bool = KernelDispatch.avx2) -> [Double] {
         let rowLength = rows == 0 ? 0 : values.count / rows
         var rowMax = [Double](repeating: 0, count: rows)
         for r in 0..<rows {
-            var m: Float = 0
-            for i in (r * rowLength)..<((r + 1) * rowLength) {
-                let x = values[i]
-                guard x.isFinite else { continue }
-                m = max(m, abs(x))
+            let row = UnsafeBufferPointer(rebasing: values[(r * rowLength)..<((r + 1) * rowLength)])
+            if avx2, let base = row.baseAddress {
+                rowMax[r] = Double(wl_abs_max_finite_avx2(base, row.count))
+                continue
             }
+            var m: Float = 0
+            for x in row where x.isFinite { m = max(m, abs(x)) }
             rowMax[r] = Double(m)
         }
         return rowMax

@@ -94,6 +94,7 @@ public enum LayerEvaluator {
         // 2. Quantize, measuring each piece against the original values as it is written.
         var clustering: KMeansClustering? = nil
         var measured: ErrorMetrics? = nil
+        var reconstructed = UnsafeBufferPointer(out)
         if let importance, case .gguf(let type) = settings.quantize {
             // ggml's importance-matrix path (types without one, Q8_0, quantize as without weights).
             let bytes = ExpertImportance.quantize(source, type: type, columns: shape.last ?? n, importance: importance)
@@ -113,18 +114,20 @@ public enum LayerEvaluator {
             measured = q.metrics
             clustering = q.clustering
         } else if settings.prune == .none {
-            _ = out.initialize(from: values)   // pruned values are already in `out`
+            // Unchanged values: copied only when the caller wants the reconstruction, else measured in place
+            // (the same values, so the same numbers). Pruned values are already in `out`.
+            if reconstruction == nil { reconstructed = values } else { _ = out.initialize(from: values) }
         }
         if cancelled() { throw CancellationError() }
 
         // 3. Measure (unless fused above) and size.
-        let metrics = measured ?? ErrorMetrics.measure(original: values, reconstructed: UnsafeBufferPointer(out))
+        let metrics = measured ?? ErrorMetrics.measure(original: values, reconstructed: reconstructed)
         let size = SizeModel.size(settings, shape: shape, originalDType: originalDType,
                                   zerosAfterPruning: zeros, prunedRows: outcome.prunedRows)
         var evaluation = LayerEvaluation(metrics: metrics, size: size, pruning: outcome, zerosAfterPruning: zeros,
                                          clustering: clustering)
         if let importance {
-            evaluation.importanceError = ExpertImportance.error(original: values, reconstructed: UnsafeBufferPointer(out),
+            evaluation.importanceError = ExpertImportance.error(original: values, reconstructed: reconstructed,
                                                                 columns: shape.last ?? n, weights: importance)
         }
         return evaluation

@@ -51,4 +51,22 @@ import TestSupport
         let v: [Float] = [1, -2, 3]
         #expect(v.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: [3]) }.channelSpread == nil)
     }
+
+    /// The rows' maxima (the AVX2 kernel compares 8 at a time as bit patterns, the portable loop one by one) skip NaN and ±Inf wherever they fall, in the
+    /// 8-wide part or the tail: rows of 19 values, the largest magnitude placed in the vector part, the tail,
+    /// or nowhere (a row of non-finite values and zeros gives 0), with negative, subnormal and -0 values.
+    @Test func rowMaximaSkipNonFiniteValues() {
+        let n = Float.nan, inf = Float.infinity, tiny = Float.leastNonzeroMagnitude
+        let rows: [[Float]] = [
+            [1, -7.5, n, 3, inf, -inf, 2, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, -2, n],
+            [0.5, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -inf, -9.25],
+            [n, inf, -inf, -0.0, n, n, n, n, -0.0, 0, 0, 0, 0, 0, 0, 0, 0, n, inf],
+            [tiny, -tiny, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -0.0, 0, 0],
+        ]
+        let flat = rows.flatMap { $0 }
+        for avx2 in [false, KernelDispatch.avx2] {
+            let got = flat.withUnsafeBufferPointer { LayerDiagnostics.rowMaxima($0, rows: rows.count, avx2: avx2) }
+            #expect(got == [7.5, 9.25, 0, Double(tiny)], "avx2 \(avx2)")
+        }
+    }
 }

@@ -78,4 +78,43 @@ struct MenuStreamingTests {
             #expect(try LayerDiagnostics.measure(t) == whole, "\(t.name)")
         }
     }
+
+    /// Rows of 11 008 (a Llama down_proj's): row pieces of 95 rows (1 045 760 values) do not hold whole 16 Ki
+    /// statistics blocks, so blocks straddle piece boundaries. The menu still streams, and every option and
+    /// the diagnostics equal the whole-tensor evaluations, for BF16 (outliers from the pattern counts) and F32
+    /// (outliers recounted where a bin straddles the bound).
+    @Test func rowsThatSplitStatisticsBlocksStream() throws {
+        let shape = [200, 11_008]
+        #expect(Engine.sharedRowsPerPiece(Self.menu.options, shape: shape) == 95)
+        var state: UInt64 = 0xD0_0AB
+        let values = (0..<(200 * 11_008)).map { i -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let x = Float(Int64(bitPattern: state) >> 40) / Float(1 << 23) * 0.02
+            return i % 40_009 == 0 ? x * 300 : (i % 997 == 0 ? 0 : x)
+        }
+        let bf16 = values.flatMap { v -> [UInt8] in
+            let b = v.bitPattern >> 16
+            return [UInt8(b & 0xFF), UInt8(b >> 8)]
+        }
+        let model = Model(path: "<memory>", format: .safetensors, metadata: [], tensors: [
+            try Tensor(name: "down_bf16", dtype: .bfloat16, shape: shape, data: MemorySource(bf16)),
+            try Tensor(name: "down_f32", dtype: .float32, shape: shape, data: MemorySource(floats: values)),
+        ])
+        let evaluated = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateMenu(Self.menu, layers: [0, 1])
+        let fresh = Engine(model: model, scheduler: ImmediateScheduler())
+        for layer in 0..<2 {
+            let t = model.tensors[layer]
+            let decoded = try [Float](unsafeUninitializedCapacity: t.parameters) { b, n in try t.decode(0..<t.parameters, into: b); n = t.parameters }
+            let whole = decoded.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: t.shape) }
+            #expect(whole.outliers > 0)
+            #expect(evaluated.diagnostics[layer] == whole, "\(t.name)")
+            for (j, option) in Self.menu.options.enumerated() {
+                var settings = [LayerSettings](repeating: .identity, count: model.tensors.count)
+                settings[layer] = option
+                let alone = try fresh.evaluateAll(settings)[layer]
+                #expect(alone != nil)
+                #expect(evaluated.results[layer][j] == alone, "\(t.name), option \(j)")
+            }
+        }
+    }
 }

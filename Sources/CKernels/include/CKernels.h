@@ -136,6 +136,10 @@ int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long pi
                           const struct wl_int_option *options, long option_count,
                           struct wl_int_result *results, int64_t *source_zeros);
 
+/// The largest |x| among the finite values of x[0..<n] (+0 when there is none): the layer diagnostics' row
+/// maxima, compared 8 at a time as bit patterns (call only when AVX2 is available).
+float wl_abs_max_finite_avx2(const float *x, long n);
+
 // statistics_avx2.c, BF16: the statistics scan of a BF16 layer on its stored little-endian patterns.
 
 /// wl_stats_pass1_avx2 (without pattern counts) on the n ≥ 1 floats that the BF16 patterns x decode to

@@ -6,11 +6,11 @@ import WeightFormats
 /// instead of the whole decoded tensor (180 MB for an 11008 × 4096 matrix), and every option's numbers are
 /// those of `Engine.evaluate` (the same row pieces, merged in the same order, `Engine.merged`).
 ///
-/// The layer's diagnostics come from the same pass: its statistics from the pieces' 16 Ki blocks merged in
-/// order (equal to one `Statistics.add` of the whole tensor), the rows' maxima piece by piece, and the
-/// outliers, which need the mean and standard deviation of the whole layer first, from the BF16 bit-pattern
-/// counts (every value of a BF16 tensor is one of 65 536 patterns); other dtypes count them in a second
-/// streamed pass.
+/// The layer's diagnostics come from the same pass (`LayerDiagnosticsPass`, equal to `LayerDiagnostics.measure`
+/// of the whole tensor): its statistics from the pieces' 16 Ki blocks merged in order, a block cut by a piece
+/// boundary joined from the two pieces' edges (so pieces need not hold whole blocks, and rows of 11 008 such as
+/// a Llama down_proj stream like the others), the rows' maxima piece by piece, and the outliers from the
+/// pieces' bit-pattern counts once the whole layer's mean and standard deviation are known.
 extension Engine {
     struct StreamedMenu {
         /// One per option, in the order given.
@@ -18,14 +18,12 @@ extension Engine {
         let diagnostics: LayerDiagnostics
     }
 
-    /// Rows per piece when every option splits `shape` into the same row pieces (and those hold whole
-    /// statistics blocks), else nil: then each option needs its own pass or the whole tensor.
+    /// Rows per piece when every option splits `shape` into the same row pieces, else nil: then each option
+    /// needs its own pass or the whole tensor.
     static func sharedRowsPerPiece(_ options: [LayerSettings], shape: [Int]) -> Int? {
         guard shape.count > 1, !options.isEmpty else { return nil }
         let each = options.map { rowsPerPiece($0, shape: shape, pieceElements: pieceElements) }
         guard let rows = each[0], each.allSatisfy({ $0 == rows }), shape[0] > rows else { return nil }
-        let rowElements = shape.dropFirst().reduce(1, *)
-        guard (rows * rowElements) % Statistics.blockElements == 0 else { return nil }
         return rows
     }
 
@@ -36,11 +34,7 @@ extension Engine {
         let weights = try importanceWeights(tensor)
         let rows = tensor.shape[0], rowElements = tensor.parameters / rows
         let pieces = (rows + rowsPerPiece - 1) / rowsPerPiece
-        let patterns = BFloat16Analysis.applies(to: tensor)
-        struct Piece {
-            var evaluations: [LayerEvaluation]
-            var diagnostics: LayerDiagnostics.Part
-        }
+        let diagnosing = LayerDiagnosticsPass(tensor: tensor, rowsPerPiece: rowsPerPiece)
         // Options the fused BF16 kernel answers from the stored bytes (each reads the piece's 2-byte patterns
         // once, writing no reconstruction); the others run on the decoded values.
         let stored = options.map { weights == nil && LayerEvaluator.readsStoredBFloat16($0, tensor: tensor) }
@@ -66,7 +60,7 @@ extension Engine {
                                       into: values, path: tensor.data.path)
             return try body(shape, UnsafeBufferPointer(values), UnsafeRawBufferPointer(raw), output)
         }
-        let slots = ResultSlots<Piece>(count: pieces)
+        let slots = ResultSlots<[LayerEvaluation]>(count: pieces)
         DispatchQueue.concurrentPerform(iterations: pieces) { p in
             if token.isCancelled { slots.fail(CancellationError()); return }
             do {
@@ -83,13 +77,15 @@ extension Engine {
                     let evaluations = try options.indices.map { k in
                         let s = options[k]
                         if stored[k], let e = fromBytes[k] { return e }
+                        // The identity is measured on the values in place (no copy into `output`).
                         return try Self.withOptional(weights) { w in
                             try LayerEvaluator.evaluate(s, shape: shape, values: v, originalDType: tensor.dtype,
-                                                        reconstruction: output, importance: w, cancelled: { token.isCancelled })
+                                                        reconstruction: s.isIdentity ? nil : output, importance: w,
+                                                        cancelled: { token.isCancelled })
                         }
                     }
-                    return Piece(evaluations: evaluations,
-                                 diagnostics: LayerDiagnostics.part(v, rows: shape[0], countingPatterns: patterns))
+                    diagnosing.add(piece: p, v)
+                    return evaluations
                 })
             } catch {
                 slots.fail(error)
@@ -98,20 +94,9 @@ extension Engine {
         if let error = slots.error { throw error }
         let parts = slots.values.map { $0! }
         let evaluations = options.indices.map { k in
-            Self.merged(parts.map { $0.evaluations[k] }, settings: options[k], tensor: tensor)
+            Self.merged(parts.map { $0[k] }, settings: options[k], tensor: tensor)
         }
-        let diagnostics = try LayerDiagnostics.combine(parts.map(\.diagnostics), shape: tensor.shape) { statistics in
-            let counted = ResultSlots<Int>(count: pieces)
-            DispatchQueue.concurrentPerform(iterations: pieces) { p in
-                do {
-                    counted.set(p, try piece(p) { _, v, _, _ in LayerDiagnostics.outliers(v, beyond: statistics) })
-                } catch {
-                    counted.fail(error)
-                }
-            }
-            if let error = counted.error { throw error }
-            return counted.values.reduce(0) { $0 + ($1 ?? 0) }
-        }
+        guard let diagnostics = try diagnosing.finish() else { throw CancellationError() }
         return StreamedMenu(evaluations: evaluations, diagnostics: diagnostics)
     }
 }
