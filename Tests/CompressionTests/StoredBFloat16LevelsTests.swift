@@ -33,6 +33,46 @@ struct StoredBFloat16LevelsTests {
         }
     }
 
+    /// The widest group is found by comparing each group's range with the largest so far and working out a grid
+    /// only for a new largest one: groups whose ranges rise, fall, repeat and tie (symmetric ±c, and asymmetric
+    /// ranges of equal width at other offsets), −0-only and all-zero groups, an infinite group after the widest
+    /// finite one and one before it — the first of the widest must win, as `LevelFinder.find` picks it.
+    @Test(.enabled(if: KernelDispatch.cpuHasAVX2 && KernelDispatch.avx2))
+    func widestGroupAmongCraftedRanges() {
+        // One row per case, eight groups of 32; each group is filled with its (lo, hi) then small values.
+        let cases: [[(lo: Float, hi: Float)]] = [
+            [(-1, 1), (-2, 0.5), (-0.5, 2), (-2, 2), (0, 0), (-1, 3), (-3, 1), (-3, 3)],
+            [(-0.0, -0.0), (0, 0), (-0.0, 0), (-0.25, 0.125), (-0.125, 0.25), (-0.25, 0.25), (0, 0.375), (-0.375, 0)],
+            [(0, 4), (-1, 3), (-2, 2), (-4, 0), (-3, 1), (0, 4), (-4, 0), (-1, 3)],
+            [(-1, 1), (-Float.infinity, 1), (-2, 2), (-1, .infinity), (0, 0), (-3, 3), (-4, 4), (-1, 1)],
+            [(-8, 8), (-4, 4), (-2, 2), (-1, 1), (-0.5, 0.5), (-0.25, 0.25), (-0.125, 0.125), (0, 0)],
+            [(-1, 1.0078125), (-1.0078125, 1), (-1, 1.015625), (-1.015625, 1), (-0.0078125, 1), (0, 1.0078125), (-1, 0), (-1.0078125, 0)],
+        ]
+        let columns = 8 * 32
+        var values: [Float] = []
+        for row in cases {
+            for (lo, hi) in row {
+                values += [lo, hi] + (0..<30).map { k in lo == 0 && hi == 0 ? 0 : Float(k % 5 - 2) / 1024 * min(1, hi - lo) }
+            }
+        }
+        let raw = values.flatMap { x -> [UInt8] in
+            let h = UInt16(x.bitPattern >> 16)
+            return [UInt8(h & 0xFF), UInt8(h >> 8)]
+        }
+        for rows in [1, cases.count] {
+            let shape = [rows, columns]
+            let part = Array(values[0..<(rows * columns)]), bytes = Array(raw[0..<(2 * rows * columns)])
+            for bits in 2...8 {
+                for symmetric in [true, false] {
+                    let s = LayerSettings(quantize: .int(bits: bits, symmetric: symmetric, granularity: .group(32), clip: .minmax))
+                    let expected = part.withUnsafeBufferPointer { LevelFinder.find(s.quantize, values: $0, shape: shape, firstRow: 0) }
+                    let got = bytes.withUnsafeBytes { LevelFinder.findStoredBFloat16(s, shape: shape, raw: $0) }
+                    #expect(expected != nil && Self.bits(got) == Self.bits(expected), "\(rows) rows int\(bits) sym \(symmetric)")
+                }
+            }
+        }
+    }
+
     @Test(.enabled(if: KernelDispatch.cpuHasAVX2 && KernelDispatch.avx2))
     func notAnsweredOffTheStoredPath() {
         let (raw, _) = StoredBFloat16KernelTests.stored(48 * 384, seed: 9, nonFinite: false)
