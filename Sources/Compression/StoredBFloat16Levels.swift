@@ -32,20 +32,25 @@ extension LevelFinder {
         func grid(_ k: Int) -> IntegerGrid {
             symmetric ? .symmetric(bits: bits, clip: max(-lo[k], hi[k])) : .asymmetric(bits: bits, lo: lo[k], hi: hi[k])
         }
-        // The range a grid's width grows with: the clip for a symmetric grid, the range widened to hold 0 for
-        // an asymmetric one (scale = key / levels, width = (qmax − qmin)·scale: neither ever decreases as the key
-        // grows, and lo/hi are never NaN).
-        func key(_ k: Int) -> Float { symmetric ? max(-lo[k], hi[k]) : max(hi[k], 0) - min(lo[k], 0) }
-        // `max(by:)` of `IntCodec.levels`: the first of the widest. A group whose key is not above the largest
-        // so far cannot be wider than the widest so far, so only a new largest key needs its grid (a division
-        // per group, 52 M groups in a 7B model).
-        var best = 0, bestGrid = grid(0), bestWidth = IntCodec.width(bestGrid), largest = key(0)
-        for k in 1..<lo.count {
-            let c = key(k)
-            guard c > largest else { continue }
-            largest = c
-            let g = grid(k), w = IntCodec.width(g)
-            if bestWidth < w { (best, bestGrid, bestWidth) = (k, g, w) }
+        // `max(by:)` of `IntCodec.levels`: the first of the widest. A grid's width never shrinks as its key grows
+        // (the clip of a symmetric grid, the range widened to hold 0 of an asymmetric one: scale = key / levels,
+        // width = (qmax − qmin)·scale; lo and hi are never NaN), so a group whose key is not above the largest
+        // so far cannot be wider than the widest so far: only a new largest key needs its grid worked out.
+        var best = 0, bestGrid = grid(0), bestWidth = IntCodec.width(bestGrid)
+        lo.withUnsafeBufferPointer { lo in
+            hi.withUnsafeBufferPointer { hi in
+                func scan(_ key: (Float, Float) -> Float) {
+                    var largest = key(lo[0], hi[0])
+                    for k in 1..<lo.count {
+                        let c = key(lo[k], hi[k])
+                        guard c > largest else { continue }
+                        largest = c
+                        let g = grid(k), w = IntCodec.width(g)
+                        if bestWidth < w { (best, bestGrid, bestWidth) = (k, g, w) }
+                    }
+                }
+                if symmetric { scan { max(-$0, $1) } } else { scan { max($1, 0) - min($0, 0) } }
+            }
         }
         let (r, j) = best.quotientAndRemainder(dividingBy: perRun)
         let start = r * runs.length + j * runs.group
