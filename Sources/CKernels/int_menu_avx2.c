@@ -120,33 +120,18 @@ WL_AVX2 static inline void g32_prepare(const float *x, struct g32_block *b) {
     b->sww = sww;
 }
 
-/// int_grid_from_min_max of four groups at once (bd: their (min, max) pairs), the same Float32 steps per
-/// lane: scale, the clamp bounds a and b, and keep (all ones where the scale is not 0). The minima and maxima
-/// are never NaN (reduce_min_max), so each select below equals its scalar form, signed zeros included.
+/// int_grid_from_min_max of four groups at once (bd: their (min, max) pairs): int_grid8's lanes, and keep (all
+/// ones where the scale is not 0).
 WL_AVX2 static inline void int_grids4(const float *bd, int bits, int symmetric, __m128 *scale, __m128 *a, __m128 *b,
                                       __m128 *keep) {
     const __m128 p0 = _mm_loadu_ps(bd), p1 = _mm_loadu_ps(bd + 4);
     const __m128 lo = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)), hi = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
-    const __m128 zero = _mm_setzero_ps(), sign = _mm_set1_ps(-0.0f);
-    if (symmetric) {
-        const float qmax = (float)((1 << (bits - 1)) - 1);
-        const __m128 c = _mm_max_ps(_mm_xor_ps(lo, sign), hi);   // hi >= -lo ? hi : -lo
-        *scale = _mm_div_ps(c, _mm_set1_ps(qmax));
-        *a = _mm_set1_ps((-qmax - 1) - 0.0f);
-        *b = _mm_set1_ps(qmax - 0.0f);
-    } else {
-        const float levels = (float)((1 << bits) - 1);
-        const __m128 l0 = _mm_min_ps(zero, lo);                   // 0 < lo ? 0 : lo
-        const __m128 h0 = _mm_max_ps(hi, zero);                   // 0 >= hi ? 0 : hi
-        const __m128 s = _mm_div_ps(_mm_sub_ps(h0, l0), _mm_set1_ps(levels));
-        const __m128 magic = _mm_set1_ps(0x1.8p23f);
-        const __m128 r = _mm_sub_ps(_mm_add_ps(_mm_div_ps(_mm_xor_ps(l0, sign), s), magic), magic);
-        const __m128 z = _mm_andnot_ps(_mm_cmpeq_ps(s, zero), r);   // scale == 0 ? 0 : round_half_even(-l0 / scale)
-        *scale = s;
-        *a = _mm_sub_ps(zero, z);
-        *b = _mm_sub_ps(_mm_set1_ps(levels), z);
-    }
-    *keep = _mm_cmpneq_ps(*scale, zero);
+    __m256 s8, a8, b8;
+    int_grid8(_mm256_set_m128(lo, lo), _mm256_set_m128(hi, hi), bits, symmetric, &s8, &a8, &b8);
+    *scale = _mm256_castps256_ps128(s8);
+    *a = _mm256_castps256_ps128(a8);
+    *b = _mm256_castps256_ps128(b8);
+    *keep = _mm_cmpneq_ps(*scale, _mm_setzero_ps());
 }
 
 /// One g32 option on a prepared block: quantize_into's values (a scale of 0 reconstructs +0) and

@@ -103,29 +103,6 @@ WL_AVX2 static inline void reduce_min_max8(const float *ll, const float *hl, __m
     *hi_out = _mm256_andnot_ps(empty, hi);
 }
 
-/// int_grid_from_min_max of eight ranges, lane by lane the same Float32 steps.
-WL_AVX2 static inline void int_grid8(__m256 lo, __m256 hi, int bits, int symmetric, __m256 *scale, __m256 *a, __m256 *b) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
-    if (symmetric) {
-        const float qmax = (float)((1 << (bits - 1)) - 1);
-        const __m256 c = _mm256_max_ps(_mm256_xor_ps(lo, sign), hi);   // hi >= -lo ? hi : -lo (never NaN)
-        *scale = _mm256_div_ps(c, _mm256_set1_ps(qmax));
-        *a = _mm256_set1_ps((-qmax - 1) - 0.0f);
-        *b = _mm256_set1_ps(qmax - 0.0f);
-    } else {
-        const float levels = (float)((1 << bits) - 1);
-        const __m256 l0 = _mm256_min_ps(zero, lo);                      // 0 < lo ? 0 : lo
-        const __m256 h0 = _mm256_max_ps(hi, zero);                      // 0 >= hi ? 0 : hi
-        const __m256 s = _mm256_div_ps(_mm256_sub_ps(h0, l0), _mm256_set1_ps(levels));
-        const __m256 magic = _mm256_set1_ps(0x1.8p23f);
-        __m256 z = _mm256_div_ps(_mm256_xor_ps(l0, sign), s);
-        z = _mm256_sub_ps(_mm256_add_ps(z, magic), magic);
-        z = _mm256_andnot_ps(_mm256_cmp_ps(s, zero, _CMP_EQ_OQ), z);   // scale == 0 ? 0 : round(−l0/scale)
-        *scale = s;
-        *a = _mm256_sub_ps(zero, z);
-        *b = _mm256_sub_ps(_mm256_set1_ps(levels), z);
-    }
-}
 
 /// One group of n (a multiple of 64) values: quantized with (s, a, b) into o as fake_quantize does and, with
 /// original, measured as error_sums does (blocks of 64, their lane sums to Double in lane order), without its
