@@ -41,20 +41,28 @@ struct MenuStreamingTests {
     @Test func streamedMenuEqualsWholeTensorEvaluations() throws {
         let model = Self.model()
         #expect(Engine.sharedRowsPerPiece(Self.menu.options, shape: [300, 4096]) == 256)
-        let evaluated = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateMenu(Self.menu, layers: [0, 1])
+        let whole = try Self.expectStreamedMenuEqualsWholeTensors(model)
+        #expect(whole.allSatisfy { $0.outliers > 0 && $0.outliers < 100 })
+    }
+
+    /// `evaluateMenu` of `model`'s two layers against each option evaluated alone on a fresh engine and the
+    /// diagnostics measured on the whole decoded tensor; returns those whole-tensor diagnostics.
+    static func expectStreamedMenuEqualsWholeTensors(_ model: Model) throws -> [LayerDiagnostics] {
+        let evaluated = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateMenu(menu, layers: [0, 1])
         let fresh = Engine(model: model, scheduler: ImmediateScheduler())
-        for layer in 0..<2 {
+        return try (0..<2).map { layer in
             let t = model.tensors[layer]
             let values = try [Float](unsafeUninitializedCapacity: t.parameters) { b, n in try t.decode(0..<t.parameters, into: b); n = t.parameters }
             let whole = values.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: t.shape) }
-            #expect(whole.outliers > 0 && whole.outliers < 100)
             #expect(evaluated.diagnostics[layer] == whole, "\(t.name)")
-            for (j, option) in Self.menu.options.enumerated() {
+            for (j, option) in menu.options.enumerated() {
                 var settings = [LayerSettings](repeating: .identity, count: model.tensors.count)
                 settings[layer] = option
                 let alone = try fresh.evaluateAll(settings)[layer]
+                #expect(alone != nil)
                 #expect(evaluated.results[layer][j] == alone, "\(t.name), option \(j)")
             }
+            return whole
         }
     }
 
@@ -100,21 +108,7 @@ struct MenuStreamingTests {
             try Tensor(name: "down_bf16", dtype: .bfloat16, shape: shape, data: MemorySource(bf16)),
             try Tensor(name: "down_f32", dtype: .float32, shape: shape, data: MemorySource(floats: values)),
         ])
-        let evaluated = try Engine(model: model, scheduler: ImmediateScheduler()).evaluateMenu(Self.menu, layers: [0, 1])
-        let fresh = Engine(model: model, scheduler: ImmediateScheduler())
-        for layer in 0..<2 {
-            let t = model.tensors[layer]
-            let decoded = try [Float](unsafeUninitializedCapacity: t.parameters) { b, n in try t.decode(0..<t.parameters, into: b); n = t.parameters }
-            let whole = decoded.withUnsafeBufferPointer { LayerDiagnostics.measure($0, shape: t.shape) }
-            #expect(whole.outliers > 0)
-            #expect(evaluated.diagnostics[layer] == whole, "\(t.name)")
-            for (j, option) in Self.menu.options.enumerated() {
-                var settings = [LayerSettings](repeating: .identity, count: model.tensors.count)
-                settings[layer] = option
-                let alone = try fresh.evaluateAll(settings)[layer]
-                #expect(alone != nil)
-                #expect(evaluated.results[layer][j] == alone, "\(t.name), option \(j)")
-            }
-        }
+        let whole = try Self.expectStreamedMenuEqualsWholeTensors(model)
+        #expect(whole.allSatisfy { $0.outliers > 0 })
     }
 }
