@@ -8,6 +8,20 @@ import Testing
 /// flush boundaries; ±0, NaN and ±∞; values spread over many binades (so Double sums round); BF16-rounded
 /// values (the pattern counts). Skipped on CPUs without AVX2, where only the portable loops run.
 struct AVX2KernelTests {
+    /// `q.fakeQuantize` of `input` measured against `original`, by the fused min/max kernel and by the per-group
+    /// path: (fused output, its metrics, per-group output, its metrics).
+    static func fusedAndPerGroup(_ q: IntegerQuantizer, _ input: [Float], against original: [Float], shape: [Int])
+        -> (fused: [Float], fusedMetrics: ErrorMetrics?, perGroup: [Float], perGroupMetrics: ErrorMetrics?) {
+        var fo = [Float](repeating: .nan, count: input.count), po = fo
+        let (fm, pm) = input.withUnsafeBufferPointer { x in
+            original.withUnsafeBufferPointer { o in
+                (fo.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: true) },
+                 po.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: false) })
+            }
+        }
+        return (fo, fm, po, pm)
+    }
+
     static let lengths = [1, 7, 8, 9, 63, 64, 65, 127, 128, 129, 1000, 16_383, 16_384, 16_391, 65_536, 65_600, 200_003]
 
     /// Seeded values: mostly normal-ish with a wide spread of magnitudes, some exact zeros of both signs.
@@ -97,13 +111,7 @@ struct FusedIntegerKernelTests {
             for symmetric in [true, false] {
                 let q = IntegerQuantizer(bits: bits, symmetric: symmetric, granularity: granularity)
                 for (input, original) in [(values, values), (pruned, values)] {
-                    var fo = [Float](repeating: .nan, count: n), po = fo
-                    let (fm, pm) = input.withUnsafeBufferPointer { x in
-                        original.withUnsafeBufferPointer { o in
-                            (fo.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: true) },
-                             po.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: false) })
-                        }
-                    }
+                    let (fo, fm, po, pm) = AVX2KernelTests.fusedAndPerGroup(q, input, against: original, shape: shape)
                     #expect(fo.map(\.bitPattern) == po.map(\.bitPattern), "\(shape) \(granularity) int\(bits) sym \(symmetric)")
                     #expect(fm == pm && fm != nil, "\(shape) \(granularity) int\(bits) sym \(symmetric)")
                     #expect(fm?.sumSquaredError.bitPattern == pm?.sumSquaredError.bitPattern)

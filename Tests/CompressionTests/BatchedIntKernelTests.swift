@@ -61,13 +61,7 @@ struct BatchedIntKernelTests {
                     let q = IntegerQuantizer(bits: bits, symmetric: symmetric, granularity: granularity)
                     let what = "\(shape) \(granularity) int\(bits) sym \(symmetric) nonFinite \(nonFinite)"
                     for (k, (input, original)) in [(values, values), (pruned, values)].enumerated() {
-                        var fo = [Float](repeating: .nan, count: n), po = fo
-                        let (fm, pm) = input.withUnsafeBufferPointer { x in
-                            original.withUnsafeBufferPointer { o in
-                                (fo.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: true) },
-                                 po.withUnsafeMutableBufferPointer { q.fakeQuantize(x, shape: shape, into: $0, measuringAgainst: o, fused: false) })
-                            }
-                        }
+                        let (fo, fm, po, pm) = AVX2KernelTests.fusedAndPerGroup(q, input, against: original, shape: shape)
                         #expect(fo.map(\.bitPattern) == po.map(\.bitPattern), "\(what)")
                         if let fm, let pm {
                             #expect(nonFinite ? IntMenuKernelTests.same(fm, pm) : StoredBFloat16KernelTests.bits(fm) == StoredBFloat16KernelTests.bits(pm), "\(what)")
