@@ -1,8 +1,25 @@
-// Many min/max integer options measured on stored BF16 in one pass (the solver's integer menu): each row is
-// decoded once, each chunk's group minima and maxima are found once per group length (g64 and g128 from the
-// g32 lanes), and every option quantizes and measures the chunk while it is in L1, in registers where it can.
-// Every option's numbers equal wl_int_minmax_runs_bf16_avx2's bit for bit: the same Float32/Double operations
-// in the same order per group and piece (int_quantize_avx2.h), only interleaved across options.
+// Many min/max integer options measured on stored BF16 in one pass (the solver's integer menu), under the
+// piece definition of the integer quantizer: each run (a row) is measured in pieces of P = piece_length values
+// from its start (the last one shorter); a piece holds whole groups, each fake-quantized with its own min/max
+// grid (int_grid_from_min_max of ClippingSearch.minMax), and the WHOLE piece is measured as one
+// ErrorMetrics(original:reconstructed:) (error_sums: blocks of 64 from the piece's start, each lane's Float32
+// sums of 8 products, the block sums added to Double in lane order; then the scalar tail, the lanes' zeros and
+// maximum); pieces are merged in order (merge_piece). Every option's numbers equal the one-option kernel's under
+// that definition bit for bit (a NaN sum's payload aside, see IntMenuKernelTests.same).
+//
+// The kernel takes group lengths that divide piece_length (then every option's pieces are the same
+// [k·P, (k+1)·P) of each row: a row option's P is min(P, row) too) and refuses others (returns 0: the caller
+// measures each option alone). Two paths:
+// - fast (the solver's menu): every group length a multiple of 32, the rows a multiple of the largest group and
+//   of 64, chunks (max(1024, largest group) values) dividing P. Each row is decoded once; per chunk, KernelSIMD
+//   minimum/maximum lanes once per smallest group, folded for the longer groups, eight groups' ranges at once
+//   (a transposed reduction) and eight grids at once (int_grid8); then every option runs over the chunk in L1
+//   as plain 64-value blocks (a g32 option switches grid after four vectors), its block sums running across the
+//   piece. Σw² does not depend on the option: the first option's loop computes it (the same blocks, the same
+//   Double order) into the lane its own sums leave free. The clamp and the keep mask (scale 0 → +0) are left
+//   out for a chunk whose every group is "clean" (see grids_clean); otherwise the chunk takes the full steps.
+// - generic (anything else the kernel takes: short or ragged rows and groups, groups of 8 or 16): per row, per
+//   option, per piece: each group quantized into a buffer as minmax_group does, then error_sums on the piece.
 #include "CKernels.h"
 #pragma STDC FP_CONTRACT OFF
 
@@ -10,64 +27,7 @@
 #include "int_quantize_avx2.h"
 #include <stdlib.h>
 
-/// error_sums' running state over the 64-value blocks of one piece, so that a piece can be fed chunk by chunk.
-struct block_sums { __m256d acc; __m256 vmax; __m256i vzero; int64_t zc; long done; };
-
-WL_AVX2 static inline void block_sums_start(struct block_sums *s) {
-    s->acc = _mm256_setzero_pd();
-    s->vmax = _mm256_setzero_ps();
-    s->vzero = _mm256_setzero_si256();
-    s->zc = 0;
-    s->done = 0;
-}
-
-/// error_sums' loop body for 64 values w against their reconstruction under g, computed in registers with
-/// fake_quantize's steps (a scale of 0 reconstructs +0, as minmax_group writes it).
-WL_AVX2 static inline void block_sums_add64(struct block_sums *s, const float *w, struct int_grid g) {
-    const __m256 sv = _mm256_set1_ps(g.scale), av = _mm256_set1_ps(g.a), bv = _mm256_set1_ps(g.b);
-    const __m256 magic = _mm256_set1_ps(0x1.8p23f);
-    const __m256 keep = _mm256_castsi256_ps(_mm256_set1_epi32(g.scale == 0 ? 0 : -1));
-    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
-    __m256 aww = _mm256_setzero_ps(), aee = aww, awh = aww, ahh = aww;
-    __m256 vmax = s->vmax;
-    __m256i vzero = s->vzero;
-    for (long i = 0; i < 64; i += 8) {
-        __m256 wf = _mm256_loadu_ps(w + i);
-        __m256 t = _mm256_div_ps(wf, sv);
-        t = _mm256_max_ps(av, t);
-        t = _mm256_min_ps(bv, t);
-        __m256 hf = _mm256_and_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv), keep);
-        __m256 e = _mm256_sub_ps(wf, hf);
-        aww = _mm256_add_ps(aww, _mm256_mul_ps(wf, wf));
-        aee = _mm256_add_ps(aee, _mm256_mul_ps(e, e));
-        awh = _mm256_add_ps(awh, _mm256_mul_ps(wf, hf));
-        ahh = _mm256_add_ps(ahh, _mm256_mul_ps(hf, hf));
-        __m256 ae = _mm256_and_ps(e, absMask);
-        vmax = _mm256_max_ps(ae, vmax);
-        vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
-    }
-    s->acc = add_block_sums(s->acc, aww, aee, awh, ahh);
-    s->vmax = vmax;
-    s->done += 64;
-    if ((s->done & 0xFFFF) == 0) {
-        int32_t zl[8];
-        _mm256_storeu_si256((__m256i *)zl, vzero);
-        for (int l = 0; l < 8; l++) s->zc += zl[l];
-        vzero = _mm256_setzero_si256();
-    }
-    s->vzero = vzero;
-}
-
-/// error_sums' ending: the scalar tail of n < 64 values (w against h), then the lanes' zeros and maximum;
-/// the piece is then merged into t.
-WL_AVX2 static inline void block_sums_finish(struct block_sums *s, const float *w, const float *h, long n,
-                                             long piece, struct wl_totals *t) {
-    double sums[4];
-    float maxErr;
-    int64_t zc;
-    error_sums_end(s->acc, s->vmax, s->vzero, s->zc, w, h, n, sums, &maxErr, &zc);
-    merge_piece(t, sums, maxErr, zc, piece);
-}
+enum { max_options = 64, chunk_floor = 1024 };
 
 /// Quantizes n values under g into o (minmax_group's step: zeros for a scale of 0).
 WL_AVX2 static inline void quantize_into(const float *x, float *o, long n, struct int_grid g) {
@@ -78,257 +38,367 @@ WL_AVX2 static inline void quantize_into(const float *x, float *o, long n, struc
     }
 }
 
-/// One group of m ≤ piece_length values (one piece): quantized and measured as minmax_group does.
-WL_AVX2 static inline void measure_group(const float *x, long m, struct int_grid g, float *o, struct wl_totals *t) {
-    if ((m & 63) == 0) {
-        struct block_sums s;
-        block_sums_start(&s);
-        for (long k = 0; k < m; k += 64) block_sums_add64(&s, x + k, g);
-        block_sums_finish(&s, x + m, x + m, 0, m, t);
-        return;
-    }
-    quantize_into(x, o, m, g);
-    double s[4];
-    float me;
-    int64_t z;
-    error_sums(x, o, m, s, &me, &z);
-    merge_piece(t, s, me, z, m);
-}
-
-/// Four consecutive groups of 32 (128 values), each its own piece, whose error_sums is all scalar tail (one
-/// Double chain per sum and group): the groups side by side, one group per lane, each lane doing its group's
-/// scalar operations in its order. What does not depend on the option is done once per block for every g32
-/// option: the values transposed (w[m] holds value 2m of the four groups in its low half and value 2m + 1 in
-/// its high half), widened to Double (wd[i]: value i of the four groups) and their Σw² chains.
-struct g32_block { __m256 w[16]; __m256d wd[32]; __m256d sww; };
-
-WL_AVX2 static inline void g32_prepare(const float *x, struct g32_block *b) {
-    __m256d sww = _mm256_setzero_pd();
-    for (long i = 0; i < 32; i += 4) {
-        __m128 w0 = _mm_loadu_ps(x + i), w1 = _mm_loadu_ps(x + 32 + i);
-        __m128 w2 = _mm_loadu_ps(x + 64 + i), w3 = _mm_loadu_ps(x + 96 + i);
-        _MM_TRANSPOSE4_PS(w0, w1, w2, w3);
-        b->w[i / 2] = _mm256_set_m128(w1, w0);
-        b->w[i / 2 + 1] = _mm256_set_m128(w3, w2);
-        const __m128 ws[4] = {w0, w1, w2, w3};
-        for (int k = 0; k < 4; k++) {
-            __m256d wd = _mm256_cvtps_pd(ws[k]);
-            b->wd[i + k] = wd;
-            sww = _mm256_add_pd(sww, _mm256_mul_pd(wd, wd));
-        }
-    }
-    b->sww = sww;
-}
-
-/// int_grid_from_min_max of four groups at once (bd: their (min, max) pairs): int_grid8's lanes, and keep (all
-/// ones where the scale is not 0).
-WL_AVX2 static inline void int_grids4(const float *bd, int bits, int symmetric, __m128 *scale, __m128 *a, __m128 *b,
-                                      __m128 *keep) {
-    const __m128 p0 = _mm_loadu_ps(bd), p1 = _mm_loadu_ps(bd + 4);
-    const __m128 lo = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)), hi = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
-    __m256 s8, a8, b8;
-    int_grid8(_mm256_set_m128(lo, lo), _mm256_set_m128(hi, hi), bits, symmetric, &s8, &a8, &b8);
-    *scale = _mm256_castps256_ps128(s8);
-    *a = _mm256_castps256_ps128(a8);
-    *b = _mm256_castps256_ps128(b8);
-    *keep = _mm_cmpneq_ps(*scale, _mm_setzero_ps());
-}
-
-/// One g32 option on a prepared block: quantize_into's values (a scale of 0 reconstructs +0) and
-/// error_sums' scalar chains for each of the four groups, then the four pieces merged in order.
-WL_AVX2 static inline void measure_groups32x4(const struct g32_block *blk, const float *bd, int bits, int symmetric,
-                                              struct wl_totals *t) {
-    __m128 s4, a4, b4, k4;
-    int_grids4(bd, bits, symmetric, &s4, &a4, &b4, &k4);
-    const __m256 sv = _mm256_set_m128(s4, s4), av = _mm256_set_m128(a4, a4), bv = _mm256_set_m128(b4, b4);
-    const __m256 keep = _mm256_set_m128(k4, k4);
-    const __m256 magic = _mm256_set1_ps(0x1.8p23f), zero = _mm256_setzero_ps();
-    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256d see = _mm256_setzero_pd(), swh = see, shh = see;
-    __m256 me = _mm256_setzero_ps();
-    __m256i zc = _mm256_setzero_si256();
-    // The Float32 steps first (their long division chains overlap), then the Double chains.
-    __m256 hs[16], es[16];
-    for (int m = 0; m < 16; m++) {
-        const __m256 w = blk->w[m];
-        __m256 q = _mm256_div_ps(w, sv);
-        q = _mm256_max_ps(av, q);
-        q = _mm256_min_ps(bv, q);
-        const __m256 h = _mm256_and_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(q, magic), magic), sv), keep);
-        const __m256 e = _mm256_sub_ps(w, h);
-        me = _mm256_max_ps(_mm256_and_ps(e, absMask), me);   // ae >= maxErr ? ae : maxErr (equal: same value)
-        zc = _mm256_sub_epi32(zc, _mm256_castps_si256(_mm256_cmp_ps(h, zero, _CMP_EQ_OQ)));
-        hs[m] = h;
-        es[m] = e;
-    }
-    for (int m = 0; m < 16; m++) {
-        // Value 2m, then value 2m + 1, of each group.
-        const __m256 h = hs[m], e = es[m];
-        __m256d hd = _mm256_cvtps_pd(_mm256_castps256_ps128(h)), ed = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
-        __m256d wd = blk->wd[2 * m];
-        see = _mm256_add_pd(see, _mm256_mul_pd(ed, ed));
-        swh = _mm256_add_pd(swh, _mm256_mul_pd(wd, hd));
-        shh = _mm256_add_pd(shh, _mm256_mul_pd(hd, hd));
-        hd = _mm256_cvtps_pd(_mm256_extractf128_ps(h, 1));
-        ed = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
-        wd = blk->wd[2 * m + 1];
-        see = _mm256_add_pd(see, _mm256_mul_pd(ed, ed));
-        swh = _mm256_add_pd(swh, _mm256_mul_pd(wd, hd));
-        shh = _mm256_add_pd(shh, _mm256_mul_pd(hd, hd));
-    }
-    double a[4], b[4], c[4], d[4];
-    float ml[8];
-    int32_t zl[8];
-    _mm256_storeu_pd(a, blk->sww); _mm256_storeu_pd(b, see); _mm256_storeu_pd(c, swh); _mm256_storeu_pd(d, shh);
-    _mm256_storeu_ps(ml, me);
-    _mm256_storeu_si256((__m256i *)zl, zc);
-    for (int j = 0; j < 4; j++) {
-        const double s[4] = {a[j], b[j], c[j], d[j]};
-        // A group's values 2m and 2m + 1 went to lanes j and j + 4: the larger error (both ≥ +0, never NaN: any
-        // order gives the same maximum) and the sum of the zero counts. error_sums' ending: its lanes' maximum
-        // is +0 (no block of 64), max(+0, maxErr) = maxErr.
-        const float mj = ml[j + 4] > ml[j] ? ml[j + 4] : ml[j];
-        merge_piece(t, s, mj, zl[j] + zl[j + 4], 32);
-    }
-}
-
-/// KernelSIMD.minMax's lanes over the whole blocks of 8 among n values.
-WL_AVX2 static inline void block_lanes(const float *x, long n, __m256 *lo, __m256 *hi) {
+/// ClippingSearch.minMax of n values (KernelSIMD.minMax's lanes over the whole blocks of 8, then the tail).
+WL_AVX2 static inline void range_of(const float *x, long n, float *lo, float *hi) {
     __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
     for (long k = 0; k + 8 <= n; k += 8) {
-        __m256 v = _mm256_loadu_ps(x + k);
+        const __m256 v = _mm256_loadu_ps(x + k);
+        l = _mm256_min_ps(v, l);               // v < l ? v : l
+        h = _mm256_max_ps(v, h);               // v > h ? v : h
+    }
+    float ll[8], hl[8];
+    _mm256_storeu_ps(ll, l);
+    _mm256_storeu_ps(hl, h);
+    reduce_min_max(ll, hl, x + (n & ~7L), n & 7L, lo, hi);
+}
+
+/// The generic path: the definition written out, per row, option and piece.
+WL_AVX2 static int menu_generic(const uint16_t *x, long rows, long row_length, long piece_length,
+                                const struct wl_int_option *options, long option_count, struct wl_totals *totals,
+                                int64_t *source_zeros) {
+    const long piece = piece_length < row_length ? piece_length : row_length;
+    float *row = malloc(sizeof(float) * (size_t)(row_length + piece));
+    if (!row) return 0;
+    float *o = row + row_length;
+    int64_t sz = 0;
+    for (long r = 0; r < rows; r++) {
+        // Counted per row: a row's zero count is below 2^31 per lane.
+        sz += decode_bf16(x + r * row_length, row, row_length);
+        float rlo, rhi;
+        range_of(row, row_length, &rlo, &rhi);
+        for (long k = 0; k < option_count; k++) {
+            const long g = options[k].group_length;
+            const int bits = options[k].bits, symmetric = options[k].symmetric;
+            for (long p = 0; p < row_length; p += piece) {
+                const long m = p + piece < row_length ? piece : row_length - p;
+                if (g == 0) {
+                    quantize_into(row + p, o, m, int_grid_from_min_max(rlo, rhi, bits, symmetric));
+                } else {
+                    for (long at = p; at < p + m; at += g) {
+                        const long n = at + g < row_length ? g : row_length - at;
+                        float lo, hi;
+                        range_of(row + at, n, &lo, &hi);
+                        quantize_into(row + at, o + (at - p), n, int_grid_from_min_max(lo, hi, bits, symmetric));
+                    }
+                }
+                double s[4];
+                float me;
+                int64_t z;
+                error_sums(row + p, o, m, s, &me, &z);
+                merge_piece(&totals[k], s, me, z, m);
+            }
+        }
+    }
+    *source_zeros = sz;
+    free(row);
+    return 1;
+}
+
+/// Columns of eight rows: r[j]'s lane l goes to r[l]'s lane j.
+WL_AVX2 static inline void transpose8_regs(__m256 r[8]) {
+    __m256 u[8];
+    for (int h = 0; h < 8; h += 4) {
+        const __m256 t0 = _mm256_unpacklo_ps(r[h], r[h + 1]), t1 = _mm256_unpackhi_ps(r[h], r[h + 1]);
+        const __m256 t2 = _mm256_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm256_unpackhi_ps(r[h + 2], r[h + 3]);
+        u[h] = _mm256_shuffle_ps(t0, t2, 0x44);         // columns 0 | 4 of rows h…h+3
+        u[h + 1] = _mm256_shuffle_ps(t0, t2, 0xEE);     // columns 1 | 5
+        u[h + 2] = _mm256_shuffle_ps(t1, t3, 0x44);     // columns 2 | 6
+        u[h + 3] = _mm256_shuffle_ps(t1, t3, 0xEE);     // columns 3 | 7
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x31);
+    }
+}
+
+/// reduce_min_max (no tail) of eight groups' lanes (lo[j], hi[j]: group j's), group j's range in lane j:
+/// lo = lane 0, then `l < lo ? l : lo` (minps(l, lo)), hi = `l >= hi ? l : hi` (maxps(hi, l): the lanes are
+/// never NaN, so this differs from `l > hi` only in which of two equal values it keeps, as reduce_min_max does),
+/// lane after lane; (0, 0) where lo > hi (no value but NaN).
+WL_AVX2 static inline void ranges8(__m256 lo[8], __m256 hi[8], float *lo_out, float *hi_out) {
+    transpose8_regs(lo);
+    transpose8_regs(hi);
+    __m256 l = lo[0], h = hi[0];
+    for (int k = 1; k < 8; k++) { l = _mm256_min_ps(lo[k], l); h = _mm256_max_ps(h, hi[k]); }
+    const __m256 empty = _mm256_cmp_ps(l, h, _CMP_GT_OQ);
+    _mm256_storeu_ps(lo_out, _mm256_andnot_ps(empty, l));
+    _mm256_storeu_ps(hi_out, _mm256_andnot_ps(empty, h));
+}
+
+/// One option's grids for the groups of the current chunk (or row): the fake-quantizer's (scale, a, b) and keep
+/// (all ones where the scale is not 0), group q at index q.
+struct option_grids { float *scale, *a, *b, *keep; };
+
+/// int_grid_from_min_max of the ranges lo[q], hi[q] of ng groups (the arrays padded to a multiple of 8) into gr;
+/// returns whether every group is clean: its values' reconstruction is the same without the clamp and the keep
+/// mask. A group is clean when its scale s is not 0 and round(x/s) lies in [a, b] for every x of the group; x/s
+/// and round (adding and subtracting 1.5·2²³) are monotonic, so that holds when it holds at its extremes lo and
+/// hi (NaN values give NaN either way; and round(clamp(t, a, b)) = round(t) when round(t) ∈ [a, b], a and b
+/// integers, the rounding never giving −0). For a symmetric grid with a normal scale it always holds
+/// (quantize_measure_group's comment in quantize_avx2.c), so only asymmetric grids pay the two divisions.
+WL_AVX2 static inline int grids_clean(const float *lo, const float *hi, long ng, int bits, int symmetric,
+                                      struct option_grids *gr) {
+    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(0x1.8p23f);
+    int clean = 1;
+    for (long q = 0; q < ng; q += 8) {
+        const __m256 l = _mm256_loadu_ps(lo + q), h = _mm256_loadu_ps(hi + q);
+        __m256 s, a, b;
+        int_grid8(l, h, bits, symmetric, &s, &a, &b);
+        _mm256_storeu_ps(gr->scale + q, s);
+        _mm256_storeu_ps(gr->a + q, a);
+        _mm256_storeu_ps(gr->b + q, b);
+        _mm256_storeu_ps(gr->keep + q, _mm256_cmp_ps(s, zero, _CMP_NEQ_UQ));
+        __m256 ok;
+        if (symmetric) {
+            ok = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
+                               _mm256_cmp_ps(s, _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ));
+        } else {
+            const __m256 rl = _mm256_sub_ps(_mm256_add_ps(_mm256_div_ps(l, s), magic), magic);
+            const __m256 rh = _mm256_sub_ps(_mm256_add_ps(_mm256_div_ps(h, s), magic), magic);
+            ok = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(rl, a, _CMP_GE_OQ), _mm256_cmp_ps(rh, b, _CMP_LE_OQ)),
+                               _mm256_cmp_ps(s, zero, _CMP_GT_OQ));
+        }
+        const int lanes = ng - q >= 8 ? 0xFF : (1 << (ng - q)) - 1;
+        if ((_mm256_movemask_ps(ok) & lanes) != lanes) clean = 0;
+    }
+    return clean;
+}
+
+/// One option's running sums over the current piece: (Σw² (only the first option's), Σe², Σwh, Σh²) in
+/// error_sums' Double order, and its lanes' maximum |e| and zero counts.
+struct option_state { __m256d acc; __m256 vmax; __m256i vzero; };
+
+/// error_sums' blocks of 64 over n values of a chunk (a multiple of 64) against their reconstruction under the
+/// option's grids (group of value i: i >> shift), added to st. `clean`: the chunk's groups are clean (no clamp,
+/// no keep); `with_w`: also Σw² (into the lane the option's sums leave free).
+WL_AVX2 static inline __attribute__((always_inline)) void chunk_sums(const float *c, long n, const struct option_grids *gr,
+                                                                     int shift, int clean, int with_w,
+                                                                     struct option_state *st) {
+    const __m256 magic = _mm256_set1_ps(0x1.8p23f), zero = _mm256_setzero_ps();
+    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256d acc = st->acc;
+    __m256 vmax = st->vmax;
+    __m256i vzero = st->vzero;
+    for (long k = 0; k < n; k += 64) {
+        const long q0 = k >> shift, q1 = (k + 32) >> shift;
+        __m256 aww = zero, aee = zero, awh = zero, ahh = zero;
+        for (int i = 0; i < 8; i++) {
+            const long q = i < 4 ? q0 : q1;
+            const __m256 sv = _mm256_broadcast_ss(gr->scale + q);
+            const __m256 w = _mm256_loadu_ps(c + k + 8 * i);
+            __m256 t = _mm256_div_ps(w, sv);
+            if (!clean) {
+                t = _mm256_max_ps(_mm256_broadcast_ss(gr->a + q), t);   // t < a ? a : t
+                t = _mm256_min_ps(_mm256_broadcast_ss(gr->b + q), t);   // t > b ? b : t
+            }
+            __m256 h = _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv);
+            if (!clean) h = _mm256_and_ps(h, _mm256_broadcast_ss(gr->keep + q));
+            const __m256 e = _mm256_sub_ps(w, h);
+            if (with_w) aww = _mm256_add_ps(aww, _mm256_mul_ps(w, w));
+            aee = _mm256_add_ps(aee, _mm256_mul_ps(e, e));
+            awh = _mm256_add_ps(awh, _mm256_mul_ps(w, h));
+            ahh = _mm256_add_ps(ahh, _mm256_mul_ps(h, h));
+            vmax = _mm256_max_ps(_mm256_and_ps(e, absMask), vmax);   // ae > vmax ? ae : vmax
+            vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(h, zero, _CMP_EQ_OQ)));
+        }
+        acc = add_block_sums(acc, aww, aee, awh, ahh);
+    }
+    st->acc = acc;
+    st->vmax = vmax;
+    st->vzero = vzero;
+}
+
+WL_AVX2 static void chunk_sums_any(const float *c, long n, const struct option_grids *gr, int shift, int clean,
+                                   int with_w, struct option_state *st) {
+    if (clean) {
+        if (with_w) chunk_sums(c, n, gr, shift, 1, 1, st); else chunk_sums(c, n, gr, shift, 1, 0, st);
+    } else {
+        if (with_w) chunk_sums(c, n, gr, shift, 0, 1, st); else chunk_sums(c, n, gr, shift, 0, 0, st);
+    }
+}
+
+/// decode_bf16 of n (a multiple of 8) values with KernelSIMD.minMax's lanes of all of them on the way.
+WL_AVX2 static inline int64_t decode_row_lanes(const uint16_t *x, float *out, long n, __m256 *lo, __m256 *hi) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256i vz = _mm256_setzero_si256();
+    __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
+    for (long k = 0; k < n; k += 8) {
+        const __m256 v = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + k))), 16));
+        _mm256_storeu_ps(out + k, v);
+        vz = _mm256_sub_epi32(vz, _mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_EQ_OQ)));
         l = _mm256_min_ps(v, l);
         h = _mm256_max_ps(v, h);
     }
     *lo = l;
     *hi = h;
+    int32_t zl[8];
+    _mm256_storeu_si256((__m256i *)zl, vz);
+    int64_t z = 0;
+    for (int k = 0; k < 8; k++) z += zl[k];
+    return z;
 }
 
-enum { max_options = 64, max_lengths = 8 };
+static inline int log2_of(long g) { int s = 0; while ((1L << s) < g) s++; return s; }
 
-WL_AVX2 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long piece_length,
-                                  const struct wl_int_option *options, long option_count,
-                                  struct wl_int_result *results, int64_t *source_zeros) {
-    if (option_count < 1 || option_count > max_options || rows < 0 || row_length < 1 || piece_length < 64) return 0;
-    // The distinct group lengths (each a multiple of the smallest, a multiple of 8), the chunk they divide.
-    long lengths[max_lengths];
-    int length_of[max_options];
-    int nlengths = 0, channel = 0;
-    long chunk = 64;
-    for (long k = 0; k < option_count; k++) {
-        const long g = options[k].group_length;
-        if (options[k].bits < 2 || options[k].bits > 8) return 0;
-        length_of[k] = -1;
-        if (g == 0) { channel = 1; continue; }
-        if (g < 8 || (g & 7) != 0 || g > piece_length) return 0;
-        int d = 0;
-        while (d < nlengths && lengths[d] != g) d++;
-        if (d == nlengths) {
-            if (nlengths == max_lengths) return 0;
-            lengths[nlengths++] = g;
-        }
-        length_of[k] = d;
-        if (g > chunk) chunk = g;
+/// The fast path (see the top of the file); returns 0 when out of memory.
+WL_AVX2 static int menu_fast(const uint16_t *x, long rows, long row_length, long piece_length,
+                             const struct wl_int_option *options, long option_count, long smallest, long largest,
+                             struct wl_totals *totals, int64_t *source_zeros) {
+    const long chunk = largest > chunk_floor ? largest : chunk_floor;
+    // Distinct group lengths, ascending (powers of two from `smallest` to `largest`).
+    long lengths[16];
+    int nlengths = 0, length_of[max_options];
+    for (long g = smallest; g && g <= largest; g *= 2) {
+        int used = 0;
+        for (long k = 0; k < option_count; k++) used |= options[k].group_length == g;
+        if (used) lengths[nlengths++] = g;
     }
-    if (chunk % 64 != 0 || piece_length % chunk != 0) return 0;
-    long smallest = chunk;
-    for (int d = 0; d < nlengths; d++) smallest = lengths[d] < smallest ? lengths[d] : smallest;
-    for (int d = 0; d < nlengths; d++) if (chunk % lengths[d] != 0 || lengths[d] % smallest != 0) return 0;
-
-    const long subgroups = chunk / smallest;
-    float *row = malloc(sizeof(float) * (size_t)(row_length + chunk));
-    __m256 *lanes = aligned_alloc(32, sizeof(__m256) * (size_t)(2 * subgroups));   // a multiple of 32 bytes
-    float *bounds = malloc(sizeof(float) * (size_t)(2 * nlengths * (chunk / 8 + 1)));
-    // The chunk's g32 blocks, prepared once for every g32 option (when there is one and a chunk holds 128).
-    int g32 = 0;
-    for (long k = 0; k < option_count; k++) g32 |= options[k].group_length == 32;
-    const long nblocks = g32 ? chunk / 128 : 0;
-    struct g32_block *blocks = nblocks ? aligned_alloc(32, sizeof(struct g32_block) * (size_t)nblocks) : NULL;
-    if (!row || !lanes || !bounds || (nblocks && !blocks)) { free(row); free(lanes); free(bounds); free(blocks); return 0; }
-    float *o = row + row_length;
-    struct wl_totals totals[max_options];
-    struct block_sums running[max_options];
-    struct int_grid row_grid[max_options];
-    for (long k = 0; k < option_count; k++) totals[k] = (struct wl_totals){0, 0, 0, 0, 0, 0, 0};
+    int channel = 0;
+    for (long k = 0; k < option_count; k++) {
+        length_of[k] = -1;
+        if (options[k].group_length == 0) { channel = 1; continue; }
+        for (int d = 0; d < nlengths; d++) if (lengths[d] == options[k].group_length) length_of[k] = d;
+    }
+    const long nsub = smallest ? chunk / smallest : 0;     // subgroups per chunk
+    const long ngmax = nsub + 8;                          // groups per chunk, padded
+    float *row = aligned_alloc(32, sizeof(float) * (size_t)((row_length + 7) & ~7L));
+    __m256 *lanes = aligned_alloc(32, sizeof(__m256) * (size_t)(2 * nsub + 2));
+    float *ranges = malloc(sizeof(float) * (size_t)(2 * (nlengths + 1) * ngmax));
+    float *grids = malloc(sizeof(float) * (size_t)(4 * option_count * ngmax));
+    struct option_state *st = aligned_alloc(32, sizeof(struct option_state) * (size_t)option_count);
+    if (!row || !lanes || !ranges || !grids || !st) { free(row); free(lanes); free(ranges); free(grids); free(st); return 0; }
+    struct option_grids gr[max_options];
+    int clean[max_options];
+    for (long k = 0; k < option_count; k++) {
+        float *b = grids + 4 * k * ngmax;
+        gr[k] = (struct option_grids){b, b + ngmax, b + 2 * ngmax, b + 3 * ngmax};
+        st[k].vmax = _mm256_setzero_ps();
+        st[k].vzero = _mm256_setzero_si256();
+    }
+    for (long i = 0; i < 2 * (nlengths + 1) * ngmax; i++) ranges[i] = 0;
     int64_t sz = 0;
     for (long r = 0; r < rows; r++) {
-        const uint16_t *xr = x + r * row_length;
-        sz += decode_bf16(xr, row, row_length);
+        __m256 rl, rh;
+        sz += decode_row_lanes(x + r * row_length, row, row_length, &rl, &rh);
         if (channel) {
-            // minmax_group on the whole row: its lanes, then the tail.
-            __m256 l, h;
-            float ll[8], hl[8], lo, hi;
-            block_lanes(row, row_length, &l, &h);
-            _mm256_storeu_ps(ll, l);
-            _mm256_storeu_ps(hl, h);
-            reduce_min_max(ll, hl, row + (row_length & ~7L), row_length & 7L, &lo, &hi);
+            // ClippingSearch.minMax of the row (no tail: the row is a multiple of 64), one grid per row option.
+            float ll[8], hl[8], lr[8] = {0}, hr[8] = {0};
+            _mm256_storeu_ps(ll, rl);
+            _mm256_storeu_ps(hl, rh);
+            reduce_min_max(ll, hl, row, 0, &lr[0], &hr[0]);
             for (long k = 0; k < option_count; k++) {
                 if (options[k].group_length != 0) continue;
-                row_grid[k] = int_grid_from_min_max(lo, hi, options[k].bits, options[k].symmetric);
+                clean[k] = grids_clean(lr, hr, 1, options[k].bits, options[k].symmetric, &gr[k]);
             }
         }
         for (long j = 0; j < row_length; j += chunk) {
             const float *c = row + j;
             const long n = j + chunk < row_length ? chunk : row_length - j;
+            if (j % piece_length == 0) {
+                for (long k = 0; k < option_count; k++) st[k].acc = _mm256_setzero_pd();
+            }
             if (nlengths) {
-                const long ns = (n + smallest - 1) / smallest;
+                // KernelSIMD.minMax's lanes per subgroup of the smallest length, then per length each group's
+                // lanes folded from its subgroups' in order (the same first-found extremes as one scan), eight
+                // groups' ranges at a time.
+                const long ns = n / smallest;
                 for (long s = 0; s < ns; s++) {
-                    const long a = s * smallest, b = a + smallest < n ? a + smallest : n;
-                    block_lanes(c + a, b - a, &lanes[2 * s], &lanes[2 * s + 1]);
-                }
-                // Each group's lanes folded from its subgroups' in order (the same first-found extremes as one
-                // scan), then reduced with the group's tail: ClippingSearch.minMax of the group.
-                for (int d = 0; d < nlengths; d++) {
-                    const long g = lengths[d], per = g / smallest;
-                    float *bd = bounds + 2 * d * (chunk / 8 + 1);
-                    for (long q = 0, o0 = 0; o0 < n; q++, o0 += g) {
-                        const long m = o0 + g < n ? g : n - o0;
-                        __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
-                        const long s0 = o0 / smallest, s1 = (o0 + m + smallest - 1) / smallest;
-                        for (long s = s0; s < s1 && s < s0 + per; s++) {
-                            l = _mm256_min_ps(lanes[2 * s], l);
-                            h = _mm256_max_ps(lanes[2 * s + 1], h);
-                        }
-                        float ll[8], hl[8];
-                        _mm256_storeu_ps(ll, l);
-                        _mm256_storeu_ps(hl, h);
-                        reduce_min_max(ll, hl, c + o0 + (m & ~7L), m & 7L, &bd[2 * q], &bd[2 * q + 1]);
+                    __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
+                    for (long i = s * smallest; i < (s + 1) * smallest; i += 8) {
+                        const __m256 v = _mm256_loadu_ps(c + i);
+                        l = _mm256_min_ps(v, l);
+                        h = _mm256_max_ps(v, h);
                     }
+                    lanes[2 * s] = l;
+                    lanes[2 * s + 1] = h;
+                }
+                for (int d = 0; d < nlengths; d++) {
+                    const long per = lengths[d] / smallest, ng = n / lengths[d];
+                    float *lo = ranges + 2 * d * ngmax, *hi = lo + ngmax;
+                    for (long q0 = 0; q0 < ng; q0 += 8) {
+                        __m256 bl[8], bh[8];
+                        for (int j8 = 0; j8 < 8; j8++) {
+                            const long q = q0 + j8;
+                            if (q >= ng) { bl[j8] = _mm256_setzero_ps(); bh[j8] = bl[j8]; continue; }
+                            __m256 l = lanes[2 * q * per], h = lanes[2 * q * per + 1];
+                            for (long s = 1; s < per; s++) {
+                                l = _mm256_min_ps(lanes[2 * (q * per + s)], l);
+                                h = _mm256_max_ps(lanes[2 * (q * per + s) + 1], h);
+                            }
+                            bl[j8] = l;
+                            bh[j8] = h;
+                        }
+                        ranges8(bl, bh, lo + q0, hi + q0);
+                    }
+                }
+                for (long k = 0; k < option_count; k++) {
+                    if (length_of[k] < 0) continue;
+                    const long ng = n / options[k].group_length;
+                    const float *lo = ranges + 2 * length_of[k] * ngmax;
+                    clean[k] = grids_clean(lo, lo + ngmax, ng, options[k].bits, options[k].symmetric, &gr[k]);
                 }
             }
-            for (long o0 = 0; o0 + 128 <= (nblocks ? n : 0); o0 += 128) g32_prepare(c + o0, &blocks[o0 / 128]);
             for (long k = 0; k < option_count; k++) {
                 const long g = options[k].group_length;
-                struct wl_totals *t = &totals[k];
-                if (g == 0) {
-                    // One grid per row, measured in pieces of piece_length (a multiple of the chunk).
-                    struct block_sums *s = &running[k];
-                    if (j % piece_length == 0) block_sums_start(s);
-                    const long full = n & ~63L;
-                    for (long i = 0; i < full; i += 64) block_sums_add64(s, c + i, row_grid[k]);
-                    const long piece_start = j - j % piece_length;
-                    const long piece_end = piece_start + piece_length < row_length ? piece_start + piece_length : row_length;
-                    if (j + n == piece_end) {
-                        const long tail = n - full;
-                        quantize_into(c + full, o, tail, row_grid[k]);
-                        block_sums_finish(s, c + full, o, tail, piece_end - piece_start, t);
-                    }
-                    continue;
-                }
-                const float *bd = bounds + 2 * length_of[k] * (chunk / 8 + 1);
-                long q = 0, o0 = 0;
-                if (g == 32 && nblocks) {
-                    for (; o0 + 128 <= n; o0 += 128, q += 4)
-                        measure_groups32x4(&blocks[o0 / 128], bd + 2 * q, options[k].bits, options[k].symmetric, t);
-                }
-                for (; o0 < n; o0 += g, q++) {
-                    const long m = o0 + g < n ? g : n - o0;
-                    struct int_grid grid = int_grid_from_min_max(bd[2 * q], bd[2 * q + 1], options[k].bits, options[k].symmetric);
-                    measure_group(c + o0, m, grid, o, t);
+                chunk_sums_any(c, n, &gr[k], g ? log2_of(g) : 62, clean[k], k == 0, &st[k]);
+            }
+            const long piece_start = j - j % piece_length;
+            const long piece_end = piece_start + piece_length < row_length ? piece_start + piece_length : row_length;
+            if (j + n == piece_end) {
+                // The piece's ending (error_sums_end without a tail: the maxima and zeros are taken at the end,
+                // merged in any order), then merge_piece.
+                double w[4];
+                _mm256_storeu_pd(w, st[0].acc);
+                for (long k = 0; k < option_count; k++) {
+                    double q[4];
+                    _mm256_storeu_pd(q, st[k].acc);
+                    q[0] = w[0];
+                    int32_t zl[8];
+                    _mm256_storeu_si256((__m256i *)zl, st[k].vzero);
+                    int64_t z = 0;
+                    for (int l = 0; l < 8; l++) z += zl[l];
+                    st[k].vzero = _mm256_setzero_si256();
+                    merge_piece(&totals[k], q, 0, z, piece_end - piece_start);
                 }
             }
         }
     }
+    for (long k = 0; k < option_count; k++) {
+        // Every lane is ≥ +0 and never NaN: the pieces' maxima merged equal the largest lane.
+        float ml[8];
+        _mm256_storeu_ps(ml, st[k].vmax);
+        float m = 0;
+        for (int l = 0; l < 8; l++) m = ml[l] > m ? ml[l] : m;
+        totals[k].tmax = (double)m;
+    }
+    *source_zeros = sz;
+    free(row); free(lanes); free(ranges); free(grids); free(st);
+    return 1;
+}
+
+WL_AVX2 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long piece_length,
+                                  const struct wl_int_option *options, long option_count,
+                                  struct wl_int_result *results, int64_t *source_zeros) {
+    if (option_count < 1 || option_count > max_options || rows < 0 || row_length < 1 || piece_length < 1) return 0;
+    long smallest = 0, largest = 0;
+    int fast = row_length % 64 == 0;
+    for (long k = 0; k < option_count; k++) {
+        const long g = options[k].group_length;
+        if (options[k].bits < 2 || options[k].bits > 8 || g < 0) return 0;
+        if (g == 0) continue;
+        if (piece_length % g != 0) return 0;             // pieces of whole groups, the same for every option
+        if (g % 32 != 0 || (g & (g - 1)) != 0) fast = 0;
+        smallest = smallest == 0 || g < smallest ? g : smallest;
+        largest = g > largest ? g : largest;
+    }
+    const long chunk = largest > chunk_floor ? largest : chunk_floor;
+    if (largest && row_length % largest != 0) fast = 0;
+    if (piece_length % chunk != 0) fast = 0;
+    struct wl_totals totals[max_options];
+    for (long k = 0; k < option_count; k++) totals[k] = (struct wl_totals){0, 0, 0, 0, 0, 0, 0};
+    const int done = fast ? menu_fast(x, rows, row_length, piece_length, options, option_count, smallest, largest, totals, source_zeros)
+                          : menu_generic(x, rows, row_length, piece_length, options, option_count, totals, source_zeros);
+    if (!done) return 0;
     for (long k = 0; k < option_count; k++) {
         struct wl_int_result *res = &results[k];
         res->sums[0] = totals[k].t0; res->sums[1] = totals[k].t1; res->sums[2] = totals[k].t2; res->sums[3] = totals[k].t3;
@@ -336,11 +406,6 @@ WL_AVX2 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length,
         res->count = totals[k].count;
         res->zeros = totals[k].zeros;
     }
-    *source_zeros = sz;
-    free(row);
-    free(lanes);
-    free(bounds);
-    free(blocks);
     return 1;
 }
 
