@@ -129,17 +129,26 @@ WL_AVX2 static inline void ranges8(__m256 lo[8], __m256 hi[8], float *lo_out, fl
 /// (all ones where the scale is not 0), group q at index q.
 struct option_grids { float *scale, *a, *b, *keep; };
 
+/// How much of the fake-quantizer's steps a chunk of one option needs: every step (the clamp to [a, b] and the
+/// keep mask that makes a scale of 0 reconstruct +0), only the clamp to b, or neither.
+enum { steps_all = 0, steps_top = 1, steps_none = 2 };
+
 /// int_grid_from_min_max of the ranges lo[q], hi[q] of ng groups (the arrays padded to a multiple of 8) into gr;
-/// returns whether every group is clean: its values' reconstruction is the same without the clamp and the keep
-/// mask. A group is clean when its scale s is not 0 and round(x/s) lies in [a, b] for every x of the group; x/s
-/// and round (adding and subtracting 1.5·2²³) are monotonic, so that holds when it holds at its extremes lo and
-/// hi (NaN values give NaN either way; and round(clamp(t, a, b)) = round(t) when round(t) ∈ [a, b], a and b
-/// integers, the rounding never giving −0). For a symmetric grid with a normal scale it always holds
-/// (quantize_measure_group's comment in quantize_avx2.c), so only asymmetric grids pay the two divisions.
-WL_AVX2 static inline int grids_clean(const float *lo, const float *hi, long ng, int bits, int symmetric,
+/// returns the steps the groups' reconstruction needs (the least of them over the groups). A step can be left
+/// out when it changes no reconstruction: round(clamp(t, a, b)) = round(t) when round(t) ∈ [a, b] (a and b
+/// integers; x/s and the rounding are monotonic, NaN stays NaN either way).
+/// - Symmetric with a normal scale: neither step (quantize_measure_group's comment in quantize_avx2.c: every
+///   |x/s| ≤ qmax·(1 + 2^-22) rounds into [−qmax, qmax] ⊂ [a, b]).
+/// - Asymmetric with a normal, finite scale: only the clamp to b. The lower side holds: for lo < 0, l0 = lo,
+///   z = round(−lo/s) and a = −z = round(lo/s) (division and rounding to nearest even are odd functions, and
+///   |lo/s| ≤ levels·(1 + 2^-22) is far below 2^22, where adding and subtracting 1.5·2²³ rounds exactly), so
+///   x ≥ lo gives round(x/s) ≥ a; for lo ≥ 0, a = +0 ≤ round(x/s). The upper side can fail (when −lo/s and
+///   hi/s both round up, at ties for example), so the clamp to b stays.
+/// Otherwise (a scale of 0, subnormal or infinite: all-zero, NaN or infinite groups) every step.
+WL_AVX2 static inline int grids_steps(const float *lo, const float *hi, long ng, int bits, int symmetric,
                                       struct option_grids *gr) {
-    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(0x1.8p23f);
-    int clean = 1;
+    const __m256 zero = _mm256_setzero_ps();
+    int all_normal = 1;
     for (long q = 0; q < ng; q += 8) {
         const __m256 l = _mm256_loadu_ps(lo + q), h = _mm256_loadu_ps(hi + q);
         __m256 s, a, b;
@@ -148,58 +157,79 @@ WL_AVX2 static inline int grids_clean(const float *lo, const float *hi, long ng,
         _mm256_storeu_ps(gr->a + q, a);
         _mm256_storeu_ps(gr->b + q, b);
         _mm256_storeu_ps(gr->keep + q, _mm256_cmp_ps(s, zero, _CMP_NEQ_UQ));
-        __m256 ok;
-        if (symmetric) {
-            ok = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
-                               _mm256_cmp_ps(s, _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ));
-        } else {
-            const __m256 rl = _mm256_sub_ps(_mm256_add_ps(_mm256_div_ps(l, s), magic), magic);
-            const __m256 rh = _mm256_sub_ps(_mm256_add_ps(_mm256_div_ps(h, s), magic), magic);
-            ok = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(rl, a, _CMP_GE_OQ), _mm256_cmp_ps(rh, b, _CMP_LE_OQ)),
-                               _mm256_cmp_ps(s, zero, _CMP_GT_OQ));
-        }
+        const __m256 normal = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
+                                            _mm256_cmp_ps(s, _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ));
         const int lanes = ng - q >= 8 ? 0xFF : (1 << (ng - q)) - 1;
-        if ((_mm256_movemask_ps(ok) & lanes) != lanes) clean = 0;
+        if ((_mm256_movemask_ps(normal) & lanes) != lanes) all_normal = 0;
     }
-    return clean;
+    return !all_normal ? steps_all : symmetric ? steps_none : steps_top;
 }
 
 /// One option's running sums over the current piece: (Σw² (only the first option's), Σe², Σwh, Σh²) in
 /// error_sums' Double order, and its lanes' maximum |e| and zero counts.
 struct option_state { __m256d acc; __m256 vmax; __m256i vzero; };
 
+/// The reconstruction of 8 values w under the grid of group q with the given steps. roundps rounds to nearest
+/// even as adding and subtracting 1.5·2²³ does for every t it meets here (|t| ≤ 256 or NaN), except that it
+/// keeps the sign of a zero: h may be −0 where fake_quantize writes +0, which changes none of the measured
+/// numbers (e² and |e| alike, w·h and h² added to lane sums that start at +0, h == 0 alike).
+WL_AVX2 static inline __attribute__((always_inline)) __m256 reconstruct(__m256 w, const struct option_grids *gr, long q,
+                                                                        int steps) {
+    const __m256 sv = _mm256_broadcast_ss(gr->scale + q);
+    __m256 t = _mm256_div_ps(w, sv);
+    if (steps == steps_all) t = _mm256_max_ps(_mm256_broadcast_ss(gr->a + q), t);   // t < a ? a : t
+    if (steps != steps_none) t = _mm256_min_ps(_mm256_broadcast_ss(gr->b + q), t);  // t > b ? b : t
+    __m256 h = _mm256_mul_ps(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), sv);
+    if (steps == steps_all) h = _mm256_and_ps(h, _mm256_broadcast_ss(gr->keep + q));
+    return h;
+}
+
+/// error_sums' loop body for one vector: w against h added to the block's lane sums, the lanes' max |e| and zeros.
+#define MEASURE8(w, h, aww, aee, awh, ahh)                                                            \
+    do {                                                                                             \
+        const __m256 e_ = _mm256_sub_ps(w, h);                                                       \
+        if (with_w) aww = _mm256_add_ps(aww, _mm256_mul_ps(w, w));                                   \
+        aee = _mm256_add_ps(aee, _mm256_mul_ps(e_, e_));                                             \
+        awh = _mm256_add_ps(awh, _mm256_mul_ps(w, h));                                               \
+        ahh = _mm256_add_ps(ahh, _mm256_mul_ps(h, h));                                               \
+        vmax = _mm256_max_ps(_mm256_and_ps(e_, absMask), vmax);   /* ae > vmax ? ae : vmax */        \
+        vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(h, zero, _CMP_EQ_OQ)));   \
+    } while (0)
+
 /// error_sums' blocks of 64 over n values of a chunk (a multiple of 64) against their reconstruction under the
-/// option's grids (group of value i: i >> shift), added to st. `clean`: the chunk's groups are clean (no clamp,
-/// no keep); `with_w`: also Σw² (into the lane the option's sums leave free).
+/// option's grids (group of value i: i >> shift), added to st. Two blocks at a time, their vectors interleaved
+/// (two independent chains of lane sums in flight; their Double sums still added block after block). `with_w`:
+/// also Σw² (into the lane the option's sums leave free).
 WL_AVX2 static inline __attribute__((always_inline)) void chunk_sums(const float *c, long n, const struct option_grids *gr,
-                                                                     int shift, int clean, int with_w,
+                                                                     int shift, int steps, int with_w,
                                                                      struct option_state *st) {
-    const __m256 magic = _mm256_set1_ps(0x1.8p23f), zero = _mm256_setzero_ps();
+    const __m256 zero = _mm256_setzero_ps();
     const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256d acc = st->acc;
     __m256 vmax = st->vmax;
     __m256i vzero = st->vzero;
-    for (long k = 0; k < n; k += 64) {
+    long k = 0;
+    for (; k + 128 <= n; k += 128) {
+        const long q0 = k >> shift, q1 = (k + 32) >> shift, q2 = (k + 64) >> shift, q3 = (k + 96) >> shift;
+        __m256 aww = zero, aee = zero, awh = zero, ahh = zero;
+        __m256 bww = zero, bee = zero, bwh = zero, bhh = zero;
+        for (int i = 0; i < 8; i++) {
+            const __m256 w = _mm256_loadu_ps(c + k + 8 * i), v = _mm256_loadu_ps(c + k + 64 + 8 * i);
+            const __m256 h = reconstruct(w, gr, i < 4 ? q0 : q1, steps);
+            const __m256 g = reconstruct(v, gr, i < 4 ? q2 : q3, steps);
+            MEASURE8(w, h, aww, aee, awh, ahh);
+            MEASURE8(v, g, bww, bee, bwh, bhh);
+        }
+        acc = add_block_sums(acc, aww, aee, awh, ahh);
+        acc = add_block_sums(acc, bww, bee, bwh, bhh);
+    }
+    for (; k < n; k += 64) {
         const long q0 = k >> shift, q1 = (k + 32) >> shift;
         __m256 aww = zero, aee = zero, awh = zero, ahh = zero;
         for (int i = 0; i < 8; i++) {
-            const long q = i < 4 ? q0 : q1;
-            const __m256 sv = _mm256_broadcast_ss(gr->scale + q);
             const __m256 w = _mm256_loadu_ps(c + k + 8 * i);
-            __m256 t = _mm256_div_ps(w, sv);
-            if (!clean) {
-                t = _mm256_max_ps(_mm256_broadcast_ss(gr->a + q), t);   // t < a ? a : t
-                t = _mm256_min_ps(_mm256_broadcast_ss(gr->b + q), t);   // t > b ? b : t
-            }
-            __m256 h = _mm256_mul_ps(_mm256_sub_ps(_mm256_add_ps(t, magic), magic), sv);
-            if (!clean) h = _mm256_and_ps(h, _mm256_broadcast_ss(gr->keep + q));
-            const __m256 e = _mm256_sub_ps(w, h);
-            if (with_w) aww = _mm256_add_ps(aww, _mm256_mul_ps(w, w));
-            aee = _mm256_add_ps(aee, _mm256_mul_ps(e, e));
-            awh = _mm256_add_ps(awh, _mm256_mul_ps(w, h));
-            ahh = _mm256_add_ps(ahh, _mm256_mul_ps(h, h));
-            vmax = _mm256_max_ps(_mm256_and_ps(e, absMask), vmax);   // ae > vmax ? ae : vmax
-            vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(h, zero, _CMP_EQ_OQ)));
+            const __m256 h = reconstruct(w, gr, i < 4 ? q0 : q1, steps);
+            MEASURE8(w, h, aww, aee, awh, ahh);
         }
         acc = add_block_sums(acc, aww, aee, awh, ahh);
     }
@@ -208,12 +238,15 @@ WL_AVX2 static inline __attribute__((always_inline)) void chunk_sums(const float
     st->vzero = vzero;
 }
 
-WL_AVX2 static void chunk_sums_any(const float *c, long n, const struct option_grids *gr, int shift, int clean,
+WL_AVX2 static void chunk_sums_any(const float *c, long n, const struct option_grids *gr, int shift, int steps,
                                    int with_w, struct option_state *st) {
-    if (clean) {
-        if (with_w) chunk_sums(c, n, gr, shift, 1, 1, st); else chunk_sums(c, n, gr, shift, 1, 0, st);
-    } else {
-        if (with_w) chunk_sums(c, n, gr, shift, 0, 1, st); else chunk_sums(c, n, gr, shift, 0, 0, st);
+    switch (steps * 2 + (with_w != 0)) {
+    case 0: chunk_sums(c, n, gr, shift, steps_all, 0, st); break;
+    case 1: chunk_sums(c, n, gr, shift, steps_all, 1, st); break;
+    case 2: chunk_sums(c, n, gr, shift, steps_top, 0, st); break;
+    case 3: chunk_sums(c, n, gr, shift, steps_top, 1, st); break;
+    case 4: chunk_sums(c, n, gr, shift, steps_none, 0, st); break;
+    default: chunk_sums(c, n, gr, shift, steps_none, 1, st); break;
     }
 }
 
@@ -268,7 +301,7 @@ WL_AVX2 static int menu_fast(const uint16_t *x, long rows, long row_length, long
     struct option_state *st = aligned_alloc(32, sizeof(struct option_state) * (size_t)option_count);
     if (!row || !lanes || !ranges || !grids || !st) { free(row); free(lanes); free(ranges); free(grids); free(st); return 0; }
     struct option_grids gr[max_options];
-    int clean[max_options];
+    int steps[max_options];
     for (long k = 0; k < option_count; k++) {
         float *b = grids + 4 * k * ngmax;
         gr[k] = (struct option_grids){b, b + ngmax, b + 2 * ngmax, b + 3 * ngmax};
@@ -288,7 +321,7 @@ WL_AVX2 static int menu_fast(const uint16_t *x, long rows, long row_length, long
             reduce_min_max(ll, hl, row, 0, &lr[0], &hr[0]);
             for (long k = 0; k < option_count; k++) {
                 if (options[k].group_length != 0) continue;
-                clean[k] = grids_clean(lr, hr, 1, options[k].bits, options[k].symmetric, &gr[k]);
+                steps[k] = grids_steps(lr, hr, 1, options[k].bits, options[k].symmetric, &gr[k]);
             }
         }
         for (long j = 0; j < row_length; j += chunk) {
@@ -335,12 +368,12 @@ WL_AVX2 static int menu_fast(const uint16_t *x, long rows, long row_length, long
                     if (length_of[k] < 0) continue;
                     const long ng = n / options[k].group_length;
                     const float *lo = ranges + 2 * length_of[k] * ngmax;
-                    clean[k] = grids_clean(lo, lo + ngmax, ng, options[k].bits, options[k].symmetric, &gr[k]);
+                    steps[k] = grids_steps(lo, lo + ngmax, ng, options[k].bits, options[k].symmetric, &gr[k]);
                 }
             }
             for (long k = 0; k < option_count; k++) {
                 const long g = options[k].group_length;
-                chunk_sums_any(c, n, &gr[k], g ? log2_of(g) : 62, clean[k], k == 0, &st[k]);
+                chunk_sums_any(c, n, &gr[k], g ? log2_of(g) : 62, steps[k], k == 0, &st[k]);
             }
             const long piece_start = j - j % piece_length;
             const long piece_end = piece_start + piece_length < row_length ? piece_start + piece_length : row_length;
