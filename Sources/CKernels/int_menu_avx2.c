@@ -127,7 +127,7 @@ WL_AVX2 static inline void ranges8(__m256 lo[8], __m256 hi[8], float *lo_out, fl
 
 /// One option's grids for the groups of the current chunk (or row): the fake-quantizer's (scale, a, b) and keep
 /// (all ones where the scale is not 0), group q at index q.
-struct option_grids { float *scale, *a, *b, *keep, *recip; };
+struct option_grids { float *scale, *a, *b, *keep; };
 
 /// How much of the fake-quantizer's steps a chunk of one option needs: every step (the clamp to [a, b] and the
 /// keep mask that makes a scale of 0 reconstruct +0), only the clamp to b, or neither.
@@ -137,14 +137,14 @@ enum { steps_all = 0, steps_top = 1, steps_none = 2 };
 /// returns the steps the groups' reconstruction needs (the least of them over the groups). A step can be left
 /// out when it changes no reconstruction: round(clamp(t, a, b)) = round(t) when round(t) ∈ [a, b] (a and b
 /// integers; x/s and the rounding are monotonic, NaN stays NaN either way).
-/// - Symmetric with a scale in [2^-126, 2^125] (normal, and its reciprocal too, see reconstruct): neither step (quantize_measure_group's comment in quantize_avx2.c: every
+/// - Symmetric with a normal scale: neither step (quantize_measure_group's comment in quantize_avx2.c: every
 ///   |x/s| ≤ qmax·(1 + 2^-22) rounds into [−qmax, qmax] ⊂ [a, b]).
-/// - Asymmetric with a scale in [2^-126, 2^125]: only the clamp to b. The lower side holds: for lo < 0, l0 = lo,
+/// - Asymmetric with a normal, finite scale: only the clamp to b. The lower side holds: for lo < 0, l0 = lo,
 ///   z = round(−lo/s) and a = −z = round(lo/s) (division and rounding to nearest even are odd functions, and
 ///   |lo/s| ≤ levels·(1 + 2^-22) is far below 2^22, where adding and subtracting 1.5·2²³ rounds exactly), so
 ///   x ≥ lo gives round(x/s) ≥ a; for lo ≥ 0, a = +0 ≤ round(x/s). The upper side can fail (when −lo/s and
 ///   hi/s both round up, at ties for example), so the clamp to b stays.
-/// Otherwise (a scale of 0, subnormal, huge or infinite: all-zero, NaN or infinite groups) every step.
+/// Otherwise (a scale of 0, subnormal or infinite: all-zero, NaN or infinite groups) every step.
 WL_AVX2 static inline int grids_steps(const float *lo, const float *hi, long ng, int bits, int symmetric,
                                       struct option_grids *gr) {
     const __m256 zero = _mm256_setzero_ps();
@@ -157,9 +157,8 @@ WL_AVX2 static inline int grids_steps(const float *lo, const float *hi, long ng,
         _mm256_storeu_ps(gr->a + q, a);
         _mm256_storeu_ps(gr->b + q, b);
         _mm256_storeu_ps(gr->keep + q, _mm256_cmp_ps(s, zero, _CMP_NEQ_UQ));
-        _mm256_storeu_ps(gr->recip + q, _mm256_div_ps(_mm256_set1_ps(1.0f), s));
         const __m256 normal = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
-                                            _mm256_cmp_ps(s, _mm256_set1_ps(0x1p125f), _CMP_LE_OQ));
+                                            _mm256_cmp_ps(s, _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ));
         const int lanes = ng - q >= 8 ? 0xFF : (1 << (ng - q)) - 1;
         if ((_mm256_movemask_ps(normal) & lanes) != lanes) all_normal = 0;
     }
@@ -174,31 +173,15 @@ struct option_state { __m256d acc; __m256 vmax; __m256i vzero; };
 /// even as adding and subtracting 1.5·2²³ does for every t it meets here (|t| ≤ 256 or NaN), except that it
 /// keeps the sign of a zero: h may be −0 where fake_quantize writes +0, which changes none of the measured
 /// numbers (e² and |e| alike, w·h and h² added to lane sums that start at +0, h == 0 alike).
-///
-/// Without the clamp to a (steps_top, steps_none), round(w/s) comes from a multiplication by r = fl(1/s) where
-/// that is provably the same integer, else (a lane of NaN, or a quotient near a half) from the division. With
-/// q = w/s exactly, q1 = fl(w·r) = q(1 + e1)(1 + e2) and fl(w/s) = q(1 + e3), |ei| ≤ 2^-24 (r and q1 normal or
-/// q tiny: grids_steps keeps s in [2^-126, 2^125]), so |q1 − fl(w/s)| < |q|·2^-22 ≤ 2^-14 for |q| ≤ 256 (these
-/// steps' bound). When q1 is within 0.5 − 2^-13 of its rounding n (q1 − n is exact), fl(w/s) is strictly within
-/// 0.5 of n too and rounds to n. And min(b, round(t)) = round(min(b, t)) for an integer b.
 WL_AVX2 static inline __attribute__((always_inline)) __m256 reconstruct(__m256 w, const struct option_grids *gr, long q,
                                                                         int steps) {
     const __m256 sv = _mm256_broadcast_ss(gr->scale + q);
-    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    if (steps == steps_all) {
-        __m256 t = _mm256_div_ps(w, sv);
-        t = _mm256_max_ps(_mm256_broadcast_ss(gr->a + q), t);   // t < a ? a : t
-        t = _mm256_min_ps(_mm256_broadcast_ss(gr->b + q), t);   // t > b ? b : t
-        return _mm256_and_ps(_mm256_mul_ps(_mm256_round_ps(t, rn), sv), _mm256_broadcast_ss(gr->keep + q));
-    }
-    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 t = _mm256_mul_ps(w, _mm256_broadcast_ss(gr->recip + q));
-    __m256 r = _mm256_round_ps(t, rn);
-    const __m256 d = _mm256_and_ps(_mm256_sub_ps(t, r), absMask);
-    if (__builtin_expect(_mm256_movemask_ps(_mm256_cmp_ps(d, _mm256_set1_ps(0.5f - 0x1p-13f), _CMP_NLE_UQ)) != 0, 0))
-        r = _mm256_round_ps(_mm256_div_ps(w, sv), rn);
-    if (steps == steps_top) r = _mm256_min_ps(_mm256_broadcast_ss(gr->b + q), r);   // round(t > b ? b : t)
-    return _mm256_mul_ps(r, sv);
+    __m256 t = _mm256_div_ps(w, sv);
+    if (steps == steps_all) t = _mm256_max_ps(_mm256_broadcast_ss(gr->a + q), t);   // t < a ? a : t
+    if (steps != steps_none) t = _mm256_min_ps(_mm256_broadcast_ss(gr->b + q), t);  // t > b ? b : t
+    __m256 h = _mm256_mul_ps(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), sv);
+    if (steps == steps_all) h = _mm256_and_ps(h, _mm256_broadcast_ss(gr->keep + q));
+    return h;
 }
 
 /// error_sums' loop body for one vector: w against h added to the block's lane sums, the lanes' max |e| and zeros.
@@ -314,14 +297,14 @@ WL_AVX2 static int menu_fast(const uint16_t *x, long rows, long row_length, long
     float *row = aligned_alloc(32, sizeof(float) * (size_t)((row_length + 7) & ~7L));
     __m256 *lanes = aligned_alloc(32, sizeof(__m256) * (size_t)(2 * nsub + 2));
     float *ranges = malloc(sizeof(float) * (size_t)(2 * (nlengths + 1) * ngmax));
-    float *grids = malloc(sizeof(float) * (size_t)(5 * option_count * ngmax));
+    float *grids = malloc(sizeof(float) * (size_t)(4 * option_count * ngmax));
     struct option_state *st = aligned_alloc(32, sizeof(struct option_state) * (size_t)option_count);
     if (!row || !lanes || !ranges || !grids || !st) { free(row); free(lanes); free(ranges); free(grids); free(st); return 0; }
     struct option_grids gr[max_options];
     int steps[max_options];
     for (long k = 0; k < option_count; k++) {
-        float *b = grids + 5 * k * ngmax;
-        gr[k] = (struct option_grids){b, b + ngmax, b + 2 * ngmax, b + 3 * ngmax, b + 4 * ngmax};
+        float *b = grids + 4 * k * ngmax;
+        gr[k] = (struct option_grids){b, b + ngmax, b + 2 * ngmax, b + 3 * ngmax};
         st[k].vmax = _mm256_setzero_ps();
         st[k].vzero = _mm256_setzero_si256();
     }
