@@ -76,7 +76,8 @@ WL_AVX2 static inline struct piece_sums piece_sums_start(void) {
     return p;
 }
 
-/// The next n values of the piece (a multiple of 64), w against h: error_sums' loop.
+/// The next n values of the piece (a multiple of 64, at most 2^16 between two endings or error_sums' moves of
+/// the zero counts, so that no lane's count overflows), w against h: error_sums' loop.
 WL_AVX2 static inline void piece_sums_add(struct piece_sums *p, const float *w, const float *h, long n) {
     const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
     __m256 vmax = p->vmax;
@@ -96,12 +97,6 @@ WL_AVX2 static inline void piece_sums_add(struct piece_sums *p, const float *w, 
             vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
         }
         acc = add_block_sums(acc, aww, aee, awh, ahh);
-        if (((p->n + a + 64) & 0xFFFF) == 0) {   // the lanes' counts stay far below 2^31
-            int32_t zl[8];
-            _mm256_storeu_si256((__m256i *)zl, vzero);
-            for (int l = 0; l < 8; l++) p->zc += zl[l];
-            vzero = _mm256_setzero_si256();
-        }
     }
     p->acc = acc;
     p->vmax = vmax;
@@ -113,7 +108,14 @@ WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, do
                                      int64_t *zeros) {
     struct piece_sums p = piece_sums_start();
     const long blocks = n & ~63L;
-    piece_sums_add(&p, w, h, blocks);
+    for (long a = 0; a < blocks; a += 1L << 16) {
+        piece_sums_add(&p, w + a, h + a, a + (1L << 16) < blocks ? 1L << 16 : blocks - a);
+        // The lanes' zero counts moved to 64 bits every 2^16 values, so that they never overflow.
+        int32_t zl[8];
+        _mm256_storeu_si256((__m256i *)zl, p.vzero);
+        for (int l = 0; l < 8; l++) p.zc += zl[l];
+        p.vzero = _mm256_setzero_si256();
+    }
     error_sums_end(p.acc, p.vmax, p.vzero, p.zc, w + blocks, h + blocks, n - blocks, sums, max_error, zeros);
 }
 
