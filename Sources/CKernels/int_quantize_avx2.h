@@ -78,7 +78,7 @@ WL_AVX2 static inline struct piece_sums piece_sums_start(void) {
 
 /// The next n values of the piece (a multiple of 64, at most 2^16 between two endings or error_sums' moves of
 /// the zero counts, so that no lane's count overflows), w against h: error_sums' loop.
-WL_AVX2 static inline void piece_sums_add(struct piece_sums *p, const float *w, const float *h, long n) {
+WL_AVX2 __attribute__((always_inline)) static inline void piece_sums_add(struct piece_sums *p, const float *w, const float *h, long n) {
     const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
     __m256 vmax = p->vmax;
     __m256i vzero = p->vzero;

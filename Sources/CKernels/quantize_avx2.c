@@ -138,7 +138,7 @@ WL_AVX2 static inline void reduce_min_max8(const float *ll, const float *hl, __m
 /// the group's own range with a normal scale s = fl(c/qmax), c = max(−lo, hi) ≥ |x|: |x/s| ≤ qmax·(1 + 2^-22)
 /// rounds into [−qmax, qmax] ⊂ [a, b] (a NaN passes either way; with a subnormal scale the quotient can
 /// exceed qmax, so those groups clamp).
-WL_AVX2 static inline void quantize_measure_group(const float *x, const float *original, float *o, long n, float s,
+WL_AVX2 __attribute__((always_inline)) static inline void quantize_measure_group(const float *x, const float *original, float *o, long n, float s,
                                                   float a, float b, int unclamped, struct piece_sums *p) {
     if (s == 0) {
         for (long k = 0; k < n; k += 8) _mm256_storeu_ps(o + k, _mm256_setzero_ps());
@@ -178,7 +178,7 @@ static inline int ends_piece(long k, long groups, long per) {
 
 /// Eight consecutive groups of g values at x with their grids: quantized into o and, with original, measured into
 /// the running piece p, which is merged into t after each group whose bit is set in `ends`.
-WL_AVX2 static inline void batch_quantize(const float *x, const float *original, float *o, long g, int symmetric,
+WL_AVX2 __attribute__((always_inline)) static inline void batch_quantize(const float *x, const float *original, float *o, long g, int symmetric,
                                           const struct batch_grids *bg, struct piece_sums *p, unsigned ends,
                                           struct wl_totals *t) {
     for (int j = 0; j < 8; j++) {
