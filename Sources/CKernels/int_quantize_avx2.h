@@ -61,15 +61,29 @@ WL_AVX2 static inline void error_sums_end(__m256d acc, __m256 vmax, __m256i vzer
     *zeros = zc;
 }
 
-WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, double sums[4], float *max_error,
-                                     int64_t *zeros) {
+/// error_sums fed in parts, so that one measured piece can be quantized and measured group after group while
+/// each group is in cache: the blocks of 64 as they are ready (piece_sums_add), then the tail (piece_sums_end).
+/// The additions are error_sums' over the whole piece, in the same order.
+struct piece_sums { __m256d acc; __m256 vmax; __m256i vzero; int64_t zc; long n; };
+
+WL_AVX2 static inline struct piece_sums piece_sums_start(void) {
+    struct piece_sums p;
+    p.acc = _mm256_setzero_pd();
+    p.vmax = _mm256_setzero_ps();
+    p.vzero = _mm256_setzero_si256();
+    p.zc = 0;
+    p.n = 0;
+    return p;
+}
+
+/// The next n values of the piece (a multiple of 64, at most 2^16 between two endings or error_sums' moves of
+/// the zero counts, so that no lane's count overflows), w against h: error_sums' loop.
+WL_AVX2 __attribute__((always_inline)) static inline void piece_sums_add(struct piece_sums *p, const float *w, const float *h, long n) {
     const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
-    __m256 vmax = _mm256_setzero_ps();
-    __m256i vzero = _mm256_setzero_si256();
-    int64_t zc = 0;
-    long a = 0;
-    __m256d acc = _mm256_setzero_pd();          // (Σw², Σe², Σwh, Σh²) over the blocks of 64
-    while (a + 64 <= n) {
+    __m256 vmax = p->vmax;
+    __m256i vzero = p->vzero;
+    __m256d acc = p->acc;
+    for (long a = 0; a < n; a += 64) {
         __m256 aww = _mm256_setzero_ps(), aee = aww, awh = aww, ahh = aww;
         for (long i = a; i < a + 64; i += 8) {
             __m256 wf = _mm256_loadu_ps(w + i), hf = _mm256_loadu_ps(h + i);
@@ -83,15 +97,26 @@ WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, do
             vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
         }
         acc = add_block_sums(acc, aww, aee, awh, ahh);
-        a += 64;
-        if ((a & 0xFFFF) == 0) {
-            int32_t zl[8];
-            _mm256_storeu_si256((__m256i *)zl, vzero);
-            for (int l = 0; l < 8; l++) zc += zl[l];
-            vzero = _mm256_setzero_si256();
-        }
     }
-    error_sums_end(acc, vmax, vzero, zc, w + a, h + a, n - a, sums, max_error, zeros);
+    p->acc = acc;
+    p->vmax = vmax;
+    p->vzero = vzero;
+    p->n += n;
+}
+
+WL_AVX2 static inline void error_sums(const float *w, const float *h, long n, double sums[4], float *max_error,
+                                     int64_t *zeros) {
+    struct piece_sums p = piece_sums_start();
+    const long blocks = n & ~63L;
+    for (long a = 0; a < blocks; a += 1L << 16) {
+        piece_sums_add(&p, w + a, h + a, a + (1L << 16) < blocks ? 1L << 16 : blocks - a);
+        // The lanes' zero counts moved to 64 bits every 2^16 values, so that they never overflow.
+        int32_t zl[8];
+        _mm256_storeu_si256((__m256i *)zl, p.vzero);
+        for (int l = 0; l < 8; l++) p.zc += zl[l];
+        p.vzero = _mm256_setzero_si256();
+    }
+    error_sums_end(p.acc, p.vmax, p.vzero, p.zc, w + blocks, h + blocks, n - blocks, sums, max_error, zeros);
 }
 
 WL_AVX2 static inline void fake_quantize(const float *x, float *o, long n, float s, float a, float b) {
@@ -221,6 +246,28 @@ static inline void merge_piece(struct wl_totals *t, const double s[4], float max
     t->tmax = med >= t->tmax ? med : t->tmax;
     t->count += n;
     t->zeros += zeros;
+}
+
+/// The piece's last `tail` (< 64) values, w against h, then the piece merged into t (error_sums, then
+/// merge_piece).
+WL_AVX2 static inline void piece_sums_end(struct piece_sums *p, const float *w, const float *h, long tail,
+                                          struct wl_totals *t) {
+    double s[4];
+    float me;
+    int64_t z;
+    error_sums_end(p->acc, p->vmax, p->vzero, p->zc, w, h, tail, s, &me, &z);
+    merge_piece(t, s, me, z, p->n + tail);
+    *p = piece_sums_start();
+}
+
+/// Quantizes n values under g into o: zeros for a scale of 0 (IntegerGrid.fakeQuantize's step), else
+/// fake_quantize.
+WL_AVX2 static inline void fake_quantize_grid(const float *x, float *o, long n, struct int_grid g) {
+    if (g.scale == 0) {
+        for (long k = 0; k < n; k++) o[k] = 0;
+    } else {
+        fake_quantize(x, o, n, g.scale, g.a, g.b);
+    }
 }
 
 #endif

@@ -27,33 +27,59 @@ WL_AVX2 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, fl
     fake_quantize(x, o, n, s, a, b);
 }
 
-/// One group of n values at x: its min/max grid, then each piece of at most piece_length values quantized
-/// into o and, when original is not NULL, measured against it and merged into t (the portable path's order).
-/// With lo_out, the group's range is stored there.
-WL_AVX2 static inline void minmax_group(const float *x, const float *original, float *o, long n, long piece_length,
-                                        int bits, int symmetric, struct wl_totals *t, float *lo_out, float *hi_out) {
+/// One group of n values at x: its min/max grid (IntegerQuantizer.grid(for:)); with lo_out, the group's range
+/// is stored there.
+WL_AVX2 static inline struct int_grid group_grid(const float *x, long n, int bits, int symmetric, float *lo_out,
+                                                 float *hi_out) {
     float ll[8], hl[8];
     wl_min_max_lanes_avx2(x, n, ll, hl);
     float lo, hi;
     reduce_min_max(ll, hl, x + (n & ~7L), n & 7L, &lo, &hi);
     if (lo_out) { *lo_out = lo; *hi_out = hi; }
-    struct int_grid grid = int_grid_from_min_max(lo, hi, bits, symmetric);
-    const float scale = grid.scale, a = grid.a, b = grid.b;
-    // KernelWork.pieces: the segment in pieces of at most piece_length, each quantized then measured.
-    for (long p = 0; p < n; p += piece_length) {
-        const long m = (p + piece_length < n ? piece_length : n - p);
-        if (scale == 0) {
-            for (long k = 0; k < m; k++) o[p + k] = 0;
-        } else {
-            fake_quantize(x + p, o + p, m, scale, a, b);
+    return int_grid_from_min_max(lo, hi, bits, symmetric);
+}
+
+/// The values of one measured piece (IntegerQuantizer's measuring pieces): whole groups up to piece_length
+/// values, or piece_length values of one longer group.
+static inline long piece_span(long group_length, long piece_length) {
+    return group_length >= piece_length ? piece_length : piece_length / group_length * group_length;
+}
+
+/// One run of n values at x in groups of g, the portable path's steps: each group's grid, each measured piece
+/// quantized into o group by group and, when original is not NULL, measured against it and merged into t in
+/// order. With lo_out, the groups' ranges are stored there in order.
+WL_AVX2 static inline void measure_piece(const float *original, const float *o, long n, struct wl_totals *t) {
+    double s[4];
+    float me;
+    int64_t z;
+    error_sums(original, o, n, s, &me, &z);
+    merge_piece(t, s, me, z, n);
+}
+
+WL_AVX2 static void minmax_run(const float *x, const float *original, float *o, long n, long g, long piece_length,
+                               int bits, int symmetric, struct wl_totals *t, float *lo_out, float *hi_out) {
+    long k = 0;
+    if (g > piece_length) {
+        for (long j = 0; j < n; j += g, k++) {
+            const long m = j + g < n ? g : n - j;
+            const struct int_grid grid = group_grid(x + j, m, bits, symmetric, lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
+            for (long p = j; p < j + m; p += piece_length) {
+                const long q = p + piece_length < j + m ? piece_length : j + m - p;
+                fake_quantize_grid(x + p, o + p, q, grid);
+                if (original) measure_piece(original + p, o + p, q, t);
+            }
         }
-        if (original) {
-            double s[4];
-            float me;
-            int64_t z;
-            error_sums(original + p, o + p, m, s, &me, &z);
-            merge_piece(t, s, me, z, m);
+        return;
+    }
+    const long span = piece_span(g, piece_length);
+    for (long p0 = 0; p0 < n; p0 += span) {
+        const long p1 = p0 + span < n ? p0 + span : n;
+        for (long j = p0; j < p1; j += g, k++) {
+            const long m = j + g < p1 ? g : p1 - j;
+            const struct int_grid grid = group_grid(x + j, m, bits, symmetric, lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
+            fake_quantize_grid(x + j, o + j, m, grid);
         }
+        if (original) measure_piece(original + p0, o + p0, p1 - p0, t);
     }
 }
 
@@ -65,11 +91,12 @@ static void store_totals(const struct wl_totals *t, double sums[4], double *max_
 }
 
 // Batches of eight groups. Per group, the scalar steps between the vector passes (the lanes' reduction, the grid's
-// division and rounding, the lane sums' ending, the Double merge) cost about as much as the passes themselves and
-// sit on one dependent chain; eight groups at a time do them as vector steps across the groups (lane j = group j),
-// with the same Float32/Double operations in the same order, so the numbers are those of minmax_group bit for bit.
-// Taken for groups of a multiple of 64 values (no scalar tails in the lanes or the error sums) that are one piece
-// each, and short enough that eight of them stay in L1 (WL_BATCH_MAX_GROUP); see batches().
+// division and rounding) cost about as much as the passes themselves and sit on one dependent chain; eight groups
+// at a time do them as vector steps across the groups (lane j = group j), with the same Float32 operations in the
+// same order, and each group's blocks go into its piece's running sums (piece_sums), so the numbers are
+// minmax_run's bit for bit. Taken for groups of a multiple of 64 values (no scalar tails in the lanes, and the
+// blocks of 64 never straddle two groups) no longer than a piece and short enough that eight of them stay in L1
+// (WL_BATCH_MAX_GROUP); see batches().
 #define WL_BATCH_MAX_GROUP 512
 
 /// Columns of an 8 × 8 matrix stored by rows (m[8·i + l]: group i's lane l): c[l] = (m[l], m[8 + l], …, m[56 + l]).
@@ -105,16 +132,14 @@ WL_AVX2 static inline void reduce_min_max8(const float *ll, const float *hl, __m
 
 
 /// One group of n (a multiple of 64) values: quantized with (s, a, b) into o as fake_quantize does and, with
-/// original, measured as error_sums does (blocks of 64, their lane sums to Double in lane order), without its
-/// scalar ending: the group's (Σw², Σe², Σwh, Σh²) come back, its lanes' maximum error and zeros go into vmax
-/// and vzero. (Two passes over the group in L1: quantizing and measuring in one loop was slower, its longer
-/// dependent chain per 8 values filling the scheduler.)
+/// original, its blocks added to the piece's sums p. (Two passes over the group in L1: quantizing and measuring
+/// in one loop was slower, its longer dependent chain per 8 values filling the scheduler.)
 /// `unclamped`: the clamp to [a, b] changes nothing, so it is left out. That holds for a symmetric grid of
 /// the group's own range with a normal scale s = fl(c/qmax), c = max(−lo, hi) ≥ |x|: |x/s| ≤ qmax·(1 + 2^-22)
 /// rounds into [−qmax, qmax] ⊂ [a, b] (a NaN passes either way; with a subnormal scale the quotient can
 /// exceed qmax, so those groups clamp).
-WL_AVX2 static inline __m256d quantize_measure_group(const float *x, const float *original, float *o, long n, float s,
-                                                     float a, float b, int unclamped, __m256 *vmax, __m256i *vzero) {
+WL_AVX2 __attribute__((always_inline)) static inline void quantize_measure_group(const float *x, const float *original, float *o, long n, float s,
+                                                  float a, float b, int unclamped, struct piece_sums *p) {
     if (s == 0) {
         for (long k = 0; k < n; k += 8) _mm256_storeu_ps(o + k, _mm256_setzero_ps());
     } else if (unclamped) {
@@ -126,35 +151,14 @@ WL_AVX2 static inline __m256d quantize_measure_group(const float *x, const float
     } else {
         fake_quantize(x, o, n, s, a, b);
     }
-    __m256d acc = _mm256_setzero_pd();
-    if (!original) return acc;
-    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
-    __m256 m = *vmax;
-    __m256i z = *vzero;
-    for (long k = 0; k < n; k += 64) {
-        __m256 aww = _mm256_setzero_ps(), aee = aww, awh = aww, ahh = aww;
-        for (long i = k; i < k + 64; i += 8) {
-            const __m256 wf = _mm256_loadu_ps(original + i), hf = _mm256_loadu_ps(o + i);
-            const __m256 e = _mm256_sub_ps(wf, hf);
-            aww = _mm256_add_ps(aww, _mm256_mul_ps(wf, wf));
-            aee = _mm256_add_ps(aee, _mm256_mul_ps(e, e));
-            awh = _mm256_add_ps(awh, _mm256_mul_ps(wf, hf));
-            ahh = _mm256_add_ps(ahh, _mm256_mul_ps(hf, hf));
-            m = _mm256_max_ps(_mm256_and_ps(e, absMask), m);
-            z = _mm256_sub_epi32(z, _mm256_castps_si256(_mm256_cmp_ps(hf, zero, _CMP_EQ_OQ)));
-        }
-        acc = add_block_sums(acc, aww, aee, awh, ahh);
-    }
-    *vmax = m;
-    *vzero = z;
-    return acc;
+    if (original) piece_sums_add(p, original, o, n);
 }
 
 /// The grids of a batch of eight groups, each group's (scale, a, b).
 struct batch_grids { float scale[8], a[8], b[8]; };
 
 /// A batch's grids from its groups' lanes (lanes[8·j…]: group j's min lanes, lanes[64 + 8·j…]: its max lanes), as
-/// minmax_group finds them; with lo_out, the eight ranges are stored there.
+/// group_grid finds them; with lo_out, the eight ranges are stored there.
 WL_AVX2 static inline void batch_grids(const float *lanes, int bits, int symmetric, struct batch_grids *bg,
                                        float *lo_out, float *hi_out) {
     __m256 lo, hi, sv, av, bv;
@@ -166,41 +170,22 @@ WL_AVX2 static inline void batch_grids(const float *lanes, int bits, int symmetr
     _mm256_storeu_ps(bg->b, bv);
 }
 
-/// Eight consecutive groups of g values at x with their grids: quantized into o, measured against original (may
-/// be NULL) and merged into t group after group, as eight minmax_group calls do.
-WL_AVX2 static inline void batch_quantize(const float *x, const float *original, float *o, long g, int symmetric,
-                                          const struct batch_grids *bg, struct wl_totals *t) {
-    __m256 vmax = _mm256_setzero_ps();
-    __m256i vzero = _mm256_setzero_si256();
-    __m256d tot = _mm256_setr_pd(t->t0, t->t1, t->t2, t->t3);
-    const __m256d zd = _mm256_setzero_pd();
+/// Where the measured pieces end among a run's groups: after group k (0-based in its run of `groups`) when a piece
+/// holds `per` groups.
+static inline int ends_piece(long k, long groups, long per) {
+    return (k + 1) % per == 0 || k + 1 == groups;
+}
+
+/// Eight consecutive groups of g values at x with their grids: quantized into o and, with original, measured into
+/// the running piece p, which is merged into t after each group whose bit is set in `ends`.
+WL_AVX2 __attribute__((always_inline)) static inline void batch_quantize(const float *x, const float *original, float *o, long g, int symmetric,
+                                          const struct batch_grids *bg, struct piece_sums *p, unsigned ends,
+                                          struct wl_totals *t) {
     for (int j = 0; j < 8; j++) {
-        const __m256d acc = quantize_measure_group(x + j * g, original ? original + j * g : 0, o + j * g, g,
-                                                   bg->scale[j], bg->a[j], bg->b[j],
-                                                   symmetric && bg->scale[j] >= 0x1p-126f && bg->scale[j] <= 0x1.fffffep127f,
-                                                   &vmax, &vzero);
-        // merge_piece, t += 0.0 + s in group order, as the compiler emits it there: (0 + s) + t (the operand
-        // order decides which payload a sum of two NaNs keeps).
-        tot = _mm256_add_pd(_mm256_add_pd(zd, acc), tot);
+        quantize_measure_group(x + j * g, original ? original + j * g : 0, o + j * g, g, bg->scale[j], bg->a[j], bg->b[j],
+                               symmetric && bg->scale[j] >= 0x1p-126f && bg->scale[j] <= 0x1.fffffep127f, p);
+        if (original && (ends >> j & 1)) piece_sums_end(p, 0, 0, 0, t);
     }
-    if (!original) return;
-    double q[4];
-    _mm256_storeu_pd(q, tot);
-    t->t0 = q[0]; t->t1 = q[1]; t->t2 = q[2]; t->t3 = q[3];
-    // The groups' maxima and zero counts: every lane is ≥ +0 and never NaN, so one maximum over all of them is
-    // the merged maximum in any order; counts add in any order.
-    float ml[8];
-    int32_t zl[8];
-    _mm256_storeu_ps(ml, vmax);
-    _mm256_storeu_si256((__m256i *)zl, vzero);
-    float mx = ml[0];
-    int64_t zc = 0;
-    for (int l = 1; l < 8; l++) mx = ml[l] > mx ? ml[l] : mx;
-    for (int l = 0; l < 8; l++) zc += zl[l];
-    const double med = (double)mx;
-    t->tmax = med >= t->tmax ? med : t->tmax;
-    t->count += 8 * g;
-    t->zeros += zc;
 }
 
 /// decode_bf16 of one group of n (a multiple of 8) values with its KernelSIMD.minMax lanes (lo, hi) on the way.
@@ -220,9 +205,9 @@ WL_AVX2 static inline __m256i decode_bf16_lanes(const uint16_t *x, float *out, l
     return vz;
 }
 
-/// Whether groups of group_length go in batches of eight: a multiple of 64 values (no scalar tails), one piece
-/// each, eight of them small enough to stay in L1 with their reconstruction, and either dividing the runs (then
-/// batches cross run boundaries) or eight of them in a run.
+/// Whether groups of group_length go in batches of eight: a multiple of 64 values, no longer than a piece, eight
+/// of them small enough to stay in L1 with their reconstruction, and either dividing the runs (then batches cross
+/// run boundaries) or eight of them in a run.
 static inline int batches(long run_length, long group_length, long piece_length) {
     return group_length % 64 == 0 && group_length <= WL_BATCH_MAX_GROUP && group_length <= piece_length
         && (run_length % group_length == 0 || run_length >= 8 * group_length);
@@ -237,19 +222,40 @@ static inline long stretch_groups(long runs, long run_length, long group_length,
     return run_length / group_length;
 }
 
+/// The piece ends among batch b's eight groups (bit j: after group 8b + j of the stretch).
+static inline unsigned batch_ends(long b, long run_groups, long per) {
+    unsigned ends = 0;
+    for (int j = 0; j < 8; j++) ends |= (unsigned)ends_piece((8 * b + j) % run_groups, run_groups, per) << j;
+    return ends;
+}
+
+/// A run's shorter last group of n < g values at x (quantized into o, measured against original): the end of its
+/// run, so of its piece.
+WL_AVX2 static inline void last_group(const float *x, const float *original, float *o, long n, int bits, int symmetric,
+                                      struct piece_sums *p, struct wl_totals *t, float *lo_out, float *hi_out) {
+    const struct int_grid grid = group_grid(x, n, bits, symmetric, lo_out, hi_out);
+    fake_quantize_grid(x, o, n, grid);
+    if (!original) return;
+    const long blocks = n & ~63L;
+    piece_sums_add(p, original, o, blocks);
+    piece_sums_end(p, original + blocks, o + blocks, n - blocks, t);
+}
+
 WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
                                      long group_length, long piece_length, int bits, int symmetric,
                                      double sums[4], double *max_error, int64_t *count, int64_t *zeros) {
     struct wl_totals t = {0, 0, 0, 0, 0, 0, 0};
     if (batches(run_length, group_length, piece_length)) {
-        const long g = group_length;
+        const long g = group_length, per = piece_span(g, piece_length) / g;
+        const long run_groups = (run_length + g - 1) / g;
         long stretches;
-        const long per = stretch_groups(runs, run_length, g, &stretches);
+        const long whole = stretch_groups(runs, run_length, g, &stretches);
         const long stride = stretches == 1 ? 0 : run_length;
         float lanes[2][128];
         struct batch_grids bg[2];
+        struct piece_sums p = piece_sums_start();
         for (long r = 0; r < stretches; r++) {
-            const long base = r * stride, nb = per / 8;
+            const long base = r * stride, nb = whole / 8;
             // Each batch's grids are found one batch ahead, so their latency hides behind the quantizing before.
             for (int j = 0; j < 8 && nb > 0; j++) wl_min_max_lanes_avx2(x + base + j * g, g, lanes[0] + 8 * j, lanes[0] + 64 + 8 * j);
             if (nb > 0) batch_grids(lanes[0], bits, symmetric, &bg[0], 0, 0);
@@ -260,29 +266,41 @@ WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, floa
                     for (int j = 0; j < 8; j++) wl_min_max_lanes_avx2(x + at + (8 + j) * g, g, ln + 8 * j, ln + 64 + 8 * j);
                     batch_grids(ln, bits, symmetric, &bg[(b + 1) & 1], 0, 0);
                 }
-                batch_quantize(x + at, original ? original + at : 0, o + at, g, symmetric, &bg[b & 1], &t);
+                batch_quantize(x + at, original ? original + at : 0, o + at, g, symmetric, &bg[b & 1], &p,
+                               batch_ends(b, run_groups, per), &t);
             }
-            const long end = stretches == 1 ? runs * run_length : base + run_length;
-            for (long at = base + 8 * nb * g; at < end; at += g) {
-                const long n = at + g <= end ? g : end - at;
-                minmax_group(x + at, original ? original + at : 0, o + at, n, piece_length, bits, symmetric, &t, 0, 0);
+            // The groups after the last batch, then a shorter last group.
+            for (long i = 8 * nb; i < whole; i++) {
+                const long at = base + i * g;
+                const struct int_grid grid = group_grid(x + at, g, bits, symmetric, 0, 0);
+                quantize_measure_group(x + at, original ? original + at : 0, o + at, g, grid.scale, grid.a, grid.b, 0, &p);
+                if (original && ends_piece(i % run_groups, run_groups, per)) piece_sums_end(&p, 0, 0, 0, &t);
+            }
+            if (stretches > 1) {
+                const long at = base + whole * g;
+                last_group(x + at, original ? original + at : 0, o + at, run_length - whole * g, bits, symmetric, &p, &t, 0, 0);
             }
         }
     } else {
         for (long r = 0; r < runs; r++) {
-            for (long j = 0; j < run_length; j += group_length) {
-                const long start = r * run_length + j;
-                const long n = (j + group_length < run_length ? group_length : run_length - j);
-                minmax_group(x + start, original ? original + start : 0, o + start, n, piece_length, bits, symmetric, &t, 0, 0);
-            }
+            const long start = r * run_length;
+            minmax_run(x + start, original ? original + start : 0, o + start, run_length, group_length, piece_length,
+                       bits, symmetric, &t, 0, 0);
         }
     }
     store_totals(&t, sums, max_error, count, zeros);
 }
 
-long wl_int_minmax_bf16_work_floats(long run_length, long group_length) {
-    const long g = group_length < run_length ? group_length : run_length;
-    return batches(run_length, group_length, group_length) ? 24 * g : 2 * g;
+/// The values a general-path call of wl_int_minmax_runs_bf16_avx2 decodes at a time: a piece, or a whole group
+/// longer than a piece (its grid needs all of it).
+static inline long decoded_span(long run_length, long group_length, long piece_length) {
+    const long span = group_length > piece_length ? group_length : piece_span(group_length, piece_length);
+    return span < run_length ? span : run_length;
+}
+
+long wl_int_minmax_bf16_work_floats(long run_length, long group_length, long piece_length) {
+    return batches(run_length, group_length, piece_length) ? 24 * group_length
+                                                           : 2 * decoded_span(run_length, group_length, piece_length);
 }
 
 WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,
@@ -291,18 +309,21 @@ WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long r
                                           int64_t *source_zeros, float *lo_out, float *hi_out) {
     struct wl_totals t = {0, 0, 0, 0, 0, 0, 0};
     int64_t sz = 0;
+    const long g = group_length;
+    const long run_groups = (run_length + g - 1) / g;
     if (batches(run_length, group_length, piece_length)) {
-        const long g = group_length;
+        const long per = piece_span(g, piece_length) / g;
         long stretches;
-        const long per = stretch_groups(runs, run_length, g, &stretches);
+        const long whole = stretch_groups(runs, run_length, g, &stretches);
         const long stride = stretches == 1 ? 0 : run_length;
-        const long groups_per_stretch = stretches == 1 ? (runs * run_length + g - 1) / g : (run_length + g - 1) / g;
+        const long groups_per_stretch = stretches == 1 ? runs * run_groups : run_groups;
         // Two batches of decoded values (this one and the next) and this one's reconstruction.
         float *values[2] = {work, work + 8 * g}, *o = work + 16 * g;
         float lanes[2][128];
         struct batch_grids bg[2];
+        struct piece_sums p = piece_sums_start();
         for (long r = 0; r < stretches; r++) {
-            const long base = r * stride, nb = per / 8, first = r * groups_per_stretch;
+            const long base = r * stride, nb = whole / 8, first = r * groups_per_stretch;
             __m256i vz = _mm256_setzero_si256();   // per batch below 2^31 a lane; added up per batch
             // Each batch is decoded and its grids found one batch ahead, so their latency hides behind the
             // quantizing before.
@@ -320,30 +341,37 @@ WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long r
                     batch_grids(lanes[nx], bits, symmetric, &bg[nx], lo_out ? lo_out + first + 8 * (b + 1) : 0,
                                 hi_out ? hi_out + first + 8 * (b + 1) : 0);
                 }
-                batch_quantize(values[b & 1], values[b & 1], o, g, symmetric, &bg[b & 1], &t);
+                batch_quantize(values[b & 1], values[b & 1], o, g, symmetric, &bg[b & 1], &p, batch_ends(b, run_groups, per), &t);
             }
-            const long end = stretches == 1 ? runs * run_length : base + run_length;
-            long k = first + 8 * nb;
-            for (long at = base + 8 * nb * g; at < end; at += g, k++) {
-                const long n = at + g <= end ? g : end - at;
-                // Counted per group: each group's zero count is below 2^31, the total in 64 bits.
-                sz += decode_bf16(x + at, values[0], n);
-                minmax_group(values[0], values[0], o, n, piece_length, bits, symmetric, &t,
-                             lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
+            // The groups after the last batch, then a shorter last group. Zeros are counted per group: each
+            // group's count is below 2^31, the total in 64 bits.
+            for (long i = 8 * nb; i < whole; i++) {
+                sz += decode_bf16(x + base + i * g, values[0], g);
+                const struct int_grid grid = group_grid(values[0], g, bits, symmetric, lo_out ? lo_out + first + i : 0,
+                                                        hi_out ? hi_out + first + i : 0);
+                quantize_measure_group(values[0], values[0], o, g, grid.scale, grid.a, grid.b, 0, &p);
+                if (ends_piece(i % run_groups, run_groups, per)) piece_sums_end(&p, 0, 0, 0, &t);
+            }
+            if (stretches > 1) {
+                const long n = run_length - whole * g;
+                sz += decode_bf16(x + base + whole * g, values[0], n);
+                last_group(values[0], values[0], o, n, bits, symmetric, &p, &t, lo_out ? lo_out + first + whole : 0,
+                           hi_out ? hi_out + first + whole : 0);
             }
         }
     } else {
-        const long g = group_length < run_length ? group_length : run_length;
-        float *values = work, *o = work + g;
+        // A piece (or a group longer than a piece) at a time, decoded, then minmax_run's steps on it.
+        const long span = decoded_span(run_length, group_length, piece_length);
+        float *values = work, *o = work + span;
         long k = 0;   // the group's index, for the ranges
         for (long r = 0; r < runs; r++) {
-            for (long j = 0; j < run_length; j += group_length, k++) {
-                const long start = r * run_length + j;
-                const long n = (j + group_length < run_length ? group_length : run_length - j);
-                // Counted per group: each group's zero count is below 2^31, the total in 64 bits.
-                sz += decode_bf16(x + start, values, n);
-                minmax_group(values, values, o, n, piece_length, bits, symmetric, &t,
-                             lo_out ? lo_out + k : 0, hi_out ? hi_out + k : 0);
+            for (long j = 0; j < run_length; j += span) {
+                const long n = j + span < run_length ? span : run_length - j;
+                // Counted per piece: each piece's zero count is below 2^31, the total in 64 bits.
+                sz += decode_bf16(x + r * run_length + j, values, n);
+                minmax_run(values, values, o, n, g, piece_length, bits, symmetric, &t, lo_out ? lo_out + k : 0,
+                           hi_out ? hi_out + k : 0);
+                k += (n + g - 1) / g;
             }
         }
     }
@@ -365,7 +393,10 @@ void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, lo
     (void)x; (void)original; (void)o; (void)runs; (void)run_length; (void)group_length; (void)piece_length;
     (void)bits; (void)symmetric; (void)sums; (void)max_error; (void)count; (void)zeros;
 }
-long wl_int_minmax_bf16_work_floats(long run_length, long group_length) { (void)run_length; return 2 * group_length; }
+long wl_int_minmax_bf16_work_floats(long run_length, long group_length, long piece_length) {
+    (void)run_length; (void)piece_length;
+    return 2 * group_length;
+}
 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, long run_length,
                                   long group_length, long piece_length, int bits, int symmetric,
                                   double sums[4], double *max_error, int64_t *count, int64_t *zeros,

@@ -8,6 +8,11 @@ import Foundation
 /// Float32 (a relative rounding error below 1e-6, far inside what the metrics are read for) before the
 /// lane sums are added in Double; differences `w − ŵ` are taken in Float32 (exact whenever ŵ is within a
 /// factor of 2 of w, by Sterbenz's lemma; otherwise rounded once).
+///
+/// Chunks are what the quantizer measures as one piece: the integer quantizer measures each run of a tensor in
+/// pieces of whole groups up to 16 Ki values (`TensorLayout.measuringPieces`), so that groups of 32 cost what
+/// groups of 128 cost and every path (portable, AVX2, stored BF16, the solver's many-option menu) gives the same
+/// sums bit for bit.
 public struct ErrorMetrics: Hashable, Sendable {
     /// n: values measured.
     public var count: Int = 0

@@ -118,10 +118,24 @@ public struct IntegerQuantizer: Hashable, Sendable {
             return fusedMinMax(input, runs: runs, into: output, measuringAgainst: original)
         }
         let grids = grids(input, shape: shape)
-        let pieces = KernelWork.pieces(layout.segments(granularity))
+        let pieces = layout.measuringPieces(granularity)
+        // A piece's segments are consecutive: one grid per group (a group's end, or the piece's end).
+        let groupLength: Int
+        switch granularity {
+        case .group(let g): groupLength = g
+        default: groupLength = Int.max
+        }
         return KernelWork.run(pieces, totalWork: input.count, output: output, measuringAgainst: original) { piece in
-            grids[piece.segment].fakeQuantize(UnsafeBufferPointer(rebasing: input[piece.range]),
-                                              into: UnsafeMutableBufferPointer(rebasing: output[piece.range]))
+            var a = piece.range.lowerBound, segment = piece.segment
+            while a < piece.range.upperBound {
+                let inRun = a % layout.lastDimension
+                let b = groupLength == .max ? piece.range.upperBound
+                    : min(piece.range.upperBound, a - inRun + min(layout.lastDimension, (inRun / groupLength + 1) * groupLength))
+                grids[segment].fakeQuantize(UnsafeBufferPointer(rebasing: input[a..<b]),
+                                            into: UnsafeMutableBufferPointer(rebasing: output[a..<b]))
+                a = b
+                segment += 1
+            }
         }
     }
 
@@ -170,7 +184,7 @@ public struct IntegerQuantizer: Hashable, Sendable {
         let layout = TensorLayout(shape: shape)
         guard KernelDispatch.avx2, clip == .minmax, let runs = Self.runs(layout, granularity),
               raw.count == 2 * layout.count, let base = raw.baseAddress else { return nil }
-        let work = UnsafeMutableBufferPointer<Float>.allocate(capacity: wl_int_minmax_bf16_work_floats(runs.length, runs.group))
+        let work = UnsafeMutableBufferPointer<Float>.allocate(capacity: wl_int_minmax_bf16_work_floats(runs.length, runs.group, KernelWork.pieceSize))
         defer { work.deallocate() }
         var sums = (0.0, 0.0, 0.0, 0.0)
         var maxError = 0.0

@@ -48,6 +48,29 @@ public struct TensorLayout: Hashable, Sendable {
         }
     }
 
+    /// The pieces a quantizer's error is measured in (each one `ErrorMetrics` of its original and reconstructed
+    /// values, merged in order), as flat ranges with the segment each starts in: the runs the segments lie in
+    /// (the whole tensor, each row of dimension 0, or each run of the last dimension) cut into whole segments of
+    /// at most `pieceSize` values together, or `pieceSize`-slices of one longer segment. Many small groups are
+    /// measured as one piece, so the measuring costs the same per value whatever the group length; a piece's
+    /// groups are quantized and then measured while they are in cache.
+    func measuringPieces(_ granularity: Granularity, pieceSize: Int = KernelWork.pieceSize) -> [KernelWork.Piece] {
+        guard count > 0 else { return [] }
+        guard case .group(let g) = granularity, g < pieceSize else { return KernelWork.pieces(segments(granularity), pieceSize: pieceSize) }
+        let span = pieceSize / g * g, perRun = (lastDimension + g - 1) / g
+        var out: [KernelWork.Piece] = []
+        out.reserveCapacity((count / lastDimension) * ((lastDimension + span - 1) / span))
+        for r in 0..<(count / lastDimension) {
+            var j = 0
+            while j < lastDimension {
+                let e = min(j + span, lastDimension)
+                out.append(KernelWork.Piece(segment: r * perRun + j / g, range: r * lastDimension + j ..< r * lastDimension + e))
+                j = e
+            }
+        }
+        return out
+    }
+
     /// Number of scales `granularity` needs.
     public func segmentCount(_ granularity: Granularity) -> Int {
         guard count > 0 else { return 0 }
@@ -73,6 +96,8 @@ enum KernelWork {
     static let minimumParallelWork = 1 << 17
     static let pieceSize = 1 << 14
 
+    /// A piece of flat `range`, starting in segment `segment` (the segment it lies in, except for a measuring
+    /// piece of several groups, which lie in `segment`, `segment + 1`, …).
     struct Piece { var segment: Int; var range: Range<Int> }
 
     static func pieces(_ segments: [Range<Int>], pieceSize: Int = pieceSize) -> [Piece] {

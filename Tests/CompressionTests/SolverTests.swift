@@ -35,6 +35,26 @@ import TestSupport
 
     static func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-9 * max(1, abs(a), abs(b)) }
 
+    /// Each frontier vertex's error is the sum of its own layers' errors, not the cheapest vertex's total minus
+    /// the savings since: at the near-exact end (every layer lossless but one with a tiny error) the total is that
+    /// tiny error, not a residue of rounding the large totals before (which showed as an SQNR of ~160 dB).
+    @Test func frontierErrorsAreSumsOfTheLayersOwn() throws {
+        let layers: [[SolverPoint?]] = (0..<200).map { (k: Int) -> [SolverPoint?] in
+            let cheap: Double = 1e6 / Double(k + 3), middle: Double = 0.1 * Double(k % 7 + 1) / 3
+            let best: Double = k == 17 ? 1e-12 : 0
+            return [SolverPoint(bytes: 10, error: cheap), SolverPoint(bytes: 20, error: middle), SolverPoint(bytes: 40, error: best)]
+        }
+        let f = BudgetFrontier(options: layers)
+        for t in 0..<f.count {
+            let choice = f.choice(prefix: t)
+            let exact = choice.indices.map { layers[$0][choice[$0]]!.error }.reduce(0, +)
+            #expect(Self.close(f.errors[t], exact), "vertex \(t): \(f.errors[t]) vs \(exact)")
+        }
+        #expect(f.errors[f.count - 1] == 1e-12)
+        let top = try #require(f.solve(budget: f.largestBytes))
+        #expect(top.error == 1e-12)
+    }
+
     @Test func hullDropsDominatedAndNonConvexOptions() {
         let options: [SolverPoint?] = [
             SolverPoint(bytes: 10, error: 10),   // 0: cheapest

@@ -47,10 +47,10 @@ void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]);
 
 /// IntegerQuantizer.fakeQuantize with min/max clipping, fused: `runs` runs of `run_length` values, each split
 /// into groups of `group_length` (the last may be shorter), one grid per group from its min and max
-/// (IntegerGrid.symmetric/asymmetric in Float32), each group quantized from `x` into `o` in pieces of at
-/// most `piece_length` values (KernelWork.pieces) and, when `original` is not NULL, each piece measured against
-/// it as ErrorMetrics does and the pieces' sums merged in order into sums (Σw², Σ(w−ŵ)², Σwŵ, Σŵ²),
-/// max_error, count and zeros.
+/// (IntegerGrid.symmetric/asymmetric in Float32), each group quantized from `x` into `o` and, when `original`
+/// is not NULL, each measured piece of a run (TensorLayout.measuringPieces: whole groups up to `piece_length`
+/// values, or `piece_length` values of a longer group) measured against it as ErrorMetrics does, the pieces'
+/// sums merged in order into sums (Σw², Σ(w−ŵ)², Σwŵ, Σŵ²), max_error, count and zeros.
 void wl_int_minmax_runs_avx2(const float *x, const float *original, float *o, long runs, long run_length,
                              long group_length, long piece_length, int bits, int symmetric,
                              double sums[4], double *max_error, int64_t *count, int64_t *zeros);
@@ -68,7 +68,7 @@ void wl_kquant_asymmetric_avx2(const float *x, const float *w, long n, long grou
 void wl_q3k_search_avx2(const float *x, uint8_t *L, float *scales);
 
 /// wl_int_minmax_runs_avx2 on little-endian BF16 values, measured against themselves (no pruning), without
-/// writing the reconstruction: groups are decoded into `work` (room for wl_int_minmax_bf16_work_floats
+/// writing the reconstruction: groups or pieces are decoded into `work` (room for wl_int_minmax_bf16_work_floats
 /// floats) while they are in cache, so a piece is read once as 2-byte patterns. Also counts the values' exact
 /// zeros (±0) into source_zeros. Sums equal the Float32 kernel's.
 /// When lo and hi are not NULL (room for runs · ceil(run_length / group_length) floats), each group's range
@@ -79,8 +79,9 @@ void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long runs, lon
                                   double sums[4], double *max_error, int64_t *count, int64_t *zeros,
                                   int64_t *source_zeros, float *lo, float *hi);
 
-/// The floats of `work` wl_int_minmax_runs_bf16_avx2 needs for runs of run_length in groups of group_length.
-long wl_int_minmax_bf16_work_floats(long run_length, long group_length);
+/// The floats of `work` wl_int_minmax_runs_bf16_avx2 needs for runs of run_length in groups of group_length,
+/// measured in pieces of piece_length.
+long wl_int_minmax_bf16_work_floats(long run_length, long group_length, long piece_length);
 
 // gguf_blocks_avx2.c: `weightlab apply` GGUF -> GGUF (AVX2 + F16C; call only when wl_cpu_has_avx2_f16c() is 1).
 
