@@ -29,15 +29,6 @@
 
 enum { max_options = 64, chunk_floor = 1024 };
 
-/// Quantizes n values under g into o (minmax_group's step: zeros for a scale of 0).
-WL_AVX2 static inline void quantize_into(const float *x, float *o, long n, struct int_grid g) {
-    if (g.scale == 0) {
-        for (long k = 0; k < n; k++) o[k] = 0;
-    } else {
-        fake_quantize(x, o, n, g.scale, g.a, g.b);
-    }
-}
-
 /// ClippingSearch.minMax of n values (KernelSIMD.minMax's lanes over the whole blocks of 8, then the tail).
 WL_AVX2 static inline void range_of(const float *x, long n, float *lo, float *hi) {
     __m256 l = _mm256_set1_ps(__builtin_inff()), h = _mm256_set1_ps(-__builtin_inff());
@@ -72,13 +63,13 @@ WL_AVX2 static int menu_generic(const uint16_t *x, long rows, long row_length, l
             for (long p = 0; p < row_length; p += piece) {
                 const long m = p + piece < row_length ? piece : row_length - p;
                 if (g == 0) {
-                    quantize_into(row + p, o, m, int_grid_from_min_max(rlo, rhi, bits, symmetric));
+                    fake_quantize_grid(row + p, o, m, int_grid_from_min_max(rlo, rhi, bits, symmetric));
                 } else {
                     for (long at = p; at < p + m; at += g) {
                         const long n = at + g < row_length ? g : row_length - at;
                         float lo, hi;
                         range_of(row + at, n, &lo, &hi);
-                        quantize_into(row + at, o + (at - p), n, int_grid_from_min_max(lo, hi, bits, symmetric));
+                        fake_quantize_grid(row + at, o + (at - p), n, int_grid_from_min_max(lo, hi, bits, symmetric));
                     }
                 }
                 double s[4];
