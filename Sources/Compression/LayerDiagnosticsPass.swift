@@ -45,8 +45,12 @@ final class LayerDiagnosticsPass: @unchecked Sendable {
         pieces = Array(repeating: nil, count: (rows + rowsPerPiece - 1) / rowsPerPiece)
     }
 
-    /// Piece `p` (rows from `p · rowsPerPiece`), its decoded values.
-    func add(piece p: Int, _ values: UnsafeBufferPointer<Float>) {
+    /// Piece `p` (rows from `p · rowsPerPiece`), its decoded values, and for a BF16 tensor optionally the stored
+    /// little-endian patterns they were decoded from: then the statistics blocks are scanned from those (2 bytes
+    /// a value instead of 4; `Statistics.add(bfloat16:patterns:)`, equal to the scan of the decoded values).
+    func add(piece p: Int, _ values: UnsafeBufferPointer<Float>, stored: UnsafeRawBufferPointer? = nil) {
+        let patterns = bfloat16 && BFloat16Analysis.readsStored(tensor) && stored?.count == 2 * values.count
+            ? stored.map { UnsafeBufferPointer(start: $0.baseAddress!.assumingMemoryBound(to: UInt16.self), count: values.count) } : nil
         let block = Statistics.blockElements
         let a0 = p * rowsPerPiece * rowElements, a1 = a0 + values.count
         let b0 = (a0 + block - 1) / block * block, b1 = a1 / block * block
@@ -67,7 +71,11 @@ final class LayerDiagnosticsPass: @unchecked Sendable {
             var a = b0
             while a < b1 {
                 var s = Statistics()
-                s.add(UnsafeBufferPointer(rebasing: values[(a - a0)..<(a - a0 + block)]), avx2: KernelDispatch.avx2, patterns: c.baseAddress)
+                if let patterns {
+                    s.add(bfloat16: UnsafeBufferPointer(rebasing: patterns[(a - a0)..<(a - a0 + block)]), patterns: c.baseAddress!)
+                } else {
+                    s.add(UnsafeBufferPointer(rebasing: values[(a - a0)..<(a - a0 + block)]), avx2: KernelDispatch.avx2, patterns: c.baseAddress)
+                }
                 piece.blocks.append(s)
                 a += block
             }

@@ -84,7 +84,7 @@ extension Engine {
                                                         cancelled: { token.isCancelled })
                         }
                     }
-                    diagnosing.add(piece: p, v)
+                    diagnosing.add(piece: p, v, stored: raw)
                     return evaluations
                 })
             } catch {
