@@ -17,9 +17,14 @@
 //   as plain 64-value blocks (a g32 option switches grid after four vectors), its block sums running across the
 //   piece. Σw² does not depend on the option: the first option's loop computes it (the same blocks, the same
 //   Double order) into the lane its own sums leave free. The clamp and the keep mask (scale 0 → +0) are left
-//   out for a chunk whose every group is "clean" (see grids_clean); otherwise the chunk takes the full steps.
+//   out where they provably change nothing (grids_steps: symmetric grids need neither, asymmetric ones only the
+//   clamp to b), per chunk; a chunk with a group of scale 0, subnormal or infinite takes every step. Two blocks
+//   are interleaved (two chains of lane sums in flight); the rounding is roundps.
+//   Measured and not kept: round(w/s) from the reciprocal with an exactness check and the division as fallback
+//   (in the loop or in a second pass: 5–10 % slower, the check's operations cost what the division did); the
+//   maximum error skipped for chunks whose scales bound their errors below the maximum so far (1–3 %, noise).
 // - generic (anything else the kernel takes: short or ragged rows and groups, groups of 8 or 16): per row, per
-//   option, per piece: each group quantized into a buffer as minmax_group does, then error_sums on the piece.
+//   option, per piece: each group quantized into a buffer (fake_quantize_grid), then error_sums on the piece.
 #include "CKernels.h"
 #pragma STDC FP_CONTRACT OFF
 

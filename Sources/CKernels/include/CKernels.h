@@ -126,13 +126,13 @@ struct wl_int_option { int32_t bits; int32_t symmetric; int64_t group_length; };
 struct wl_int_result { double sums[4]; double max_error; int64_t count; int64_t zeros; };
 
 /// wl_int_minmax_runs_bf16_avx2 for every option at once on `rows` rows of `row_length` little-endian BF16 values
-/// (for group options the runs are the rows; for row options too): each row is decoded once, each chunk's group
-/// extremes found once per group length, and every option quantizes and measures the chunk while it is in L1.
-/// results[k] equals wl_int_minmax_runs_bf16_avx2's numbers for option k bit for bit; source_zeros counts the
-/// values' exact zeros. Returns 0 (and does nothing) when the options are outside what it handles: groups that
-/// are not multiples of 8 or not multiples of the smallest group, a chunk (the largest group, at least 64) that
-/// the other groups or piece_length do not divide, more than 64 options, or no memory; then call the one-option
-/// kernel per option.
+/// (for group options the runs are the rows; for row options too), measured in the integer quantizer's pieces
+/// (TensorLayout.measuringPieces with piece_length): each row is decoded once, each chunk's group ranges found
+/// once per group length, and every option quantizes and measures the chunk while it is in L1, each piece's Σw²
+/// computed once for all. results[k] equals wl_int_minmax_runs_bf16_avx2's numbers for option k bit for bit (a
+/// NaN sum's payload aside); source_zeros counts the values' exact zeros. Returns 0 (and does nothing) when a
+/// group length does not divide piece_length (then options would not share their pieces), bits are outside
+/// 2…8, there are more than 64 options, or no memory; then call the one-option kernel per option.
 int wl_int_menu_bf16_avx2(const uint16_t *x, long rows, long row_length, long piece_length,
                           const struct wl_int_option *options, long option_count,
                           struct wl_int_result *results, int64_t *source_zeros);
