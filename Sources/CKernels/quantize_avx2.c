@@ -138,10 +138,21 @@ WL_AVX2 static inline void reduce_min_max8(const float *ll, const float *hl, __m
 /// the group's own range with a normal scale s = fl(c/qmax), c = max(−lo, hi) ≥ |x|: |x/s| ≤ qmax·(1 + 2^-22)
 /// rounds into [−qmax, qmax] ⊂ [a, b] (a NaN passes either way; with a subnormal scale the quotient can
 /// exceed qmax, so those groups clamp).
+/// `scratch`: o is only measured, never handed back, so unclamped groups round with roundps (one step instead of
+/// adding and subtracting 1.5·2^23). Both round half to even; they differ only in the sign of a zero (roundps
+/// keeps −0 for −0.5 ≤ t < 0), and a zero's sign changes none of the sums: the lane sums start at +0 and
+/// x + (±0) = x for x ≠ −0, e = w − (±0) differs only as ±0, whose square and magnitude are +0, and both count
+/// as zeros.
 WL_AVX2 __attribute__((always_inline)) static inline void quantize_measure_group(const float *x, const float *original, float *o, long n, float s,
-                                                  float a, float b, int unclamped, struct piece_sums *p) {
+                                                  float a, float b, int unclamped, int scratch, struct piece_sums *p) {
     if (s == 0) {
         for (long k = 0; k < n; k += 8) _mm256_storeu_ps(o + k, _mm256_setzero_ps());
+    } else if (unclamped && scratch) {
+        const __m256 sv = _mm256_set1_ps(s);
+        for (long k = 0; k < n; k += 8) {
+            const __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + k), sv);
+            _mm256_storeu_ps(o + k, _mm256_mul_ps(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), sv));
+        }
     } else if (unclamped) {
         const __m256 sv = _mm256_set1_ps(s), magic = _mm256_set1_ps(0x1.8p23f);
         for (long k = 0; k < n; k += 8) {
@@ -179,11 +190,11 @@ static inline int ends_piece(long k, long groups, long per) {
 /// Eight consecutive groups of g values at x with their grids: quantized into o and, with original, measured into
 /// the running piece p, which is merged into t after each group whose bit is set in `ends`.
 WL_AVX2 __attribute__((always_inline)) static inline void batch_quantize(const float *x, const float *original, float *o, long g, int symmetric,
-                                          const struct batch_grids *bg, struct piece_sums *p, unsigned ends,
-                                          struct wl_totals *t) {
+                                          const struct batch_grids *bg, int scratch, struct piece_sums *p,
+                                          unsigned ends, struct wl_totals *t) {
     for (int j = 0; j < 8; j++) {
         quantize_measure_group(x + j * g, original ? original + j * g : 0, o + j * g, g, bg->scale[j], bg->a[j], bg->b[j],
-                               symmetric && bg->scale[j] >= 0x1p-126f && bg->scale[j] <= 0x1.fffffep127f, p);
+                               symmetric && bg->scale[j] >= 0x1p-126f && bg->scale[j] <= 0x1.fffffep127f, scratch, p);
         if (original && (ends >> j & 1)) piece_sums_end(p, 0, 0, 0, t);
     }
 }
@@ -266,14 +277,14 @@ WL_AVX2 void wl_int_minmax_runs_avx2(const float *x, const float *original, floa
                     for (int j = 0; j < 8; j++) wl_min_max_lanes_avx2(x + at + (8 + j) * g, g, ln + 8 * j, ln + 64 + 8 * j);
                     batch_grids(ln, bits, symmetric, &bg[(b + 1) & 1], 0, 0);
                 }
-                batch_quantize(x + at, original ? original + at : 0, o + at, g, symmetric, &bg[b & 1], &p,
+                batch_quantize(x + at, original ? original + at : 0, o + at, g, symmetric, &bg[b & 1], 0, &p,
                                batch_ends(b, run_groups, per), &t);
             }
             // The groups after the last batch, then a shorter last group.
             for (long i = 8 * nb; i < whole; i++) {
                 const long at = base + i * g;
                 const struct int_grid grid = group_grid(x + at, g, bits, symmetric, 0, 0);
-                quantize_measure_group(x + at, original ? original + at : 0, o + at, g, grid.scale, grid.a, grid.b, 0, &p);
+                quantize_measure_group(x + at, original ? original + at : 0, o + at, g, grid.scale, grid.a, grid.b, 0, 0, &p);
                 if (original && ends_piece(i % run_groups, run_groups, per)) piece_sums_end(&p, 0, 0, 0, &t);
             }
             if (stretches > 1) {
@@ -341,7 +352,7 @@ WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long r
                     batch_grids(lanes[nx], bits, symmetric, &bg[nx], lo_out ? lo_out + first + 8 * (b + 1) : 0,
                                 hi_out ? hi_out + first + 8 * (b + 1) : 0);
                 }
-                batch_quantize(values[b & 1], values[b & 1], o, g, symmetric, &bg[b & 1], &p, batch_ends(b, run_groups, per), &t);
+                batch_quantize(values[b & 1], values[b & 1], o, g, symmetric, &bg[b & 1], 1, &p, batch_ends(b, run_groups, per), &t);
             }
             // The groups after the last batch, then a shorter last group. Zeros are counted per group: each
             // group's count is below 2^31, the total in 64 bits.
@@ -349,7 +360,7 @@ WL_AVX2 void wl_int_minmax_runs_bf16_avx2(const uint16_t *x, float *work, long r
                 sz += decode_bf16(x + base + i * g, values[0], g);
                 const struct int_grid grid = group_grid(values[0], g, bits, symmetric, lo_out ? lo_out + first + i : 0,
                                                         hi_out ? hi_out + first + i : 0);
-                quantize_measure_group(values[0], values[0], o, g, grid.scale, grid.a, grid.b, 0, &p);
+                quantize_measure_group(values[0], values[0], o, g, grid.scale, grid.a, grid.b, 0, 1, &p);
                 if (ends_piece(i % run_groups, run_groups, per)) piece_sums_end(&p, 0, 0, 0, &t);
             }
             if (stretches > 1) {

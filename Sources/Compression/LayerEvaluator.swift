@@ -133,10 +133,6 @@ public enum LayerEvaluator {
         return evaluation
     }
 
-    /// `evaluate` of `settings` on values stored as little-endian BF16 (`raw`: their 2-byte patterns, row-major
-    /// `shape`), without a reconstruction: the same numbers, from one fused kernel that decodes as it goes
-    /// (`IntegerQuantizer.measureBFloat16`). Nil when that kernel does not apply (pruning, a codec other than
-    /// min/max integers in rows or groups, no AVX2): then decode and call `evaluate`.
     /// Whether `evaluateStoredBFloat16` answers `settings` on `tensor`'s stored bytes: unpruned min/max
     /// integers in rows or groups, on little-endian row-major BF16, with the AVX2 kernels.
     public static func readsStoredBFloat16(_ settings: LayerSettings, tensor: Tensor) -> Bool {
@@ -145,6 +141,10 @@ public enum LayerEvaluator {
         return tensor.dtype == .bfloat16 && tensor.byteOrder == .little && ByteOrder.host == .little && !tensor.fortranOrder
     }
 
+    /// `evaluate` of `settings` on values stored as little-endian BF16 (`raw`: their 2-byte patterns, row-major
+    /// `shape`), without a reconstruction: the same numbers, from one fused kernel that decodes as it goes
+    /// (`IntegerQuantizer.measureBFloat16`). Nil when that kernel does not apply (pruning, a codec other than
+    /// min/max integers in rows or groups, no AVX2): then decode and call `evaluate`.
     public static func evaluateStoredBFloat16(_ settings: LayerSettings, shape: [Int], raw: UnsafeRawBufferPointer) throws -> LayerEvaluation? {
         guard settings.prune == .none, let codec = IntCodec(settings.quantize) else { return nil }
         try validate(settings, shape: shape)

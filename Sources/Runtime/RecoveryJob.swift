@@ -41,14 +41,15 @@ enum RecoveryJob {
         do {
             let directory = try TaskMetricJob.temporaryDirectory()
             let planPath = directory + "/plan.json"
-            try AtomicFile.write(planText, to: planPath, overwrite: true, inputs: model.sourceFiles)
-            defer { try? FileManager.default.removeItem(atPath: planPath) }
-            let sets = try TrainingSet.load(data: setup.dataPath, evalPath: setup.evalDataPath, limit: setup.limit)
-            let request = Recovery.Request(modelPath: model.path, planPath: planPath, architecturePath: architecture,
-                                           trainData: sets.train, evalData: sets.eval, output: directory + "/recovered.safetensors",
-                                           container: SafetensorsModelWriter.name, overwrite: false, options: setup.options)
             let report: RecoveryReport
             do {
+                // Only the recovered model is kept: the plan goes when the job ends, the whole directory when it fails.
+                defer { try? FileManager.default.removeItem(atPath: planPath) }
+                try AtomicFile.write(planText, to: planPath, overwrite: true, inputs: model.sourceFiles)
+                let sets = try TrainingSet.load(data: setup.dataPath, evalPath: setup.evalDataPath, limit: setup.limit)
+                let request = Recovery.Request(modelPath: model.path, planPath: planPath, architecturePath: architecture,
+                                               trainData: sets.train, evalData: sets.eval, output: directory + "/recovered.safetensors",
+                                               container: SafetensorsModelWriter.name, overwrite: false, options: setup.options)
                 report = try Recovery.run(request) { p in
                     progress(p)
                     return !token.isCancelled
