@@ -23,6 +23,49 @@ WL_AVX2 void wl_error_sums_avx2(const float *w, const float *h, long n, double s
     error_sums(w, h, n, sums, max_error, zeros);
 }
 
+WL_AVX2 void wl_sum_squares_avx2(const float *w, long n, double *sum, int64_t *zeros, int *finite) {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+    __m256i vzero = _mm256_setzero_si256(), special = _mm256_setzero_si256();
+    double acc = 0;
+    int64_t zc = 0;
+    long a = 0;
+    for (; a + 64 <= n; a += 64) {
+        __m256 aww = _mm256_setzero_ps();
+        for (long i = a; i < a + 64; i += 8) {
+            const __m256 wf = _mm256_loadu_ps(w + i);
+            aww = _mm256_add_ps(aww, _mm256_mul_ps(wf, wf));
+            vzero = _mm256_sub_epi32(vzero, _mm256_castps_si256(_mm256_cmp_ps(wf, zero, _CMP_EQ_OQ)));
+            special = _mm256_or_si256(special, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(wf), exponent), exponent));
+        }
+        float l[8];
+        _mm256_storeu_ps(l, aww);
+        for (int k = 0; k < 8; k++) acc += (double)l[k];
+        if (((a + 64) & 0xFFFF) == 0) {
+            int32_t zl[8];
+            _mm256_storeu_si256((__m256i *)zl, vzero);
+            for (int k = 0; k < 8; k++) zc += zl[k];
+            vzero = _mm256_setzero_si256();
+        }
+    }
+    int all_finite = _mm256_testz_si256(special, special);
+    for (; a < n; a++) {
+        const double wd = (double)w[a];
+        double p = wd * wd;
+        acc += p;
+        zc += w[a] == 0 ? 1 : 0;
+        uint32_t bits;
+        __builtin_memcpy(&bits, w + a, 4);
+        if ((bits & 0x7f800000u) == 0x7f800000u) all_finite = 0;
+    }
+    int32_t zl[8];
+    _mm256_storeu_si256((__m256i *)zl, vzero);
+    for (int k = 0; k < 8; k++) zc += zl[k];
+    *sum = acc;
+    *zeros = zc;
+    *finite = all_finite;
+}
+
 WL_AVX2 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b) {
     fake_quantize(x, o, n, s, a, b);
 }
@@ -395,6 +438,9 @@ void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, f
     (void)x; (void)o; (void)n; (void)s; (void)a; (void)b;
 }
 void wl_min_max_lanes_avx2(const float *x, long n, float lo[8], float hi[8]) { (void)x; (void)n; (void)lo; (void)hi; }
+void wl_sum_squares_avx2(const float *w, long n, double *sum, int64_t *zeros, int *finite) {
+    (void)w; (void)n; (void)sum; (void)zeros; (void)finite;
+}
 void wl_error_sums_avx2(const float *w, const float *h, long n, double sums[4], float *max_error, int64_t *zeros) {
     (void)w; (void)h; (void)n; (void)sums; (void)max_error; (void)zeros;
 }

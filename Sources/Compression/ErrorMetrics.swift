@@ -173,6 +173,35 @@ public struct ErrorMetrics: Hashable, Sendable {
         }
         return parts.reduce(ErrorMetrics(), +)
     }
+
+    /// `measure(original: values, reconstructed: values)`, bit for bit, reading each value once: Σw², Σwŵ and
+    /// Σŵ² are one sum (the same Float32 products in the same order) and the error is zero, so an unchanged
+    /// layer (a menu's "keep" option) costs one pass instead of a measure and a zero count. Nil without the
+    /// AVX2 kernel or when a value is not finite (w − w is then NaN, and `measure` carries it).
+    static func unchanged(_ values: UnsafeBufferPointer<Float>, avx2: Bool = KernelDispatch.avx2) -> ErrorMetrics? {
+        guard avx2 else { return nil }
+        let pieces = KernelWork.pieces([0..<values.count], pieceSize: 1 << 16)
+        var parts = [ErrorMetrics?](repeating: nil, count: pieces.count)
+        parts.withUnsafeMutableBufferPointer { p in
+            KernelWork.forEach(pieces.count, totalWork: values.count) { k in
+                let r = pieces[k].range
+                var sum = 0.0
+                var zeros: Int64 = 0
+                var finite: Int32 = 0
+                wl_sum_squares_avx2(values.baseAddress! + r.lowerBound, r.count, &sum, &zeros, &finite)
+                guard finite != 0 else { return }
+                // `ErrorMetrics(original:reconstructed:)` of the piece: its sums added to 0.
+                p[k] = ErrorMetrics(kernelSums: (0.0 + sum, 0, 0.0 + sum, 0.0 + sum), maxError: 0,
+                                    count: Int64(r.count), zeros: zeros)
+            }
+        }
+        var total = ErrorMetrics()
+        for part in parts {
+            guard let part else { return nil }
+            total = total + part
+        }
+        return total
+    }
 }
 
 private extension Double {

@@ -88,12 +88,15 @@ public enum LayerEvaluator {
             outcome = prune(w, settings.prune, shape: shape, globalCut: globalCut)
             source = UnsafeBufferPointer(w)
         }
-        zeros = KernelSIMD.zeroCount(source)
+        // Unchanged values measured against themselves in one pass, their zeros with them.
+        let unchanged = settings.prune == .none && settings.quantize == .none && reconstruction == nil
+            ? ErrorMetrics.unchanged(values) : nil
+        zeros = unchanged?.zeros ?? KernelSIMD.zeroCount(source)
         if cancelled() { throw CancellationError() }
 
         // 2. Quantize, measuring each piece against the original values as it is written.
         var clustering: KMeansClustering? = nil
-        var measured: ErrorMetrics? = nil
+        var measured: ErrorMetrics? = unchanged
         var reconstructed = UnsafeBufferPointer(out)
         if let importance, case .gguf(let type) = settings.quantize {
             // ggml's importance-matrix path (types without one, Q8_0, quantize as without weights).

@@ -88,6 +88,38 @@ struct AVX2KernelTests {
             }
         }
     }
+
+    /// An unchanged layer measured in one pass (`ErrorMetrics.unchanged`) equals measuring the values against
+    /// themselves piece by piece with the portable loop, bit for bit, zeros included; non-finite values are
+    /// left to `measure`.
+    @Test(.enabled(if: KernelDispatch.cpuHasAVX2), arguments: lengths)
+    func unchangedValuesMeasureAsAgainstThemselves(_ n: Int) throws {
+        for seed: UInt64 in [3, 11] {
+            let v = Self.values(n, seed: seed &+ UInt64(n)).enumerated().map { $0.offset % 101 == 5 ? Float.leastNonzeroMagnitude : $0.element }
+            try v.withUnsafeBufferPointer { x in
+                let one = try #require(ErrorMetrics.unchanged(x, avx2: true), "n = \(n)")
+                var portable = ErrorMetrics()
+                for start in stride(from: 0, to: n, by: 1 << 16) {
+                    let piece = UnsafeBufferPointer(rebasing: x[start..<min(n, start + (1 << 16))])
+                    var m = ErrorMetrics()
+                    m.accumulate(original: piece, reconstructed: piece, avx2: false)
+                    portable = portable + m
+                }
+                #expect(one == portable, "n = \(n), seed \(seed)")
+                #expect(one.sumSquares.bitPattern == portable.sumSquares.bitPattern
+                        && one.sumProducts.bitPattern == portable.sumProducts.bitPattern
+                        && one.sumSquaresReconstructed.bitPattern == portable.sumSquaresReconstructed.bitPattern
+                        && one.sumSquaredError.bitPattern == portable.sumSquaredError.bitPattern)
+                #expect(one.zeros == v.filter { $0 == 0 }.count)
+                #expect(one == ErrorMetrics.measure(original: x, reconstructed: x))
+            }
+            let bad = Self.values(n, seed: seed, nonFinite: true)
+            if bad.contains(where: { !$0.isFinite }) {
+                bad.withUnsafeBufferPointer { #expect(ErrorMetrics.unchanged($0, avx2: true) == nil, "n = \(n)") }
+            }
+        }
+        #expect(ErrorMetrics.unchanged(UnsafeBufferPointer(start: nil, count: 0), avx2: true) == ErrorMetrics())
+    }
 }
 
 /// The fused min/max integer kernel (`wl_int_minmax_runs_avx2`) against the per-group path: equal output

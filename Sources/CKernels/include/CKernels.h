@@ -38,6 +38,10 @@ void wl_stats_pass2_avx2(const float *x, long n, double mu, double a1[8], double
 /// with Float32 lane sums added to Double in lane order, then a Double tail), max |w − ŵ| and exact zeros of ŵ.
 void wl_error_sums_avx2(const float *w, const float *h, long n, double sums[4], float *max_error, int64_t *zeros);
 
+/// wl_error_sums_avx2's Σw² of w against itself (the same blocks, lanes and order, so the same Double), the exact
+/// zeros, and 1 in *finite when every value is finite (else w − w is NaN and the other sums carry it).
+void wl_sum_squares_avx2(const float *w, long n, double *sum, int64_t *zeros, int *finite);
+
 /// KernelSIMD.fakeQuantize: o[k] = round_half_even(clamp(x[k]/s, a, b))·s (8 lanes, then a scalar tail).
 void wl_fake_quantize_avx2(const float *x, float *o, long n, float s, float a, float b);
 
