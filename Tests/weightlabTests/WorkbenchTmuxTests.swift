@@ -59,6 +59,20 @@ struct WorkbenchTmuxTests {
             return last
         }
 
+        /// Waits until the screen has stopped changing (the same for half a second) and `done` holds: after
+        /// a burst of keys, "changed" can be any state along the way, "still" is where the keys led.
+        func settle(_ seconds: Double = 15, until done: (String) -> Bool = { _ in true }) throws -> String {
+            let deadline = Date().addingTimeInterval(seconds)
+            var last = try screen(), since = Date()
+            while Date() < deadline {
+                usleep(100_000)
+                let now = try screen()
+                if now != last { last = now; since = Date(); continue }
+                if Date().timeIntervalSince(since) >= 0.5 && done(now) { return now }
+            }
+            return last
+        }
+
         deinit { _ = try? tmux(["kill-server"]) }
     }
 
@@ -149,6 +163,61 @@ struct WorkbenchTmuxTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "new-plan.json" }
         #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
 
+        let report = try CommandRunner.run(["report", example, "--plan", planPath, "--format", "json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let total = try #require(json["total"] as? [String: Any])
+        let sqnr = try #require(total["sqnr_db"] as? Double)
+        let bits = try #require(total["bits_per_weight"] as? Double)
+        #expect(shown.contains(String(format: "SQNR %.1f dB", sqnr)), "screen: \(shown), report SQNR \(sqnr)")
+        #expect(shown.contains(String(format: "%.2f bits/w", bits)), "screen: \(shown), report \(bits) bits/w")
+    }
+
+    /// Issue 11's budget mode in a real terminal: `T` hands every matrix to the solver, `<` moves the target
+    /// down the frontier (the totals follow), `!` pins the focused layer (its setting stays while the target
+    /// moves; without the pin these steps change it), and the plan `w` saves gives in `report` the totals the screen showed.
+    @Test func budgetModeMovesTheTargetAndSavesTheSolvedPlan() throws {
+        let t = Tmux()
+        let dir = try TemporaryDirectory()
+        let planPath = dir.path + "/budget-plan.json"
+        let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "120", "-y", "40",
+                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(example)' --plan '\(planPath)'; sleep 60"])
+        var screen = try t.wait { $0.contains("new plan") && Self.settledStatus($0) != nil }
+        try t.keys("T")
+        screen = try t.wait { $0.contains("budget mode") && $0.contains("point ") }
+        let top = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
+        #expect(top.contains("32.00 bits/w"), "budget mode starts at the exact end of the frontier: \(top)")
+
+        // Down the frontier: the totals change and every matrix gets an integer setting.
+        for _ in 0..<25 { try t.keys("<") }
+        screen = try t.settle { Self.settledStatus($0) != nil }
+        let moved = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
+        #expect(moved != top, "the target did not move:\n\(screen)")
+        func row(_ name: String, in screen: String) -> String? {
+            // Its cells, without the padding (the method column widens with the widest setting shown).
+            screen.split(separator: "\n").first { $0.dropFirst(2).hasPrefix(name + " ") }
+                .map { $0.split(separator: " ").joined(separator: " ") }
+        }
+        let lstm = try #require(row("lstm_cell.weight_ih", in: screen), "\(screen)")
+        #expect(lstm.contains(" int"), "the solver left a matrix uncompressed: \(lstm)")
+
+        // Pin stft_conv.weight (the focused first row, which the next steps down would change), then go
+        // further down: its row stays as it was while the totals move.
+        try t.keys("!")
+        screen = try t.settle { Self.settledStatus($0) != nil }
+        let pinned = try #require(row("stft_conv.weight", in: screen), "\(screen)")
+        #expect(pinned.contains(" int"), "\(pinned)")
+        for _ in 0..<6 { try t.keys("<") }
+        screen = try t.settle { Self.settledStatus($0) != nil }
+        let shown = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
+        #expect(shown != moved, "the target did not move after pinning:\n\(screen)")
+        let stillPinned = try #require(row("stft_conv.weight", in: screen), "\(screen)")
+        #expect(stillPinned == pinned, "the pinned row changed: \(pinned) → \(stillPinned)")
+
+        try t.keys("w")
+        screen = try t.wait { $0.contains("saved plan") }
+        #expect(FileManager.default.fileExists(atPath: planPath), "\(screen)")
         let report = try CommandRunner.run(["report", example, "--plan", planPath, "--format", "json"])
         #expect(report.status == 0, "\(report.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
