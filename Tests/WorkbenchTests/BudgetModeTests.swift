@@ -106,6 +106,21 @@ import TestSupport
         assertSnapshot(lines: lines, named: "budget-120x40")
     }
 
+    /// A pinned layer shows `!` beside its name (the mark column's second cell); unpinning takes it away.
+    @Test func pinnedLayersAreMarkedInTheTable() {
+        var s = budgetState()
+        func row(_ s: AppState) -> String {
+            view(s, width: 120, height: 40).lines.first { $0.contains(s.records[s.focus].tensor.name) } ?? ""
+        }
+        #expect(row(s).hasPrefix("  "), "\(row(s))")
+        type(&s, "!")
+        #expect(row(s).hasPrefix(" !"), "\(row(s))")
+        type(&s, "j")
+        #expect(row(s).hasPrefix("  "), "the next layer is not pinned: \(row(s))")
+        type(&s, "k!")
+        #expect(row(s).hasPrefix("  "), "\(row(s))")
+    }
+
     /// Channel spread and outliers need the values: they show once budget mode's menu job has decoded them.
     @Test func spreadAndOutliersFromTheMenuJob() throws {
         var s = FakeModel.loadedState(width: 200, height: 40)

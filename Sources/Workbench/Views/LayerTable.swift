@@ -2,7 +2,7 @@ import Compression
 import WeightFormats
 
 /// The layer list: one row per visible layer with its settings and numbers, the focused row on the selected
-/// background, marks in the first column, a header naming the sort, and columns dropped (least useful
+/// background, marks in the first column (and budget mode's pins in the second), a header naming the sort, and columns dropped (least useful
 /// first) when the terminal is narrow so the name keeps a readable width.
 enum LayerTable {
     enum Align { case left, right }
@@ -173,6 +173,7 @@ enum LayerTable {
         func styled(_ role: ThemeRole) -> Style { Style(role, on: background, bold: focused) }
         p.grid.fill(x: 0, y: y, width: width, height: 1, style: base)
         if state.marked.contains(i) { p.text(p.glyphs.mark, x: 0, y: y, styled(.marked)) }
+        if state.budget?.pinned.contains(i) == true { p.text(p.glyphs.pin, x: 1, y: y, styled(.highlight)) }
         p.text(p.fitName(DisplayText.escaped(info.name), nameWidth), x: markWidth, y: y, base, width: nameWidth)
 
         let n = LayerNumbers.of(i, in: state)

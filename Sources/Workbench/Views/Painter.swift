@@ -7,6 +7,8 @@ struct Glyphs: Sendable {
     var horizontal: Character { unicode ? "─" : "-" }
     var vertical: Character { unicode ? "│" : "|" }
     var mark: String { unicode ? "●" : "*" }
+    /// A layer pinned in budget mode: the key that pins it, so the table reads as its own legend.
+    var pin: String { "!" }
     var ellipsis: String { unicode ? "…" : ".." }
     var ascending: String { unicode ? "▲" : "^" }
     var descending: String { unicode ? "▼" : "v" }
