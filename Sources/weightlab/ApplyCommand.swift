@@ -62,7 +62,8 @@ struct Apply: ParsableCommand {
         let outcome: ModelApply.Outcome
         do {
             outcome = try ModelApply.run(modelPath: model, planPath: plan, output: output, container: container,
-                                         overwrite: force, verify: !noVerify, numbers: json, strict: strict, imatrixPath: imatrix,
+                                         overwrite: force, verify: !noVerify, numbers: json, diagnose: json, strict: strict,
+                                         imatrixPath: imatrix,
                                          progress: { bar.show($0) })
             bar.clear()
             for w in outcome.warnings {

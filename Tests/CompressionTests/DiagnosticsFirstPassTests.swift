@@ -59,6 +59,35 @@ struct DiagnosticsFirstPassTests {
         try Self.expectSame(model, model.tensors.map { $0.shape.count == 1 ? .identity : settings })
     }
 
+    /// `apply --json` (`ModelApply.run(diagnose:)`): every floating tensor's diagnostics come from values a
+    /// pass decoded anyway, equal to `measure`: the write pass for rewritten tensors (GGUF's are then verified
+    /// from digests, without the engine), the verify pass for tensors copied unchanged, the numbers pass
+    /// without verification. Row pieces and whole tensors, F16, F32 and BF16.
+    @Test(arguments: [("safetensors", true), ("gguf", true), ("safetensors", false)])
+    func applyGathersThemWhileWriting(container: String, verify: Bool) throws {
+        let dir = try TemporaryDirectory()
+        // GGUF output needs a GGUF input: ApplyDigestVerificationTests' (an F16 tensor of three row pieces).
+        let model = container == "gguf" ? try ApplyDigestVerificationTests.input(dir)
+            : Model(path: "<memory>", format: .safetensors, metadata: [], tensors: Array(Self.model().tensors[0..<3]))
+        let settings = model.tensors.map { t -> LayerSettings in
+            if t.shape.count == 1 { return .identity }
+            if container == "gguf" { return LayerSettings(prune: .none, quantize: .gguf(.q8_0)) }
+            return LayerSettings(quantize: .int(bits: 4, symmetric: true, granularity: .group(8), clip: .minmax))
+        }
+        let o = try ModelApply.run(model: model, settings: settings, planText: "{}", output: dir.path + "/out." + container,
+                                   container: container, overwrite: false, verify: verify, numbers: true, diagnose: true)
+        let evaluation = try #require(o.evaluation)
+        let gathered = try #require(evaluation.firstPassDiagnostics)
+        for (i, t) in model.tensors.enumerated() where t.isFloating {
+            let d = try #require(gathered[i], "\(t.name): not gathered while applying")
+            #expect(d == (try LayerDiagnostics.measure(t)), "\(t.name)")
+        }
+        #expect(settings.contains { $0 != .identity })
+        #expect(try evaluation.diagnostics() == (try PlanEvaluation(model: model, settings: settings).diagnostics()))
+        #expect(try ModelApply.run(model: model, settings: settings, planText: "{}", output: dir.path + "/plain." + container,
+                                   container: container, overwrite: false, verify: verify, numbers: true).evaluation?.firstPassDiagnostics == nil)
+    }
+
     @Test func sigmaBoundValuesArePresent() throws {
         // The fixture does exercise the bins the bound cuts through: some values there are outliers, some not.
         let t = Self.model().tensors[0]

@@ -39,6 +39,11 @@ public final class ApplyJob: @unchecked Sendable {
     private var done = 0
     /// The engine's evaluation of each tensor, filled by `verify` (the numbers `report` prints).
     private(set) var evaluations: [LayerEvaluation?]
+    /// Gather each floating tensor's diagnostics from the values the write (or verify) pass decodes anyway,
+    /// so `apply --json`'s report does not read the model a second time.
+    let diagnoses: Bool
+    /// The diagnostics gathered (`diagnoses`), nil for tensors no pass decoded (copied unchanged).
+    private(set) var diagnostics: [LayerDiagnostics?]
     private(set) var verifiedValues = 0
     /// For tensors written by `writePieces(…checkedAs:)` while verifying: the stored dtype and each piece's
     /// digest of the engine's reconstruction and evaluation, so `verify` decodes only the output.
@@ -49,8 +54,10 @@ public final class ApplyJob: @unchecked Sendable {
     var checkedTensors: [Int] { lock.withLock { checks.keys.sorted() } }
 
     init(model: Model, settings: [LayerSettings], output: String, overwrite: Bool, verifies: Bool, planText: String,
-         engine: Engine, cancel: CancellationToken, progress: @escaping @Sendable (ApplyProgress) -> Void) {
+         engine: Engine, cancel: CancellationToken, diagnoses: Bool = false,
+         progress: @escaping @Sendable (ApplyProgress) -> Void) {
         self.model = model
+        self.diagnoses = diagnoses
         self.settings = settings
         self.output = output
         self.overwrite = overwrite
@@ -60,6 +67,7 @@ public final class ApplyJob: @unchecked Sendable {
         self.cancel = cancel
         self.report = progress
         evaluations = Array(repeating: nil, count: model.tensors.count)
+        diagnostics = Array(repeating: nil, count: model.tensors.count)
     }
 
     var bytesTotal: Int { model.tensors.reduce(0) { $0 + $1.byteCount } }
@@ -146,6 +154,9 @@ public final class ApplyJob: @unchecked Sendable {
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let checked = ResultSlots<PieceCheck>(count: checking == nil ? 0 : pieces)
         let flow = PieceFlow(count: pieces, window: 2 * cores)
+        // Diagnostics from the decoded pieces: a whole tensor measured as it is, row pieces joined by the pass.
+        let diagnosing = diagnoses && t.isFloating && pieces > 1 ? LayerDiagnosticsPass(tensor: t, rowsPerPiece: rowsPerPiece) : nil
+        let wholeDiagnostics = ResultSlots<LayerDiagnostics>(count: diagnoses && t.isFloating && pieces == 1 ? 1 : 0)
 
         /// Computes the pieces `flow` hands out until none is left.
         @Sendable func work() {
@@ -167,6 +178,8 @@ public final class ApplyJob: @unchecked Sendable {
                     let input = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
                     try t.decode(start..<(start + n), into: input, scratch: &scratch)
                     let values = UnsafeBufferPointer(input)
+                    if let diagnosing { diagnosing.add(piece: p, values) }
+                    else if wholeDiagnostics.values.count == 1 { wholeDiagnostics.set(0, LayerDiagnostics.measure(values, shape: t.shape)) }
                     var bytes: [UInt8]? = nil
                     if let storedAs = checking {
                         let (check, blocks) = try self.pieceCheck(i, shape: shape, values: values, start: start, rows: rowRange,
@@ -196,6 +209,8 @@ public final class ApplyJob: @unchecked Sendable {
             try sink.write(bytes)
             advance(t.byteCount * (p + 1) / pieces - t.byteCount * p / pieces, .writing)
         }
+        let found = try diagnosing?.finish() ?? wholeDiagnostics.values.first ?? nil
+        if let found { lock.withLock { diagnostics[i] = found } }
         if let storedAs = checking {
             let kept = checked.values.compactMap { $0 }
             precondition(kept.count == pieces, "every piece was checked")
@@ -327,8 +342,9 @@ public final class ApplyJob: @unchecked Sendable {
             let outType = own == nil ? o!.dtype : .float32
             let failure = PieceSlots(count: 0)
             let counted = RunningTotal()
+            let diagnose = diagnoses && lock.withLock { diagnostics[i] == nil }
             let evaluated = try engine.evaluate(t, settings: settings[i], cut: try globalCut(i), token: cancel,
-                                                withLevels: false) { start, reconstruction in
+                                                withLevels: false, diagnose: diagnose) { start, reconstruction in
                 let n = reconstruction.count
                 var written = [Float](repeating: 0, count: max(1, n))
                 if let own {
@@ -353,6 +369,7 @@ public final class ApplyJob: @unchecked Sendable {
             }
             lock.withLock {
                 evaluations[i] = evaluated.evaluation
+                if diagnose { diagnostics[i] = evaluated.diagnostics }
                 verifiedValues += counted.value
             }
             advance(t.byteCount, .verifying)

@@ -27,7 +27,8 @@ public enum ModelApply {
     /// `imatrixPath` (else the plan's `imatrix`) names an importance matrix, checked against the model: ggml
     /// types are quantized with ggml's imatrix path and the numbers carry the importance-weighted error.
     public static func run(modelPath: String, planPath: String, output: String, container: String?,
-                           overwrite: Bool, verify: Bool, numbers: Bool, strict: Bool = false, imatrixPath: String? = nil,
+                           overwrite: Bool, verify: Bool, numbers: Bool, diagnose: Bool = false, strict: Bool = false,
+                           imatrixPath: String? = nil,
                            progress: @escaping @Sendable (ApplyProgress) -> Void = { _ in }) throws -> Outcome {
         var plan = try PlanEvaluation.load(planPath)
         let model = try ModelFile.open(modelPath)
@@ -36,7 +37,7 @@ public enum ModelApply {
         let resolution = try PlanEvaluation.resolution(plan, for: model, strict: strict)
         try ImportanceRequirement.checkEntries(resolution.settings, model: model, preset: plan.preset, importance: importance)
         var outcome = try run(model: model, settings: resolution.settings, planText: plan.jsonText(), output: output,
-                              container: container, overwrite: overwrite, verify: verify, numbers: numbers,
+                              container: container, overwrite: overwrite, verify: verify, numbers: numbers, diagnose: diagnose,
                               engine: Engine(model: model, scheduler: ImmediateScheduler(), importance: importance),
                               progress: progress)
         outcome.warnings = resolution.warnings
@@ -51,9 +52,11 @@ public enum ModelApply {
     /// Refused before anything is written (`ApplyError.Kind.plan`): a container that cannot take the model or
     /// hold a setting, an output that is an input (or would join an input directory's files), an existing
     /// output without `overwrite`. Failures while writing or verifying (`.write`) leave no output and no
-    /// temporary file. `numbers`: compute the plan's numbers even when not verifying.
+    /// temporary file. `numbers`: compute the plan's numbers even when not verifying. `diagnose`: with the
+    /// numbers, each layer's diagnostics (`PlanEvaluation.diagnostics()`), gathered from the values the write
+    /// and verify passes decode, so only tensors copied unchanged are read again for them.
     public static func run(model: Model, settings: [LayerSettings], planText: String, output: String,
-                           container: String?, overwrite: Bool, verify: Bool, numbers: Bool,
+                           container: String?, overwrite: Bool, verify: Bool, numbers: Bool, diagnose: Bool = false,
                            engine: Engine? = nil, cancel: CancellationToken = CancellationToken(),
                            progress: @escaping @Sendable (ApplyProgress) -> Void = { _ in }) throws -> Outcome {
         precondition(settings.count == model.tensors.count)
@@ -72,7 +75,8 @@ public enum ModelApply {
 
         let engine = engine ?? Engine(model: model, scheduler: ImmediateScheduler())
         let job = ApplyJob(model: model, settings: settings, output: output, overwrite: overwrite, verifies: verify,
-                           planText: planText, engine: engine, cancel: cancel, progress: progress)
+                           planText: planText, engine: engine, cancel: cancel, diagnoses: diagnose && verify,
+                           progress: progress)
         let written: [WrittenTensor]
         do {
             written = try writer.write(job)
@@ -86,8 +90,9 @@ public enum ModelApply {
         var evaluation: PlanEvaluation? = nil
         if verify {
             evaluation = PlanEvaluation(model: model, settings: settings, evaluations: job.evaluations)
+            if diagnose { evaluation?.firstPassDiagnostics = job.diagnostics }
         } else if numbers {
-            evaluation = try PlanEvaluation(model: model, settings: settings, engine: engine, cancel: cancel)
+            evaluation = try PlanEvaluation(model: model, settings: settings, engine: engine, diagnose: diagnose, cancel: cancel)
         }
         var st = stat()
         let size = stat(output, &st) == 0 ? Int(st.st_size) : 0
