@@ -30,7 +30,9 @@ public struct RecoverySetup: Sendable {
 /// same code as `weightlab recover`), the recovered model written to a temporary safetensors file that is
 /// kept (its path is shown) so the user can copy it; progress in batches, cancelled between batches.
 enum RecoveryJob {
+    /// `directory` makes the job's own directory (a new temporary one; tests give one they can look into).
     static func run(planText: String, setup: RecoverySetup?, model: Model, token: CancellationToken,
+                    directory makeDirectory: () throws -> String = TaskMetricJob.temporaryDirectory,
                     progress: @escaping @Sendable (TrainingProgress) -> Void) -> Result<JobResult, EvaluationFailure> {
         guard let setup else {
             return .failure(EvaluationFailure(message: "no training data: open the workbench with --data D --arch A (an MLP/CNN) to recover"))
@@ -39,7 +41,7 @@ enum RecoveryJob {
             return .failure(EvaluationFailure(message: "recovery trains with weightlab's kernels: open with --arch A (the architecture JSON)"))
         }
         do {
-            let directory = try TaskMetricJob.temporaryDirectory()
+            let directory = try makeDirectory()
             let planPath = directory + "/plan.json"
             let report: RecoveryReport
             do {
