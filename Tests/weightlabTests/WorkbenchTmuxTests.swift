@@ -87,6 +87,28 @@ struct WorkbenchTmuxTests {
         return s
     }
 
+    static let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
+
+    /// Starts the workbench at 120 × 40 on the example with a `--plan` path that does not exist yet; returns the
+    /// first screen whose totals are settled.
+    static func openExample(_ t: Tmux, newPlan planPath: String) throws -> String {
+        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "120", "-y", "40",
+                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(example)' --plan '\(planPath)'; sleep 60"])
+        return try t.wait { $0.contains("new plan") && Self.settledStatus($0) != nil }
+    }
+
+    /// `report --format json` of the saved plan gives the SQNR and bits per weight the status line `shown` showed.
+    static func expectReport(of planPath: String, on example: String, toShow shown: String) throws {
+        let report = try CommandRunner.run(["report", example, "--plan", planPath, "--format", "json"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let total = try #require(json["total"] as? [String: Any])
+        let sqnr = try #require(total["sqnr_db"] as? Double)
+        let bits = try #require(total["bits_per_weight"] as? Double)
+        #expect(shown.contains(String(format: "SQNR %.1f dB", sqnr)), "screen: \(shown), report SQNR \(sqnr)")
+        #expect(shown.contains(String(format: "%.2f bits/w", bits)), "screen: \(shown), report \(bits) bits/w")
+    }
+
     @Test func openTuneHelpResizeQuit() throws {
         let t = Tmux()
         let command = "cd '\(Fixtures.repositoryRoot)' && LANG=C.UTF-8 '\(CommandRunner.executable)'; "
@@ -147,11 +169,8 @@ struct WorkbenchTmuxTests {
     @Test func savedPlanReportsWhatTheScreenShowed() throws {
         let t = Tmux()
         let dir = try TemporaryDirectory()
-        let planPath = dir.path + "/new-plan.json"
-        let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
-        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "120", "-y", "40",
-                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(example)' --plan '\(planPath)'; sleep 60"])
-        var screen = try t.wait { $0.contains("new plan") && Self.settledStatus($0) != nil }
+        let planPath = dir.path + "/new-plan.json", example = Self.example
+        var screen = try Self.openExample(t, newPlan: planPath)
         #expect(screen.contains("new plan: w saves it to"), "\(screen)")
         for _ in 0..<9 { try t.keys("j") }
         try t.keys("f", "-", "-", "-", "-")    // int4 per channel on lstm_cell.weight_ih
@@ -163,14 +182,7 @@ struct WorkbenchTmuxTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "new-plan.json" }
         #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
 
-        let report = try CommandRunner.run(["report", example, "--plan", planPath, "--format", "json"])
-        #expect(report.status == 0, "\(report.stderr)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
-        let total = try #require(json["total"] as? [String: Any])
-        let sqnr = try #require(total["sqnr_db"] as? Double)
-        let bits = try #require(total["bits_per_weight"] as? Double)
-        #expect(shown.contains(String(format: "SQNR %.1f dB", sqnr)), "screen: \(shown), report SQNR \(sqnr)")
-        #expect(shown.contains(String(format: "%.2f bits/w", bits)), "screen: \(shown), report \(bits) bits/w")
+        try Self.expectReport(of: planPath, on: example, toShow: shown)
     }
 
     /// Issue 11's budget mode in a real terminal: `T` hands every matrix to the solver, `<` moves the target
@@ -179,11 +191,8 @@ struct WorkbenchTmuxTests {
     @Test func budgetModeMovesTheTargetAndSavesTheSolvedPlan() throws {
         let t = Tmux()
         let dir = try TemporaryDirectory()
-        let planPath = dir.path + "/budget-plan.json"
-        let example = Fixtures.repositoryRoot + "/Examples/silero-vad/silero_vad_16k.safetensors"
-        try t.tmux(["new-session", "-d", "-s", "wl", "-x", "120", "-y", "40",
-                    "LANG=C.UTF-8 '\(CommandRunner.executable)' '\(example)' --plan '\(planPath)'; sleep 60"])
-        var screen = try t.wait { $0.contains("new plan") && Self.settledStatus($0) != nil }
+        let planPath = dir.path + "/budget-plan.json", example = Self.example
+        var screen = try Self.openExample(t, newPlan: planPath)
         try t.keys("T")
         screen = try t.wait { $0.contains("budget mode") && $0.contains("point ") }
         let top = try #require(Self.settledStatus(screen), "not settled:\n\(screen)")
@@ -218,14 +227,7 @@ struct WorkbenchTmuxTests {
         try t.keys("w")
         screen = try t.wait { $0.contains("saved plan") }
         #expect(FileManager.default.fileExists(atPath: planPath), "\(screen)")
-        let report = try CommandRunner.run(["report", example, "--plan", planPath, "--format", "json"])
-        #expect(report.status == 0, "\(report.stderr)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
-        let total = try #require(json["total"] as? [String: Any])
-        let sqnr = try #require(total["sqnr_db"] as? Double)
-        let bits = try #require(total["bits_per_weight"] as? Double)
-        #expect(shown.contains(String(format: "SQNR %.1f dB", sqnr)), "screen: \(shown), report SQNR \(sqnr)")
-        #expect(shown.contains(String(format: "%.2f bits/w", bits)), "screen: \(shown), report \(bits) bits/w")
+        try Self.expectReport(of: planPath, on: example, toShow: shown)
     }
 
     /// Issue 12, items 2 and 4: a plan opened in the workbench says which tensors its default skipped and why
