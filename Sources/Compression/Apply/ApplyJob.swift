@@ -156,7 +156,8 @@ public final class ApplyJob: @unchecked Sendable {
         let flow = PieceFlow(count: pieces, window: 2 * cores)
         // Diagnostics from the decoded pieces: a whole tensor measured as it is, row pieces joined by the pass.
         let diagnosing = diagnoses && t.isFloating && pieces > 1 ? LayerDiagnosticsPass(tensor: t, rowsPerPiece: rowsPerPiece) : nil
-        let wholeDiagnostics = ResultSlots<LayerDiagnostics>(count: diagnoses && t.isFloating && pieces == 1 ? 1 : 0)
+        let measuresWhole = diagnoses && t.isFloating && pieces == 1
+        let wholeDiagnostics = ResultSlots<LayerDiagnostics>(count: 1)
 
         /// Computes the pieces `flow` hands out until none is left.
         @Sendable func work() {
@@ -179,7 +180,7 @@ public final class ApplyJob: @unchecked Sendable {
                     try t.decode(start..<(start + n), into: input, scratch: &scratch)
                     let values = UnsafeBufferPointer(input)
                     if let diagnosing { diagnosing.add(piece: p, values) }
-                    else if wholeDiagnostics.values.count == 1 { wholeDiagnostics.set(0, LayerDiagnostics.measure(values, shape: t.shape)) }
+                    else if measuresWhole { wholeDiagnostics.set(0, LayerDiagnostics.measure(values, shape: t.shape)) }
                     var bytes: [UInt8]? = nil
                     if let storedAs = checking {
                         let (check, blocks) = try self.pieceCheck(i, shape: shape, values: values, start: start, rows: rowRange,
@@ -209,7 +210,7 @@ public final class ApplyJob: @unchecked Sendable {
             try sink.write(bytes)
             advance(t.byteCount * (p + 1) / pieces - t.byteCount * p / pieces, .writing)
         }
-        let found = try diagnosing?.finish() ?? wholeDiagnostics.values.first ?? nil
+        let found = try diagnosing?.finish() ?? wholeDiagnostics.values[0]
         if let found { lock.withLock { diagnostics[i] = found } }
         if let storedAs = checking {
             let kept = checked.values.compactMap { $0 }
