@@ -159,10 +159,13 @@ public struct ErrorMetrics: Hashable, Sendable {
         zeros += zeroCount
     }
 
+    /// The pieces `measure` (and `unchanged`, which must give its bits) cuts whole buffers into.
+    static let measuringPieceSize = 1 << 16
+
     /// Metrics of two whole buffers, measured in parallel pieces and merged.
     public static func measure(original: UnsafeBufferPointer<Float>, reconstructed: UnsafeBufferPointer<Float>) -> ErrorMetrics {
         precondition(original.count == reconstructed.count)
-        let pieces = KernelWork.pieces([0..<original.count], pieceSize: 1 << 16)
+        let pieces = KernelWork.pieces([0..<original.count], pieceSize: measuringPieceSize)
         var parts = [ErrorMetrics](repeating: ErrorMetrics(), count: pieces.count)
         parts.withUnsafeMutableBufferPointer { p in
             KernelWork.forEach(pieces.count, totalWork: original.count) { k in
@@ -180,7 +183,7 @@ public struct ErrorMetrics: Hashable, Sendable {
     /// AVX2 kernel or when a value is not finite (w − w is then NaN, and `measure` carries it).
     static func unchanged(_ values: UnsafeBufferPointer<Float>, avx2: Bool = KernelDispatch.avx2) -> ErrorMetrics? {
         guard avx2 else { return nil }
-        let pieces = KernelWork.pieces([0..<values.count], pieceSize: 1 << 16)
+        let pieces = KernelWork.pieces([0..<values.count], pieceSize: measuringPieceSize)
         var parts = [ErrorMetrics?](repeating: nil, count: pieces.count)
         parts.withUnsafeMutableBufferPointer { p in
             KernelWork.forEach(pieces.count, totalWork: values.count) { k in
